@@ -1,0 +1,41 @@
+// Object storage as the services see it: put, get, delete and list by key under one root.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace optimus::blob {
+
+struct ObjectInfo {
+  std::string key;
+  int64_t size = 0;
+};
+
+class BlobStore {
+ public:
+  virtual ~BlobStore() = default;
+
+  // Writes the whole object atomically: a reader sees the old content or the new, never a part.
+  virtual absl::Status Put(std::string_view key, std::string_view content) = 0;
+
+  // NotFound when the key does not exist.
+  virtual absl::StatusOr<std::string> Get(std::string_view key) = 0;
+
+  // Deleting a key that does not exist is not an error.
+  virtual absl::Status Delete(std::string_view key) = 0;
+
+  // Every object whose key starts with `prefix`, sorted by key.
+  virtual absl::StatusOr<std::vector<ObjectInfo>> List(std::string_view prefix) = 0;
+};
+
+// Opens a store from a URI: `file:///var/lib/optimus/dags` or
+// `s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1&path_style=true`.
+// S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY unless given in code.
+absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view uri);
+
+}  // namespace optimus::blob

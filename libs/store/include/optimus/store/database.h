@@ -1,0 +1,99 @@
+// One relational interface for every service; adapters: SQLite (embedded) and PostgreSQL.
+//
+// Statements are written once, in the portable subset both engines run: `$1`-style
+// parameters, `INSERT … ON CONFLICT … DO UPDATE/NOTHING`, `RETURNING`, no engine-specific
+// functions. Migrations may use the tokens of ExpandDialect (auto ids, blobs).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace optimus::store {
+
+// Bytes, kept apart from text so that adapters bind them as BLOB / BYTEA.
+struct Blob {
+  std::string bytes;
+  bool operator==(const Blob&) const = default;
+};
+
+using Value = std::variant<std::nullptr_t, int64_t, double, std::string, Blob>;
+
+class Row {
+ public:
+  explicit Row(std::vector<Value> values) : values_(std::move(values)) {}
+
+  size_t size() const { return values_.size(); }
+  const Value& at(size_t i) const { return values_.at(i); }
+  bool IsNull(size_t i) const { return std::holds_alternative<std::nullptr_t>(values_.at(i)); }
+  // Typed reads; a type mismatch is a programming error in the caller's SQL and aborts.
+  int64_t Int(size_t i) const;
+  double Double(size_t i) const;
+  // Text or blob content as bytes.
+  const std::string& Text(size_t i) const;
+
+ private:
+  std::vector<Value> values_;
+};
+
+struct Result {
+  std::vector<std::string> columns;
+  std::vector<Row> rows;
+  int64_t affected_rows = 0;  // For INSERT/UPDATE/DELETE.
+};
+
+enum class Dialect { kSqlite, kPostgres };
+
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+
+  virtual absl::StatusOr<Result> Execute(std::string_view sql,
+                                         const std::vector<Value>& params = {}) = 0;
+
+  // Wakes Listen()ers of `channel` once this transaction commits (PostgreSQL: NOTIFY).
+  virtual absl::Status Notify(std::string_view channel) = 0;
+
+  virtual Dialect dialect() const = 0;
+};
+
+class Database {
+ public:
+  virtual ~Database() = default;
+
+  virtual Dialect dialect() const = 0;
+
+  // Runs `body` in one transaction: commits when it returns OK, rolls back otherwise and
+  // returns its status. Writers are serialised as the engine requires.
+  virtual absl::Status InTransaction(const std::function<absl::Status(Transaction&)>& body) = 0;
+
+  // Like InTransaction for bodies that only read: they need not wait for, nor block, writers.
+  virtual absl::Status InReadTransaction(
+      const std::function<absl::Status(Transaction&)>& body) {
+    return InTransaction(body);
+  }
+
+  // A single statement in its own transaction.
+  absl::StatusOr<Result> Execute(std::string_view sql, const std::vector<Value>& params = {});
+
+  // Blocks until a transaction that called Notify(channel) commits, or `timeout_ms` passes.
+  // Returns true when woken by a notification. Spurious wake-ups are allowed.
+  virtual bool WaitForNotification(std::string_view channel, int timeout_ms) = 0;
+
+  // Checks the server can be reached (for readiness).
+  virtual absl::Status Ping() = 0;
+};
+
+// Replaces the portable tokens of migration SQL with the dialect's spelling:
+//   ${AUTO_ID}  an auto-incrementing 64-bit primary key column type
+//   ${BLOB}     a byte-string column type
+std::string ExpandDialect(std::string_view sql, Dialect dialect);
+
+}  // namespace optimus::store

@@ -1,0 +1,68 @@
+// The transactional outbox: state changes and their events commit together; a relay publishes.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <stop_token>
+#include <string>
+
+#include "optimus/bus/bus.h"
+#include "optimus/store/database.h"
+
+namespace optimus::store {
+
+// The channel Enqueue notifies so the relay wakes at once instead of polling.
+inline constexpr char kOutboxChannel[] = "optimus_outbox";
+
+class Outbox {
+ public:
+  // `source` becomes ce_source of every event, e.g. "optimus/spec-store".
+  explicit Outbox(std::string source) : source_(std::move(source)) {}
+
+  // Adds `message` to the outbox as part of `tx`; published only if `tx` commits. The message
+  // must carry ce_type; ce_id, ce_time, ce_source and ce_specversion are added when missing.
+  absl::Status Enqueue(Transaction& tx, bus::OutgoingMessage message) const;
+
+ private:
+  std::string source_;
+};
+
+struct RelayOptions {
+  int batch_size = 500;
+  int idle_wait_ms = 1000;  // Upper bound between checks when no notification arrives.
+  int retry_wait_ms = 500;  // After a failed publish.
+};
+
+// Publishes outbox rows in id order and marks them published. Each batch runs in one
+// transaction that holds the relay lock, so replicas never publish the same rows at once and
+// per-key order is kept. A crash between publish and mark re-publishes that batch: consumers
+// deduplicate by ce_id (see ExactlyOnce).
+class OutboxRelay {
+ public:
+  OutboxRelay(Database& db, bus::Publisher& publisher, RelayOptions options = {})
+      : db_(db), publisher_(publisher), options_(options) {}
+
+  // Publishes one batch; returns how many rows it published (0 when the outbox is empty).
+  absl::StatusOr<int> PublishBatch();
+
+  // Publishes until `stop` is requested, waking on commits that enqueue events.
+  void Run(std::stop_token stop);
+
+  // Publishes everything pending now (used at shutdown and by tests).
+  absl::Status Drain();
+
+  int64_t published() const { return published_.load(); }
+  int64_t failures() const { return failures_.load(); }
+
+ private:
+  Database& db_;
+  bus::Publisher& publisher_;
+  RelayOptions options_;
+  std::atomic<int64_t> published_{0};
+  std::atomic<int64_t> failures_{0};
+};
+
+// Deletes published outbox rows older than `older_than_ms` (epoch ms); returns how many.
+absl::StatusOr<int64_t> PruneOutbox(Database& db, int64_t older_than_ms);
+
+}  // namespace optimus::store

@@ -1,0 +1,125 @@
+// Outbox writes and the relay loop.
+#include "optimus/store/outbox.h"
+
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "optimus/bus/cloudevents.h"
+
+namespace optimus::store {
+namespace {
+
+std::string EncodeHeaders(const std::vector<bus::Header>& headers) {
+  nlohmann::json array = nlohmann::json::array();
+  for (const auto& [k, v] : headers) array.push_back({k, v});
+  return array.dump();
+}
+
+absl::StatusOr<std::vector<bus::Header>> DecodeHeaders(const std::string& text, int64_t id) {
+  std::vector<bus::Header> headers;
+  auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_array()) {
+    return absl::DataLossError(absl::StrCat("outbox row ", id, " has unreadable headers"));
+  }
+  for (const auto& pair : json) {
+    if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string() || !pair[1].is_string()) {
+      return absl::DataLossError(absl::StrCat("outbox row ", id, " has a malformed header"));
+    }
+    headers.emplace_back(pair[0].get<std::string>(), pair[1].get<std::string>());
+  }
+  return headers;
+}
+
+int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
+
+}  // namespace
+
+absl::Status Outbox::Enqueue(Transaction& tx, bus::OutgoingMessage message) const {
+  if (message.topic.empty()) return absl::InvalidArgumentError("outbox: message has no topic");
+  bool has_type = false;
+  for (const auto& [k, v] : message.headers) has_type |= (k == bus::kCeType && !v.empty());
+  if (!has_type) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("outbox: message for ", message.topic, " has no ce_type header"));
+  }
+  bus::StampCloudEvent(message, source_);
+  auto inserted = tx.Execute(
+      "INSERT INTO outbox (topic, msg_key, payload, headers, created_at_ms)"
+      " VALUES ($1, $2, $3, $4, $5)",
+      {message.topic, message.key, Blob{std::move(message.payload)},
+       EncodeHeaders(message.headers), NowMs()});
+  if (!inserted.ok()) return inserted.status();
+  return tx.Notify(kOutboxChannel);
+}
+
+absl::StatusOr<int> OutboxRelay::PublishBatch() {
+  int published = 0;
+  absl::Status status = db_.InTransaction([&](Transaction& tx) -> absl::Status {
+    if (tx.dialect() == Dialect::kPostgres) {
+      // One relay at a time per schema; others wait here instead of publishing out of order.
+      auto lock = tx.Execute("SELECT pg_advisory_xact_lock(hashtext('optimus_outbox_relay'))");
+      if (!lock.ok()) return lock.status();
+    }
+    auto rows = tx.Execute(
+        "SELECT id, topic, msg_key, payload, headers FROM outbox"
+        " WHERE published_at_ms IS NULL ORDER BY id LIMIT $1",
+        {static_cast<int64_t>(options_.batch_size)});
+    if (!rows.ok()) return rows.status();
+    if (rows->rows.empty()) return absl::OkStatus();
+    std::vector<bus::OutgoingMessage> batch;
+    batch.reserve(rows->rows.size());
+    for (const Row& row : rows->rows) {
+      auto headers = DecodeHeaders(row.Text(4), row.Int(0));
+      if (!headers.ok()) return headers.status();
+      batch.push_back({row.Text(1), row.Text(2), row.Text(3), *std::move(headers)});
+    }
+    if (absl::Status s = publisher_.PublishBatch(batch); !s.ok()) return s;
+    const int64_t first = rows->rows.front().Int(0);
+    const int64_t last = rows->rows.back().Int(0);
+    auto marked = tx.Execute(
+        "UPDATE outbox SET published_at_ms = $1"
+        " WHERE id >= $2 AND id <= $3 AND published_at_ms IS NULL",
+        {NowMs(), first, last});
+    if (!marked.ok()) return marked.status();
+    published = static_cast<int>(rows->rows.size());
+    return absl::OkStatus();
+  });
+  if (!status.ok()) {
+    failures_.fetch_add(1);
+    return status;
+  }
+  published_.fetch_add(published);
+  return published;
+}
+
+void OutboxRelay::Run(std::stop_token stop) {
+  while (!stop.stop_requested()) {
+    auto published = PublishBatch();
+    if (!published.ok()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(options_.retry_wait_ms));
+      continue;
+    }
+    if (*published == 0) db_.WaitForNotification(kOutboxChannel, options_.idle_wait_ms);
+  }
+}
+
+absl::Status OutboxRelay::Drain() {
+  for (;;) {
+    auto published = PublishBatch();
+    if (!published.ok()) return published.status();
+    if (*published == 0) return absl::OkStatus();
+  }
+}
+
+absl::StatusOr<int64_t> PruneOutbox(Database& db, int64_t older_than_ms) {
+  auto result = db.Execute(
+      "DELETE FROM outbox WHERE published_at_ms IS NOT NULL AND published_at_ms < $1",
+      {older_than_ms});
+  if (!result.ok()) return result.status();
+  return result->affected_rows;
+}
+
+}  // namespace optimus::store

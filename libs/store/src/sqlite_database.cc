@@ -1,0 +1,268 @@
+// SQLite adapter: one connection per Database, writers serialised with BEGIN IMMEDIATE.
+#include "optimus/store/sqlite_database.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+
+namespace optimus::store {
+namespace {
+
+// In-process wake-ups for WaitForNotification, shared by every Database on the same file so a
+// publisher in one component wakes a relay or consumer in another without polling.
+class Notifier {
+ public:
+  static Notifier& ForFile(const std::string& path) {
+    static std::mutex mu;
+    static std::map<std::string, std::unique_ptr<Notifier>>* notifiers =
+        new std::map<std::string, std::unique_ptr<Notifier>>();
+    std::lock_guard lock(mu);
+    auto& slot = (*notifiers)[path];
+    if (!slot) slot = std::make_unique<Notifier>();
+    return *slot;
+  }
+
+  void Notify(const std::string& channel) {
+    {
+      std::lock_guard lock(mu_);
+      ++generations_[channel];
+    }
+    cv_.notify_all();
+  }
+
+  bool Wait(const std::string& channel, int timeout_ms) {
+    std::unique_lock lock(mu_);
+    const uint64_t seen = generations_[channel];
+    return cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                        [&] { return generations_[channel] != seen; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, uint64_t> generations_;
+};
+
+// Rewrites `$N` parameters to SQLite's `?N`, leaving quoted text alone.
+std::string ToSqliteParams(std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size());
+  char quote = 0;
+  for (size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+      out.push_back(c);
+      continue;
+    }
+    if (c == '\'' || c == '"') {
+      quote = c;
+      out.push_back(c);
+    } else if (c == '$' && i + 1 < sql.size() && sql[i + 1] >= '1' && sql[i + 1] <= '9') {
+      out.push_back('?');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+class SqliteDatabase;
+
+class SqliteTransaction : public Transaction {
+ public:
+  SqliteTransaction(sqlite3* db, std::vector<std::string>* pending_notifications)
+      : db_(db), pending_(pending_notifications) {}
+
+  absl::StatusOr<Result> Execute(std::string_view sql, const std::vector<Value>& params) override {
+    return Run(db_, sql, params);
+  }
+
+  absl::Status Notify(std::string_view channel) override {
+    pending_->emplace_back(channel);
+    return absl::OkStatus();
+  }
+
+  Dialect dialect() const override { return Dialect::kSqlite; }
+
+  static absl::StatusOr<Result> Run(sqlite3* db, std::string_view sql,
+                                    const std::vector<Value>& params) {
+    const std::string text = ToSqliteParams(sql);
+    sqlite3_stmt* stmt = nullptr;
+    const char* tail = nullptr;
+    if (sqlite3_prepare_v2(db, text.c_str(), static_cast<int>(text.size()), &stmt, &tail) !=
+        SQLITE_OK) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sqlite: ", sqlite3_errmsg(db), " in: ", text.substr(0, 200)));
+    }
+    std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> guard(stmt, sqlite3_finalize);
+    for (size_t i = 0; i < params.size(); ++i) {
+      const int index = static_cast<int>(i + 1);
+      int rc = SQLITE_OK;
+      const Value& v = params[i];
+      if (std::holds_alternative<std::nullptr_t>(v)) {
+        rc = sqlite3_bind_null(stmt, index);
+      } else if (const auto* n = std::get_if<int64_t>(&v)) {
+        rc = sqlite3_bind_int64(stmt, index, *n);
+      } else if (const auto* d = std::get_if<double>(&v)) {
+        rc = sqlite3_bind_double(stmt, index, *d);
+      } else if (const auto* s = std::get_if<std::string>(&v)) {
+        rc = sqlite3_bind_text64(stmt, index, s->data(), s->size(), SQLITE_STATIC, SQLITE_UTF8);
+      } else if (const auto* b = std::get_if<Blob>(&v)) {
+        rc = sqlite3_bind_blob64(stmt, index, b->bytes.data(), b->bytes.size(), SQLITE_STATIC);
+      }
+      if (rc != SQLITE_OK) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("sqlite: cannot bind parameter $", index, ": ", sqlite3_errmsg(db)));
+      }
+    }
+    Result result;
+    const int columns = sqlite3_column_count(stmt);
+    for (int c = 0; c < columns; ++c) result.columns.emplace_back(sqlite3_column_name(stmt, c));
+    for (;;) {
+      const int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) {
+        const int code = sqlite3_extended_errcode(db);
+        std::string message = absl::StrCat("sqlite: ", sqlite3_errmsg(db));
+        if ((code & 0xff) == SQLITE_CONSTRAINT) return absl::AlreadyExistsError(message);
+        if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) {
+          return absl::UnavailableError(message);
+        }
+        return absl::InternalError(message);
+      }
+      std::vector<Value> values;
+      values.reserve(columns);
+      for (int c = 0; c < columns; ++c) {
+        switch (sqlite3_column_type(stmt, c)) {
+          case SQLITE_NULL:
+            values.emplace_back(nullptr);
+            break;
+          case SQLITE_INTEGER:
+            values.emplace_back(static_cast<int64_t>(sqlite3_column_int64(stmt, c)));
+            break;
+          case SQLITE_FLOAT:
+            values.emplace_back(sqlite3_column_double(stmt, c));
+            break;
+          case SQLITE_BLOB: {
+            const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, c));
+            values.emplace_back(Blob{std::string(data == nullptr ? "" : data,
+                                                 sqlite3_column_bytes(stmt, c))});
+            break;
+          }
+          default: {
+            const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+            values.emplace_back(std::string(data, sqlite3_column_bytes(stmt, c)));
+          }
+        }
+      }
+      result.rows.emplace_back(std::move(values));
+    }
+    result.affected_rows = sqlite3_changes64(db);
+    return result;
+  }
+
+ private:
+  sqlite3* db_;
+  std::vector<std::string>* pending_;
+};
+
+class SqliteDatabase : public Database {
+ public:
+  SqliteDatabase(sqlite3* db, std::string path) : db_(db), notifier_(Notifier::ForFile(path)) {}
+  ~SqliteDatabase() override { sqlite3_close_v2(db_); }
+
+  Dialect dialect() const override { return Dialect::kSqlite; }
+
+  absl::Status InTransaction(const std::function<absl::Status(Transaction&)>& body) override {
+    // BEGIN IMMEDIATE takes the write lock up front so two processes never deadlock on an
+    // upgrade; busy_timeout makes the other writer wait instead of failing.
+    return Run("BEGIN IMMEDIATE", body);
+  }
+
+  absl::Status InReadTransaction(
+      const std::function<absl::Status(Transaction&)>& body) override {
+    return Run("BEGIN", body);  // WAL readers see a snapshot and never block the writer.
+  }
+
+  absl::Status Run(const char* begin_sql, const std::function<absl::Status(Transaction&)>& body) {
+    std::vector<std::string> notifications;
+    {
+      std::lock_guard lock(mu_);
+      absl::Status begin = Simple(begin_sql);
+      for (int attempt = 0; !begin.ok() && absl::IsUnavailable(begin) && attempt < 50; ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        begin = Simple(begin_sql);
+      }
+      if (!begin.ok()) return begin;
+      SqliteTransaction tx(db_, &notifications);
+      absl::Status status = body(tx);
+      if (!status.ok()) {
+        Simple("ROLLBACK").IgnoreError();  // The body's error is the one worth reporting.
+        return status;
+      }
+      absl::Status commit = Simple("COMMIT");
+      if (!commit.ok()) {
+        Simple("ROLLBACK").IgnoreError();
+        return commit;
+      }
+    }
+    for (const std::string& channel : notifications) notifier_.Notify(channel);
+    return absl::OkStatus();
+  }
+
+  bool WaitForNotification(std::string_view channel, int timeout_ms) override {
+    return notifier_.Wait(std::string(channel), timeout_ms);
+  }
+
+  absl::Status Ping() override {
+    std::lock_guard lock(mu_);
+    return Simple("SELECT 1");
+  }
+
+  absl::Status Simple(const char* sql) {
+    auto result = SqliteTransaction::Run(db_, sql, {});
+    return result.status();
+  }
+
+ private:
+  std::mutex mu_;
+  sqlite3* db_;
+  Notifier& notifier_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const SqliteOptions& options) {
+  sqlite3* raw = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(options.path.c_str(), &raw, flags, nullptr) != SQLITE_OK) {
+    std::string message = raw != nullptr ? sqlite3_errmsg(raw) : "out of memory";
+    sqlite3_close_v2(raw);
+    return absl::UnavailableError(
+        absl::StrCat("cannot open SQLite database ", options.path, ": ", message));
+  }
+  sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+  auto db = std::make_unique<SqliteDatabase>(raw, options.path);
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY"}) {
+    if (absl::Status s = db->Simple(pragma); !s.ok()) {
+      return absl::UnavailableError(absl::StrCat("cannot open SQLite database ", options.path,
+                                                 ": ", s.message()));
+    }
+  }
+  if (absl::Status s =
+          db->Simple(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+      !s.ok()) {
+    return s;
+  }
+  return std::unique_ptr<Database>(std::move(db));
+}
+
+}  // namespace optimus::store
