@@ -1,14 +1,13 @@
 // Embedded bus on SQLite: topics, partitioned records, group positions.
 #include "optimus/bus/embedded_bus.h"
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <map>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "optimus/bus/header_codec.h"
 #include "optimus/store/migrations.h"
 #include "optimus/store/sqlite_database.h"
 
@@ -25,7 +24,7 @@ const std::vector<store::Migration>& BusMigrations() {
       {1, "log",
        "CREATE TABLE bus_topics (name TEXT PRIMARY KEY, partitions BIGINT NOT NULL);"
        "CREATE TABLE bus_records (topic TEXT NOT NULL, part BIGINT NOT NULL, offs BIGINT NOT NULL,"
-       " msg_key TEXT NOT NULL, payload ${BLOB} NOT NULL, headers TEXT NOT NULL,"
+       " msg_key TEXT NOT NULL, payload ${BLOB} NOT NULL, headers ${BLOB} NOT NULL,"
        " ts_ms BIGINT NOT NULL, PRIMARY KEY (topic, part, offs));"
        "CREATE TABLE bus_group_offsets (group_id TEXT NOT NULL, topic TEXT NOT NULL,"
        " part BIGINT NOT NULL, next_offset BIGINT NOT NULL, PRIMARY KEY (group_id, topic, part))"},
@@ -41,24 +40,6 @@ uint32_t HashKey(std::string_view key) {
     h *= 16777619u;
   }
   return h;
-}
-
-std::string EncodeHeaders(const std::vector<Header>& headers) {
-  nlohmann::json array = nlohmann::json::array();
-  for (const auto& [k, v] : headers) array.push_back({k, v});
-  return array.dump();
-}
-
-std::vector<Header> DecodeHeaders(const std::string& text) {
-  std::vector<Header> headers;
-  auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_array()) return headers;
-  for (const auto& pair : json) {
-    if (pair.is_array() && pair.size() == 2 && pair[0].is_string() && pair[1].is_string()) {
-      headers.emplace_back(pair[0].get<std::string>(), pair[1].get<std::string>());
-    }
-  }
-  return headers;
 }
 
 // Topic metadata shared by the publisher and consumers of one bus.
@@ -119,7 +100,7 @@ class EmbeddedPublisher : public Publisher {
             "INSERT INTO bus_records (topic, part, offs, msg_key, payload, headers, ts_ms)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7)",
             {m.topic, static_cast<int64_t>(part), it->second++, m.key, store::Blob{m.payload},
-             EncodeHeaders(m.headers), now});
+             store::Blob{EncodeHeaders(m.headers)}, now});
         if (!row.ok()) return row.status();
       }
       return tx.Notify(kChannel);
@@ -205,7 +186,12 @@ class EmbeddedConsumer : public Consumer {
           m.offset = row.Int(0);
           m.key = row.Text(1);
           m.payload = row.Text(2);
-          m.headers = DecodeHeaders(row.Text(3));
+          auto headers = DecodeHeaders(row.Text(3));
+          if (!headers.ok()) {
+            return absl::DataLossError(absl::StrCat("bus: record ", where.first, "/", where.second,
+                                                    "/", m.offset, ": ", headers.status().message()));
+          }
+          m.headers = *std::move(headers);
           m.timestamp_ms = row.Int(4);
           position = m.offset + 1;
           out.push_back(std::move(m));
@@ -241,6 +227,7 @@ class EmbeddedBus : public Bus {
   }
 
   absl::Status EnsureTopic(const std::string& topic, int partitions) override {
+    if (topic.empty()) return absl::InvalidArgumentError("bus: topic name is empty");
     if (partitions < 1) return absl::InvalidArgumentError("bus: partitions must be >= 1");
     return db_->InTransaction([&](Transaction& tx) -> absl::Status {
       return topics_->Partitions(tx, topic, partitions).status();

@@ -87,7 +87,7 @@ const std::vector<Migration>& CoreMigrations() {
       {1, "outbox",
        "CREATE TABLE outbox ("
        " id ${AUTO_ID}, topic TEXT NOT NULL, msg_key TEXT NOT NULL, payload ${BLOB} NOT NULL,"
-       " headers TEXT NOT NULL, created_at_ms BIGINT NOT NULL, published_at_ms BIGINT);"
+       " headers ${BLOB} NOT NULL, created_at_ms BIGINT NOT NULL, published_at_ms BIGINT);"
        "CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at_ms IS NULL"},
       {2, "processed messages",
        "CREATE TABLE processed_messages ("

@@ -1,37 +1,16 @@
 // Outbox writes and the relay loop.
 #include "optimus/store/outbox.h"
 
-#include <nlohmann/json.hpp>
-
+#include <algorithm>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "optimus/bus/cloudevents.h"
+#include "optimus/bus/header_codec.h"
 
 namespace optimus::store {
 namespace {
-
-std::string EncodeHeaders(const std::vector<bus::Header>& headers) {
-  nlohmann::json array = nlohmann::json::array();
-  for (const auto& [k, v] : headers) array.push_back({k, v});
-  return array.dump();
-}
-
-absl::StatusOr<std::vector<bus::Header>> DecodeHeaders(const std::string& text, int64_t id) {
-  std::vector<bus::Header> headers;
-  auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_array()) {
-    return absl::DataLossError(absl::StrCat("outbox row ", id, " has unreadable headers"));
-  }
-  for (const auto& pair : json) {
-    if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string() || !pair[1].is_string()) {
-      return absl::DataLossError(absl::StrCat("outbox row ", id, " has a malformed header"));
-    }
-    headers.emplace_back(pair[0].get<std::string>(), pair[1].get<std::string>());
-  }
-  return headers;
-}
 
 int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 
@@ -50,7 +29,7 @@ absl::Status Outbox::Enqueue(Transaction& tx, bus::OutgoingMessage message) cons
       "INSERT INTO outbox (topic, msg_key, payload, headers, created_at_ms)"
       " VALUES ($1, $2, $3, $4, $5)",
       {message.topic, message.key, Blob{std::move(message.payload)},
-       EncodeHeaders(message.headers), NowMs()});
+       Blob{bus::EncodeHeaders(message.headers)}, NowMs()});
   if (!inserted.ok()) return inserted.status();
   return tx.Notify(kOutboxChannel);
 }
@@ -72,8 +51,11 @@ absl::StatusOr<int> OutboxRelay::PublishBatch() {
     std::vector<bus::OutgoingMessage> batch;
     batch.reserve(rows->rows.size());
     for (const Row& row : rows->rows) {
-      auto headers = DecodeHeaders(row.Text(4), row.Int(0));
-      if (!headers.ok()) return headers.status();
+      auto headers = bus::DecodeHeaders(row.Text(4));
+      if (!headers.ok()) {
+        return absl::DataLossError(
+            absl::StrCat("outbox row ", row.Int(0), ": ", headers.status().message()));
+      }
       batch.push_back({row.Text(1), row.Text(2), row.Text(3), *std::move(headers)});
     }
     if (absl::Status s = publisher_.PublishBatch(batch); !s.ok()) return s;
@@ -102,7 +84,10 @@ void OutboxRelay::Run(std::stop_token stop) {
       std::this_thread::sleep_for(std::chrono::milliseconds(options_.retry_wait_ms));
       continue;
     }
-    if (*published == 0) db_.WaitForNotification(kOutboxChannel, options_.idle_wait_ms);
+    // Waits in short slices so a stop request is seen promptly even without a notification.
+    if (*published == 0) {
+      db_.WaitForNotification(kOutboxChannel, std::min(options_.idle_wait_ms, 200));
+    }
   }
 }
 

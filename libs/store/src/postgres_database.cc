@@ -204,11 +204,24 @@ class PostgresDatabase : public Database {
   absl::Status Ping() override { return Execute("SELECT 1").status(); }
 
  private:
+  // The configured DSN plus a connect timeout and an application name, in the DSN's own form
+  // (libpq takes either `key=value` words or a postgresql:// URI, never a mix).
+  std::string ConnectionString() const {
+    const bool uri = options_.dsn.rfind("postgres://", 0) == 0 ||
+                     options_.dsn.rfind("postgresql://", 0) == 0;
+    if (uri) {
+      return absl::StrCat(options_.dsn,
+                          options_.dsn.find('?') == std::string::npos ? "?" : "&",
+                          "connect_timeout=", options_.connect_timeout_s,
+                          "&application_name=optimus-", options_.schema);
+    }
+    return absl::StrCat(options_.dsn, " connect_timeout=", options_.connect_timeout_s,
+                        " application_name=optimus-", options_.schema);
+  }
+
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect() {
     try {
-      auto conn = std::make_unique<pqxx::connection>(
-          absl::StrCat(options_.dsn, " connect_timeout=", options_.connect_timeout_s,
-                       " application_name=optimus-", options_.schema));
+      auto conn = std::make_unique<pqxx::connection>(ConnectionString());
       conn->set_variable("search_path", conn->quote_name(options_.schema));
       return conn;
     } catch (const std::exception& e) {

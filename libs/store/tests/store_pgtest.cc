@@ -45,5 +45,19 @@ TEST(PostgresTest, SchemasKeepServicesApart) {
   EXPECT_EQ((*b)->Execute("SELECT COUNT(*) FROM jobs")->rows[0].Int(0), 0);
 }
 
+TEST(PostgresTest, UriFormDsnWorks) {
+  OPTIMUS_REQUIRE_INFRA("OPTIMUS_TEST_PG_URI");
+  auto db = OpenDatabase(testing::InfraEnv("OPTIMUS_TEST_PG_URI"), "u_" + testing::UniqueSuffix());
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ((*db)->dialect(), Dialect::kPostgres);
+  EXPECT_TRUE((*db)->Ping().ok());
+}
+
+TEST(OpenDatabaseTest, UnknownSchemeIsExplained) {
+  auto db = OpenDatabase("mysql://x", "s");
+  ASSERT_FALSE(db.ok());
+  EXPECT_THAT(std::string(db.status().message()), ::testing::HasSubstr("neither sqlite:<path>"));
+}
+
 }  // namespace
 }  // namespace optimus::store

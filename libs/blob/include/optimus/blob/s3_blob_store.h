@@ -72,16 +72,16 @@ class S3BlobStore : public BlobStore {
   absl::StatusOr<Response> Execute(const std::string& method, const std::string& object_key,
                                    const std::vector<std::pair<std::string, std::string>>& query,
                                    std::string_view body);
-  absl::StatusOr<Response> ExecuteOnce(const std::string& method, const std::string& url,
-                                       const std::string& host, const std::string& path,
-                                       const std::vector<std::pair<std::string, std::string>>& query,
-                                       std::string_view body);
+  absl::StatusOr<Response> ExecuteOnce(
+      const std::string& method, const std::string& url, const std::string& host,
+      const std::string& path, const std::vector<std::pair<std::string, std::string>>& query,
+      std::string_view body);
   std::string Describe(const std::string& method, const std::string& object_key) const;
 
   S3Config config_;
-  std::string scheme_;     // "http" or "https"
-  std::string authority_;  // host[:port] of the endpoint, without the bucket
-  std::string base_path_;  // path of the endpoint, "" or "/something" (no trailing '/')
+  // The parsed endpoint; its private type keeps curl and URI details out of this header.
+  struct Endpoint;
+  std::unique_ptr<Endpoint> endpoint_;
   std::unique_ptr<Handles> handles_;
 };
 

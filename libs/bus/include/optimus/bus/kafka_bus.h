@@ -1,4 +1,4 @@
-// The Kafka adapter of the bus (librdkafka): idempotent producer, consumer-group consumer, topic admin.
+// The Kafka adapter of the bus (librdkafka): idempotent producer, group consumer, topic admin.
 #pragma once
 
 #include <chrono>
@@ -28,7 +28,8 @@ struct KafkaConfig {
   std::map<std::string, std::string> consumer_properties;
 
   // How long PublishBatch waits for the delivery reports of a batch; also the producer's
-  // message.timeout.ms, so an undeliverable message fails with its own error, not a generic timeout.
+  // message.timeout.ms, so an undeliverable message fails with its own error, not a generic
+  // timeout.
   std::chrono::milliseconds publish_timeout{30000};
   // Topic creation and metadata requests.
   std::chrono::milliseconds admin_timeout{15000};

@@ -97,3 +97,14 @@ class Database {
 std::string ExpandDialect(std::string_view sql, Dialect dialect);
 
 }  // namespace optimus::store
+
+namespace optimus::store {
+
+// Opens a database from a URI, the form configs use:
+//   sqlite:/var/lib/optimus/spec-store.db    (or sqlite::memory:)
+//   postgresql://user:pass@host:5432/db?sslmode=disable   (libpq URI; also postgres://)
+// `schema` names the service's PostgreSQL schema; SQLite ignores it (one file per service).
+absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(const std::string& uri,
+                                                       const std::string& schema);
+
+}  // namespace optimus::store

@@ -1,0 +1,73 @@
+// A service's logic as the host runs it: its config keys, its schema, and start/stop.
+//
+// The same Component runs alone in its own executable (optimus-spec-store …) or next to the
+// others inside `optimus serve`; it only sees the Context, never which adapters are behind it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "optimus/config/config.h"
+#include "optimus/store/migrations.h"
+
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
+
+namespace optimus::blob {
+class BlobStore;
+}  // namespace optimus::blob
+namespace optimus::bus {
+class Bus;
+}  // namespace optimus::bus
+namespace optimus::store {
+class Database;
+class Outbox;
+}  // namespace optimus::store
+namespace optimus::telemetry {
+class HealthRegistry;
+}  // namespace optimus::telemetry
+namespace optimus::rpc {
+class HttpServer;
+class GrpcServer;
+}  // namespace optimus::rpc
+
+namespace optimus::app {
+
+// Everything a component may use while it runs. Owned by the host; valid until Stop() returns.
+struct Context {
+  const config::Config& config;
+  store::Database& db;          // The component's own schema (PostgreSQL) or file (SQLite).
+  const store::Outbox& outbox;  // Events written in the same transaction as the state.
+  bus::Bus& bus;
+  blob::BlobStore& blob;
+  telemetry::HealthRegistry& health;
+  prometheus::Registry& metrics;
+  rpc::HttpServer& http;  // Register routes in Start(); the host starts serving afterwards.
+  rpc::GrpcServer& grpc;  // Register services in Start().
+};
+
+class Component {
+ public:
+  virtual ~Component() = default;
+
+  // "spec-store": the executable is optimus-<name>, the PostgreSQL schema <name> with '_' for
+  // '-', the SQLite file <name>.db, the ce_source optimus/<name>.
+  virtual std::string name() const = 0;
+
+  // Keys this component reads, besides the host's (config.h); documented by --help-config.
+  virtual config::Schema ConfigSchema() const { return {}; }
+
+  // The component's tables, applied in order at start (after the store's outbox tables).
+  virtual std::vector<store::Migration> Migrations() const { return {}; }
+
+  // Registers routes, gRPC services, metrics and health checks, and starts background work
+  // (consumers). Called once, before the servers accept requests.
+  virtual absl::Status Start(Context& context) = 0;
+
+  // Stops background work and waits for it; in-flight requests have drained already.
+  virtual void Stop() {}
+};
+
+}  // namespace optimus::app

@@ -1,0 +1,97 @@
+// The `optimus` command: the all-in-one server and the client verbs.
+#include <grpcpp/grpcpp.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "optimus/app/host.h"
+#include "optimus/compiler/compiler_service.h"
+#include "optimus/core/v1/runtime.grpc.pb.h"
+#include "optimus/dependency_resolver/dependency_resolver_service.h"
+#include "optimus/ingest/ingest_service.h"
+#include "optimus/plugin_manager/plugin_manager_service.h"
+#include "optimus/runtime_context/runtime_context_service.h"
+#include "optimus/spec_store/spec_store_service.h"
+#include "optimus/telemetry/metrics.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "optimus: declarative data-job orchestration (Optimus-compatible).\n\n"
+    "Usage: optimus <command> [flags]\n\n"
+    "Commands:\n"
+    "  serve     run every service in one process on the embedded defaults\n"
+    "            (SQLite files, embedded bus and file object store under --data-dir)\n"
+    "  version   print the client version and, with --host, the server's\n\n"
+    "Run 'optimus <command> --help' for a command's flags.\n";
+
+int Serve(int argc, char** argv) {
+  std::vector<std::unique_ptr<optimus::app::Component>> components;
+  components.push_back(std::make_unique<optimus::ingest::IngestService>());
+  components.push_back(std::make_unique<optimus::spec_store::SpecStoreService>());
+  components.push_back(std::make_unique<optimus::plugin_manager::PluginManagerService>());
+  components.push_back(std::make_unique<optimus::dependency_resolver::DependencyResolverService>());
+  components.push_back(std::make_unique<optimus::compiler::CompilerService>());
+  components.push_back(std::make_unique<optimus::runtime_context::RuntimeContextService>());
+  return optimus::app::RunMain(
+      argc, argv,
+      {.program = "optimus serve",
+       .embedded = true,
+       .default_http_port = 8080,
+       .default_grpc_port = 9100,
+       .usage = "optimus serve: every Optimus service in one process, on one HTTP port (REST, "
+                "/metrics, /healthz, /readyz) and one gRPC port, with its state in --data-dir."},
+      std::move(components));
+}
+
+int Version(int argc, char** argv) {
+  std::string host;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--host" && i + 1 < argc) {
+      host = argv[++i];
+    } else if (arg.rfind("--host=", 0) == 0) {
+      host = arg.substr(7);
+    } else if (arg == "-h" || arg == "--help") {
+      std::printf("Usage: optimus version [--host HOST:PORT]\n\n"
+                  "Prints this client's version; with --host also the server's (gRPC).\n");
+      return 0;
+    } else {
+      std::fprintf(stderr, "optimus version: unknown flag '%s'\n", arg.c_str());
+      return 2;
+    }
+  }
+  std::printf("client: %s\n", optimus::telemetry::BuildVersion().c_str());
+  if (host.empty()) return 0;
+  auto channel = grpc::CreateChannel(host, grpc::InsecureChannelCredentials());
+  auto stub = optimus::core::v1::RuntimeService::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  optimus::core::v1::VersionRequest request;
+  request.set_client(optimus::telemetry::BuildVersion());
+  optimus::core::v1::VersionResponse response;
+  grpc::Status status = stub->Version(&context, request, &response);
+  if (!status.ok()) {
+    std::fprintf(stderr, "optimus version: cannot ask the server at %s: %s\n", host.c_str(),
+                 status.error_message().c_str());
+    return 1;
+  }
+  std::printf("server: %s\n", response.server().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "--help") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  if (command == "serve") return Serve(argc - 1, argv + 1);
+  if (command == "version" || command == "--version") return Version(argc - 1, argv + 1);
+  std::fprintf(stderr, "optimus: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+  return 2;
+}
