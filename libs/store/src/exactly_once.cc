@@ -1,6 +1,7 @@
 // Effect + bookkeeping in one transaction, so re-delivered records change nothing.
 #include "optimus/store/exactly_once.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "optimus/bus/cloudevents.h"
 
@@ -27,6 +28,23 @@ std::function<absl::Status(const bus::Message&)> ExactlyOnce(Database& db, std::
       return effect(tx, message);
     });
   };
+}
+
+absl::Status ApplyBatchExactlyOnce(Database& db, const std::string& consumer,
+                                   const std::vector<bus::Message>& batch, const Effect& effect) {
+  if (batch.empty()) return absl::OkStatus();
+  return db.InTransaction([&](Transaction& tx) -> absl::Status {
+    for (const bus::Message& message : batch) {
+      auto first_time = MarkProcessed(tx, consumer, bus::MessageId(message));
+      if (!first_time.ok()) return first_time.status();
+      if (!*first_time) continue;
+      if (absl::Status s = effect(tx, message); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat(message.topic, "/", message.partition, "/",
+                                                   message.offset, ": ", s.message()));
+      }
+    }
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace optimus::store

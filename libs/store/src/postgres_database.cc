@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 
@@ -48,6 +49,43 @@ absl::Status FromException(const std::exception& e, const std::string& context) 
   }
   return absl::InternalError(message);
 }
+
+}  // namespace
+
+std::string RedactedDsn(const std::string& dsn) {
+  std::string out = dsn;
+  if (out.rfind("postgres://", 0) == 0 || out.rfind("postgresql://", 0) == 0) {
+    // postgresql://user:secret@host → postgresql://user:***@host
+    const size_t scheme = out.find("://") + 3;
+    const size_t at = out.find('@', scheme);
+    const size_t colon = out.find(':', scheme);
+    if (at != std::string::npos && colon != std::string::npos && colon < at) {
+      out.replace(colon + 1, at - colon - 1, "***");
+    }
+    const size_t password = out.find("password=");
+    if (password != std::string::npos) {
+      const size_t end = out.find('&', password);
+      out.replace(password + 9, (end == std::string::npos ? out.size() : end) - password - 9, "***");
+    }
+    return out;
+  }
+  // key=value form: password=secret or password='sec ret'
+  size_t password = out.find("password=");
+  while (password != std::string::npos) {
+    size_t begin = password + 9, end = begin;
+    if (end < out.size() && out[end] == '\'') {
+      end = out.find('\'', end + 1);
+      end = end == std::string::npos ? out.size() : end + 1;
+    } else {
+      while (end < out.size() && out[end] != ' ') ++end;
+    }
+    out.replace(begin, end - begin, "***");
+    password = out.find("password=", begin + 3);
+  }
+  return out;
+}
+
+namespace {
 
 class PostgresTransaction : public Transaction {
  public:
@@ -118,6 +156,9 @@ class PostgresTransaction : public Transaction {
   }
 
   absl::Status Notify(std::string_view channel) override {
+    // PostgreSQL folds repeats within a transaction anyway; skipping them saves round trips
+    // when one transaction enqueues many events.
+    if (!notified_.insert(std::string(channel)).second) return absl::OkStatus();
     return Execute("SELECT pg_notify($1, '')", {std::string(channel)}).status();
   }
 
@@ -125,6 +166,7 @@ class PostgresTransaction : public Transaction {
 
  private:
   pqxx::work& work_;
+  std::set<std::string> notified_;
 };
 
 // Wakes WaitForNotification on any notification of the channel it listens to.
@@ -229,11 +271,14 @@ class PostgresDatabase : public Database {
       while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
         message.pop_back();
       }
-      for (char& c : message) {
-        if (c == '\n') c = ' ';
+      std::string line;
+      for (char c : message) {
+        if (c == '\n' || c == '\t') c = ' ';
+        if (c == ' ' && !line.empty() && line.back() == ' ') continue;
+        line.push_back(c);
       }
       return absl::UnavailableError(
-          absl::StrCat("cannot reach PostgreSQL at \"", options_.dsn, "\": ", message));
+          absl::StrCat("cannot reach PostgreSQL at \"", RedactedDsn(options_.dsn), "\": ", line));
     }
   }
 

@@ -1,6 +1,7 @@
 // SQLite runs the store contract with no server, plus SQLite-specific behaviour.
 #include <gmock/gmock.h>
 
+#include "optimus/store/postgres_database.h"
 #include "optimus/store/sqlite_database.h"
 #include "optimus/testing/testing.h"
 #include "store_contract.h"
@@ -50,6 +51,17 @@ TEST(SqliteTest, DollarInsideQuotesIsNotAParameter) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->rows[0].Text(0), "$1");
   EXPECT_EQ(r->rows[0].Text(1), "x");
+}
+
+TEST(PostgresDsnTest, PasswordsNeverReachMessages) {
+  EXPECT_EQ(RedactedDsn("postgresql://optimus:s3cret@db:5432/optimus"),
+            "postgresql://optimus:***@db:5432/optimus");
+  EXPECT_EQ(RedactedDsn("postgresql://optimus@db/optimus?password=s3cret&sslmode=require"),
+            "postgresql://optimus@db/optimus?password=***&sslmode=require");
+  EXPECT_EQ(RedactedDsn("host=db password='se cret' user=optimus"),
+            "host=db password=*** user=optimus");
+  EXPECT_EQ(RedactedDsn("host=db password=s3cret"), "host=db password=***");
+  EXPECT_EQ(RedactedDsn("host=db user=optimus"), "host=db user=optimus");
 }
 
 TEST(DialectTest, TokensExpandPerEngine) {

@@ -22,4 +22,11 @@ using Effect = std::function<absl::Status(Transaction&, const bus::Message&)>;
 std::function<absl::Status(const bus::Message&)> ExactlyOnce(Database& db, std::string consumer,
                                                              Effect effect);
 
+// The batch form: applies every new message of `batch` in ONE transaction (one commit, one
+// fsync), skipping those already processed. A failing effect rolls the whole batch back and
+// returns that message's error, naming it; callers then retry message by message (ExactlyOnce)
+// to find and dead-letter the poison one.
+absl::Status ApplyBatchExactlyOnce(Database& db, const std::string& consumer,
+                                   const std::vector<bus::Message>& batch, const Effect& effect);
+
 }  // namespace optimus::store

@@ -15,6 +15,9 @@ struct PostgresOptions {
   int connect_timeout_s = 5;
 };
 
+// The DSN with its password replaced by ***, for messages and logs.
+std::string RedactedDsn(const std::string& dsn);
+
 // Fails with one line naming the server address when PostgreSQL cannot be reached.
 absl::StatusOr<std::unique_ptr<Database>> OpenPostgres(const PostgresOptions& options);
 
