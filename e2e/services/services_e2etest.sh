@@ -82,5 +82,11 @@ check_refuses "unreachable PostgreSQL" 1 "cannot reach PostgreSQL at \"postgresq
   "$SVC" --set db.uri=postgresql://optimus@127.0.0.1:1/optimus --set bus.uri="embedded:$TMP/p.db"
 check_refuses "unknown flag" 2 "unknown flag '--prot'" "$SVC" --prot 1
 
+# Every config key is documented.
+DOC=$(dirname "$0")/../../docs/configuration.md
+for key in $("$BIN/optimus" serve --help-config | grep -E '^[a-z_.]+ \(' | cut -d' ' -f1); do
+  grep -qF "\`$key\`" "$DOC" && pass "docs/configuration.md documents $key" || fail "docs/configuration.md lacks $key"
+done
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

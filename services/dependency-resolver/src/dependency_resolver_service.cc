@@ -1,14 +1,7 @@
 // optimus-dependency-resolver: component wiring. Its handlers arrive with the deploy pipeline (issue 4).
 #include "optimus/dependency_resolver/dependency_resolver_service.h"
 
-#include "optimus/telemetry/health.h"
-
 namespace optimus::dependency_resolver {
-
-config::Schema DependencyResolverService::ConfigSchema() const {
-  config::Schema schema;
-  return schema;
-}
 
 absl::Status DependencyResolverService::Start(app::Context& context) {
   (void)context;

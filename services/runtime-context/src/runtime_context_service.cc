@@ -1,14 +1,7 @@
 // optimus-runtime-context: component wiring. Its handlers arrive with the deploy pipeline (issue 4).
 #include "optimus/runtime_context/runtime_context_service.h"
 
-#include "optimus/telemetry/health.h"
-
 namespace optimus::runtime_context {
-
-config::Schema RuntimeContextService::ConfigSchema() const {
-  config::Schema schema;
-  return schema;
-}
 
 absl::Status RuntimeContextService::Start(app::Context& context) {
   (void)context;

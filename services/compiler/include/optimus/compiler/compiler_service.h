@@ -10,7 +10,6 @@ namespace optimus::compiler {
 class CompilerService : public app::Component {
  public:
   std::string name() const override { return "compiler"; }
-  config::Schema ConfigSchema() const override;
   absl::Status Start(app::Context& context) override;
 };
 

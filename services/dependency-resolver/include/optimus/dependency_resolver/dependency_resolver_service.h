@@ -10,7 +10,6 @@ namespace optimus::dependency_resolver {
 class DependencyResolverService : public app::Component {
  public:
   std::string name() const override { return "dependency-resolver"; }
-  config::Schema ConfigSchema() const override;
   absl::Status Start(app::Context& context) override;
 };
 

@@ -10,7 +10,6 @@ namespace optimus::ingest {
 class IngestService : public app::Component {
  public:
   std::string name() const override { return "ingest"; }
-  config::Schema ConfigSchema() const override;
   absl::Status Start(app::Context& context) override;
 };
 

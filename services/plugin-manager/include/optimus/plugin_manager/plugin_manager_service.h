@@ -10,7 +10,6 @@ namespace optimus::plugin_manager {
 class PluginManagerService : public app::Component {
  public:
   std::string name() const override { return "plugin-manager"; }
-  config::Schema ConfigSchema() const override;
   absl::Status Start(app::Context& context) override;
 };
 

@@ -10,7 +10,6 @@ namespace optimus::runtime_context {
 class RuntimeContextService : public app::Component {
  public:
   std::string name() const override { return "runtime-context"; }
-  config::Schema ConfigSchema() const override;
   absl::Status Start(app::Context& context) override;
 };
 

@@ -10,7 +10,6 @@ namespace optimus::spec_store {
 class SpecStoreService : public app::Component {
  public:
   std::string name() const override { return "spec-store"; }
-  config::Schema ConfigSchema() const override;
   absl::Status Start(app::Context& context) override;
 };
 
