@@ -96,26 +96,35 @@ inline int64_t WaitForCount(store::Database& db, const std::string& sql, int64_t
 inline void RunKillAndRestart(const DeliverySetup& s, int64_t events) {
   const std::string producer_schema = s.schema_prefix + "_producer";
   const std::string consumer_schema = s.schema_prefix + "_consumer";
-  Worker produce({"produce", "--db", s.producer_db, "--schema", producer_schema, "--topic",
-                  s.topic, "--count", std::to_string(events)});
+  Worker produce({"produce", "--db", s.producer_db, "--schema", producer_schema, "--topic", s.topic,
+                  "--count", std::to_string(events)});
   ASSERT_EQ(produce.Wait(), 0);
 
   auto producer_db = store::OpenDatabase(s.producer_db, producer_schema);
   ASSERT_TRUE(producer_db.ok()) << producer_db.status();
-  const std::vector<std::string> relay_args = {"relay",         "--db",  s.producer_db,
-                                               "--schema",      producer_schema, "--bus",
-                                               s.bus,           "--topic",       s.topic};
-  const std::vector<std::string> consume_args = {
-      "consume", "--db",    s.consumer_db, "--schema", consumer_schema,        "--bus",
-      s.bus,     "--topic", s.topic,       "--group",  s.group,  "--expect", std::to_string(events)};
+  const std::vector<std::string> relay_args = {"relay",    "--db",          s.producer_db,
+                                               "--schema", producer_schema, "--bus",
+                                               s.bus,      "--topic",       s.topic};
+  const std::vector<std::string> consume_args = {"consume",
+                                                 "--db",
+                                                 s.consumer_db,
+                                                 "--schema",
+                                                 consumer_schema,
+                                                 "--bus",
+                                                 s.bus,
+                                                 "--topic",
+                                                 s.topic,
+                                                 "--group",
+                                                 s.group,
+                                                 "--expect",
+                                                 std::to_string(events)};
 
   auto relay = std::make_unique<Worker>(relay_args);
   auto consumer = std::make_unique<Worker>(consume_args);
 
   // Kill the relay once part of the outbox is out: a batch published but not yet marked
   // is published again after the restart, so the bus carries duplicates.
-  const std::string published =
-      "SELECT COUNT(*) FROM outbox WHERE published_at_ms IS NOT NULL";
+  const std::string published = "SELECT COUNT(*) FROM outbox WHERE published_at_ms IS NOT NULL";
   EXPECT_GE(WaitForCount(**producer_db, published, events / 4, std::chrono::seconds(120)),
             events / 4);
   relay->Kill();
@@ -131,8 +140,8 @@ inline void RunKillAndRestart(const DeliverySetup& s, int64_t events) {
     return std::unique_ptr<store::Database>();
   }();
   ASSERT_NE(consumer_db, nullptr);
-  const int64_t at_kill =
-      WaitForCount(*consumer_db, "SELECT COUNT(*) FROM effects", events / 3, std::chrono::seconds(120));
+  const int64_t at_kill = WaitForCount(*consumer_db, "SELECT COUNT(*) FROM effects", events / 3,
+                                       std::chrono::seconds(120));
   ASSERT_GE(at_kill, events / 3);
   consumer->Kill();
   const int64_t after_kill = Count(*consumer_db, "SELECT COUNT(*) FROM effects");
@@ -155,8 +164,9 @@ inline void RunKillAndRestart(const DeliverySetup& s, int64_t events) {
   EXPECT_EQ(Count(*consumer_db, "SELECT COUNT(DISTINCT seq) FROM effects"), events);
   EXPECT_EQ(Count(*consumer_db, "SELECT MIN(seq) FROM effects"), 0);
   EXPECT_EQ(Count(*consumer_db, "SELECT MAX(seq) FROM effects"), events - 1);
-  std::printf("delivery: %lld events, consumer killed at %lld effects, exactly once after restart\n",
-              static_cast<long long>(events), static_cast<long long>(after_kill));
+  std::printf(
+      "delivery: %lld events, consumer killed at %lld effects, exactly once after restart\n",
+      static_cast<long long>(events), static_cast<long long>(after_kill));
 }
 
 }  // namespace optimus::e2e

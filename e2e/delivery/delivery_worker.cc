@@ -44,7 +44,9 @@ int Produce(Database& db, const std::string& topic, int64_t count) {
   for (int64_t first = 0; first < count; first += 100) {
     absl::Status s = db.InTransaction([&](Transaction& tx) -> absl::Status {
       for (int64_t i = first; i < std::min(count, first + 100); ++i) {
-        optimus::bus::OutgoingMessage m{topic, absl::StrCat("job-", i % 50), std::to_string(i),
+        optimus::bus::OutgoingMessage m{topic,
+                                        absl::StrCat("job-", i % 50),
+                                        std::to_string(i),
                                         {{optimus::bus::kCeType, "optimus.test.Delivery.v1"}}};
         if (absl::Status e = outbox.Enqueue(tx, std::move(m)); !e.ok()) return e;
       }
@@ -104,10 +106,11 @@ int main(int argc, char** argv) {
   }
   const std::string mode = argv[1];
   auto flags = Flags(argc, argv);
-  auto db = optimus::store::OpenDatabase(flags["db"], flags["schema"].empty() ? "delivery" : flags["schema"]);
+  auto db = optimus::store::OpenDatabase(flags["db"],
+                                         flags["schema"].empty() ? "delivery" : flags["schema"]);
   if (!db.ok()) return Fail(db.status());
-  if (absl::Status s = optimus::store::ApplyMigrations(**db, "store",
-                                                       optimus::store::CoreMigrations());
+  if (absl::Status s =
+          optimus::store::ApplyMigrations(**db, "store", optimus::store::CoreMigrations());
       !s.ok()) {
     return Fail(s);
   }
@@ -117,7 +120,8 @@ int main(int argc, char** argv) {
   }
   int64_t count = 0;
   if (mode == "produce") {
-    if (!absl::SimpleAtoi(flags["count"], &count)) return Fail(absl::InvalidArgumentError("--count"));
+    if (!absl::SimpleAtoi(flags["count"], &count))
+      return Fail(absl::InvalidArgumentError("--count"));
     return Produce(**db, flags["topic"], count);
   }
   auto bus = optimus::bus::OpenBus(flags["bus"], "delivery-test");
@@ -126,7 +130,8 @@ int main(int argc, char** argv) {
   if (absl::Status s = (*bus)->EnsureTopic(flags["topic"], 3); !s.ok()) return Fail(s);
   if (mode == "relay") return Relay(**db, **bus);
   if (mode == "consume") {
-    if (!absl::SimpleAtoi(flags["expect"], &count)) return Fail(absl::InvalidArgumentError("--expect"));
+    if (!absl::SimpleAtoi(flags["expect"], &count))
+      return Fail(absl::InvalidArgumentError("--expect"));
     return Consume(**db, **bus, flags["topic"], flags["group"], count);
   }
   return Fail(absl::InvalidArgumentError("unknown mode " + mode));

@@ -5,10 +5,11 @@
 int main(int argc, char** argv) {
   std::vector<std::unique_ptr<optimus::app::Component>> components;
   components.push_back(std::make_unique<optimus::dependency_resolver::DependencyResolverService>());
-  return optimus::app::RunMain(argc, argv,
-                               {.program = "optimus-dependency-resolver",
-                                .default_http_port = optimus::dependency_resolver::kDependencyResolverHttpPort,
-                                .default_grpc_port = optimus::dependency_resolver::kDependencyResolverGrpcPort,
-                                .usage = optimus::dependency_resolver::kDependencyResolverUsage},
-                               std::move(components));
+  return optimus::app::RunMain(
+      argc, argv,
+      {.program = "optimus-dependency-resolver",
+       .default_http_port = optimus::dependency_resolver::kDependencyResolverHttpPort,
+       .default_grpc_port = optimus::dependency_resolver::kDependencyResolverGrpcPort,
+       .usage = optimus::dependency_resolver::kDependencyResolverUsage},
+      std::move(components));
 }

@@ -5,10 +5,11 @@
 int main(int argc, char** argv) {
   std::vector<std::unique_ptr<optimus::app::Component>> components;
   components.push_back(std::make_unique<optimus::plugin_manager::PluginManagerService>());
-  return optimus::app::RunMain(argc, argv,
-                               {.program = "optimus-plugin-manager",
-                                .default_http_port = optimus::plugin_manager::kPluginManagerHttpPort,
-                                .default_grpc_port = optimus::plugin_manager::kPluginManagerGrpcPort,
-                                .usage = optimus::plugin_manager::kPluginManagerUsage},
-                               std::move(components));
+  return optimus::app::RunMain(
+      argc, argv,
+      {.program = "optimus-plugin-manager",
+       .default_http_port = optimus::plugin_manager::kPluginManagerHttpPort,
+       .default_grpc_port = optimus::plugin_manager::kPluginManagerGrpcPort,
+       .usage = optimus::plugin_manager::kPluginManagerUsage},
+      std::move(components));
 }

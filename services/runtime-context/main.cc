@@ -5,10 +5,11 @@
 int main(int argc, char** argv) {
   std::vector<std::unique_ptr<optimus::app::Component>> components;
   components.push_back(std::make_unique<optimus::runtime_context::RuntimeContextService>());
-  return optimus::app::RunMain(argc, argv,
-                               {.program = "optimus-runtime-context",
-                                .default_http_port = optimus::runtime_context::kRuntimeContextHttpPort,
-                                .default_grpc_port = optimus::runtime_context::kRuntimeContextGrpcPort,
-                                .usage = optimus::runtime_context::kRuntimeContextUsage},
-                               std::move(components));
+  return optimus::app::RunMain(
+      argc, argv,
+      {.program = "optimus-runtime-context",
+       .default_http_port = optimus::runtime_context::kRuntimeContextHttpPort,
+       .default_grpc_port = optimus::runtime_context::kRuntimeContextGrpcPort,
+       .usage = optimus::runtime_context::kRuntimeContextUsage},
+      std::move(components));
 }

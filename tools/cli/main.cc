@@ -54,8 +54,9 @@ int Version(int argc, char** argv) {
     } else if (arg.rfind("--host=", 0) == 0) {
       host = arg.substr(7);
     } else if (arg == "-h" || arg == "--help") {
-      std::printf("Usage: optimus version [--host HOST:PORT]\n\n"
-                  "Prints this client's version; with --host also the server's (gRPC).\n");
+      std::printf(
+          "Usage: optimus version [--host HOST:PORT]\n\n"
+          "Prints this client's version; with --host also the server's (gRPC).\n");
       return 0;
     } else {
       std::fprintf(stderr, "optimus version: unknown flag '%s'\n", arg.c_str());

@@ -121,8 +121,7 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
       if (!v.ok()) return v.status();
       const size_t eq = v->find('=');
       if (eq == std::string::npos || eq == 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--set takes key=value, got '", *v, "'"));
+        return absl::InvalidArgumentError(absl::StrCat("--set takes key=value, got '", *v, "'"));
       }
       flags.overrides[v->substr(0, eq)] = v->substr(eq + 1);
     } else {
@@ -172,50 +171,77 @@ struct Running {
 config::Schema HostSchema(const HostOptions& options) {
   config::Schema schema;
   const char* listen_host = options.embedded ? "127.0.0.1" : "0.0.0.0";
-  schema.Add({.name = "log.level", .type = Type::kString, .default_value = "info",
+  schema.Add({.name = "log.level",
+              .type = Type::kString,
+              .default_value = "info",
               .description = "Lowest level logged: debug, info, warn or error.",
               .one_of = {"debug", "info", "warn", "error"}});
-  schema.Add({.name = "log.format", .type = Type::kString,
+  schema.Add({.name = "log.format",
+              .type = Type::kString,
               .default_value = options.embedded && isatty(2) ? "text" : "json",
               .description = "json (one object per line) or text (for a terminal).",
               .one_of = {"json", "text"}});
-  schema.Add({.name = "http.host", .type = Type::kString, .default_value = listen_host,
+  schema.Add({.name = "http.host",
+              .type = Type::kString,
+              .default_value = listen_host,
               .description = "Address the REST, metrics and health server binds."});
-  schema.Add({.name = "http.port", .type = Type::kInt,
+  schema.Add({.name = "http.port",
+              .type = Type::kInt,
               .default_value = std::to_string(options.default_http_port),
               .description = "Port of the REST, metrics and health server; 0 picks a free one.",
-              .min = 0, .max = 65535});
-  schema.Add({.name = "http.threads", .type = Type::kInt, .default_value = "16",
-              .description = "Worker threads of the HTTP server.", .min = 1, .max = 1024});
-  schema.Add({.name = "grpc.host", .type = Type::kString, .default_value = listen_host,
-              .description = "Address the gRPC server binds."});
-  schema.Add({.name = "grpc.port", .type = Type::kInt,
-              .default_value = std::to_string(options.default_grpc_port),
-              .description = "Port of the gRPC server; 0 picks a free one.", .min = 0,
+              .min = 0,
               .max = 65535});
-  schema.Add({.name = "data_dir", .type = Type::kString,
+  schema.Add({.name = "http.threads",
+              .type = Type::kInt,
+              .default_value = "16",
+              .description = "Worker threads of the HTTP server.",
+              .min = 1,
+              .max = 1024});
+  schema.Add({.name = "grpc.host",
+              .type = Type::kString,
+              .default_value = listen_host,
+              .description = "Address the gRPC server binds."});
+  schema.Add({.name = "grpc.port",
+              .type = Type::kInt,
+              .default_value = std::to_string(options.default_grpc_port),
+              .description = "Port of the gRPC server; 0 picks a free one.",
+              .min = 0,
+              .max = 65535});
+  schema.Add({.name = "data_dir",
+              .type = Type::kString,
               .default_value = options.embedded ? DefaultDataDir() : "",
               .description = "Directory of embedded state: <service>.db, bus.db, blob/."});
-  schema.Add({.name = "db.uri", .type = Type::kString,
+  schema.Add({.name = "db.uri",
+              .type = Type::kString,
               .description = "Database: postgresql://user@host:5432/db (one schema per service) "
                              "or sqlite:<path>. Embedded default: sqlite files in data_dir.",
               .required = !options.embedded});
-  schema.Add({.name = "bus.uri", .type = Type::kString,
+  schema.Add({.name = "bus.uri",
+              .type = Type::kString,
               .description = "Event bus: kafka://host:9092[,host:9092] or embedded:<path>. "
                              "Embedded default: embedded:<data_dir>/bus.db.",
               .required = !options.embedded});
-  schema.Add({.name = "blob.uri", .type = Type::kString,
+  schema.Add({.name = "blob.uri",
+              .type = Type::kString,
               .description = "Object store for DAGs and large assets: s3://bucket/prefix?endpoint=…"
                              " or file:///path. Embedded default: file://<data_dir>/blob."});
-  schema.Add({.name = "auth.tokens", .type = Type::kStringList,
+  schema.Add({.name = "auth.tokens",
+              .type = Type::kStringList,
               .description = "Bearer tokens accepted by the APIs; none means no authentication "
                              "(for local use only).",
               .secret = true});
-  schema.Add({.name = "shutdown.grace", .type = Type::kDuration, .default_value = "10s",
+  schema.Add({.name = "shutdown.grace",
+              .type = Type::kDuration,
+              .default_value = "10s",
               .description = "How long SIGTERM waits for in-flight requests before stopping.",
-              .min = 0, .max = 600000});
-  schema.Add({.name = "relay.batch_size", .type = Type::kInt, .default_value = "500",
-              .description = "Outbox rows published per batch.", .min = 1, .max = 100000});
+              .min = 0,
+              .max = 600000});
+  schema.Add({.name = "relay.batch_size",
+              .type = Type::kInt,
+              .default_value = "500",
+              .description = "Outbox rows published per batch.",
+              .min = 1,
+              .max = 100000});
   return schema;
 }
 
@@ -239,8 +265,8 @@ int RunMain(int argc, char** argv, const HostOptions& options,
     std::printf("%s %s\n", options.program.c_str(), telemetry::BuildVersion().c_str());
     return 0;
   }
-  auto config = config::Load(schema, flags->config_file, config::ProcessEnvironment(),
-                             flags->overrides);
+  auto config =
+      config::Load(schema, flags->config_file, config::ProcessEnvironment(), flags->overrides);
   if (!config.ok()) return Die(options, config.status(), 2);
   if (flags->check_config) {
     for (const auto& [k, v] : config->Redacted()) {
@@ -260,13 +286,14 @@ int RunMain(int argc, char** argv, const HostOptions& options,
     std::filesystem::create_directories(data_dir, ec);
     if (ec) {
       return Die(options,
-                 absl::UnavailableError(absl::StrCat("cannot create data_dir ", data_dir, ": ",
-                                                     ec.message())),
+                 absl::UnavailableError(
+                     absl::StrCat("cannot create data_dir ", data_dir, ": ", ec.message())),
                  1);
     }
   }
-  const std::string bus_uri = config->Has("bus.uri") ? config->String("bus.uri")
-                                                     : absl::StrCat("embedded:", data_dir, "/bus.db");
+  const std::string bus_uri = config->Has("bus.uri")
+                                  ? config->String("bus.uri")
+                                  : absl::StrCat("embedded:", data_dir, "/bus.db");
   auto bus = bus::OpenBus(bus_uri, options.program);
   if (!bus.ok()) return Die(options, bus.status(), 1);
 
@@ -291,8 +318,7 @@ int RunMain(int argc, char** argv, const HostOptions& options,
     for (auto& t : tokens) redacted.emplace_back(std::move(t));
     authenticator = std::make_shared<rpc::StaticTokenAuthenticator>(
         std::move(redacted), std::set<std::string, std::less<>>{
-                                 "/api/v1beta1/version",
-                                 "optimus.core.v1.RuntimeService/Version"});
+                                 "/api/v1beta1/version", "optimus.core.v1.RuntimeService/Version"});
   }
   rpc::HttpServer http({.host = config->String("http.host"),
                         .port = static_cast<int>(config->Int("http.port")),
@@ -300,9 +326,9 @@ int RunMain(int argc, char** argv, const HostOptions& options,
                         .metrics = &metrics,
                         .health = &health,
                         .authenticator = authenticator});
-  rpc::GrpcServer grpc_server({.address = absl::StrCat(config->String("grpc.host"), ":",
-                                                       config->Int("grpc.port")),
-                               .metrics = &metrics});
+  rpc::GrpcServer grpc_server(
+      {.address = absl::StrCat(config->String("grpc.host"), ":", config->Int("grpc.port")),
+       .metrics = &metrics});
   RuntimeServiceImpl runtime_service;
   grpc_server.AddService(&runtime_service, "optimus.core.v1.RuntimeService");
   http.Get("/api/v1beta1/version", [](const rpc::HttpRequest&) {
@@ -366,9 +392,8 @@ int RunMain(int argc, char** argv, const HostOptions& options,
   for (auto& r : running) {
     if (absl::Status s = r->component->Start(*r->context); !s.ok()) {
       stop_all();
-      return Die(options, absl::Status(s.code(), absl::StrCat(r->component->name(), ": ",
-                                                              s.message())),
-                 1);
+      return Die(options,
+                 absl::Status(s.code(), absl::StrCat(r->component->name(), ": ", s.message())), 1);
     }
     r->started = true;
     store::OutboxRelay* relay = r->relay.get();
@@ -394,8 +419,8 @@ int RunMain(int argc, char** argv, const HostOptions& options,
 
   const int signal_number = shutdown.Wait();
   const auto grace = std::chrono::milliseconds(config->DurationMs("shutdown.grace"));
-  LOG_INFO("shutting down", {{"signal", signal_number},
-                             {"grace_ms", static_cast<int64_t>(grace.count())}});
+  LOG_INFO("shutting down",
+           {{"signal", signal_number}, {"grace_ms", static_cast<int64_t>(grace.count())}});
   health.SetShuttingDown();
   absl::Status grpc_stopped = grpc_server.Shutdown(grace);
   absl::Status http_stopped = http.Stop(grace);

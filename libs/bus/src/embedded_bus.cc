@@ -90,9 +90,8 @@ class EmbeddedPublisher : public Publisher {
         const int part = static_cast<int>(HashKey(m.key) % static_cast<uint32_t>(*partitions));
         auto [it, inserted] = next.try_emplace({m.topic, part}, 0);
         if (inserted) {
-          auto max = tx.Execute(
-              "SELECT MAX(offs) FROM bus_records WHERE topic = $1 AND part = $2",
-              {m.topic, static_cast<int64_t>(part)});
+          auto max = tx.Execute("SELECT MAX(offs) FROM bus_records WHERE topic = $1 AND part = $2",
+                                {m.topic, static_cast<int64_t>(part)});
           if (!max.ok()) return max.status();
           it->second = max->rows.at(0).IsNull(0) ? 0 : max->rows.at(0).Int(0) + 1;
         }
@@ -189,7 +188,8 @@ class EmbeddedConsumer : public Consumer {
           auto headers = DecodeHeaders(row.Text(3));
           if (!headers.ok()) {
             return absl::DataLossError(absl::StrCat("bus: record ", where.first, "/", where.second,
-                                                    "/", m.offset, ": ", headers.status().message()));
+                                                    "/", m.offset, ": ",
+                                                    headers.status().message()));
           }
           m.headers = *std::move(headers);
           m.timestamp_ms = row.Int(4);

@@ -33,7 +33,8 @@ absl::StatusOr<std::unique_ptr<Bus>> OpenBus(const std::string& uri, const std::
       rest.resize(q);
     }
     config.brokers = rest;
-    if (config.brokers.empty()) return absl::InvalidArgumentError("bus URI 'kafka://' has no brokers");
+    if (config.brokers.empty())
+      return absl::InvalidArgumentError("bus URI 'kafka://' has no brokers");
     auto bus = KafkaBus::Create(std::move(config));
     if (!bus.ok()) return bus.status();
     if (check_reachable) {

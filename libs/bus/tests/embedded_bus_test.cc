@@ -1,12 +1,13 @@
 // The bus contract on the embedded log, plus what only the embedded log promises: durability
 // across reopen and sharing one file between processes.
+#include "optimus/bus/embedded_bus.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 
 #include "bus_contract.h"
-#include "optimus/bus/embedded_bus.h"
 #include "optimus/testing/testing.h"
 
 namespace optimus::bus {
@@ -24,8 +25,8 @@ testing::TempDir& Dir() {
 std::unique_ptr<Bus> MakeEmbeddedBus() {
   static std::atomic<int> counter{0};
   // synchronous_full off: the contract is about semantics; durability is tested below.
-  auto bus = OpenEmbeddedBus({.path = Dir().File("bus" + std::to_string(++counter) + ".db"),
-                              .synchronous_full = false});
+  auto bus = OpenEmbeddedBus(
+      {.path = Dir().File("bus" + std::to_string(++counter) + ".db"), .synchronous_full = false});
   if (!bus.ok()) {
     ADD_FAILURE() << bus.status();
     return nullptr;

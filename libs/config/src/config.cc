@@ -22,11 +22,16 @@ namespace {
 
 const char* TypeName(Type type) {
   switch (type) {
-    case Type::kString: return "string";
-    case Type::kInt: return "integer";
-    case Type::kBool: return "boolean";
-    case Type::kDuration: return "duration";
-    case Type::kStringList: return "list of strings";
+    case Type::kString:
+      return "string";
+    case Type::kInt:
+      return "integer";
+    case Type::kBool:
+      return "boolean";
+    case Type::kDuration:
+      return "duration";
+    case Type::kStringList:
+      return "list of strings";
   }
   return "?";
 }
@@ -101,8 +106,8 @@ absl::StatusOr<std::string> Validate(const Key& key, const std::string& raw,
     case Type::kStringList:
       if (!key.one_of.empty() &&
           std::find(key.one_of.begin(), key.one_of.end(), raw) == key.one_of.end()) {
-        return fail(absl::StrCat("must be one of ", absl::StrJoin(key.one_of, ", "), ", got '",
-                                 raw, "'"));
+        return fail(
+            absl::StrCat("must be one of ", absl::StrJoin(key.one_of, ", "), ", got '", raw, "'"));
       }
       return raw;
     case Type::kBool: {
@@ -120,11 +125,14 @@ absl::StatusOr<std::string> Validate(const Key& key, const std::string& raw,
         n = ParseDurationMs(raw);
       }
       if (!n) {
-        return fail(absl::StrCat("must be ", key.type == Type::kInt ? "an integer" : "a duration like 500ms, 5s or 2m",
-                                 ", got '", raw, "'"));
+        return fail(absl::StrCat(
+            "must be ", key.type == Type::kInt ? "an integer" : "a duration like 500ms, 5s or 2m",
+            ", got '", raw, "'"));
       }
-      if (key.min && *n < *key.min) return fail(absl::StrCat("must be at least ", *key.min, ", got ", *n));
-      if (key.max && *n > *key.max) return fail(absl::StrCat("must be at most ", *key.max, ", got ", *n));
+      if (key.min && *n < *key.min)
+        return fail(absl::StrCat("must be at least ", *key.min, ", got ", *n));
+      if (key.max && *n > *key.max)
+        return fail(absl::StrCat("must be at most ", *key.max, ", got ", *n));
       return std::to_string(*n);
     }
   }
@@ -150,8 +158,8 @@ void Flatten(const Schema& schema, const YAML::Node& node, const std::string& pr
       if (value.IsMap() && IsPrefixOfAKey(schema, name)) {
         Flatten(schema, value, name, file, out, errors);
       } else {
-        errors.push_back(absl::StrCat("unknown config key '", name, "' at ", origin,
-                                      Suggestion(schema, name)));
+        errors.push_back(
+            absl::StrCat("unknown config key '", name, "' at ", origin, Suggestion(schema, name)));
       }
       continue;
     }
@@ -161,8 +169,8 @@ void Flatten(const Schema& schema, const YAML::Node& node, const std::string& pr
         std::vector<std::string> items;
         for (const auto& element : value) {
           if (!element.IsScalar()) {
-            errors.push_back(absl::StrCat("config key '", name, "' must be a list of strings (from ",
-                                          origin, ")"));
+            errors.push_back(absl::StrCat("config key '", name,
+                                          "' must be a list of strings (from ", origin, ")"));
             break;
           }
           items.push_back(element.as<std::string>());
@@ -172,9 +180,9 @@ void Flatten(const Schema& schema, const YAML::Node& node, const std::string& pr
       }
     }
     if (!value.IsScalar()) {
-      errors.push_back(absl::StrCat("config key '", name, "' must be ", key->type == Type::kInt ? "an " : "a ", TypeName(key->type),
-                                    ", got a ", value.IsMap() ? "map" : "list", " (from ", origin,
-                                    ")"));
+      errors.push_back(absl::StrCat(
+          "config key '", name, "' must be ", key->type == Type::kInt ? "an " : "a ",
+          TypeName(key->type), ", got a ", value.IsMap() ? "map" : "list", " (from ", origin, ")"));
       continue;
     }
     out[name] = {value.as<std::string>(), origin};
@@ -222,7 +230,8 @@ std::string Schema::Describe() const {
 
 std::string EnvName(const std::string& key) {
   std::string out = "OPTIMUS_";
-  for (char c : key) out.push_back(c == '.' ? '_' : absl::ascii_toupper(static_cast<unsigned char>(c)));
+  for (char c : key)
+    out.push_back(c == '.' ? '_' : absl::ascii_toupper(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -252,8 +261,8 @@ absl::StatusOr<Config> Load(const Schema& schema, const std::string& yaml_path,
     } catch (const YAML::BadFile&) {
       return absl::NotFoundError(absl::StrCat("cannot read config file ", yaml_path));
     } catch (const YAML::ParserException& e) {
-      return absl::InvalidArgumentError(absl::StrCat(yaml_path, ":", e.mark.line + 1, ":",
-                                                     e.mark.column + 1, ": ", e.msg));
+      return absl::InvalidArgumentError(
+          absl::StrCat(yaml_path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
     }
   }
   for (const Key& key : schema.keys()) {
@@ -262,7 +271,8 @@ absl::StatusOr<Config> Load(const Schema& schema, const std::string& yaml_path,
   }
   for (const auto& [name, value] : overrides) {
     if (schema.Find(name) == nullptr) {
-      errors.push_back(absl::StrCat("unknown config key '", name, "' in --set", Suggestion(schema, name)));
+      errors.push_back(
+          absl::StrCat("unknown config key '", name, "' in --set", Suggestion(schema, name)));
       continue;
     }
     raw[name] = {value, "--set"};
@@ -290,7 +300,8 @@ absl::StatusOr<Config> Load(const Schema& schema, const std::string& yaml_path,
       entry.value = *valid;
       entry.origin = "default";
     } else if (key.required) {
-      errors.push_back(absl::StrCat("config key '", key.name, "' is required: set it in the config file or ",
+      errors.push_back(absl::StrCat("config key '", key.name,
+                                    "' is required: set it in the config file or ",
                                     EnvName(key.name)));
       continue;
     } else {

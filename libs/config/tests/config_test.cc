@@ -12,12 +12,21 @@ using ::testing::HasSubstr;
 
 Schema TestSchema() {
   Schema schema;
-  schema.Add({.name = "http.port", .type = Type::kInt, .default_value = "8080",
-              .description = "REST port", .min = 0, .max = 65535});
-  schema.Add({.name = "bus.kind", .type = Type::kString, .default_value = "embedded",
-              .description = "which bus", .one_of = {"embedded", "kafka"}});
+  schema.Add({.name = "http.port",
+              .type = Type::kInt,
+              .default_value = "8080",
+              .description = "REST port",
+              .min = 0,
+              .max = 65535});
+  schema.Add({.name = "bus.kind",
+              .type = Type::kString,
+              .default_value = "embedded",
+              .description = "which bus",
+              .one_of = {"embedded", "kafka"}});
   schema.Add({.name = "bus.kafka.brokers", .type = Type::kStringList, .description = "brokers"});
-  schema.Add({.name = "relay.idle", .type = Type::kDuration, .default_value = "1s",
+  schema.Add({.name = "relay.idle",
+              .type = Type::kDuration,
+              .default_value = "1s",
               .description = "idle wait"});
   schema.Add({.name = "auth.token", .type = Type::kString, .description = "token", .secret = true});
   schema.Add({.name = "debug", .type = Type::kBool, .default_value = "false", .description = "d"});
@@ -67,14 +76,17 @@ TEST(ConfigTest, UnknownKeyNamesTheKeyTheLineAndASuggestion) {
             "unknown config key 'bus.kafak' at " + path + ":4");
   const std::string typo = WriteFile(dir, "http:\n  prot: 1\n");
   auto config2 = Load(TestSchema(), typo, {});
-  EXPECT_THAT(std::string(config2.status().message()),
-              HasSubstr("unknown config key 'http.prot' at " + typo + ":2 (did you mean 'http.port'?)"));
+  EXPECT_THAT(
+      std::string(config2.status().message()),
+      HasSubstr("unknown config key 'http.prot' at " + typo + ":2 (did you mean 'http.port'?)"));
 }
 
 TEST(ConfigTest, WrongTypesAreAllReportedWithTheirOrigin) {
   auto config = Load(TestSchema(), "",
-                     {{"OPTIMUS_HTTP_PORT", "eighty"}, {"OPTIMUS_BUS_KIND", "rabbit"},
-                      {"OPTIMUS_RELAY_IDLE", "soon"}, {"OPTIMUS_DEBUG", "maybe"}});
+                     {{"OPTIMUS_HTTP_PORT", "eighty"},
+                      {"OPTIMUS_BUS_KIND", "rabbit"},
+                      {"OPTIMUS_RELAY_IDLE", "soon"},
+                      {"OPTIMUS_DEBUG", "maybe"}});
   ASSERT_FALSE(config.ok());
   const std::string message(config.status().message());
   EXPECT_THAT(message, HasSubstr("config key 'http.port' must be an integer, got 'eighty' "
@@ -87,7 +99,8 @@ TEST(ConfigTest, WrongTypesAreAllReportedWithTheirOrigin) {
 TEST(ConfigTest, BoundsAreChecked) {
   auto config = Load(TestSchema(), "", {{"OPTIMUS_HTTP_PORT", "70000"}});
   ASSERT_FALSE(config.ok());
-  EXPECT_THAT(std::string(config.status().message()), HasSubstr("must be at most 65535, got 70000"));
+  EXPECT_THAT(std::string(config.status().message()),
+              HasSubstr("must be at most 65535, got 70000"));
 }
 
 TEST(ConfigTest, MapWhereScalarExpected) {
@@ -95,8 +108,9 @@ TEST(ConfigTest, MapWhereScalarExpected) {
   const std::string path = WriteFile(dir, "http:\n  port:\n    x: 1\n");
   auto config = Load(TestSchema(), path, {});
   ASSERT_FALSE(config.ok());
-  EXPECT_THAT(std::string(config.status().message()),
-              HasSubstr("config key 'http.port' must be an integer, got a map (from " + path + ":2)"));
+  EXPECT_THAT(
+      std::string(config.status().message()),
+      HasSubstr("config key 'http.port' must be an integer, got a map (from " + path + ":2)"));
 }
 
 TEST(ConfigTest, MalformedYamlGivesLineAndColumn) {
@@ -117,8 +131,9 @@ TEST(ConfigTest, RequiredKeysAndSecrets) {
   Schema schema = TestSchema();
   schema.Add({.name = "db.dsn", .type = Type::kString, .description = "dsn", .required = true});
   auto missing = Load(schema, "", {});
-  EXPECT_THAT(std::string(missing.status().message()),
-              HasSubstr("config key 'db.dsn' is required: set it in the config file or OPTIMUS_DB_DSN"));
+  EXPECT_THAT(
+      std::string(missing.status().message()),
+      HasSubstr("config key 'db.dsn' is required: set it in the config file or OPTIMUS_DB_DSN"));
   auto config = Load(schema, "", {{"OPTIMUS_DB_DSN", "x"}, {"OPTIMUS_AUTH_TOKEN", "hunter2"}});
   ASSERT_TRUE(config.ok());
   EXPECT_EQ(config->Redacted().at("auth.token"), "***");
@@ -127,7 +142,8 @@ TEST(ConfigTest, RequiredKeysAndSecrets) {
 
 TEST(ConfigTest, UnknownOverrideIsRefused) {
   auto config = Load(TestSchema(), "", {}, {{"http.prot", "1"}});
-  EXPECT_THAT(std::string(config.status().message()), HasSubstr("unknown config key 'http.prot' in --set"));
+  EXPECT_THAT(std::string(config.status().message()),
+              HasSubstr("unknown config key 'http.prot' in --set"));
 }
 
 TEST(ConfigTest, DescribeListsEveryKeyWithItsEnvironmentName) {

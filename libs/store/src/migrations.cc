@@ -33,9 +33,9 @@ absl::Status ApplyMigrations(Database& db, const std::string& component,
                              const std::vector<Migration>& migrations) {
   for (size_t i = 1; i < migrations.size(); ++i) {
     if (migrations[i].version <= migrations[i - 1].version) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("migrations of ", component, " are not strictly increasing at version ",
-                       migrations[i].version));
+      return absl::InvalidArgumentError(absl::StrCat("migrations of ", component,
+                                                     " are not strictly increasing at version ",
+                                                     migrations[i].version));
     }
   }
   if (absl::Status s = db.Execute(kCreateTable).status(); !s.ok()) return s;
@@ -48,9 +48,9 @@ absl::Status ApplyMigrations(Database& db, const std::string& component,
                                {std::string("optimus_migrations:") + component});
         if (!lock.ok()) return lock.status();
       }
-      auto applied = tx.Execute(
-          "SELECT checksum FROM schema_migrations WHERE component = $1 AND version = $2",
-          {component, static_cast<int64_t>(m.version)});
+      auto applied =
+          tx.Execute("SELECT checksum FROM schema_migrations WHERE component = $1 AND version = $2",
+                     {component, static_cast<int64_t>(m.version)});
       if (!applied.ok()) return applied.status();
       const std::string sql = ExpandDialect(m.sql, tx.dialect());
       const std::string checksum = Checksum(m.sql);
@@ -72,9 +72,10 @@ absl::Status ApplyMigrations(Database& db, const std::string& component,
         }
       }
       return tx
-          .Execute("INSERT INTO schema_migrations (component, version, name, checksum)"
-                   " VALUES ($1, $2, $3, $4)",
-                   {component, static_cast<int64_t>(m.version), m.name, checksum})
+          .Execute(
+              "INSERT INTO schema_migrations (component, version, name, checksum)"
+              " VALUES ($1, $2, $3, $4)",
+              {component, static_cast<int64_t>(m.version), m.name, checksum})
           .status();
     });
     if (!status.ok()) return status;

@@ -18,8 +18,7 @@ absl::StatusOr<std::unique_ptr<Database>> OpenDatabase(const std::string& uri,
     return OpenPostgres({.dsn = uri, .schema = schema});
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "database URI '", uri,
-      "' is neither sqlite:<path> nor postgresql://user@host:port/db"));
+      "database URI '", uri, "' is neither sqlite:<path> nor postgresql://user@host:port/db"));
 }
 
 }  // namespace optimus::store

@@ -100,9 +100,9 @@ absl::Status OutboxRelay::Drain() {
 }
 
 absl::StatusOr<int64_t> PruneOutbox(Database& db, int64_t older_than_ms) {
-  auto result = db.Execute(
-      "DELETE FROM outbox WHERE published_at_ms IS NOT NULL AND published_at_ms < $1",
-      {older_than_ms});
+  auto result =
+      db.Execute("DELETE FROM outbox WHERE published_at_ms IS NOT NULL AND published_at_ms < $1",
+                 {older_than_ms});
   if (!result.ok()) return result.status();
   return result->affected_rows;
 }

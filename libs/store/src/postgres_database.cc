@@ -1,12 +1,11 @@
 // PostgreSQL adapter on libpqxx 6.4: a small connection pool, one schema per service.
 #include "optimus/store/postgres_database.h"
 
-#include <pqxx/pqxx>
-
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <pqxx/pqxx>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -14,8 +13,8 @@
 namespace optimus::store {
 namespace {
 
-constexpr pqxx::oid kInt2Oid = 21, kInt4Oid = 23, kInt8Oid = 20, kFloat4Oid = 700,
-                    kFloat8Oid = 701, kNumericOid = 1700, kByteaOid = 17, kBoolOid = 16;
+constexpr pqxx::oid kInt2Oid = 21, kInt4Oid = 23, kInt8Oid = 20, kFloat4Oid = 700, kFloat8Oid = 701,
+                    kNumericOid = 1700, kByteaOid = 17, kBoolOid = 16;
 
 std::string HexBytea(const std::string& bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -65,7 +64,8 @@ std::string RedactedDsn(const std::string& dsn) {
     const size_t password = out.find("password=");
     if (password != std::string::npos) {
       const size_t end = out.find('&', password);
-      out.replace(password + 9, (end == std::string::npos ? out.size() : end) - password - 9, "***");
+      out.replace(password + 9, (end == std::string::npos ? out.size() : end) - password - 9,
+                  "***");
     }
     return out;
   }
@@ -249,11 +249,10 @@ class PostgresDatabase : public Database {
   // The configured DSN plus a connect timeout and an application name, in the DSN's own form
   // (libpq takes either `key=value` words or a postgresql:// URI, never a mix).
   std::string ConnectionString() const {
-    const bool uri = options_.dsn.rfind("postgres://", 0) == 0 ||
-                     options_.dsn.rfind("postgresql://", 0) == 0;
+    const bool uri =
+        options_.dsn.rfind("postgres://", 0) == 0 || options_.dsn.rfind("postgresql://", 0) == 0;
     if (uri) {
-      return absl::StrCat(options_.dsn,
-                          options_.dsn.find('?') == std::string::npos ? "?" : "&",
+      return absl::StrCat(options_.dsn, options_.dsn.find('?') == std::string::npos ? "?" : "&",
                           "connect_timeout=", options_.connect_timeout_s,
                           "&application_name=optimus-", options_.schema);
     }

@@ -152,8 +152,8 @@ class SqliteTransaction : public Transaction {
             break;
           case SQLITE_BLOB: {
             const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, c));
-            values.emplace_back(Blob{std::string(data == nullptr ? "" : data,
-                                                 sqlite3_column_bytes(stmt, c))});
+            values.emplace_back(
+                Blob{std::string(data == nullptr ? "" : data, sqlite3_column_bytes(stmt, c))});
             break;
           }
           default: {
@@ -186,8 +186,7 @@ class SqliteDatabase : public Database {
     return Run("BEGIN IMMEDIATE", body);
   }
 
-  absl::Status InReadTransaction(
-      const std::function<absl::Status(Transaction&)>& body) override {
+  absl::Status InReadTransaction(const std::function<absl::Status(Transaction&)>& body) override {
     return Run("BEGIN", body);  // WAL readers see a snapshot and never block the writer.
   }
 
@@ -253,12 +252,12 @@ absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const SqliteOptions& option
   for (const char* pragma :
        {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY"}) {
     if (absl::Status s = db->Simple(pragma); !s.ok()) {
-      return absl::UnavailableError(absl::StrCat("cannot open SQLite database ", options.path,
-                                                 ": ", s.message()));
+      return absl::UnavailableError(
+          absl::StrCat("cannot open SQLite database ", options.path, ": ", s.message()));
     }
   }
-  if (absl::Status s =
-          db->Simple(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  if (absl::Status s = db->Simple(options.synchronous_full ? "PRAGMA synchronous=FULL"
+                                                           : "PRAGMA synchronous=NORMAL");
       !s.ok()) {
     return s;
   }

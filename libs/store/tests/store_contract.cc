@@ -37,9 +37,7 @@ std::string Header(const bus::OutgoingMessage& m, std::string_view name) {
   return "";
 }
 
-void Migrate(Database& db) {
-  ASSERT_TRUE(ApplyMigrations(db, "store", CoreMigrations()).ok());
-}
+void Migrate(Database& db) { ASSERT_TRUE(ApplyMigrations(db, "store", CoreMigrations()).ok()); }
 
 TEST_P(StoreContractTest, RoundTripsEveryValueType) {
   ASSERT_TRUE(db_->Execute("CREATE TABLE t (i BIGINT, d DOUBLE PRECISION, s TEXT, b " +
@@ -114,8 +112,8 @@ TEST_P(StoreContractTest, MigrationsApplyOnceAndAreRecorded) {
   ASSERT_TRUE(ApplyMigrations(*db_, "svc", migrations).ok());  // Idempotent.
   auto rows = db_->Execute("SELECT COUNT(*) FROM jobs");
   EXPECT_EQ(rows->rows[0].Int(0), 1);
-  auto recorded =
-      db_->Execute("SELECT version, name FROM schema_migrations WHERE component = 'svc' ORDER BY 1");
+  auto recorded = db_->Execute(
+      "SELECT version, name FROM schema_migrations WHERE component = 'svc' ORDER BY 1");
   ASSERT_EQ(recorded->rows.size(), 2u);
   EXPECT_EQ(recorded->rows[1].Text(1), "index");
 
@@ -153,19 +151,21 @@ TEST_P(StoreContractTest, OutboxPublishesCommittedEventsInOrderOnce) {
   Migrate(*db_);
   Outbox outbox("optimus/test");
   ASSERT_TRUE(db_->InTransaction([&](Transaction& tx) -> absl::Status {
-                    for (int i = 0; i < 3; ++i) {
-                      if (absl::Status s = outbox.Enqueue(tx, Event("k", std::to_string(i)));
-                          !s.ok()) {
-                        return s;
-                      }
-                    }
-                    return absl::OkStatus();
-                  }).ok());
+                   for (int i = 0; i < 3; ++i) {
+                     if (absl::Status s = outbox.Enqueue(tx, Event("k", std::to_string(i)));
+                         !s.ok()) {
+                       return s;
+                     }
+                   }
+                   return absl::OkStatus();
+                 })
+                  .ok());
   // A rolled-back transaction's event never leaves.
   EXPECT_FALSE(db_->InTransaction([&](Transaction& tx) -> absl::Status {
                     if (absl::Status s = outbox.Enqueue(tx, Event("k", "lost")); !s.ok()) return s;
                     return absl::CancelledError("rollback");
-                  }).ok());
+                  })
+                   .ok());
 
   RecordingPublisher publisher;
   OutboxRelay relay(*db_, publisher, {.batch_size = 2});
@@ -194,9 +194,9 @@ TEST_P(StoreContractTest, OutboxPublishesCommittedEventsInOrderOnce) {
 TEST_P(StoreContractTest, OutboxKeepsRowsWhenThePublisherFails) {
   Migrate(*db_);
   Outbox outbox("optimus/test");
-  ASSERT_TRUE(db_->InTransaction([&](Transaction& tx) {
-                    return outbox.Enqueue(tx, Event("k", "v"));
-                  }).ok());
+  ASSERT_TRUE(
+      db_->InTransaction([&](Transaction& tx) { return outbox.Enqueue(tx, Event("k", "v")); })
+          .ok());
   RecordingPublisher publisher;
   publisher.fail_ = true;
   OutboxRelay relay(*db_, publisher);

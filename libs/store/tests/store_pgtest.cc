@@ -24,8 +24,8 @@ INSTANTIATE_TEST_SUITE_P(Postgres, StoreContractTest,
                          [](const auto& info) { return info.param.name; });
 
 TEST(PostgresTest, UnreachableServerIsOneLineNamingTheAddress) {
-  auto db = OpenPostgres({.dsn = "host=127.0.0.1 port=1 user=nobody dbname=x",
-                          .schema = "s", .connect_timeout_s = 2});
+  auto db = OpenPostgres(
+      {.dsn = "host=127.0.0.1 port=1 user=nobody dbname=x", .schema = "s", .connect_timeout_s = 2});
   ASSERT_FALSE(db.ok());
   EXPECT_EQ(db.status().code(), absl::StatusCode::kUnavailable);
   const std::string message(db.status().message());

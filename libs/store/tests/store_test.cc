@@ -28,7 +28,8 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContractTest,
 TEST(SqliteTest, UnopenablePathNamesTheFile) {
   auto db = OpenSqlite({.path = "/nonexistent-dir/x/y.sqlite"});
   ASSERT_FALSE(db.ok());
-  EXPECT_THAT(std::string(db.status().message()), ::testing::HasSubstr("/nonexistent-dir/x/y.sqlite"));
+  EXPECT_THAT(std::string(db.status().message()),
+              ::testing::HasSubstr("/nonexistent-dir/x/y.sqlite"));
 }
 
 TEST(SqliteTest, DataSurvivesReopen) {

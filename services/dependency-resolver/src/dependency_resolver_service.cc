@@ -1,4 +1,5 @@
-// optimus-dependency-resolver: component wiring. Its handlers arrive with the deploy pipeline (issue 4).
+// optimus-dependency-resolver: component wiring. Its handlers arrive with the deploy pipeline
+// (issue 4).
 #include "optimus/dependency_resolver/dependency_resolver_service.h"
 
 namespace optimus::dependency_resolver {

@@ -53,8 +53,7 @@ struct Options {
 
 std::unique_ptr<Database> OpenDb(const Options& o, const std::string& name,
                                  const std::string& suffix) {
-  const std::string uri =
-      o.db.rfind("sqlite:", 0) == 0 ? absl::StrCat(o.db, name, ".db") : o.db;
+  const std::string uri = o.db.rfind("sqlite:", 0) == 0 ? absl::StrCat(o.db, name, ".db") : o.db;
   auto db = optimus::store::OpenDatabase(uri, absl::StrCat("bench_", name, "_", suffix));
   if (!db.ok()) Die(std::string(db.status().message()));
   if (auto s = optimus::store::ApplyMigrations(**db, "store", optimus::store::CoreMigrations());
@@ -84,13 +83,20 @@ int main(int argc, char** argv) {
     const std::string k = argv[i], v = argv[i + 1];
     int64_t n = 0;
     const bool number = absl::SimpleAtoi(v, &n);
-    if (k == "--bus") o.bus = v;
-    else if (k == "--db") o.db = v;
-    else if (k == "--events" && number) o.events = n;
-    else if (k == "--batch" && number) o.batch = n;
-    else if (k == "--latency-events" && number) o.latency_events = n;
-    else if (k == "--rate" && number) o.rate = n;
-    else Die("unknown or malformed flag " + k + " (see the comment at the top of bus_bench.cc)");
+    if (k == "--bus")
+      o.bus = v;
+    else if (k == "--db")
+      o.db = v;
+    else if (k == "--events" && number)
+      o.events = n;
+    else if (k == "--batch" && number)
+      o.batch = n;
+    else if (k == "--latency-events" && number)
+      o.latency_events = n;
+    else if (k == "--rate" && number)
+      o.rate = n;
+    else
+      Die("unknown or malformed flag " + k + " (see the comment at the top of bus_bench.cc)");
   }
   if (o.bus.empty() || o.db.empty()) Die("usage: bench-bus --bus URI --db URI [--events N]");
 
@@ -133,7 +139,8 @@ int main(int argc, char** argv) {
       for (const auto& m : *batch) {
         if (m.payload[0] == 'L') {  // Payload: "<phase>:<commit time ns>".
           int64_t sent = 0;
-          if (absl::SimpleAtoi(m.payload.substr(2), &sent)) latencies_ms.push_back((now - sent) / 1e6);
+          if (absl::SimpleAtoi(m.payload.substr(2), &sent))
+            latencies_ms.push_back((now - sent) / 1e6);
         }
         last[m.partition] = &m;
       }
@@ -149,7 +156,8 @@ int main(int argc, char** argv) {
   auto enqueue = [&](int64_t first, int64_t count, char phase) {
     auto s = producer_db->InTransaction([&](Transaction& tx) -> absl::Status {
       for (int64_t i = first; i < first + count; ++i) {
-        optimus::bus::OutgoingMessage m{topic, absl::StrCat("job-", i % 64),
+        optimus::bus::OutgoingMessage m{topic,
+                                        absl::StrCat("job-", i % 64),
                                         absl::StrCat(std::string(1, phase), ":", NowNs()),
                                         {{optimus::bus::kCeType, "optimus.bench.Event.v1"}}};
         if (auto e = outbox.Enqueue(tx, std::move(m)); !e.ok()) return e;
@@ -174,11 +182,12 @@ int main(int argc, char** argv) {
   consumer_thread.join();
   relay_thread.request_stop();
 
-  std::printf("bus %-9s outbox→consumer  throughput %8.0f events/s (%lld events, batches of %lld)"
-              "   latency at %lld/s: p50 %.2f ms  p99 %.2f ms  max %.2f ms\n",
-              o.bus.substr(0, o.bus.find(':')).c_str(), o.events / throughput_s,
-              static_cast<long long>(o.events), static_cast<long long>(o.batch),
-              static_cast<long long>(o.rate), Percentile(latencies_ms, 0.5),
-              Percentile(latencies_ms, 0.99), Percentile(latencies_ms, 1.0));
+  std::printf(
+      "bus %-9s outbox→consumer  throughput %8.0f events/s (%lld events, batches of %lld)"
+      "   latency at %lld/s: p50 %.2f ms  p99 %.2f ms  max %.2f ms\n",
+      o.bus.substr(0, o.bus.find(':')).c_str(), o.events / throughput_s,
+      static_cast<long long>(o.events), static_cast<long long>(o.batch),
+      static_cast<long long>(o.rate), Percentile(latencies_ms, 0.5), Percentile(latencies_ms, 0.99),
+      Percentile(latencies_ms, 1.0));
   return 0;
 }

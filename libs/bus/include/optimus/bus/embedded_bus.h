@@ -17,7 +17,7 @@ struct EmbeddedBusOptions {
   std::string path;            // The SQLite file of the log.
   int default_partitions = 3;  // For topics created on first use.
   bool synchronous_full = true;
-  int poll_interval_ms = 50;   // How often a consumer looks for records written by other processes.
+  int poll_interval_ms = 50;  // How often a consumer looks for records written by other processes.
 };
 
 absl::StatusOr<std::unique_ptr<Bus>> OpenEmbeddedBus(const EmbeddedBusOptions& options);

@@ -55,8 +55,6 @@ inline constexpr char kDlqError[] = "optimus_dlq_error";
 inline constexpr char kDlqAttempts[] = "optimus_dlq_attempts";
 inline constexpr char kDlqConsumerGroup[] = "optimus_dlq_consumer_group";
 
-inline std::string DeadLetterTopic(std::string_view topic) {
-  return std::string(topic) + ".dlq";
-}
+inline std::string DeadLetterTopic(std::string_view topic) { return std::string(topic) + ".dlq"; }
 
 }  // namespace optimus::bus

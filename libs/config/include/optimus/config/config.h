@@ -18,7 +18,7 @@ namespace optimus::config {
 enum class Type { kString, kInt, kBool, kDuration, kStringList };
 
 struct Key {
-  std::string name;         // Dotted path, lower_snake segments.
+  std::string name;  // Dotted path, lower_snake segments.
   Type type = Type::kString;
   std::string default_value;  // As it would be written in YAML; "" means no default.
   std::string description;

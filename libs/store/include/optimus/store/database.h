@@ -75,8 +75,7 @@ class Database {
   virtual absl::Status InTransaction(const std::function<absl::Status(Transaction&)>& body) = 0;
 
   // Like InTransaction for bodies that only read: they need not wait for, nor block, writers.
-  virtual absl::Status InReadTransaction(
-      const std::function<absl::Status(Transaction&)>& body) {
+  virtual absl::Status InReadTransaction(const std::function<absl::Status(Transaction&)>& body) {
     return InTransaction(body);
   }
 

@@ -9,8 +9,8 @@
 namespace optimus::store {
 
 struct PostgresOptions {
-  std::string dsn;          // libpq connection string, e.g. "host=127.0.0.1 port=5432 user=optimus".
-  std::string schema;       // Created if missing; every connection's search_path.
+  std::string dsn;     // libpq connection string, e.g. "host=127.0.0.1 port=5432 user=optimus".
+  std::string schema;  // Created if missing; every connection's search_path.
   int pool_size = 4;
   int connect_timeout_s = 5;
 };

@@ -9,7 +9,7 @@
 namespace optimus::store {
 
 struct SqliteOptions {
-  std::string path;          // File path, or ":memory:".
+  std::string path;              // File path, or ":memory:".
   bool synchronous_full = true;  // fsync every commit: nothing is lost even on power failure.
   int busy_timeout_ms = 10000;   // How long a writer waits for another process's lock.
 };

@@ -38,12 +38,12 @@ std::string UniqueSuffix();
 
 // Skips the test when the server's variable is unset on a developer's machine; fails it under
 // tools/test (OPTIMUS_REQUIRE_INFRA=1), so CI can never pass by skipping a tier.
-#define OPTIMUS_REQUIRE_INFRA(var)                                                   \
-  do {                                                                               \
-    if (::optimus::testing::InfraEnv(var).empty()) {                                 \
-      if (::optimus::testing::InfraRequired()) {                                     \
-        FAIL() << var << " is not set; start the servers with tools/dev/up";         \
-      }                                                                              \
+#define OPTIMUS_REQUIRE_INFRA(var)                                                    \
+  do {                                                                                \
+    if (::optimus::testing::InfraEnv(var).empty()) {                                  \
+      if (::optimus::testing::InfraRequired()) {                                      \
+        FAIL() << var << " is not set; start the servers with tools/dev/up";          \
+      }                                                                               \
       GTEST_SKIP() << var << " is not set; run tools/dev/up and source its env file"; \
-    }                                                                                \
+    }                                                                                 \
   } while (0)

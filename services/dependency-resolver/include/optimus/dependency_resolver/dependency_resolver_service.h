@@ -1,4 +1,5 @@
-// optimus-dependency-resolver: Infers each job's upstreams from its SQL and static dependencies; serves lineage.
+// optimus-dependency-resolver: Infers each job's upstreams from its SQL and static dependencies;
+// serves lineage.
 #pragma once
 
 #include <string>
@@ -15,7 +16,8 @@ class DependencyResolverService : public app::Component {
 
 // What `optimus-dependency-resolver --help` says about the service.
 inline constexpr char kDependencyResolverUsage[] =
-    "optimus-dependency-resolver: Infers each job's upstreams from its SQL and static dependencies; serves lineage.";
+    "optimus-dependency-resolver: Infers each job's upstreams from its SQL and static "
+    "dependencies; serves lineage.";
 inline constexpr int kDependencyResolverHttpPort = 8082;
 inline constexpr int kDependencyResolverGrpcPort = 9102;
 

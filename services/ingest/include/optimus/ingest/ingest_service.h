@@ -1,4 +1,5 @@
-// optimus-ingest: The front door for people and CI: deploy, replace-all, upsert and delete jobs; watch deployments.
+// optimus-ingest: The front door for people and CI: deploy, replace-all, upsert and delete jobs;
+// watch deployments.
 #pragma once
 
 #include <string>
@@ -15,7 +16,8 @@ class IngestService : public app::Component {
 
 // What `optimus-ingest --help` says about the service.
 inline constexpr char kIngestUsage[] =
-    "optimus-ingest: The front door for people and CI: deploy, replace-all, upsert and delete jobs; watch deployments.";
+    "optimus-ingest: The front door for people and CI: deploy, replace-all, upsert and delete "
+    "jobs; watch deployments.";
 inline constexpr int kIngestHttpPort = 8080;
 inline constexpr int kIngestGrpcPort = 9100;
 

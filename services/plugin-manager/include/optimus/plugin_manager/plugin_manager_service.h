@@ -15,7 +15,8 @@ class PluginManagerService : public app::Component {
 
 // What `optimus-plugin-manager --help` says about the service.
 inline constexpr char kPluginManagerUsage[] =
-    "optimus-plugin-manager: Discovers task and hook plugins and publishes them to the other services.";
+    "optimus-plugin-manager: Discovers task and hook plugins and publishes them to the other "
+    "services.";
 inline constexpr int kPluginManagerHttpPort = 8084;
 inline constexpr int kPluginManagerGrpcPort = 9104;
 

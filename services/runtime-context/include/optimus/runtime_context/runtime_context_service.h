@@ -1,4 +1,5 @@
-// optimus-runtime-context: Serves running tasks their context and records job run events from the scheduler.
+// optimus-runtime-context: Serves running tasks their context and records job run events from the
+// scheduler.
 #pragma once
 
 #include <string>
@@ -15,7 +16,8 @@ class RuntimeContextService : public app::Component {
 
 // What `optimus-runtime-context --help` says about the service.
 inline constexpr char kRuntimeContextUsage[] =
-    "optimus-runtime-context: Serves running tasks their context and records job run events from the scheduler.";
+    "optimus-runtime-context: Serves running tasks their context and records job run events from "
+    "the scheduler.";
 inline constexpr int kRuntimeContextHttpPort = 8085;
 inline constexpr int kRuntimeContextGrpcPort = 9105;
 

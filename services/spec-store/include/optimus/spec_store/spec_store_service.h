@@ -1,4 +1,5 @@
-// optimus-spec-store: Stores projects, namespaces, presets and versioned job specs; publishes spec changes.
+// optimus-spec-store: Stores projects, namespaces, presets and versioned job specs; publishes spec
+// changes.
 #pragma once
 
 #include <string>
@@ -15,7 +16,8 @@ class SpecStoreService : public app::Component {
 
 // What `optimus-spec-store --help` says about the service.
 inline constexpr char kSpecStoreUsage[] =
-    "optimus-spec-store: Stores projects, namespaces, presets and versioned job specs; publishes spec changes.";
+    "optimus-spec-store: Stores projects, namespaces, presets and versioned job specs; publishes "
+    "spec changes.";
 inline constexpr int kSpecStoreHttpPort = 8081;
 inline constexpr int kSpecStoreGrpcPort = 9101;
 
