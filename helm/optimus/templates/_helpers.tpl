@@ -148,7 +148,7 @@ Secrets as OPTIMUS_* / AWS_* variables, which win over the file.
 {{- if .embedded }}
 {{- $_ := set $c "data_dir" "/var/lib/optimus/data" }}
 {{- end }}
-{{- if $v.bus.uri }}
+{{- if and $v.bus.uri (not $v.bus.existingSecret) }}
 {{- $_ := set $c "bus" (dict "uri" $v.bus.uri) }}
 {{- end }}
 {{- if $v.blob.uri }}
@@ -222,8 +222,9 @@ imagePullSecrets:
 {{- end }}
 serviceAccountName: {{ include "optimus.serviceAccountName" .root }}
 automountServiceAccountToken: false
-# Kubernetes would otherwise inject <SERVICE>_PORT variables for every Service in the namespace;
-# a Service named e.g. "optimus-http" would become OPTIMUS_HTTP_PORT=tcp://… and break the config.
+{{- /* Kubernetes would otherwise inject <SERVICE>_PORT variables for every Service in the
+namespace; a Service named e.g. "optimus-http" would become OPTIMUS_HTTP_PORT=tcp://… and break
+the config. */}}
 enableServiceLinks: false
 terminationGracePeriodSeconds: {{ include "optimus.terminationGracePeriodSeconds" .root }}
 {{- with $v.priorityClassName }}
@@ -319,7 +320,7 @@ topologySpreadConstraints:
   {{- if not (hasKey $constraint "labelSelector") }}
   {{- $_ := set $constraint "labelSelector" (dict "matchLabels" $selector) }}
   {{- end }}
-  - {{- toYaml $constraint | nindent 4 }}
+  - {{ toYaml $constraint | nindent 4 | trim }}
   {{- end }}
 {{- end }}
 {{- end }}

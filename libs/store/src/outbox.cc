@@ -17,21 +17,43 @@ int64_t NowMs() { return absl::ToUnixMillis(absl::Now()); }
 }  // namespace
 
 absl::Status Outbox::Enqueue(Transaction& tx, bus::OutgoingMessage message) const {
-  if (message.topic.empty()) return absl::InvalidArgumentError("outbox: message has no topic");
-  bool has_type = false;
-  for (const auto& [k, v] : message.headers) has_type |= (k == bus::kCeType && !v.empty());
-  if (!has_type) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("outbox: message for ", message.topic, " has no ce_type header"));
+  std::vector<bus::OutgoingMessage> one;
+  one.push_back(std::move(message));
+  return EnqueueAll(tx, std::move(one));
+}
+
+absl::Status Outbox::EnqueueAll(Transaction& tx, std::vector<bus::OutgoingMessage> messages) const {
+  // Rows per statement: 5 parameters each stays far below SQLite's and PostgreSQL's limits.
+  constexpr size_t kRowsPerStatement = 1000;
+  const int64_t now = NowMs();
+  for (size_t first = 0; first < messages.size(); first += kRowsPerStatement) {
+    const size_t last = std::min(messages.size(), first + kRowsPerStatement);
+    std::string sql =
+        "INSERT INTO outbox (topic, msg_key, payload, headers, created_at_ms) VALUES ";
+    std::vector<Value> params;
+    params.reserve((last - first) * 5);
+    for (size_t i = first; i < last; ++i) {
+      bus::OutgoingMessage& message = messages[i];
+      if (message.topic.empty()) return absl::InvalidArgumentError("outbox: message has no topic");
+      bool has_type = false;
+      for (const auto& [k, v] : message.headers) has_type |= (k == bus::kCeType && !v.empty());
+      if (!has_type) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("outbox: message for ", message.topic, " has no ce_type header"));
+      }
+      bus::StampCloudEvent(message, source_);
+      const size_t n = params.size();
+      absl::StrAppend(&sql, i == first ? "" : ", ", "($", n + 1, ", $", n + 2, ", $", n + 3, ", $",
+                      n + 4, ", $", n + 5, ")");
+      params.emplace_back(std::move(message.topic));
+      params.emplace_back(std::move(message.key));
+      params.emplace_back(Blob{std::move(message.payload)});
+      params.emplace_back(Blob{bus::EncodeHeaders(message.headers)});
+      params.emplace_back(now);
+    }
+    if (auto inserted = tx.Execute(sql, params); !inserted.ok()) return inserted.status();
   }
-  bus::StampCloudEvent(message, source_);
-  auto inserted = tx.Execute(
-      "INSERT INTO outbox (topic, msg_key, payload, headers, created_at_ms)"
-      " VALUES ($1, $2, $3, $4, $5)",
-      {message.topic, message.key, Blob{std::move(message.payload)},
-       Blob{bus::EncodeHeaders(message.headers)}, NowMs()});
-  if (!inserted.ok()) return inserted.status();
-  return tx.Notify(kOutboxChannel);
+  return messages.empty() ? absl::OkStatus() : tx.Notify(kOutboxChannel);
 }
 
 absl::StatusOr<int> OutboxRelay::PublishBatch() {

@@ -191,6 +191,27 @@ TEST_P(StoreContractTest, OutboxPublishesCommittedEventsInOrderOnce) {
   EXPECT_EQ(relay.published(), 3);
 }
 
+TEST_P(StoreContractTest, OutboxEnqueueAllKeepsOrderAcrossStatements) {
+  Migrate(*db_);
+  Outbox outbox("optimus/test");
+  std::vector<bus::OutgoingMessage> messages;
+  for (int i = 0; i < 2500; ++i)
+    messages.push_back(Event("k" + std::to_string(i % 7), std::to_string(i)));
+  ASSERT_TRUE(
+      db_->InTransaction([&](Transaction& tx) { return outbox.EnqueueAll(tx, messages); }).ok());
+  RecordingPublisher publisher;
+  OutboxRelay relay(*db_, publisher, {.batch_size = 1000});
+  ASSERT_TRUE(relay.Drain().ok());
+  ASSERT_EQ(publisher.published_.size(), 2500u);
+  for (int i = 0; i < 2500; ++i) ASSERT_EQ(publisher.published_[i].payload, std::to_string(i));
+  // One bad message refuses the whole call; nothing of it is enqueued.
+  messages = {Event("k", "fine"), bus::OutgoingMessage{"optimus.test", "k", "untyped", {}}};
+  EXPECT_EQ(
+      db_->InTransaction([&](Transaction& tx) { return outbox.EnqueueAll(tx, messages); }).code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(relay.PublishBatch().value_or(-1), 0);
+}
+
 TEST_P(StoreContractTest, OutboxKeepsRowsWhenThePublisherFails) {
   Migrate(*db_);
   Outbox outbox("optimus/test");
@@ -252,6 +273,43 @@ TEST_P(StoreContractTest, ExactlyOnceSkipsRedeliveredMessages) {
   EXPECT_FALSE(flaky(failing).ok());
   EXPECT_TRUE(flaky(failing).ok());
   EXPECT_EQ(db_->Execute("SELECT COUNT(*) FROM effects")->rows[0].Int(0), 3);
+}
+
+TEST_P(StoreContractTest, BatchAppliesEachNewMessageOnceInOneTransaction) {
+  Migrate(*db_);
+  ASSERT_TRUE(db_->Execute("CREATE TABLE effects (id TEXT NOT NULL)").ok());
+  auto effect = [](Transaction& tx, const bus::Message& m) {
+    if (m.payload == "poison") return absl::InvalidArgumentError("cannot apply");
+    return tx.Execute("INSERT INTO effects (id) VALUES ($1)", {m.payload}).status();
+  };
+  auto message = [](std::string id, std::string payload, int64_t offset) {
+    bus::Message m;
+    m.topic = "t";
+    m.offset = offset;
+    m.payload = std::move(payload);
+    m.headers = {{bus::kCeId, std::move(id)}};
+    return m;
+  };
+  // "a" arrives twice in one batch (a re-published record) and again in the next batch.
+  ASSERT_TRUE(ApplyBatchExactlyOnce(
+                  *db_, "c",
+                  {message("a", "a", 0), message("b", "b", 1), message("a", "a-again", 2)}, effect)
+                  .ok());
+  ASSERT_TRUE(
+      ApplyBatchExactlyOnce(*db_, "c", {message("a", "a", 3), message("c", "c", 4)}, effect).ok());
+  auto rows = db_->Execute("SELECT id FROM effects ORDER BY id");
+  ASSERT_EQ(rows->rows.size(), 3u);
+  EXPECT_EQ(rows->rows[0].Text(0), "a");
+  EXPECT_EQ(rows->rows[1].Text(0), "b");
+  EXPECT_EQ(rows->rows[2].Text(0), "c");
+
+  // A failing effect rolls back the whole batch, bookkeeping included, and names the record.
+  absl::Status s =
+      ApplyBatchExactlyOnce(*db_, "c", {message("d", "d", 5), message("e", "poison", 6)}, effect);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("t/0/6: cannot apply"));
+  ASSERT_TRUE(ApplyBatchExactlyOnce(*db_, "c", {message("d", "d", 5)}, effect).ok());
+  EXPECT_EQ(db_->Execute("SELECT COUNT(*) FROM effects")->rows[0].Int(0), 4);
 }
 
 TEST_P(StoreContractTest, NotifyWakesAWaiterAfterCommit) {

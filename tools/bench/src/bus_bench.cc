@@ -155,14 +155,14 @@ int main(int argc, char** argv) {
   optimus::store::Outbox outbox("optimus/bench");
   auto enqueue = [&](int64_t first, int64_t count, char phase) {
     auto s = producer_db->InTransaction([&](Transaction& tx) -> absl::Status {
+      std::vector<optimus::bus::OutgoingMessage> batch;
       for (int64_t i = first; i < first + count; ++i) {
-        optimus::bus::OutgoingMessage m{topic,
-                                        absl::StrCat("job-", i % 64),
-                                        absl::StrCat(std::string(1, phase), ":", NowNs()),
-                                        {{optimus::bus::kCeType, "optimus.bench.Event.v1"}}};
-        if (auto e = outbox.Enqueue(tx, std::move(m)); !e.ok()) return e;
+        batch.push_back({topic,
+                         absl::StrCat("job-", i % 64),
+                         absl::StrCat(std::string(1, phase), ":", NowNs()),
+                         {{optimus::bus::kCeType, "optimus.bench.Event.v1"}}});
       }
-      return absl::OkStatus();
+      return outbox.EnqueueAll(tx, std::move(batch));
     });
     if (!s.ok()) Die(std::string(s.message()));
   };

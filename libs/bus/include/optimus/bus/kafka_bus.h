@@ -51,7 +51,7 @@ class KafkaBus : public Bus {
   static absl::StatusOr<std::unique_ptr<KafkaBus>> Create(KafkaConfig config);
   ~KafkaBus() override;
 
-  // Producer: enable.idempotence, acks=all, linger.ms=5, murmur2_random partitioner (the Java
+  // Producer: enable.idempotence, acks=all, linger.ms=0, murmur2_random partitioner (the Java
   // client's: the same key lands on the same partition whichever client produced it).
   absl::StatusOr<std::unique_ptr<Publisher>> NewPublisher() override;
   // Consumer of `group`: no auto commit, reads from the earliest offset on a new group,

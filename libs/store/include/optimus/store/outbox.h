@@ -23,6 +23,9 @@ class Outbox {
   // must carry ce_type; ce_id, ce_time, ce_source and ce_specversion are added when missing.
   absl::Status Enqueue(Transaction& tx, bus::OutgoingMessage message) const;
 
+  // Enqueue for many messages in one statement (one round trip), keeping their order.
+  absl::Status EnqueueAll(Transaction& tx, std::vector<bus::OutgoingMessage> messages) const;
+
  private:
   std::string source_;
 };
