@@ -126,6 +126,18 @@ absl::StatusOr<size_t> ConsumerLoop::RunOnce(std::stop_token stop) {
   if (pending_.empty()) {
     auto polled = consumer_.Poll(options_.poll_timeout, std::max<size_t>(1, options_.batch_size));
     if (!polled.ok()) return polled.status();
+    if (options_.batch_handler && !polled->empty() && !stop.stop_requested()) {
+      if (options_.batch_handler(*polled).ok()) {
+        std::map<std::pair<std::string, int32_t>, const Message*> last;
+        for (const Message& m : *polled) last[{m.topic, m.partition}] = &m;
+        processed_.fetch_add(polled->size());
+        for (const auto& [partition, message] : last) {
+          if (absl::Status s = consumer_.Commit(*message); !s.ok()) return s;
+        }
+        return polled->size();
+      }
+      // Some record failed and the batch rolled back: go record by record to find it.
+    }
     for (Message& m : *polled) pending_.push_back(std::move(m));
     front_attempts_ = 0;
     front_dead_.reset();

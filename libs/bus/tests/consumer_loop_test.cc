@@ -120,6 +120,60 @@ TEST(ConsumerLoopTest, HandlesInOrderThenCommitsLastRecordPerPartition) {
   EXPECT_EQ(consumer.last_max, FastOptions().batch_size);
 }
 
+TEST(ConsumerLoopTest, BatchHandlerTakesTheWholePollAndCommitsOncePerPartition) {
+  ScriptedConsumer consumer;
+  consumer.AddBatch({Record("a", 0, 10), Record("b", 1, 20), Record("c", 0, 11)});
+  RecordingPublisher dlq;
+  int single_calls = 0;
+  std::vector<size_t> batches;
+  ConsumerLoopOptions options = FastOptions();
+  options.batch_handler = [&](const std::vector<Message>& batch) {
+    batches.push_back(batch.size());
+    return absl::OkStatus();
+  };
+  ConsumerLoop loop(
+      consumer, dlq,
+      [&](const Message&) {
+        ++single_calls;
+        return absl::OkStatus();
+      },
+      options);
+  auto finished = loop.RunOnce();
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_EQ(*finished, 3u);
+  EXPECT_THAT(batches, ElementsAre(3u));
+  EXPECT_EQ(single_calls, 0);
+  EXPECT_THAT(consumer.commits, ElementsAre(Pair(0, 11), Pair(1, 20)));
+  EXPECT_EQ(loop.processed(), 3u);
+}
+
+TEST(ConsumerLoopTest, FailedBatchFallsBackToRecordsAndDeadLettersOnlyThePoison) {
+  ScriptedConsumer consumer;
+  consumer.AddBatch({Record("a", 0, 10), Record("poison", 0, 11), Record("c", 0, 12)});
+  RecordingPublisher dlq;
+  std::vector<std::string> applied;
+  ConsumerLoopOptions options = FastOptions();
+  options.batch_handler = [](const std::vector<Message>&) {
+    return absl::InvalidArgumentError("one record is bad; the batch rolled back");
+  };
+  ConsumerLoop loop(
+      consumer, dlq,
+      [&](const Message& m) {
+        if (m.payload == "poison") return absl::InvalidArgumentError("bad record");
+        applied.push_back(m.payload);
+        return absl::OkStatus();
+      },
+      options);
+  auto finished = loop.RunOnce();
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_EQ(*finished, 3u);
+  EXPECT_THAT(applied, ElementsAre("a", "c"));
+  ASSERT_EQ(dlq.published.size(), 1u);
+  EXPECT_EQ(dlq.published[0].payload, "poison");
+  EXPECT_EQ(dlq.published[0].topic, "orders.dlq");
+  EXPECT_THAT(consumer.commits, ElementsAre(Pair(0, 12)));
+}
+
 class PoisonCodeTest : public ::testing::TestWithParam<absl::StatusCode> {};
 
 TEST_P(PoisonCodeTest, GoesToDeadLetterTopicWithoutRetry) {

@@ -24,6 +24,11 @@ namespace optimus::bus {
 // (poison) and goes to the dead-letter topic at once; any other code is retried.
 using MessageHandler = std::function<absl::Status(const Message&)>;
 
+// Applies a whole polled batch at once (e.g. store::ApplyBatchExactlyOnce: one transaction for
+// all of it). All or nothing: on any error the loop falls back to MessageHandler record by
+// record, which isolates and dead-letters the poison one.
+using BatchHandler = std::function<absl::Status(const std::vector<Message>&)>;
+
 struct ConsumerLoopOptions {
   // The consumer's group, written on dead-lettered records.
   std::string group;
@@ -36,6 +41,8 @@ struct ConsumerLoopOptions {
   // Most records taken by one Poll.
   size_t batch_size = 100;
   std::chrono::milliseconds poll_timeout{500};
+  // When set, each fresh poll is first offered whole to this handler (see BatchHandler).
+  BatchHandler batch_handler;
   // Receives every error Run recovers from (poll, commit, dead-letter publish). Unset: one line
   // on stderr.
   std::function<void(const absl::Status&)> on_error;
