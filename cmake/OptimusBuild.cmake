@@ -69,3 +69,17 @@ function(optimus_cc_test)
     PROPERTIES LABELS ${label} TIMEOUT ${ARG_TIMEOUT}
     DISCOVERY_TIMEOUT 60)
 endfunction()
+
+#   optimus_cc_fuzzer(NAME spec_fuzz SRCS fuzz/spec_fuzz.cc DEPS optimus::spec)
+#     -> a libFuzzer binary in fuzz/, built only with -DOPTIMUS_FUZZ=ON (preset fuzz, clang).
+function(optimus_cc_fuzzer)
+  cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
+  if(NOT OPTIMUS_FUZZ)
+    return()
+  endif()
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS})
+  target_link_options(${ARG_NAME} PRIVATE -fsanitize=fuzzer)
+  set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz)
+  set_property(GLOBAL APPEND PROPERTY OPTIMUS_FUZZERS ${ARG_NAME})
+endfunction()

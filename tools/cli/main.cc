@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <string>
 
 #include "optimus/app/host.h"
@@ -14,6 +15,7 @@
 #include "optimus/runtime_context/runtime_context_service.h"
 #include "optimus/spec_store/spec_store_service.h"
 #include "optimus/telemetry/metrics.h"
+#include "window_command.h"
 
 namespace {
 
@@ -23,7 +25,8 @@ constexpr char kUsage[] =
     "Commands:\n"
     "  serve     run every service in one process on the embedded defaults\n"
     "            (SQLite files, embedded bus and file object store under --data-dir)\n"
-    "  version   print the client version and, with --host, the server's\n\n"
+    "  version   print the client version and, with --host, the server's\n"
+    "  window    compute a job window's DSTART and DEND for a scheduled time\n\n"
     "Run 'optimus <command> --help' for a command's flags.\n";
 
 int Serve(int argc, char** argv) {
@@ -93,6 +96,9 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   if (command == "serve") return Serve(argc - 1, argv + 1);
   if (command == "version" || command == "--version") return Version(argc - 1, argv + 1);
+  if (command == "window") {
+    return optimus::cli::RunWindowCommand(argc - 1, argv + 1, std::cout, std::cerr);
+  }
   std::fprintf(stderr, "optimus: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

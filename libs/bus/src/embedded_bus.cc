@@ -2,8 +2,10 @@
 #include "optimus/bus/embedded_bus.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -28,6 +30,12 @@ const std::vector<store::Migration>& BusMigrations() {
        " ts_ms BIGINT NOT NULL, PRIMARY KEY (topic, part, offs));"
        "CREATE TABLE bus_group_offsets (group_id TEXT NOT NULL, topic TEXT NOT NULL,"
        " part BIGINT NOT NULL, next_offset BIGINT NOT NULL, PRIMARY KEY (group_id, topic, part))"},
+      {2, "topic config, tombstones",
+       "ALTER TABLE bus_topics ADD COLUMN compacted BIGINT NOT NULL DEFAULT 0;"
+       "ALTER TABLE bus_topics ADD COLUMN retention_ms BIGINT NOT NULL DEFAULT -1;"
+       "ALTER TABLE bus_records ADD COLUMN tombstone BIGINT NOT NULL DEFAULT 0;"
+       "CREATE INDEX bus_records_by_key ON bus_records (topic, part, msg_key, offs);"
+       "CREATE INDEX bus_records_by_time ON bus_records (topic, ts_ms)"},
   };
   return *migrations;
 }
@@ -47,15 +55,22 @@ class Topics {
  public:
   Topics(Database& db, int default_partitions) : db_(db), default_partitions_(default_partitions) {}
 
-  // The partition count of `topic`, creating it inside `tx` when it does not exist.
-  absl::StatusOr<int> Partitions(Transaction& tx, const std::string& topic, int create_with = 0) {
+  // The partition count of `topic`, creating it inside `tx` when it does not exist (with
+  // `config`, or the defaults when null).
+  absl::StatusOr<int> Partitions(Transaction& tx, const std::string& topic,
+                                 const TopicConfig* config = nullptr) {
     {
       std::lock_guard lock(mu_);
       if (auto it = cache_.find(topic); it != cache_.end()) return it->second;
     }
+    TopicConfig defaults;
+    defaults.partitions = default_partitions_;
+    const TopicConfig& c = config != nullptr ? *config : defaults;
     auto created = tx.Execute(
-        "INSERT INTO bus_topics (name, partitions) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        {topic, static_cast<int64_t>(create_with > 0 ? create_with : default_partitions_)});
+        "INSERT INTO bus_topics (name, partitions, compacted, retention_ms) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (name) DO NOTHING",
+        {topic, static_cast<int64_t>(c.partitions), static_cast<int64_t>(c.compacted ? 1 : 0),
+         c.retention_ms});
     if (!created.ok()) return created.status();
     auto row = tx.Execute("SELECT partitions FROM bus_topics WHERE name = $1", {topic});
     if (!row.ok()) return row.status();
@@ -96,10 +111,11 @@ class EmbeddedPublisher : public Publisher {
           it->second = max->rows.at(0).IsNull(0) ? 0 : max->rows.at(0).Int(0) + 1;
         }
         auto row = tx.Execute(
-            "INSERT INTO bus_records (topic, part, offs, msg_key, payload, headers, ts_ms)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            {m.topic, static_cast<int64_t>(part), it->second++, m.key, store::Blob{m.payload},
-             store::Blob{EncodeHeaders(m.headers)}, now});
+            "INSERT INTO bus_records (topic, part, offs, msg_key, payload, headers, ts_ms,"
+            " tombstone) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            {m.topic, static_cast<int64_t>(part), it->second++, m.key,
+             store::Blob{m.tombstone ? std::string() : m.payload},
+             store::Blob{EncodeHeaders(m.headers)}, now, static_cast<int64_t>(m.tombstone)});
         if (!row.ok()) return row.status();
       }
       return tx.Notify(kChannel);
@@ -122,6 +138,15 @@ class EmbeddedConsumer : public Consumer {
         auto partitions = topics_->Partitions(tx, topic);
         if (!partitions.ok()) return partitions.status();
         for (int part = 0; part < *partitions; ++part) positions_[{topic, part}] = 0;
+        // A row per partition from the first subscription on, so retention never deletes what
+        // this group has not read yet, even before its first commit.
+        for (int part = 0; part < *partitions; ++part) {
+          auto joined = tx.Execute(
+              "INSERT INTO bus_group_offsets (group_id, topic, part, next_offset)"
+              " VALUES ($1, $2, $3, 0) ON CONFLICT (group_id, topic, part) DO NOTHING",
+              {group_, topic, static_cast<int64_t>(part)});
+          if (!joined.ok()) return joined.status();
+        }
         auto committed = tx.Execute(
             "SELECT part, next_offset FROM bus_group_offsets WHERE group_id = $1 AND topic = $2",
             {group_, topic});
@@ -173,7 +198,7 @@ class EmbeddedConsumer : public Consumer {
         if (out.size() >= max_messages) break;
         const auto limit = std::min(per_partition, max_messages - out.size());
         auto rows = tx.Execute(
-            "SELECT offs, msg_key, payload, headers, ts_ms FROM bus_records"
+            "SELECT offs, msg_key, payload, headers, ts_ms, tombstone FROM bus_records"
             " WHERE topic = $1 AND part = $2 AND offs >= $3 ORDER BY offs LIMIT $4",
             {where.first, static_cast<int64_t>(where.second), position,
              static_cast<int64_t>(limit)});
@@ -193,6 +218,7 @@ class EmbeddedConsumer : public Consumer {
           }
           m.headers = *std::move(headers);
           m.timestamp_ms = row.Int(4);
+          m.tombstone = row.Int(5) != 0;
           position = m.offset + 1;
           out.push_back(std::move(m));
         }
@@ -209,12 +235,24 @@ class EmbeddedConsumer : public Consumer {
   std::map<std::pair<std::string, int>, int64_t> positions_;
 };
 
-class EmbeddedBus : public Bus {
+class EmbeddedBusImpl : public EmbeddedBus {
  public:
-  EmbeddedBus(std::unique_ptr<Database> db, EmbeddedBusOptions options)
+  EmbeddedBusImpl(std::unique_ptr<Database> db, EmbeddedBusOptions options)
       : db_(std::move(db)),
         options_(std::move(options)),
-        topics_(std::make_shared<Topics>(*db_, options_.default_partitions)) {}
+        topics_(std::make_shared<Topics>(*db_, options_.default_partitions)) {
+    if (options_.maintenance_interval_ms > 0) {
+      maintenance_ = std::jthread([this](std::stop_token stop) { MaintenanceLoop(stop); });
+    }
+  }
+
+  ~EmbeddedBusImpl() override {
+    if (maintenance_.joinable()) {
+      maintenance_.request_stop();
+      wake_.notify_all();
+      maintenance_.join();
+    }
+  }
 
   absl::StatusOr<std::unique_ptr<Publisher>> NewPublisher() override {
     return std::unique_ptr<Publisher>(std::make_unique<EmbeddedPublisher>(topics_));
@@ -226,30 +264,77 @@ class EmbeddedBus : public Bus {
         std::make_unique<EmbeddedConsumer>(topics_, group, options_.poll_interval_ms));
   }
 
-  absl::Status EnsureTopic(const std::string& topic, int partitions) override {
+  absl::Status EnsureTopic(const std::string& topic, const TopicConfig& config) override {
     if (topic.empty()) return absl::InvalidArgumentError("bus: topic name is empty");
-    if (partitions < 1) return absl::InvalidArgumentError("bus: partitions must be >= 1");
+    if (config.partitions < 1) return absl::InvalidArgumentError("bus: partitions must be >= 1");
     return db_->InTransaction([&](Transaction& tx) -> absl::Status {
-      return topics_->Partitions(tx, topic, partitions).status();
+      return topics_->Partitions(tx, topic, &config).status();
     });
   }
 
+  absl::StatusOr<int64_t> RunMaintenance(int64_t now_ms) override {
+    int64_t deleted = 0;
+    absl::Status status = db_->InTransaction([&](Transaction& tx) -> absl::Status {
+      // Compacted topics: a record is obsolete once a newer one has the same key; a tombstone
+      // goes too once it is older than a day and nothing older remains for its key.
+      auto superseded = tx.Execute(
+          "DELETE FROM bus_records WHERE topic IN (SELECT name FROM bus_topics WHERE compacted = 1)"
+          " AND EXISTS (SELECT 1 FROM bus_records newer WHERE newer.topic = bus_records.topic"
+          " AND newer.part = bus_records.part AND newer.msg_key = bus_records.msg_key"
+          " AND newer.offs > bus_records.offs)");
+      if (!superseded.ok()) return superseded.status();
+      auto tombstones = tx.Execute(
+          "DELETE FROM bus_records WHERE tombstone = 1 AND ts_ms < $1"
+          " AND topic IN (SELECT name FROM bus_topics WHERE compacted = 1)",
+          {now_ms - kTombstoneRetentionMs});
+      if (!tombstones.ok()) return tombstones.status();
+      // Other topics: records past their retention, unless a group has yet to commit them.
+      auto expired = tx.Execute(
+          "DELETE FROM bus_records WHERE topic IN (SELECT name FROM bus_topics"
+          " WHERE compacted = 0 AND retention_ms >= 0 AND bus_records.ts_ms < $1 - retention_ms)"
+          " AND NOT EXISTS (SELECT 1 FROM bus_group_offsets g WHERE g.topic = bus_records.topic"
+          " AND g.part = bus_records.part AND g.next_offset <= bus_records.offs)",
+          {now_ms});
+      if (!expired.ok()) return expired.status();
+      deleted = superseded->affected_rows + tombstones->affected_rows + expired->affected_rows;
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    return deleted;
+  }
+
  private:
+  static constexpr int64_t kTombstoneRetentionMs = 24 * 3600 * 1000LL;
+
+  void MaintenanceLoop(std::stop_token stop) {
+    std::mutex mu;
+    std::unique_lock lock(mu);
+    while (!stop.stop_requested()) {
+      wake_.wait_for(lock, std::chrono::milliseconds(options_.maintenance_interval_ms),
+                     [&] { return stop.stop_requested(); });
+      if (stop.stop_requested()) break;
+      // A failure here only delays clean-up; the next round tries again.
+      (void)RunMaintenance(absl::ToUnixMillis(absl::Now()));
+    }
+  }
+
   std::unique_ptr<Database> db_;
   EmbeddedBusOptions options_;
   std::shared_ptr<Topics> topics_;
+  std::condition_variable_any wake_;
+  std::jthread maintenance_;
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Bus>> OpenEmbeddedBus(const EmbeddedBusOptions& options) {
+absl::StatusOr<std::unique_ptr<EmbeddedBus>> OpenEmbeddedBus(const EmbeddedBusOptions& options) {
   if (options.default_partitions < 1) {
     return absl::InvalidArgumentError("bus: default_partitions must be >= 1");
   }
   auto db = store::OpenSqlite({.path = options.path, .synchronous_full = options.synchronous_full});
   if (!db.ok()) return db.status();
   if (absl::Status s = store::ApplyMigrations(**db, "bus", BusMigrations()); !s.ok()) return s;
-  return std::unique_ptr<Bus>(std::make_unique<EmbeddedBus>(*std::move(db), options));
+  return std::unique_ptr<EmbeddedBus>(std::make_unique<EmbeddedBusImpl>(*std::move(db), options));
 }
 
 }  // namespace optimus::bus

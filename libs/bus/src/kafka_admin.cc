@@ -65,19 +65,21 @@ absl::StatusOr<std::unique_ptr<KafkaAdmin>> KafkaAdmin::Create(const KafkaConfig
 
 KafkaAdmin::~KafkaAdmin() { rd_kafka_destroy(rk_); }
 
-absl::Status KafkaAdmin::EnsureTopic(const std::string& topic, int partitions) {
+absl::Status KafkaAdmin::EnsureTopic(const std::string& topic, const TopicConfig& topic_config) {
+  const int partitions = topic_config.partitions;
   if (topic.empty()) return absl::InvalidArgumentError("EnsureTopic: topic name is empty");
   if (partitions < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("EnsureTopic(", topic, "): partitions is ", partitions, ", must be >= 1"));
   }
   const Clock::time_point deadline = Clock::now() + config_.admin_timeout;
-  if (absl::Status s = CreateTopic(topic, partitions, deadline); !s.ok()) return s;
+  if (absl::Status s = CreateTopic(topic, topic_config, deadline); !s.ok()) return s;
   return WaitForLeaders(topic, deadline);
 }
 
-absl::Status KafkaAdmin::CreateTopic(const std::string& topic, int partitions,
+absl::Status KafkaAdmin::CreateTopic(const std::string& topic, const TopicConfig& topic_config,
                                      Clock::time_point deadline) {
+  const int partitions = topic_config.partitions;
   const std::string where = absl::StrCat("creating Kafka topic ", topic, " (", partitions,
                                          " partitions, replication factor ",
                                          config_.replication_factor, ") at ", config_.brokers);
@@ -85,6 +87,16 @@ absl::Status KafkaAdmin::CreateTopic(const std::string& topic, int partitions,
   std::unique_ptr<rd_kafka_NewTopic_t, NewTopicDeleter> new_topic(rd_kafka_NewTopic_new(
       topic.c_str(), partitions, config_.replication_factor, errstr, sizeof errstr));
   if (new_topic == nullptr) return absl::InvalidArgumentError(absl::StrCat(where, ": ", errstr));
+  const std::string retention = std::to_string(topic_config.retention_ms);
+  const std::pair<const char*, const char*> settings[] = {
+      {"cleanup.policy", topic_config.compacted ? "compact" : "delete"},
+      {"retention.ms", retention.c_str()},
+  };
+  for (const auto& [name, value] : settings) {
+    if (rd_kafka_NewTopic_set_config(new_topic.get(), name, value) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": cannot set ", name, "=", value));
+    }
+  }
 
   std::unique_ptr<rd_kafka_AdminOptions_t, AdminOptionsDeleter> options(
       rd_kafka_AdminOptions_new(rk_, RD_KAFKA_ADMIN_OP_CREATETOPICS));

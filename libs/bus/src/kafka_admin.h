@@ -23,11 +23,11 @@ class KafkaAdmin {
 
   // CreateTopics; TOPIC_ALREADY_EXISTS counts as success. Then waits until every partition of
   // the topic has a leader, so producers and consumers created next see it at once.
-  absl::Status EnsureTopic(const std::string& topic, int partitions);
+  absl::Status EnsureTopic(const std::string& topic, const TopicConfig& topic_config);
 
  private:
   KafkaAdmin(const KafkaConfig& config, rd_kafka_t* rk) : config_(config), rk_(rk) {}
-  absl::Status CreateTopic(const std::string& topic, int partitions,
+  absl::Status CreateTopic(const std::string& topic, const TopicConfig& topic_config,
                            std::chrono::steady_clock::time_point deadline);
   absl::Status WaitForLeaders(const std::string& topic,
                               std::chrono::steady_clock::time_point deadline);

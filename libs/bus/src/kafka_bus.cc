@@ -38,10 +38,10 @@ absl::StatusOr<KafkaAdmin*> KafkaBus::Admin() {
   return admin_.get();
 }
 
-absl::Status KafkaBus::EnsureTopic(const std::string& topic, int partitions) {
+absl::Status KafkaBus::EnsureTopic(const std::string& topic, const TopicConfig& topic_config) {
   auto admin = Admin();
   if (!admin.ok()) return admin.status();
-  return (*admin)->EnsureTopic(topic, partitions);
+  return (*admin)->EnsureTopic(topic, topic_config);
 }
 
 absl::Status KafkaBus::CheckReachable(std::chrono::milliseconds timeout) {

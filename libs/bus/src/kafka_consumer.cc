@@ -23,6 +23,7 @@ Message ToMessage(RdKafka::Message& m) {
   out.topic = m.topic_name();
   out.key = Bytes(m.key_pointer(), m.key_len());
   out.payload = Bytes(m.payload(), m.len());
+  out.tombstone = m.payload() == nullptr;
   out.partition = m.partition();
   out.offset = m.offset();
   const RdKafka::MessageTimestamp ts = m.timestamp();

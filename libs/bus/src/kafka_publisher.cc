@@ -98,12 +98,13 @@ absl::Status KafkaPublisher::PublishBatch(const std::vector<OutgoingMessage>& me
     auto* holder = new std::shared_ptr<BatchState>(batch);
     RdKafka::ErrorCode err;
     while (true) {
-      // An empty key is sent as no key; the payload pointer is never null, so an empty payload
-      // is an empty value, not a tombstone.
-      err = producer_->produce(m.topic, RdKafka::Topic::PARTITION_UA,
-                               RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(m.payload.data()),
-                               m.payload.size(), m.key.empty() ? nullptr : m.key.data(),
-                               m.key.size(), 0, headers, holder);
+      // An empty key is sent as no key. A tombstone is a null value; otherwise the payload
+      // pointer is never null, so an empty payload stays an empty value.
+      err = producer_->produce(
+          m.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+          m.tombstone ? nullptr : const_cast<char*>(m.payload.data()),
+          m.tombstone ? 0 : m.payload.size(), m.key.empty() ? nullptr : m.key.data(), m.key.size(),
+          0, headers, holder);
       if (err != RdKafka::ERR__QUEUE_FULL || Clock::now() >= produce_deadline) break;
       producer_->poll(100);  // Serving delivery reports frees room in the local queue.
     }

@@ -336,6 +336,29 @@ TEST_P(BusContractTest, EmptyAndBinaryPayloadsKeysAndHeadersRoundTrip) {
   }
 }
 
+TEST_P(BusContractTest, TombstonesAreDistinctFromEmptyPayloadsOnCompactedTopics) {
+  const std::string topic = NewTopic("compacted");
+  TopicConfig config;
+  config.partitions = 2;
+  config.compacted = true;
+  ASSERT_TRUE(bus_->EnsureTopic(topic, config).ok());
+  auto publisher = MakePublisher();
+  ASSERT_NE(publisher, nullptr);
+  OutgoingMessage empty{topic, "job-a", "", {}};
+  OutgoingMessage deleted{topic, "job-a", "ignored", {}};
+  deleted.tombstone = true;
+  ASSERT_TRUE(publisher->PublishBatch({empty, deleted}).ok());
+  auto consumer = MakeSubscribedConsumer(NewGroup("compacted"), {topic});
+  ASSERT_NE(consumer, nullptr);
+  auto got = PollAtLeast(*consumer, 2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_FALSE(got[0].tombstone);
+  EXPECT_EQ(got[0].payload, "");
+  EXPECT_TRUE(got[1].tombstone);
+  EXPECT_EQ(got[1].payload, "");
+  EXPECT_EQ(got[1].key, "job-a");
+}
+
 TEST_P(BusContractTest, LoopDeadLettersPoisonRecordAndLaterRecordsStillFlow) {
   const std::string topic = NewTopic("poison");
   const std::string group = NewGroup("poison");

@@ -7,6 +7,7 @@
 
 #include <atomic>
 
+#include "absl/time/clock.h"
 #include "bus_contract.h"
 #include "optimus/testing/testing.h"
 
@@ -112,6 +113,73 @@ TEST(EmbeddedBusTest, TopicKeepsItsFirstPartitionCount) {
   auto got = PollAtLeast(**consumer, 50, std::chrono::seconds(5));
   ASSERT_EQ(got.size(), 50u);
   for (const auto& m : got) EXPECT_LT(m.partition, 2);
+}
+
+// Everything the log holds for `topic`, in partition then offset order, read by a fresh group.
+std::vector<Message> ReadAll(Bus& bus, const std::string& topic, size_t at_least) {
+  auto consumer = bus.NewConsumer("reader-" + testing::UniqueSuffix());
+  EXPECT_TRUE((*consumer)->Subscribe({topic}).ok());
+  return PollAtLeast(**consumer, at_least, std::chrono::seconds(2));
+}
+
+TEST(EmbeddedBusTest, MaintenanceCompactsToTheNewestRecordPerKey) {
+  testing::TempDir dir;
+  auto bus = OpenEmbeddedBus({.path = dir.File("bus.db"), .maintenance_interval_ms = 0});
+  ASSERT_TRUE(bus.ok());
+  TopicConfig config;
+  config.partitions = 1;
+  config.compacted = true;
+  ASSERT_TRUE((*bus)->EnsureTopic("specs", config).ok());
+  auto publisher = (*bus)->NewPublisher();
+  OutgoingMessage gone{"specs", "c", "", {}};
+  gone.tombstone = true;
+  ASSERT_TRUE((*publisher)
+                  ->PublishBatch({{"specs", "a", "a1", {}},
+                                  {"specs", "b", "b1", {}},
+                                  {"specs", "a", "a2", {}},
+                                  {"specs", "c", "c1", {}},
+                                  gone})
+                  .ok());
+  auto deleted = (*bus)->RunMaintenance(absl::ToUnixMillis(absl::Now()));
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 2);  // a1 and c1; the fresh tombstone stays a day.
+  auto left = ReadAll(**bus, "specs", 3);
+  ASSERT_EQ(left.size(), 3u);
+  EXPECT_EQ(left[0].payload, "b1");
+  EXPECT_EQ(left[1].payload, "a2");
+  EXPECT_TRUE(left[2].tombstone);
+  // A day later the tombstone goes too.
+  auto later = (*bus)->RunMaintenance(absl::ToUnixMillis(absl::Now()) + 25 * 3600 * 1000LL);
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(*later, 1);
+}
+
+TEST(EmbeddedBusTest, RetentionNeverDeletesWhatAGroupHasNotCommitted) {
+  testing::TempDir dir;
+  auto bus = OpenEmbeddedBus({.path = dir.File("bus.db"), .maintenance_interval_ms = 0});
+  ASSERT_TRUE(bus.ok());
+  TopicConfig config;
+  config.partitions = 1;
+  config.retention_ms = 1000;
+  ASSERT_TRUE((*bus)->EnsureTopic("events", config).ok());
+  auto slow = (*bus)->NewConsumer("slow");
+  ASSERT_TRUE((*slow)->Subscribe({"events"}).ok());  // Joins before anything is written.
+  auto publisher = (*bus)->NewPublisher();
+  ASSERT_TRUE(
+      (*publisher)
+          ->PublishBatch(
+              {{"events", "k", "0", {}}, {"events", "k", "1", {}}, {"events", "k", "2", {}}})
+          .ok());
+  const int64_t much_later = absl::ToUnixMillis(absl::Now()) + 3600 * 1000;
+  EXPECT_EQ((*bus)->RunMaintenance(much_later).value_or(-1), 0) << "nothing is committed yet";
+  auto got = PollAtLeast(**slow, 3, std::chrono::seconds(2));
+  ASSERT_EQ(got.size(), 3u);
+  ASSERT_TRUE((*slow)->Commit(got[1]).ok());  // 0 and 1 done.
+  EXPECT_EQ((*bus)->RunMaintenance(much_later).value_or(-1), 2);
+  EXPECT_EQ((*bus)->RunMaintenance(much_later).value_or(-1), 0);
+  // Within retention nothing goes, committed or not.
+  ASSERT_TRUE((*slow)->Commit(got[2]).ok());
+  EXPECT_EQ((*bus)->RunMaintenance(absl::ToUnixMillis(absl::Now())).value_or(-1), 0);
 }
 
 TEST(EmbeddedBusTest, BadOptionsAndPollBeforeSubscribe) {

@@ -44,6 +44,18 @@ class Consumer {
   virtual void Close() = 0;
 };
 
+// How a topic keeps its records. Applied when the topic is created; an existing topic keeps its
+// own.
+struct TopicConfig {
+  int partitions = 3;
+  // Keep only the newest record per key (and drop tombstones after a day): for topics that
+  // carry the current state of an aggregate, like job specs.
+  bool compacted = false;
+  // Records older than this may be deleted (-1: never). The embedded bus also keeps every
+  // record some consumer group has not committed yet.
+  int64_t retention_ms = 7 * 24 * 3600 * 1000LL;
+};
+
 // Creates the clients of one bus. Implementations: KafkaBus, EmbeddedBus.
 class Bus {
  public:
@@ -53,7 +65,13 @@ class Bus {
   virtual absl::StatusOr<std::unique_ptr<Consumer>> NewConsumer(const std::string& group) = 0;
 
   // Creates a topic if it does not exist yet (idempotent).
-  virtual absl::Status EnsureTopic(const std::string& topic, int partitions) = 0;
+  virtual absl::Status EnsureTopic(const std::string& topic, const TopicConfig& config) = 0;
+
+  absl::Status EnsureTopic(const std::string& topic, int partitions) {
+    TopicConfig config;
+    config.partitions = partitions;
+    return EnsureTopic(topic, config);
+  }
 };
 
 }  // namespace optimus::bus

@@ -18,8 +18,21 @@ struct EmbeddedBusOptions {
   int default_partitions = 3;  // For topics created on first use.
   bool synchronous_full = true;
   int poll_interval_ms = 50;  // How often a consumer looks for records written by other processes.
+  // How often compaction and retention run in the background; 0: only when RunMaintenance is
+  // called.
+  int maintenance_interval_ms = 60000;
 };
 
-absl::StatusOr<std::unique_ptr<Bus>> OpenEmbeddedBus(const EmbeddedBusOptions& options);
+class EmbeddedBus : public Bus {
+ public:
+  using Bus::EnsureTopic;
+
+  // Compacts compacted topics (newest record per key; tombstones older than a day go) and
+  // deletes records past their topic's retention that every consumer group has committed.
+  // Returns how many records were deleted.
+  virtual absl::StatusOr<int64_t> RunMaintenance(int64_t now_ms) = 0;
+};
+
+absl::StatusOr<std::unique_ptr<EmbeddedBus>> OpenEmbeddedBus(const EmbeddedBusOptions& options);
 
 }  // namespace optimus::bus

@@ -59,7 +59,8 @@ class KafkaBus : public Bus {
   absl::StatusOr<std::unique_ptr<Consumer>> NewConsumer(const std::string& group) override;
   // Creates the topic with `partitions` and config.replication_factor; an existing topic is a
   // success (its partition count is left alone). Returns once the topic's partitions have leaders.
-  absl::Status EnsureTopic(const std::string& topic, int partitions) override;
+  absl::Status EnsureTopic(const std::string& topic, const TopicConfig& config) override;
+  using Bus::EnsureTopic;
 
   // Fails with one line, "cannot reach Kafka at <brokers>: <reason>", when no broker answers a
   // metadata request within `timeout`. Services call it at start.

@@ -17,6 +17,8 @@ struct OutgoingMessage {
   std::string key;
   std::string payload;
   std::vector<Header> headers;
+  // A delete marker for `key` on a compacted topic (Kafka: a null value); payload is ignored.
+  bool tombstone = false;
 };
 
 // What a Consumer hands to its handler: the record plus its position in the log.
@@ -28,6 +30,7 @@ struct Message {
   int32_t partition = 0;
   int64_t offset = 0;
   int64_t timestamp_ms = 0;
+  bool tombstone = false;  // The key was deleted (payload empty).
 
   // The first header of that name, if any.
   std::optional<std::string> HeaderValue(std::string_view name) const {
