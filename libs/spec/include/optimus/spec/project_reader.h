@@ -1,0 +1,61 @@
+// The only I/O of libs/spec: walks a project folder and feeds the files to the pure loaders.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "optimus/spec/diagnostics.h"
+#include "optimus/spec/model.h"
+#include "optimus/spec/validate.h"
+
+namespace optimus::spec {
+
+// Paths in diagnostics and in JobSpec::file are relative to `display_base` when it is set.
+struct ReadOptions {
+  std::filesystem::path display_base;
+};
+
+// Every directory under `job_root` (recursive) holding a file whose name ends with
+// "job.yaml" is a job. Its this.yaml files (its own dir and each ancestor up to job_root) are
+// merged nearest first, and every file under <jobdir>/assets/ (recursive) becomes an asset
+// keyed by its path relative to assets/. Sorted by directory.
+std::vector<JobSpec> ReadJobs(const std::filesystem::path& job_root,
+                              const std::string& namespace_name, const ReadOptions& options,
+                              Diagnostics& diagnostics);
+
+// Every resource.yaml under `root` (recursive).
+std::vector<ResourceSpec> ReadResources(const std::filesystem::path& root,
+                                        const std::string& namespace_name,
+                                        const std::string& datastore, const ReadOptions& options,
+                                        Diagnostics& diagnostics);
+
+// Files named optimus-plugin-*.yaml directly in each dir, in order; the first plugin of a
+// name wins and a later one with the same name is an error.
+std::vector<PluginSpec> ReadPlugins(const std::vector<std::filesystem::path>& dirs,
+                                    const ReadOptions& options, Diagnostics& diagnostics);
+
+struct Project {
+  ClientConfig config;
+  std::map<std::string, Preset> presets;
+  std::vector<JobSpec> jobs;  // all namespaces
+  std::vector<ResourceSpec> resources;
+};
+
+// Reads <project_dir>/<config_file>, its presets, and the jobs and resources of every
+// namespace (paths in the config are relative to project_dir). Diagnostics name files
+// relative to project_dir.
+std::optional<Project> ReadProject(const std::filesystem::path& project_dir,
+                                   const std::string& config_file, Diagnostics& diagnostics);
+
+// ValidateJob for every job, ValidatePresets, and CheckUniqueJobNames across namespaces.
+void ValidateProject(const Project& project, const std::set<std::string>* known_plugins,
+                     const ValidationHooks& hooks, Diagnostics& diagnostics);
+
+// The whole content of a file, or nullopt with a diagnostic.
+std::optional<std::string> ReadFile(const std::filesystem::path& path, const std::string& shown,
+                                    Diagnostics& diagnostics);
+
+}  // namespace optimus::spec

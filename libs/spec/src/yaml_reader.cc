@@ -1,0 +1,261 @@
+// Typed YAML reads with locations and type diagnostics, shared by every loader.
+#include "yaml_reader.h"
+
+#include <cstdlib>
+#include <regex>
+#include <set>
+
+namespace optimus::spec::internal {
+
+std::string JoinPath(const std::string& prefix, const std::string& key) {
+  return prefix.empty() ? key : prefix + "." + key;
+}
+
+std::string IndexPath(const std::string& prefix, size_t index) {
+  return prefix + "[" + std::to_string(index) + "]";
+}
+
+std::string KindName(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar \"" + node.Scalar() + "\"";
+    default:
+      return "nothing";
+  }
+}
+
+std::optional<YAML::Node> YamlReader::ParseMap(const std::string& content) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(content);
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp marks are 0-based; editors count from 1.
+    diagnostics_.Error(Location{file_, e.mark.line + 1, e.mark.column + 1}, "",
+                       "malformed YAML: " + e.msg);
+    return std::nullopt;
+  }
+  if (!root.IsDefined() || root.IsNull()) {
+    Record("", root);
+    return YAML::Node(YAML::NodeType::Map);
+  }
+  if (!root.IsMap()) {
+    Error(root, "", "the document must be a map of fields, got " + KindName(root));
+    return std::nullopt;
+  }
+  Record("", root);
+  return root;
+}
+
+Location YamlReader::At(const YAML::Node& node) const {
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null()) return Location{file_, 0, 0};
+  return Location{file_, mark.line + 1, mark.column + 1};
+}
+
+void YamlReader::Error(const YAML::Node& at, const std::string& path, std::string message) {
+  diagnostics_.Error(At(at), path, std::move(message));
+}
+
+void YamlReader::Warning(const YAML::Node& at, const std::string& path, std::string message) {
+  diagnostics_.Warning(At(at), path, std::move(message));
+}
+
+void YamlReader::Record(const std::string& path, const YAML::Node& node) {
+  if (locations_ != nullptr) (*locations_)[path] = At(node);
+}
+
+std::optional<YAML::Node> YamlReader::Get(const YAML::Node& map, const char* key,
+                                          const std::string& path) {
+  if (!map.IsMap()) return std::nullopt;
+  const YAML::Node value = map[key];
+  if (!value.IsDefined() || value.IsNull()) return std::nullopt;
+  Record(path, value);
+  return value;
+}
+
+bool YamlReader::ExpectMap(const YAML::Node& node, const std::string& path) {
+  if (node.IsMap()) return true;
+  Error(node, path, "want a map, got " + KindName(node));
+  return false;
+}
+
+bool YamlReader::ExpectList(const YAML::Node& node, const std::string& path) {
+  if (node.IsSequence()) return true;
+  Error(node, path, "want a list, got " + KindName(node));
+  return false;
+}
+
+std::optional<YAML::Node> YamlReader::GetMap(const YAML::Node& map, const char* key,
+                                             const std::string& path) {
+  auto value = Get(map, key, path);
+  if (!value || !ExpectMap(*value, path)) return std::nullopt;
+  return value;
+}
+
+std::optional<YAML::Node> YamlReader::GetList(const YAML::Node& map, const char* key,
+                                              const std::string& path) {
+  auto value = Get(map, key, path);
+  if (!value || !ExpectList(*value, path)) return std::nullopt;
+  return value;
+}
+
+bool YamlReader::ToString(const YAML::Node& node, const std::string& path, std::string& out) {
+  if (!node.IsScalar()) {
+    Error(node, path, "want a string, got " + KindName(node));
+    return false;
+  }
+  out = node.Scalar();
+  return true;
+}
+
+bool YamlReader::ToInt(const YAML::Node& node, const std::string& path, int& out) {
+  static const std::regex kInt("[-+]?[0-9]{1,9}");
+  if (!node.IsScalar() || !std::regex_match(node.Scalar(), kInt)) {
+    Error(node, path, "want an integer, got " + KindName(node));
+    return false;
+  }
+  out = std::atoi(node.Scalar().c_str());
+  return true;
+}
+
+bool YamlReader::ToBool(const YAML::Node& node, const std::string& path, bool& out) {
+  if (node.IsScalar()) {
+    const std::string& s = node.Scalar();
+    if (s == "true" || s == "True" || s == "TRUE" || s == "yes" || s == "on") {
+      out = true;
+      return true;
+    }
+    if (s == "false" || s == "False" || s == "FALSE" || s == "no" || s == "off") {
+      out = false;
+      return true;
+    }
+  }
+  Error(node, path, "want true or false, got " + KindName(node));
+  return false;
+}
+
+void YamlReader::String(const YAML::Node& map, const char* key, const std::string& prefix,
+                        std::string& out) {
+  const std::string path = JoinPath(prefix, key);
+  if (auto v = Get(map, key, path)) ToString(*v, path, out);
+}
+
+void YamlReader::Int(const YAML::Node& map, const char* key, const std::string& prefix, int& out) {
+  const std::string path = JoinPath(prefix, key);
+  if (auto v = Get(map, key, path)) ToInt(*v, path, out);
+}
+
+void YamlReader::OptInt(const YAML::Node& map, const char* key, const std::string& prefix,
+                        std::optional<int>& out) {
+  const std::string path = JoinPath(prefix, key);
+  int value = 0;
+  if (auto v = Get(map, key, path); v && ToInt(*v, path, value)) out = value;
+}
+
+void YamlReader::Bool(const YAML::Node& map, const char* key, const std::string& prefix,
+                      bool& out) {
+  const std::string path = JoinPath(prefix, key);
+  if (auto v = Get(map, key, path)) ToBool(*v, path, out);
+}
+
+void YamlReader::OptBool(const YAML::Node& map, const char* key, const std::string& prefix,
+                         std::optional<bool>& out) {
+  const std::string path = JoinPath(prefix, key);
+  bool value = false;
+  if (auto v = Get(map, key, path); v && ToBool(*v, path, value)) out = value;
+}
+
+void YamlReader::Strings(const YAML::Node& map, const char* key, const std::string& prefix,
+                         std::vector<std::string>& out) {
+  const std::string path = JoinPath(prefix, key);
+  auto list = GetList(map, key, path);
+  if (!list) return;
+  for (size_t i = 0; i < list->size(); ++i) {
+    const std::string item_path = IndexPath(path, i);
+    Record(item_path, (*list)[i]);
+    std::string value;
+    if (ToString((*list)[i], item_path, value)) out.push_back(value);
+  }
+}
+
+void YamlReader::Map(const YAML::Node& map, const char* key, const std::string& prefix,
+                     StringMap& out) {
+  const std::string path = JoinPath(prefix, key);
+  if (auto m = GetMap(map, key, path)) MapNode(*m, path, out);
+}
+
+void YamlReader::MapNode(const YAML::Node& node, const std::string& path, StringMap& out) {
+  for (const auto& kv : node) {
+    std::string key;
+    if (!ToString(kv.first, path, key)) continue;
+    const std::string item_path = JoinPath(path, key);
+    if (out.count(key) > 0) {
+      Error(kv.first, item_path, "duplicate key (remove one of them)");
+      continue;
+    }
+    Record(item_path, kv.first);
+    std::string value;
+    if (kv.second.IsNull()) {
+      out[key] = "";
+    } else if (ToString(kv.second, item_path, value)) {
+      out[key] = value;
+    }
+  }
+}
+
+void YamlReader::CheckKeys(const YAML::Node& map, const std::string& path,
+                           std::initializer_list<const char*> known) {
+  if (!map.IsMap()) return;
+  std::set<std::string> seen;
+  for (const auto& kv : map) {
+    if (!kv.first.IsScalar()) continue;
+    const std::string& key = kv.first.Scalar();
+    if (!seen.insert(key).second) {
+      // yaml-cpp keeps the first value without a word; Optimus (yaml.v3) rejects the file.
+      Error(kv.first, JoinPath(path, key), "duplicate key (remove one of them)");
+      continue;
+    }
+    bool found = false;
+    for (const char* k : known) found = found || key == k;
+    if (!found) {
+      Warning(kv.first, JoinPath(path, key), "unknown field, ignored (check the spelling)");
+    }
+  }
+}
+
+nlohmann::json ToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      nlohmann::json out = nlohmann::json::object();
+      for (const auto& kv : node) {
+        out[kv.first.IsScalar() ? kv.first.Scalar() : YAML::Dump(kv.first)] = ToJson(kv.second);
+      }
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& item : node) out.push_back(ToJson(item));
+      return out;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& s = node.Scalar();
+      if (node.Tag() == "!") return s;  // quoted: always a string
+      static const std::regex kInt("[-+]?[0-9]+");
+      static const std::regex kFloat("[-+]?([0-9]+\\.[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?");
+      if (s == "true" || s == "True" || s == "TRUE") return true;
+      if (s == "false" || s == "False" || s == "FALSE") return false;
+      if (s == "null" || s == "~" || s.empty()) return nullptr;
+      if (std::regex_match(s, kInt) && s.size() < 19) return std::stoll(s);
+      if (std::regex_match(s, kFloat)) return std::stod(s);
+      return s;
+    }
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace optimus::spec::internal
