@@ -6,6 +6,7 @@
 #include <iostream>
 #include <string>
 
+#include "job_validate_command.h"
 #include "optimus/app/host.h"
 #include "optimus/compiler/compiler_service.h"
 #include "optimus/core/v1/runtime.grpc.pb.h"
@@ -25,6 +26,7 @@ constexpr char kUsage[] =
     "Commands:\n"
     "  serve     run every service in one process on the embedded defaults\n"
     "            (SQLite files, embedded bus and file object store under --data-dir)\n"
+    "  job validate  check job specs offline (file:line:column for every problem)\n"
     "  version   print the client version and, with --host, the server's\n"
     "  window    compute a job window's DSTART and DEND for a scheduled time\n\n"
     "Run 'optimus <command> --help' for a command's flags.\n";
@@ -96,6 +98,9 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   if (command == "serve") return Serve(argc - 1, argv + 1);
   if (command == "version" || command == "--version") return Version(argc - 1, argv + 1);
+  if (command == "job" && argc >= 3 && std::strcmp(argv[2], "validate") == 0) {
+    return optimus::cli::RunJobValidateCommand(argc - 2, argv + 2, std::cout, std::cerr);
+  }
   if (command == "window") {
     return optimus::cli::RunWindowCommand(argc - 1, argv + 1, std::cout, std::cerr);
   }

@@ -40,6 +40,9 @@ ValidationHooks ScheduleValidationHooks() {
     return parsed.ok() ? "" : std::string(parsed.status().message());
   };
   hooks.check_window = [](const Window& w) -> std::string {
+    // A preset window is checked where the preset is defined (ValidatePresets) and looked up
+    // against the project's presets by ValidateJob.
+    if (!w.preset.empty()) return "";
     schedule::WindowSpec spec;
     spec.version = w.version;
     spec.size = w.size;

@@ -27,6 +27,10 @@ TEST(ScheduleHooksTest, WindowErrorsPointAtTheirField) {
   Window zone = ok;
   zone.location = "Mars/Olympus";
   EXPECT_EQ(hooks.check_window(zone).rfind("location: ", 0), 0u) << hooks.check_window(zone);
+  Window preset;
+  preset.version = 3;
+  preset.preset = "yesterday";
+  EXPECT_EQ(hooks.check_window(preset), "");
 }
 
 }  // namespace
