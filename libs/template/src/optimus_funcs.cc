@@ -1,0 +1,258 @@
+// Optimus' template functions and its two-pass asset compiler.
+#include "optimus/template/optimus_funcs.h"
+
+#include <cstdlib>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
+#include "go_fmt.h"
+#include "optimus/template/go_time.h"
+
+namespace optimus::tmpl {
+namespace {
+
+absl::Status WrongType(const Value& v, const std::string& expected) {
+  if (v.is_null())
+    return absl::InvalidArgumentError(absl::StrCat("invalid value; expected ", expected));
+  return absl::InvalidArgumentError(
+      absl::StrCat("wrong type for value; expected ", expected, "; got ", v.TypeName()));
+}
+
+absl::StatusOr<std::string> Str(const Value& v) {
+  if (!v.is_string()) return WrongType(v, "string");
+  return v.as_string();
+}
+
+absl::StatusOr<GoTime> Time(const Value& v) {
+  if (!v.is_time()) return WrongType(v, "time.Time");
+  return v.as_time();
+}
+
+std::string ReplaceAll(const std::string& s, const std::string& from, const std::string& to) {
+  std::string out;
+  if (from.empty()) {  // Go inserts `to` around every UTF-8 sequence.
+    out += to;
+    for (size_t i = 0; i < s.size();) {
+      size_t n = 1;
+      unsigned char c = s[i];
+      if (c >= 0xF0)
+        n = 4;
+      else if (c >= 0xE0)
+        n = 3;
+      else if (c >= 0xC0)
+        n = 2;
+      out.append(s, i, n);
+      out += to;
+      i += n;
+    }
+    return out;
+  }
+  size_t pos = 0;
+  while (true) {
+    size_t hit = s.find(from, pos);
+    if (hit == std::string::npos) break;
+    out.append(s, pos, hit - pos);
+    out += to;
+    pos = hit + from.size();
+  }
+  out.append(s, pos, std::string::npos);
+  return out;
+}
+
+// Optimus' getValueOnOp: "" keeps val, "+n"/"-n" shift it, "n" replaces it.
+absl::StatusOr<int64_t> ValueOnOp(const std::string& op, int64_t val) {
+  if (op.empty()) return val;
+  std::string num = (op[0] == '+' || op[0] == '-') ? op.substr(1) : op;
+  // strconv.Atoi: optional sign then decimal digits.
+  std::string digits = num;
+  if (!digits.empty() && (digits[0] == '+' || digits[0] == '-')) digits = digits.substr(1);
+  bool ok = !digits.empty() && digits.size() <= 18;
+  for (char c : digits) ok = ok && c >= '0' && c <= '9';
+  if (!ok)
+    return absl::InvalidArgumentError(
+        absl::StrCat("strconv.Atoi: parsing ", internal::GoQuote(num), ": invalid syntax"));
+  int64_t n = std::strtoll(num.c_str(), nullptr, 10);
+  if (op[0] == '+') return val + n;
+  if (op[0] == '-') return val - n;
+  return n;
+}
+
+absl::StatusOr<GoTime> DateFrom(const std::string& day, const std::string& month, const GoTime& t) {
+  absl::TimeZone::CivilInfo ci = t.zone.At(t.instant);
+  auto d = ValueOnOp(day, ci.cs.day());
+  if (!d.ok()) return d.status();
+  auto m = ValueOnOp(month, ci.cs.month());
+  if (!m.ok()) return m.status();
+  // time.Date normalises out-of-range months and days, as CivilSecond does.
+  absl::CivilSecond cs(ci.cs.year(), *m, *d, ci.cs.hour(), ci.cs.minute(), ci.cs.second());
+  return GoTime{absl::FromCivil(cs, t.zone) + ci.subsecond, t.zone};
+}
+
+}  // namespace
+
+FuncMap OptimusFuncMap(const FuncContext& ctx) {
+  FuncMap m;
+  using Args = std::span<const Value>;
+  m["Date"] = {[](Args a) -> absl::StatusOr<Value> {
+                 auto s = Str(a[0]);
+                 if (!s.ok()) return s.status();
+                 auto t = ParseGoTime(kRfc3339, *s, absl::UTCTimeZone());
+                 if (!t.ok()) return t.status();
+                 return Value(FormatGoTime(*t, kIsoDate));
+               },
+               1, 1};
+  m["replace"] = {[](Args a) -> absl::StatusOr<Value> {
+                    auto from = Str(a[0]);
+                    if (!from.ok()) return from.status();
+                    auto to = Str(a[1]);
+                    if (!to.ok()) return to.status();
+                    auto s = Str(a[2]);
+                    if (!s.ok()) return s.status();
+                    return Value(ReplaceAll(*s, *from, *to));
+                  },
+                  3, 3};
+  m["trunc"] = {[](Args a) -> absl::StatusOr<Value> {
+                  if (!a[0].is_int()) return WrongType(a[0], "int");
+                  auto s = Str(a[1]);
+                  if (!s.ok()) return s.status();
+                  int64_t c = a[0].as_int();
+                  if (c >= 0 && static_cast<int64_t>(s->size()) > c) return Value(s->substr(0, c));
+                  return Value(*s);
+                },
+                2, 2};
+  m["date"] = {[ctx](Args a) -> absl::StatusOr<Value> {
+                 auto layout = Str(a[0]);
+                 if (!layout.ok()) return layout.status();
+                 absl::Time t = ctx.now;
+                 if (a[1].is_time())
+                   t = a[1].as_time().instant;
+                 else if (a[1].is_int())
+                   t = absl::FromUnixSeconds(a[1].as_int());
+                 return Value(FormatGoTime(GoTime{t, ctx.zone}, *layout));
+               },
+               2, 2};
+  m["date_modify"] = {[](Args a) -> absl::StatusOr<Value> {
+                        auto d = Str(a[0]);
+                        if (!d.ok()) return d.status();
+                        auto t = Time(a[1]);
+                        if (!t.ok()) return t.status();
+                        auto dur = ParseGoDuration(*d);
+                        if (!dur.ok()) return Value(*t);  // Optimus ignores a bad duration.
+                        return Value(GoTime{t->instant + *dur, t->zone});
+                      },
+                      2, 2};
+  m["toDate"] = {[ctx](Args a) -> absl::StatusOr<Value> {
+                   auto layout = Str(a[0]);
+                   if (!layout.ok()) return layout.status();
+                   auto s = Str(a[1]);
+                   if (!s.ok()) return s.status();
+                   auto t = ParseGoTime(*layout, *s, ctx.zone);
+                   if (!t.ok()) {
+                     // Optimus ignores the error and gets Go's zero time.
+                     return Value(GoTime{
+                         absl::FromCivil(absl::CivilSecond(1, 1, 1, 0, 0, 0), absl::UTCTimeZone()),
+                         absl::UTCTimeZone()});
+                   }
+                   return Value(*t);
+                 },
+                 2, 2};
+  m["unixEpoch"] = {[](Args a) -> absl::StatusOr<Value> {
+                      auto t = Time(a[0]);
+                      if (!t.ok()) return t.status();
+                      return Value(std::to_string(absl::ToUnixSeconds(t->instant)));
+                    },
+                    1, 1};
+  m["list"] = {[](Args a) -> absl::StatusOr<Value> {
+                 List out;
+                 for (const Value& v : a) {
+                   if (!v.is_string()) return WrongType(v, "string");
+                   out.push_back(v);
+                 }
+                 return Value(std::move(out));
+               },
+               0, -1};
+  m["join"] = {[](Args a) -> absl::StatusOr<Value> {
+                 auto sep = Str(a[0]);
+                 if (!sep.ok()) return sep.status();
+                 if (!a[1].is_list()) return WrongType(a[1], "[]string");
+                 std::vector<std::string> parts;
+                 for (const Value& v : a[1].as_list()) {
+                   if (!v.is_string()) return WrongType(a[1], "[]string");
+                   parts.push_back(v.as_string());
+                 }
+                 return Value(absl::StrJoin(parts, *sep));
+               },
+               2, 2};
+  m["dateFrom"] = {[](Args a) -> absl::StatusOr<Value> {
+                     auto day = Str(a[0]);
+                     if (!day.ok()) return day.status();
+                     auto month = Str(a[1]);
+                     if (!month.ok()) return month.status();
+                     auto t = Time(a[2]);
+                     if (!t.ok()) return t.status();
+                     auto r = DateFrom(*day, *month, *t);
+                     if (!r.ok()) return r.status();
+                     return Value(*r);
+                   },
+                   3, 3};
+  m["dateFromStr"] = {[](Args a) -> absl::StatusOr<Value> {
+                        auto day = Str(a[0]);
+                        if (!day.ok()) return day.status();
+                        auto month = Str(a[1]);
+                        if (!month.ok()) return month.status();
+                        auto s = Str(a[2]);
+                        if (!s.ok()) return s.status();
+                        auto t = ParseGoTime(kRfc3339, *s, absl::UTCTimeZone());
+                        if (!t.ok()) return t.status();
+                        auto r = DateFrom(*day, *month, *t);
+                        if (!r.ok()) return r.status();
+                        return Value(FormatGoTime(*r, kIsoDate));
+                      },
+                      3, 3};
+  return m;
+}
+
+bool IsPartialAsset(std::string_view filename) {
+  for (std::string_view ext : {".gtpl", ".j2", ".tmpl", ".tpl"}) {
+    if (filename.size() >= ext.size() && filename.substr(filename.size() - ext.size()) == ext)
+      return true;
+  }
+  return false;
+}
+
+absl::StatusOr<std::string> CompileString(std::string_view name, std::string_view text,
+                                          const Value& data, const FuncContext& ctx) {
+  TemplateSet set(OptimusFuncMap(ctx));
+  if (auto s = set.Parse(name, text); !s.ok()) return s;
+  auto out = set.Execute(name, data);
+  if (!out.ok()) return out.status();
+  return std::string(absl::StripAsciiWhitespace(*out));
+}
+
+absl::StatusOr<std::map<std::string, std::string>> CompileAssets(
+    const std::map<std::string, std::string>& files, const Value& data, const FuncContext& ctx) {
+  TemplateSet set(OptimusFuncMap(ctx));
+  for (const auto& [name, text] : files) {
+    if (auto s = set.Parse(name, text); !s.ok())
+      return absl::InvalidArgumentError(
+          absl::StrCat("unable to parse asset ", name, ": ", s.message()));
+  }
+  std::map<std::string, std::string> rendered;
+  for (const auto& [name, text] : files) {
+    if (IsPartialAsset(name)) {
+      rendered[name] = text;
+      continue;
+    }
+    auto out = set.Execute(name, data);
+    if (!out.ok())
+      return absl::InvalidArgumentError(
+          absl::StrCat("unable to render asset ", name, ": ", out.status().message()));
+    rendered[name] = std::string(absl::StripAsciiWhitespace(*out));
+  }
+  return rendered;
+}
+
+}  // namespace optimus::tmpl
