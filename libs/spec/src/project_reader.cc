@@ -3,6 +3,7 @@
 #include "optimus/spec/project_reader.h"
 
 #include <algorithm>
+#include <set>
 #include <fstream>
 #include <sstream>
 #include <system_error>
@@ -101,14 +102,13 @@ std::vector<JobSpec> ReadJobs(const fs::path& job_root, const std::string& names
     return parents.emplace(dir, std::move(spec)).first->second;
   };
 
-  std::vector<fs::path> job_dirs;
+  std::set<fs::path> job_dirs;  // A set: looked up for every ancestor of every directory.
   for (const fs::path& dir : Directories(root, diagnostics, options)) {
     // A job's assets may hold anything, including files named like specs.
     bool in_assets = false;
     for (fs::path p = dir; p != root && p.has_parent_path() && p != p.parent_path();
          p = p.parent_path()) {
-      if (p.filename() == "assets" &&
-          std::find(job_dirs.begin(), job_dirs.end(), p.parent_path()) != job_dirs.end()) {
+      if (p.filename() == "assets" && job_dirs.count(p.parent_path()) > 0) {
         in_assets = true;
         break;
       }
@@ -120,7 +120,7 @@ std::vector<JobSpec> ReadJobs(const fs::path& job_root, const std::string& names
       if (EndsWith(file.filename().string(), "job.yaml")) specs.push_back(file);
     }
     if (specs.empty()) continue;
-    job_dirs.push_back(dir);
+    job_dirs.insert(dir);
     for (size_t i = 1; i < specs.size(); ++i) {
       diagnostics.Warning(
           Location{Shown(specs[i], options), 0, 0}, "",
