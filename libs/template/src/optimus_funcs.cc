@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/civil_time.h"
 #include "go_fmt.h"
+#include "optimus/schedule/time_util.h"
 #include "optimus/template/go_time.h"
 
 namespace optimus::tmpl {
@@ -139,7 +140,7 @@ FuncMap OptimusFuncMap(const FuncContext& ctx) {
                         if (!d.ok()) return d.status();
                         auto t = Time(a[1]);
                         if (!t.ok()) return t.status();
-                        auto dur = ParseGoDuration(*d);
+                        auto dur = schedule::ParseGoDuration(*d);
                         if (!dur.ok()) return Value(*t);  // Optimus ignores a bad duration.
                         return Value(GoTime{t->instant + *dur, t->zone});
                       },

@@ -110,20 +110,5 @@ TEST(GoTimeParse, ErrorsUseGoWording) {
               HasSubstr("hour out of range"));
 }
 
-TEST(GoDuration, ParsesGoSyntax) {
-  EXPECT_EQ(*ParseGoDuration("-24h"), absl::Hours(-24));
-  EXPECT_EQ(*ParseGoDuration("1h30m"), absl::Minutes(90));
-  EXPECT_EQ(*ParseGoDuration("1.5h"), absl::Minutes(90));
-  EXPECT_EQ(*ParseGoDuration("+300ms"), absl::Milliseconds(300));
-  EXPECT_EQ(*ParseGoDuration("1\xC2\xB5s2ns"), absl::Nanoseconds(1002));
-  EXPECT_EQ(*ParseGoDuration(".5s"), absl::Milliseconds(500));
-  EXPECT_EQ(*ParseGoDuration("0"), absl::ZeroDuration());
-  EXPECT_EQ(ParseGoDuration("").status().message(), "time: invalid duration \"\"");
-  EXPECT_EQ(ParseGoDuration("5").status().message(), "time: missing unit in duration \"5\"");
-  EXPECT_EQ(ParseGoDuration("3d").status().message(),
-            "time: unknown unit \"d\" in duration \"3d\"");
-  EXPECT_FALSE(ParseGoDuration("99999999999999h").ok());
-}
-
 }  // namespace
 }  // namespace optimus::tmpl

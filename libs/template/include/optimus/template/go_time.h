@@ -25,8 +25,6 @@ std::string FormatGoTime(const GoTime& t, std::string_view layout);
 absl::StatusOr<GoTime> ParseGoTime(std::string_view layout, std::string_view value,
                                    absl::TimeZone zone);
 
-// time.ParseDuration: a signed sequence of decimal numbers with units ns us µs ms s m h.
-absl::StatusOr<absl::Duration> ParseGoDuration(std::string_view text);
 
 // Time.String(): "2006-01-02 15:04:05.999999999 -0700 MST".
 std::string GoTimeString(const GoTime& t);
