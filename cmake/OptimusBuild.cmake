@@ -83,3 +83,16 @@ function(optimus_cc_fuzzer)
   set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz)
   set_property(GLOBAL APPEND PROPERTY OPTIMUS_FUZZERS ${ARG_NAME})
 endfunction()
+
+# Adds every sub-folder of the current one that has a CMakeLists.txt, in name order: a new
+# library, service or tool is picked up by creating its folder.
+macro(optimus_add_all_subdirectories)
+  file(GLOB _optimus_children LIST_DIRECTORIES true RELATIVE ${CMAKE_CURRENT_SOURCE_DIR}
+       ${CMAKE_CURRENT_SOURCE_DIR}/*)
+  list(SORT _optimus_children)
+  foreach(_optimus_child IN LISTS _optimus_children)
+    if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${_optimus_child}/CMakeLists.txt)
+      add_subdirectory(${_optimus_child})
+    endif()
+  endforeach()
+endmacro()
