@@ -2,8 +2,6 @@
 // every selected job offline and prints one table of problems.
 #include "job_validate_command.h"
 
-#include <unistd.h>
-
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -12,7 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
-#include "nlohmann/json.hpp"
+#include "diagnostics_output.h"
 #include "optimus/spec/project_reader.h"
 #include "optimus/spec/schedule_hooks.h"
 #include "optimus/spec/validate.h"
@@ -44,8 +42,6 @@ struct Flags {
   std::vector<fs::path> plugin_dirs;
   std::string output = "table";
 };
-
-bool Colour(std::ostream& out) { return &out == &std::cout && isatty(1) != 0; }
 
 }  // namespace
 
@@ -136,41 +132,18 @@ int RunJobValidateCommand(int argc, char** argv, std::ostream& out, std::ostream
         d.file.size() >= 8 && d.file.compare(d.file.size() - 8, 8, "job.yaml") == 0;
     if (everything || !job_file || selected_files.count(d.file) > 0) shown.push_back(d);
   }
-  int errors = 0, warnings = 0;
-  for (const auto& d : shown) (d.severity == spec::Severity::kError ? errors : warnings)++;
+  const DiagnosticCounts counts = Count(shown);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-
   if (flags.output == "json") {
-    nlohmann::json problems = nlohmann::json::array();
-    for (const auto& d : shown) {
-      problems.push_back({{"file", d.file},
-                          {"line", d.line},
-                          {"column", d.column},
-                          {"field", d.field_path},
-                          {"severity", d.severity == spec::Severity::kError ? "error" : "warning"},
-                          {"message", d.message}});
-    }
-    out << nlohmann::json{{"jobs", selected},
-                          {"errors", errors},
-                          {"warnings", warnings},
-                          {"problems", problems}}
-               .dump(2)
-        << "\n";
+    PrintJson(out, shown, "jobs", selected);
   } else {
-    const bool colour = Colour(out);
-    for (const auto& d : shown) {
-      const bool is_error = d.severity == spec::Severity::kError;
-      if (colour) out << (is_error ? "\033[31m" : "\033[33m");
-      out << (is_error ? "error  " : "warning") << (colour ? "\033[0m" : "") << "  " << d.file
-          << ":" << d.line << ":" << d.column << "  " << (d.field_path.empty() ? "-" : d.field_path)
-          << "  " << d.message << "\n";
-    }
+    PrintTable(out, shown);
     out << "validated " << selected << " jobs in " << project->config.namespaces.size()
-        << " namespaces: " << errors << " errors, " << warnings << " warnings (" << seconds
-        << " s)\n";
+        << " namespaces: " << counts.errors << " errors, " << counts.warnings << " warnings ("
+        << seconds << " s)\n";
   }
-  return errors > 0 ? 1 : 0;
+  return counts.errors > 0 ? 1 : 0;
 }
 
 }  // namespace optimus::cli

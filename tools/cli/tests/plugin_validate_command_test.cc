@@ -1,0 +1,60 @@
+// `optimus plugin validate` on the spec library's sample plugins and on broken copies.
+#include "plugin_validate_command.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "optimus/testing/testing.h"
+
+namespace optimus::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct CommandRun {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+CommandRun Validate(std::vector<std::string> args) {
+  args.insert(args.begin(), "validate");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::ostringstream out, err;
+  const int code = RunPluginValidateCommand(static_cast<int>(argv.size()), argv.data(), out, err);
+  return {code, out.str(), err.str()};
+}
+
+const std::string kPlugins = OPTIMUS_SPEC_TESTDATA "/realistic/plugins";
+
+TEST(PluginValidateCommandTest, SamplePluginsAreValid) {
+  CommandRun r = Validate({"--path", kPlugins});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("validated 2 plugins: 0 errors"));
+  CommandRun one = Validate({"--path", kPlugins + "/optimus-plugin-bq2bq.yaml", "-o", "json"});
+  EXPECT_EQ(one.code, 0) << one.out;
+  EXPECT_THAT(one.out, HasSubstr("\"plugins\": 1"));
+}
+
+TEST(PluginValidateCommandTest, BrokenPluginNamesFileAndLine) {
+  testing::TempDir dir;
+  const std::string path = dir.File("optimus-plugin-broken.yaml");
+  std::ofstream(path) << "name: broken\nplugin_versions: [1, 2\n";
+  CommandRun r = Validate({"--path", path});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr(path + ":"));
+  EXPECT_THAT(r.out, HasSubstr("1 errors"));
+}
+
+TEST(PluginValidateCommandTest, MissingPathAndEmptyFolderExitTwo) {
+  EXPECT_EQ(Validate({}).code, 2);
+  EXPECT_EQ(Validate({"--path", "/nonexistent/plugins"}).code, 2);
+  testing::TempDir empty;
+  CommandRun r = Validate({"--path", empty.path().string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("no optimus-plugin-*.yaml file found"));
+}
+
+}  // namespace
+}  // namespace optimus::cli
