@@ -17,6 +17,7 @@
 #include "optimus/spec_store/spec_store_service.h"
 #include "optimus/telemetry/metrics.h"
 #include "plugin_validate_command.h"
+#include "verify_specs_command.h"
 #include "window_command.h"
 
 namespace {
@@ -29,6 +30,7 @@ constexpr char kUsage[] =
     "            (SQLite files, embedded bus and file object store under --data-dir)\n"
     "  job validate  check job specs offline (file:line:column for every problem)\n"
     "  plugin validate  check YAML plugin files offline\n"
+    "  verify specs  check single job.yaml / resource.yaml files\n"
     "  version   print the client version and, with --host, the server's\n"
     "  window    compute a job window's DSTART and DEND for a scheduled time\n\n"
     "Run 'optimus <command> --help' for a command's flags.\n";
@@ -105,6 +107,9 @@ int main(int argc, char** argv) {
   }
   if (command == "plugin" && argc >= 3 && std::strcmp(argv[2], "validate") == 0) {
     return optimus::cli::RunPluginValidateCommand(argc - 2, argv + 2, std::cout, std::cerr);
+  }
+  if (command == "verify" && argc >= 3 && std::strcmp(argv[2], "specs") == 0) {
+    return optimus::cli::RunVerifySpecsCommand(argc - 2, argv + 2, std::cout, std::cerr);
   }
   if (command == "window") {
     return optimus::cli::RunWindowCommand(argc - 1, argv + 1, std::cout, std::cerr);
