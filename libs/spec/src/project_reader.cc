@@ -3,8 +3,8 @@
 #include "optimus/spec/project_reader.h"
 
 #include <algorithm>
-#include <set>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <system_error>
 

@@ -16,8 +16,10 @@ int main(int argc, char** argv) {
   int repeat = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--dir") dir = argv[i + 1];
-    else if (flag == "--repeat" && absl::SimpleAtoi(argv[i + 1], &repeat) && repeat > 0) continue;
+    if (flag == "--dir")
+      dir = argv[i + 1];
+    else if (flag == "--repeat" && absl::SimpleAtoi(argv[i + 1], &repeat) && repeat > 0)
+      continue;
     else {
       std::fprintf(stderr, "usage: bench-specs --dir PROJECT [--repeat N]\n");
       return 2;
@@ -49,9 +51,10 @@ int main(int argc, char** argv) {
     jobs = project->jobs.size();
     errors = diagnostics.ErrorCount();
   }
-  std::printf("specs: %zu jobs  read+merge %.3f s  validate %.3f s  total %.3f s  (%.0f jobs/s, "
-              "best of %d, %d errors)\n",
-              jobs, best_read, best_validate, best_read + best_validate,
-              jobs / (best_read + best_validate), repeat, errors);
+  std::printf(
+      "specs: %zu jobs  read+merge %.3f s  validate %.3f s  total %.3f s  (%.0f jobs/s, "
+      "best of %d, %d errors)\n",
+      jobs, best_read, best_validate, best_read + best_validate, jobs / (best_read + best_validate),
+      repeat, errors);
   return errors == 0 ? 0 : 1;
 }

@@ -2,8 +2,7 @@
 // exit codes and the JSON form.
 #include "job_validate_command.h"
 
-#include <sstream>
-
+#include "command_run.h"
 #include "optimus/testing/testing.h"
 
 namespace optimus::cli {
@@ -11,19 +10,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct CommandRun {
-  int code;
-  std::string out;
-  std::string err;
-};
-
 CommandRun Validate(std::vector<std::string> args) {
-  args.insert(args.begin(), "validate");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  const int code = RunJobValidateCommand(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
+  return RunCommand(RunJobValidateCommand, "validate", std::move(args));
 }
 
 const std::string kProject = OPTIMUS_SPEC_TESTDATA "/realistic";

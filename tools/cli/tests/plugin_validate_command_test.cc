@@ -2,8 +2,8 @@
 #include "plugin_validate_command.h"
 
 #include <fstream>
-#include <sstream>
 
+#include "command_run.h"
 #include "optimus/testing/testing.h"
 
 namespace optimus::cli {
@@ -11,19 +11,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct CommandRun {
-  int code;
-  std::string out;
-  std::string err;
-};
-
 CommandRun Validate(std::vector<std::string> args) {
-  args.insert(args.begin(), "validate");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  const int code = RunPluginValidateCommand(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
+  return RunCommand(RunPluginValidateCommand, "validate", std::move(args));
 }
 
 const std::string kPlugins = OPTIMUS_SPEC_TESTDATA "/realistic/plugins";

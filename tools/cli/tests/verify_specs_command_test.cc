@@ -2,8 +2,8 @@
 #include "verify_specs_command.h"
 
 #include <fstream>
-#include <sstream>
 
+#include "command_run.h"
 #include "optimus/testing/testing.h"
 
 namespace optimus::cli {
@@ -11,19 +11,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct CommandRun {
-  int code;
-  std::string out;
-  std::string err;
-};
-
 CommandRun Verify(std::vector<std::string> args) {
-  args.insert(args.begin(), "specs");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::ostringstream out, err;
-  const int code = RunVerifySpecsCommand(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
+  return RunCommand(RunVerifySpecsCommand, "specs", std::move(args));
 }
 
 const std::string kJobs = OPTIMUS_SPEC_TESTDATA "/jobs";

@@ -25,7 +25,6 @@ std::string FormatGoTime(const GoTime& t, std::string_view layout);
 absl::StatusOr<GoTime> ParseGoTime(std::string_view layout, std::string_view value,
                                    absl::TimeZone zone);
 
-
 // Time.String(): "2006-01-02 15:04:05.999999999 -0700 MST".
 std::string GoTimeString(const GoTime& t);
 
