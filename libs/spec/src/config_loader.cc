@@ -14,6 +14,7 @@ namespace {
 using internal::IndexPath;
 using internal::JoinPath;
 using internal::Quote;
+using internal::YamlNode;
 using internal::YamlReader;
 
 // The location recorded for `path`, else the nearest recorded parent, else the file.
@@ -53,12 +54,12 @@ std::optional<ClientConfig> LoadClientConfig(const std::string& path, const std:
   YamlReader r(path, diagnostics, &where);
   auto root_or = r.ParseMap(content);
   if (!root_or) return std::nullopt;
-  const YAML::Node root = *root_or;
+  const YamlNode& root = *root_or;
   ClientConfig c;
   auto error = [&](const std::string& field, std::string message) {
     diagnostics.Error(Find(where, path, field), field, std::move(message));
   };
-  try {
+  {
     r.CheckKeys(root, "", {"version", "log", "host", "auth", "project", "namespaces"});
     r.Int(root, "version", "", c.version);
     if (auto log = r.GetMap(root, "log", "log")) {
@@ -82,7 +83,7 @@ std::optional<ClientConfig> LoadClientConfig(const std::string& path, const std:
     if (auto list = r.GetList(root, "namespaces", "namespaces")) {
       for (size_t i = 0; i < list->size(); ++i) {
         const std::string p = IndexPath("namespaces", i);
-        const YAML::Node item = (*list)[i];
+        const YamlNode& item = (*list)[i];
         r.Record(p, item);
         if (!r.ExpectMap(item, p)) continue;
         r.CheckKeys(item, p, {"name", "config", "variables", "job", "datastore"});
@@ -97,7 +98,7 @@ std::optional<ClientConfig> LoadClientConfig(const std::string& path, const std:
         if (auto stores = r.GetList(item, "datastore", JoinPath(p, "datastore"))) {
           for (size_t j = 0; j < stores->size(); ++j) {
             const std::string dp = IndexPath(JoinPath(p, "datastore"), j);
-            const YAML::Node s = (*stores)[j];
+            const YamlNode& s = (*stores)[j];
             r.Record(dp, s);
             if (!r.ExpectMap(s, dp)) continue;
             r.CheckKeys(s, dp, {"type", "path", "backup"});
@@ -111,10 +112,6 @@ std::optional<ClientConfig> LoadClientConfig(const std::string& path, const std:
         c.namespaces.push_back(std::move(ns));
       }
     }
-  } catch (const YAML::Exception& e) {
-    diagnostics.Error(Location{path, e.mark.line + 1, e.mark.column + 1}, "",
-                      std::string("cannot read the config: ") + e.what());
-    return std::nullopt;
   }
 
   if (c.version != 1) {
@@ -163,12 +160,12 @@ std::optional<ServerConfig> LoadServerConfig(const std::string& path, const std:
   YamlReader r(path, diagnostics, &where);
   auto root_or = r.ParseMap(content);
   if (!root_or) return std::nullopt;
-  const YAML::Node root = *root_or;
+  const YamlNode& root = *root_or;
   ServerConfig c;
   auto error = [&](const std::string& field, std::string message) {
     diagnostics.Error(Find(where, path, field), field, std::move(message));
   };
-  try {
+  {
     r.CheckKeys(root, "",
                 {"version", "log", "serve", "telemetry", "alerting", "sla", "resource_managers",
                  "upstream_resolvers", "replay", "backfill", "publisher",
@@ -203,7 +200,7 @@ std::optional<ServerConfig> LoadServerConfig(const std::string& path, const std:
     if (auto list = r.GetList(root, "resource_managers", "resource_managers")) {
       for (size_t i = 0; i < list->size(); ++i) {
         const std::string p = IndexPath("resource_managers", i);
-        const YAML::Node item = (*list)[i];
+        const YamlNode& item = (*list)[i];
         if (!r.ExpectMap(item, p)) continue;
         ResourceManager m;
         r.String(item, "name", p, m.name);
@@ -219,7 +216,7 @@ std::optional<ServerConfig> LoadServerConfig(const std::string& path, const std:
     if (auto list = r.GetList(root, "upstream_resolvers", "upstream_resolvers")) {
       for (size_t i = 0; i < list->size(); ++i) {
         const std::string p = IndexPath("upstream_resolvers", i);
-        const YAML::Node item = (*list)[i];
+        const YamlNode& item = (*list)[i];
         if (!r.ExpectMap(item, p)) continue;
         UpstreamResolver u;
         r.String(item, "type", p, u.type);
@@ -269,10 +266,6 @@ std::optional<ServerConfig> LoadServerConfig(const std::string& path, const std:
                             "job_expectator", "job_execution_summary"}) {
       if (auto section = r.Get(root, key, key)) c.extra[key] = internal::ToJson(*section);
     }
-  } catch (const YAML::Exception& e) {
-    diagnostics.Error(Location{path, e.mark.line + 1, e.mark.column + 1}, "",
-                      std::string("cannot read the config: ") + e.what());
-    return std::nullopt;
   }
 
   if (c.version != 0 && c.version != 1) {
@@ -322,11 +315,11 @@ std::map<std::string, Preset> LoadPresets(const std::string& path, const std::st
   YamlReader r(path, diagnostics);
   auto root_or = r.ParseMap(content);
   if (!root_or) return out;
-  try {
+  {
     r.CheckKeys(*root_or, "", {"presets"});
     auto presets = r.GetMap(*root_or, "presets", "presets");
     if (!presets) return out;
-    for (const auto& kv : *presets) {
+    for (const auto& kv : (*presets).entries()) {
       std::string name;
       if (!r.ToString(kv.first, "presets", name)) continue;
       const std::string p = "presets." + name;
@@ -350,9 +343,6 @@ std::map<std::string, Preset> LoadPresets(const std::string& path, const std::st
         r.Error(kv.first, p, "preset " + Quote(preset.name) + " is defined twice");
       }
     }
-  } catch (const YAML::Exception& e) {
-    diagnostics.Error(Location{path, e.mark.line + 1, e.mark.column + 1}, "",
-                      std::string("cannot read the presets: ") + e.what());
   }
   return out;
 }
@@ -370,18 +360,14 @@ std::optional<ResourceSpec> LoadResourceSpec(const std::string& path, const std:
   auto error = [&](const std::string& field, std::string message) {
     diagnostics.Error(Find(where, path, field), field, std::move(message));
   };
-  try {
-    const YAML::Node root = *root_or;
+  {
+    const YamlNode& root = *root_or;
     r.CheckKeys(root, "", {"version", "name", "type", "labels", "spec"});
     r.Int(root, "version", "", res.version);
     r.String(root, "name", "", res.name);
     r.String(root, "type", "", res.type);
     r.Map(root, "labels", "", res.labels);
     if (auto spec = r.GetMap(root, "spec", "spec")) res.spec = internal::ToJson(*spec);
-  } catch (const YAML::Exception& e) {
-    diagnostics.Error(Location{path, e.mark.line + 1, e.mark.column + 1}, "",
-                      std::string("cannot read the resource: ") + e.what());
-    return std::nullopt;
   }
   if (res.version != 1) {
     error("version", res.version == 0

@@ -1,6 +1,8 @@
 // Formatting and counting of spec diagnostics.
 #include "optimus/spec/diagnostics.h"
 
+#include <iterator>
+
 namespace optimus::spec {
 
 std::string Diagnostic::ToString() const {
@@ -23,6 +25,12 @@ void Diagnostics::Error(const Location& at, std::string_view field_path, std::st
 void Diagnostics::Warning(const Location& at, std::string_view field_path, std::string message) {
   items_.push_back(Diagnostic{at.file, at.line, at.column, std::string(field_path),
                               std::move(message), Severity::kWarning});
+}
+
+void Diagnostics::Append(Diagnostics&& other) {
+  items_.insert(items_.end(), std::make_move_iterator(other.items_.begin()),
+                std::make_move_iterator(other.items_.end()));
+  other.items_.clear();
 }
 
 bool Diagnostics::HasErrors() const { return ErrorCount() > 0; }

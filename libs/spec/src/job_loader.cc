@@ -9,15 +9,16 @@ namespace {
 
 using internal::IndexPath;
 using internal::JoinPath;
+using internal::YamlNode;
 using internal::YamlReader;
 
-void LoadAlert(YamlReader& r, const YAML::Node& node, const std::string& path, Alert& alert) {
+void LoadAlert(YamlReader& r, const YamlNode& node, const std::string& path, Alert& alert) {
   r.CheckKeys(node, path,
               {"sla_miss", "retry", "success", "failure", "team", "disable_anomaly_detection"});
   if (auto list = r.GetList(node, "sla_miss", JoinPath(path, "sla_miss"))) {
     for (size_t i = 0; i < list->size(); ++i) {
       const std::string p = IndexPath(JoinPath(path, "sla_miss"), i);
-      const YAML::Node item = (*list)[i];
+      const YamlNode& item = (*list)[i];
       r.Record(p, item);
       if (!r.ExpectMap(item, p)) continue;
       r.CheckKeys(item, p, {"duration_threshold", "severity", "team", "auto_threshold"});
@@ -32,7 +33,7 @@ void LoadAlert(YamlReader& r, const YAML::Node& node, const std::string& path, A
   if (auto list = r.GetList(node, "retry", JoinPath(path, "retry"))) {
     for (size_t i = 0; i < list->size(); ++i) {
       const std::string p = IndexPath(JoinPath(path, "retry"), i);
-      const YAML::Node item = (*list)[i];
+      const YamlNode& item = (*list)[i];
       r.Record(p, item);
       if (!r.ExpectMap(item, p)) continue;
       r.CheckKeys(item, p, {"count_threshold", "severity"});
@@ -54,7 +55,7 @@ void LoadAlert(YamlReader& r, const YAML::Node& node, const std::string& path, A
   r.OptBool(node, "disable_anomaly_detection", path, alert.disable_anomaly_detection);
 }
 
-void LoadBehavior(YamlReader& r, const YAML::Node& node, Behavior& behavior) {
+void LoadBehavior(YamlReader& r, const YamlNode& node, Behavior& behavior) {
   const std::string path = "behavior";
   r.CheckKeys(node, path, {"depends_on_past", "catch_up", "retry", "notify", "webhook"});
   r.OptBool(node, "depends_on_past", path, behavior.depends_on_past);
@@ -68,7 +69,7 @@ void LoadBehavior(YamlReader& r, const YAML::Node& node, Behavior& behavior) {
   if (auto list = r.GetList(node, "notify", "behavior.notify")) {
     for (size_t i = 0; i < list->size(); ++i) {
       const std::string p = IndexPath("behavior.notify", i);
-      const YAML::Node item = (*list)[i];
+      const YamlNode& item = (*list)[i];
       r.Record(p, item);
       if (!r.ExpectMap(item, p)) continue;
       r.CheckKeys(item, p, {"on", "config", "channels", "severity", "team"});
@@ -84,7 +85,7 @@ void LoadBehavior(YamlReader& r, const YAML::Node& node, Behavior& behavior) {
   if (auto list = r.GetList(node, "webhook", "behavior.webhook")) {
     for (size_t i = 0; i < list->size(); ++i) {
       const std::string p = IndexPath("behavior.webhook", i);
-      const YAML::Node item = (*list)[i];
+      const YamlNode& item = (*list)[i];
       r.Record(p, item);
       if (!r.ExpectMap(item, p)) continue;
       r.CheckKeys(item, p, {"on", "endpoints"});
@@ -93,7 +94,7 @@ void LoadBehavior(YamlReader& r, const YAML::Node& node, Behavior& behavior) {
       if (auto endpoints = r.GetList(item, "endpoints", JoinPath(p, "endpoints"))) {
         for (size_t j = 0; j < endpoints->size(); ++j) {
           const std::string ep = IndexPath(JoinPath(p, "endpoints"), j);
-          const YAML::Node e = (*endpoints)[j];
+          const YamlNode& e = (*endpoints)[j];
           r.Record(ep, e);
           if (!r.ExpectMap(e, ep)) continue;
           r.CheckKeys(e, ep, {"url", "headers"});
@@ -108,7 +109,7 @@ void LoadBehavior(YamlReader& r, const YAML::Node& node, Behavior& behavior) {
   }
 }
 
-void LoadWindow(YamlReader& r, const YAML::Node& node, Window& window) {
+void LoadWindow(YamlReader& r, const YamlNode& node, Window& window) {
   const std::string path = "task.window";
   r.CheckKeys(node, path, {"size", "offset", "shift_by", "truncate_to", "location", "preset"});
   r.String(node, "size", path, window.size);
@@ -119,7 +120,7 @@ void LoadWindow(YamlReader& r, const YAML::Node& node, Window& window) {
   r.String(node, "preset", path, window.preset);
 }
 
-void LoadTask(YamlReader& r, const YAML::Node& node, Task& task) {
+void LoadTask(YamlReader& r, const YamlNode& node, Task& task) {
   const std::string path = "task";
   r.CheckKeys(node, path, {"name", "version", "config", "window", "alert"});
   r.String(node, "name", path, task.name);
@@ -129,7 +130,7 @@ void LoadTask(YamlReader& r, const YAML::Node& node, Task& task) {
     if (config->IsSequence()) {
       for (size_t i = 0; i < config->size(); ++i) {
         const std::string p = IndexPath("task.config", i);
-        const YAML::Node item = (*config)[i];
+        const YamlNode& item = (*config)[i];
         if (!r.ExpectMap(item, p)) continue;
         std::string name, value;
         r.String(item, "name", p, name);
@@ -151,10 +152,10 @@ void LoadTask(YamlReader& r, const YAML::Node& node, Task& task) {
   }
 }
 
-void LoadHooks(YamlReader& r, const YAML::Node& list, std::vector<Hook>& hooks) {
+void LoadHooks(YamlReader& r, const YamlNode& list, std::vector<Hook>& hooks) {
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string p = IndexPath("hooks", i);
-    const YAML::Node item = list[i];
+    const YamlNode& item = list[i];
     r.Record(p, item);
     if (!r.ExpectMap(item, p)) continue;
     r.CheckKeys(item, p, {"name", "version", "config", "alert", "type"});
@@ -169,10 +170,10 @@ void LoadHooks(YamlReader& r, const YAML::Node& list, std::vector<Hook>& hooks) 
   }
 }
 
-void LoadDependencies(YamlReader& r, const YAML::Node& list, std::vector<Dependency>& deps) {
+void LoadDependencies(YamlReader& r, const YamlNode& list, std::vector<Dependency>& deps) {
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string p = IndexPath("dependencies", i);
-    const YAML::Node item = list[i];
+    const YamlNode& item = list[i];
     r.Record(p, item);
     if (!r.ExpectMap(item, p)) continue;
     r.CheckKeys(item, p, {"job", "type", "http"});
@@ -199,8 +200,8 @@ void LoadDependencies(YamlReader& r, const YAML::Node& list, std::vector<Depende
   }
 }
 
-void LoadQuantities(YamlReader& r, const YAML::Node& map, const char* key,
-                    const std::string& prefix, ResourceQuantities& out) {
+void LoadQuantities(YamlReader& r, const YamlNode& map, const char* key, const std::string& prefix,
+                    ResourceQuantities& out) {
   const std::string path = JoinPath(prefix, key);
   if (auto m = r.GetMap(map, key, path)) {
     r.CheckKeys(*m, path, {"cpu", "memory"});
@@ -209,7 +210,7 @@ void LoadQuantities(YamlReader& r, const YAML::Node& map, const char* key,
   }
 }
 
-void LoadMetadata(YamlReader& r, const YAML::Node& node, Metadata& metadata) {
+void LoadMetadata(YamlReader& r, const YamlNode& node, Metadata& metadata) {
   r.CheckKeys(node, "metadata", {"resource", "airflow", "kubernetes"});
   if (auto resource = r.GetMap(node, "resource", "metadata.resource")) {
     r.CheckKeys(*resource, "metadata.resource", {"request", "limit"});
@@ -236,9 +237,9 @@ std::optional<JobSpec> LoadJobSpec(const std::string& path, const std::string& c
   YamlReader r(path, diagnostics, &job.locations);
   auto root_or = r.ParseMap(content);
   if (!root_or) return std::nullopt;
-  const YAML::Node root = *root_or;
+  const YamlNode& root = *root_or;
   // yaml-cpp can throw on pathological input (e.g. deep nesting) while walking.
-  try {
+  {
     r.CheckKeys(root, "",
                 {"version", "name", "owner", "description", "schedule", "behavior", "task", "hooks",
                  "dependencies", "labels", "metadata"});
@@ -264,10 +265,6 @@ std::optional<JobSpec> LoadJobSpec(const std::string& path, const std::string& c
     if (auto metadata = r.GetMap(root, "metadata", "metadata")) {
       LoadMetadata(r, *metadata, job.metadata);
     }
-  } catch (const YAML::Exception& e) {
-    diagnostics.Error(Location{path, e.mark.line + 1, e.mark.column + 1}, "",
-                      std::string("cannot read the spec: ") + e.what());
-    return std::nullopt;
   }
   job.task.window.version = job.version;
   return job;

@@ -14,6 +14,7 @@ namespace {
 using internal::IndexPath;
 using internal::JoinPath;
 using internal::Quote;
+using internal::YamlNode;
 using internal::YamlReader;
 
 // Go's regexp syntax is close to ECMAScript for what plugin authors write; "" when it compiles.
@@ -26,11 +27,11 @@ std::string RegexProblem(const std::string& pattern) {
   return "";
 }
 
-void LoadQuestions(YamlReader& r, const YAML::Node& list, const std::string& path,
+void LoadQuestions(YamlReader& r, const YamlNode& list, const std::string& path,
                    std::vector<Question>& out, std::set<std::string>& names) {
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string p = IndexPath(path, i);
-    const YAML::Node item = list[i];
+    const YamlNode& item = list[i];
     if (!r.ExpectMap(item, p)) continue;
     r.CheckKeys(item, p,
                 {"name", "prompt", "help", "default", "multiselect", "regexp", "validationerror",
@@ -78,7 +79,7 @@ void LoadQuestions(YamlReader& r, const YAML::Node& list, const std::string& pat
     if (auto subs = r.GetList(item, "subquestions", JoinPath(p, "subquestions"))) {
       for (size_t j = 0; j < subs->size(); ++j) {
         const std::string sp = IndexPath(JoinPath(p, "subquestions"), j);
-        const YAML::Node sub = (*subs)[j];
+        const YamlNode& sub = (*subs)[j];
         if (!r.ExpectMap(sub, sp)) continue;
         r.CheckKeys(sub, sp, {"ifvalue", "questions"});
         SubQuestion sq;
@@ -104,13 +105,13 @@ void LoadQuestions(YamlReader& r, const YAML::Node& list, const std::string& pat
   }
 }
 
-void LoadNameValues(YamlReader& r, const YAML::Node& map, const char* key,
+void LoadNameValues(YamlReader& r, const YamlNode& map, const char* key,
                     std::vector<NameValue>& out) {
   auto list = r.GetList(map, key, key);
   if (!list) return;
   for (size_t i = 0; i < list->size(); ++i) {
     const std::string p = IndexPath(key, i);
-    const YAML::Node item = (*list)[i];
+    const YamlNode& item = (*list)[i];
     if (!r.ExpectMap(item, p)) continue;
     r.CheckKeys(item, p, {"name", "value"});
     NameValue nv;
@@ -121,7 +122,7 @@ void LoadNameValues(YamlReader& r, const YAML::Node& map, const char* key,
   }
 }
 
-void LoadEntrypoint(YamlReader& r, const YAML::Node& map, const std::string& prefix,
+void LoadEntrypoint(YamlReader& r, const YamlNode& map, const std::string& prefix,
                     Entrypoint& out) {
   const std::string p = JoinPath(prefix, "entrypoint");
   if (auto e = r.GetMap(map, "entrypoint", p)) {
@@ -131,10 +132,10 @@ void LoadEntrypoint(YamlReader& r, const YAML::Node& map, const std::string& pre
   }
 }
 
-void LoadAssetParsers(YamlReader& r, const YAML::Node& root, PluginSpec& spec) {
+void LoadAssetParsers(YamlReader& r, const YamlNode& root, PluginSpec& spec) {
   auto parsers = r.GetMap(root, "asset_parsers", "asset_parsers");
   if (!parsers) return;
-  for (const auto& kv : *parsers) {
+  for (const auto& kv : (*parsers).entries()) {
     std::string kind;
     if (!r.ToString(kv.first, "asset_parsers", kind)) continue;
     const std::string p = "asset_parsers." + kind;
@@ -145,7 +146,7 @@ void LoadAssetParsers(YamlReader& r, const YAML::Node& root, PluginSpec& spec) {
     auto& list = spec.asset_parsers[kind];
     for (size_t i = 0; i < kv.second.size(); ++i) {
       const std::string ip = IndexPath(p, i);
-      const YAML::Node item = kv.second[i];
+      const YamlNode& item = kv.second[i];
       if (!r.ExpectMap(item, ip)) continue;
       r.CheckKeys(item, ip, {"filepath", "selector", "env"});
       AssetParser a;
@@ -225,10 +226,10 @@ std::optional<PluginSpec> LoadPluginSpec(const std::string& path, const std::str
   YamlReader r(path, diagnostics);
   auto root_or = r.ParseMap(content);
   if (!root_or) return std::nullopt;
-  const YAML::Node root = *root_or;
+  const YamlNode& root = *root_or;
   PluginSpec spec;
   spec.file = path;
-  try {
+  {
     int version = 1;
     r.Int(root, "version", "", version);
     if (version != 1 && version != 2) {
@@ -298,7 +299,7 @@ std::optional<PluginSpec> LoadPluginSpec(const std::string& path, const std::str
       if (!versions) {
         r.Error(root, "plugin_versions", "missing required field (with a \"default\" entry)");
       } else {
-        for (const auto& kv : *versions) {
+        for (const auto& kv : (*versions).entries()) {
           std::string name;
           if (!r.ToString(kv.first, "plugin_versions", name)) continue;
           const std::string p = "plugin_versions." + name;
@@ -314,7 +315,7 @@ std::optional<PluginSpec> LoadPluginSpec(const std::string& path, const std::str
         if (def == spec.plugin_versions.end()) {
           r.Error(*versions, "plugin_versions.default", "missing required field");
         } else {
-          const YAML::Node node = (*versions)["default"];
+          const YamlNode& node = (*versions)["default"];
           if (def->second.image.empty()) {
             r.Error(node, "plugin_versions.default.image", "missing required field");
           }
@@ -327,10 +328,6 @@ std::optional<PluginSpec> LoadPluginSpec(const std::string& path, const std::str
         }
       }
     }
-  } catch (const YAML::Exception& e) {
-    diagnostics.Error(Location{path, e.mark.line + 1, e.mark.column + 1}, "",
-                      std::string("cannot read the plugin: ") + e.what());
-    return std::nullopt;
   }
   return spec;
 }

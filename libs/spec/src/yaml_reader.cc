@@ -15,32 +15,30 @@ std::string IndexPath(const std::string& prefix, size_t index) {
   return prefix + "[" + std::to_string(index) + "]";
 }
 
-std::string KindName(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
+std::string KindName(const YamlNode& node) {
+  switch (node.kind()) {
+    case YamlNode::Kind::kMap:
       return "a map";
-    case YAML::NodeType::Sequence:
+    case YamlNode::Kind::kSequence:
       return "a list";
-    case YAML::NodeType::Scalar:
+    case YamlNode::Kind::kScalar:
       return "a scalar \"" + node.Scalar() + "\"";
     default:
       return "nothing";
   }
 }
 
-std::optional<YAML::Node> YamlReader::ParseMap(const std::string& content) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(content);
-  } catch (const YAML::Exception& e) {
-    // yaml-cpp marks are 0-based; editors count from 1.
-    diagnostics_.Error(Location{file_, e.mark.line + 1, e.mark.column + 1}, "",
-                       "malformed YAML: " + e.msg);
+std::optional<YamlNode> YamlReader::ParseMap(const std::string& content) {
+  auto parsed = ParseYaml(content);
+  if (auto* error = std::get_if<YamlError>(&parsed)) {
+    diagnostics_.Error(Location{file_, error->line, error->column}, "",
+                       "malformed YAML: " + error->message);
     return std::nullopt;
   }
-  if (!root.IsDefined() || root.IsNull()) {
+  YamlNode root = std::move(std::get<YamlNode>(parsed));
+  if (root.IsNull()) {
     Record("", root);
-    return YAML::Node(YAML::NodeType::Map);
+    return YamlNode::Map(root.line(), root.column());
   }
   if (!root.IsMap()) {
     Error(root, "", "the document must be a map of fields, got " + KindName(root));
@@ -50,60 +48,56 @@ std::optional<YAML::Node> YamlReader::ParseMap(const std::string& content) {
   return root;
 }
 
-Location YamlReader::At(const YAML::Node& node) const {
-  const YAML::Mark mark = node.Mark();
-  if (mark.is_null()) return Location{file_, 0, 0};
-  return Location{file_, mark.line + 1, mark.column + 1};
+Location YamlReader::At(const YamlNode& node) const {
+  if (node.line() == 0) return Location{file_, 0, 0};
+  return Location{file_, node.line(), node.column()};
 }
 
-void YamlReader::Error(const YAML::Node& at, const std::string& path, std::string message) {
+void YamlReader::Error(const YamlNode& at, const std::string& path, std::string message) {
   diagnostics_.Error(At(at), path, std::move(message));
 }
 
-void YamlReader::Warning(const YAML::Node& at, const std::string& path, std::string message) {
+void YamlReader::Warning(const YamlNode& at, const std::string& path, std::string message) {
   diagnostics_.Warning(At(at), path, std::move(message));
 }
 
-void YamlReader::Record(const std::string& path, const YAML::Node& node) {
+void YamlReader::Record(const std::string& path, const YamlNode& node) {
   if (locations_ != nullptr) (*locations_)[path] = At(node);
 }
 
-std::optional<YAML::Node> YamlReader::Get(const YAML::Node& map, const char* key,
-                                          const std::string& path) {
-  if (!map.IsMap()) return std::nullopt;
-  const YAML::Node value = map[key];
-  if (!value.IsDefined() || value.IsNull()) return std::nullopt;
+const YamlNode* YamlReader::Get(const YamlNode& map, const char* key, const std::string& path) {
+  if (!map.IsMap()) return nullptr;
+  const YamlNode& value = map[key];
+  if (!value.IsDefined() || value.IsNull()) return nullptr;
   Record(path, value);
-  return value;
+  return &value;
 }
 
-bool YamlReader::ExpectMap(const YAML::Node& node, const std::string& path) {
+bool YamlReader::ExpectMap(const YamlNode& node, const std::string& path) {
   if (node.IsMap()) return true;
   Error(node, path, "want a map, got " + KindName(node));
   return false;
 }
 
-bool YamlReader::ExpectList(const YAML::Node& node, const std::string& path) {
+bool YamlReader::ExpectList(const YamlNode& node, const std::string& path) {
   if (node.IsSequence()) return true;
   Error(node, path, "want a list, got " + KindName(node));
   return false;
 }
 
-std::optional<YAML::Node> YamlReader::GetMap(const YAML::Node& map, const char* key,
-                                             const std::string& path) {
+const YamlNode* YamlReader::GetMap(const YamlNode& map, const char* key, const std::string& path) {
   auto value = Get(map, key, path);
-  if (!value || !ExpectMap(*value, path)) return std::nullopt;
+  if (!value || !ExpectMap(*value, path)) return nullptr;
   return value;
 }
 
-std::optional<YAML::Node> YamlReader::GetList(const YAML::Node& map, const char* key,
-                                              const std::string& path) {
+const YamlNode* YamlReader::GetList(const YamlNode& map, const char* key, const std::string& path) {
   auto value = Get(map, key, path);
-  if (!value || !ExpectList(*value, path)) return std::nullopt;
+  if (!value || !ExpectList(*value, path)) return nullptr;
   return value;
 }
 
-bool YamlReader::ToString(const YAML::Node& node, const std::string& path, std::string& out) {
+bool YamlReader::ToString(const YamlNode& node, const std::string& path, std::string& out) {
   if (!node.IsScalar()) {
     Error(node, path, "want a string, got " + KindName(node));
     return false;
@@ -112,7 +106,7 @@ bool YamlReader::ToString(const YAML::Node& node, const std::string& path, std::
   return true;
 }
 
-bool YamlReader::ToInt(const YAML::Node& node, const std::string& path, int& out) {
+bool YamlReader::ToInt(const YamlNode& node, const std::string& path, int& out) {
   static const std::regex kInt("[-+]?[0-9]{1,9}");
   if (!node.IsScalar() || !std::regex_match(node.Scalar(), kInt)) {
     Error(node, path, "want an integer, got " + KindName(node));
@@ -122,7 +116,7 @@ bool YamlReader::ToInt(const YAML::Node& node, const std::string& path, int& out
   return true;
 }
 
-bool YamlReader::ToBool(const YAML::Node& node, const std::string& path, bool& out) {
+bool YamlReader::ToBool(const YamlNode& node, const std::string& path, bool& out) {
   if (node.IsScalar()) {
     const std::string& s = node.Scalar();
     if (s == "true" || s == "True" || s == "TRUE" || s == "yes" || s == "on") {
@@ -138,38 +132,37 @@ bool YamlReader::ToBool(const YAML::Node& node, const std::string& path, bool& o
   return false;
 }
 
-void YamlReader::String(const YAML::Node& map, const char* key, const std::string& prefix,
+void YamlReader::String(const YamlNode& map, const char* key, const std::string& prefix,
                         std::string& out) {
   const std::string path = JoinPath(prefix, key);
   if (auto v = Get(map, key, path)) ToString(*v, path, out);
 }
 
-void YamlReader::Int(const YAML::Node& map, const char* key, const std::string& prefix, int& out) {
+void YamlReader::Int(const YamlNode& map, const char* key, const std::string& prefix, int& out) {
   const std::string path = JoinPath(prefix, key);
   if (auto v = Get(map, key, path)) ToInt(*v, path, out);
 }
 
-void YamlReader::OptInt(const YAML::Node& map, const char* key, const std::string& prefix,
+void YamlReader::OptInt(const YamlNode& map, const char* key, const std::string& prefix,
                         std::optional<int>& out) {
   const std::string path = JoinPath(prefix, key);
   int value = 0;
   if (auto v = Get(map, key, path); v && ToInt(*v, path, value)) out = value;
 }
 
-void YamlReader::Bool(const YAML::Node& map, const char* key, const std::string& prefix,
-                      bool& out) {
+void YamlReader::Bool(const YamlNode& map, const char* key, const std::string& prefix, bool& out) {
   const std::string path = JoinPath(prefix, key);
   if (auto v = Get(map, key, path)) ToBool(*v, path, out);
 }
 
-void YamlReader::OptBool(const YAML::Node& map, const char* key, const std::string& prefix,
+void YamlReader::OptBool(const YamlNode& map, const char* key, const std::string& prefix,
                          std::optional<bool>& out) {
   const std::string path = JoinPath(prefix, key);
   bool value = false;
   if (auto v = Get(map, key, path); v && ToBool(*v, path, value)) out = value;
 }
 
-void YamlReader::Strings(const YAML::Node& map, const char* key, const std::string& prefix,
+void YamlReader::Strings(const YamlNode& map, const char* key, const std::string& prefix,
                          std::vector<std::string>& out) {
   const std::string path = JoinPath(prefix, key);
   auto list = GetList(map, key, path);
@@ -182,14 +175,14 @@ void YamlReader::Strings(const YAML::Node& map, const char* key, const std::stri
   }
 }
 
-void YamlReader::Map(const YAML::Node& map, const char* key, const std::string& prefix,
+void YamlReader::Map(const YamlNode& map, const char* key, const std::string& prefix,
                      StringMap& out) {
   const std::string path = JoinPath(prefix, key);
   if (auto m = GetMap(map, key, path)) MapNode(*m, path, out);
 }
 
-void YamlReader::MapNode(const YAML::Node& node, const std::string& path, StringMap& out) {
-  for (const auto& kv : node) {
+void YamlReader::MapNode(const YamlNode& node, const std::string& path, StringMap& out) {
+  for (const auto& kv : node.entries()) {
     std::string key;
     if (!ToString(kv.first, path, key)) continue;
     const std::string item_path = JoinPath(path, key);
@@ -207,11 +200,11 @@ void YamlReader::MapNode(const YAML::Node& node, const std::string& path, String
   }
 }
 
-void YamlReader::CheckKeys(const YAML::Node& map, const std::string& path,
+void YamlReader::CheckKeys(const YamlNode& map, const std::string& path,
                            std::initializer_list<const char*> known) {
   if (!map.IsMap()) return;
   std::set<std::string> seen;
-  for (const auto& kv : map) {
+  for (const auto& kv : map.entries()) {
     if (!kv.first.IsScalar()) continue;
     const std::string& key = kv.first.Scalar();
     if (!seen.insert(key).second) {
@@ -227,23 +220,23 @@ void YamlReader::CheckKeys(const YAML::Node& map, const std::string& path,
   }
 }
 
-nlohmann::json ToJson(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
+nlohmann::json ToJson(const YamlNode& node) {
+  switch (node.kind()) {
+    case YamlNode::Kind::kMap: {
       nlohmann::json out = nlohmann::json::object();
-      for (const auto& kv : node) {
-        out[kv.first.IsScalar() ? kv.first.Scalar() : YAML::Dump(kv.first)] = ToJson(kv.second);
+      for (const auto& kv : node.entries()) {
+        out[kv.first.IsScalar() ? kv.first.Scalar() : kv.first.Dump()] = ToJson(kv.second);
       }
       return out;
     }
-    case YAML::NodeType::Sequence: {
+    case YamlNode::Kind::kSequence: {
       nlohmann::json out = nlohmann::json::array();
-      for (const auto& item : node) out.push_back(ToJson(item));
+      for (const auto& item : node.items()) out.push_back(ToJson(item));
       return out;
     }
-    case YAML::NodeType::Scalar: {
+    case YamlNode::Kind::kScalar: {
       const std::string& s = node.Scalar();
-      if (node.Tag() == "!") return s;  // quoted: always a string
+      if (node.quoted()) return s;  // quoted: always a string
       static const std::regex kInt("[-+]?[0-9]+");
       static const std::regex kFloat("[-+]?([0-9]+\\.[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?");
       if (s == "true" || s == "True" || s == "TRUE") return true;

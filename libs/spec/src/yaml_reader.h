@@ -1,8 +1,6 @@
 // Typed reads of YAML nodes that record each field's location and report type problems.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <initializer_list>
 #include <map>
 #include <optional>
@@ -11,13 +9,14 @@
 
 #include "optimus/spec/diagnostics.h"
 #include "optimus/spec/model.h"
+#include "yaml_node.h"
 
 namespace optimus::spec::internal {
 
 std::string JoinPath(const std::string& prefix, const std::string& key);
 std::string IndexPath(const std::string& prefix, size_t index);
 // "a map", "a list", "a string", "nothing"
-std::string KindName(const YAML::Node& node);
+std::string KindName(const YamlNode& node);
 
 class YamlReader {
  public:
@@ -30,47 +29,46 @@ class YamlReader {
 
   // The document's root map; nullopt (with a diagnostic) for malformed YAML or another kind.
   // An empty document gives an empty map.
-  std::optional<YAML::Node> ParseMap(const std::string& content);
+  std::optional<YamlNode> ParseMap(const std::string& content);
 
-  Location At(const YAML::Node& node) const;
+  Location At(const YamlNode& node) const;
   Location FileLocation() const { return Location{file_, 0, 0}; }
-  void Error(const YAML::Node& at, const std::string& path, std::string message);
-  void Warning(const YAML::Node& at, const std::string& path, std::string message);
+  void Error(const YamlNode& at, const std::string& path, std::string message);
+  void Warning(const YamlNode& at, const std::string& path, std::string message);
 
   // The value of `key` in `map` when present and not null; records its location.
-  std::optional<YAML::Node> Get(const YAML::Node& map, const char* key, const std::string& path);
+  const YamlNode* Get(const YamlNode& map, const char* key, const std::string& path);
   // Like Get, and also checks the kind; reports and returns nullopt on a mismatch.
-  std::optional<YAML::Node> GetMap(const YAML::Node& map, const char* key, const std::string& path);
-  std::optional<YAML::Node> GetList(const YAML::Node& map, const char* key,
-                                    const std::string& path);
+  const YamlNode* GetMap(const YamlNode& map, const char* key, const std::string& path);
+  const YamlNode* GetList(const YamlNode& map, const char* key, const std::string& path);
 
-  bool ExpectMap(const YAML::Node& node, const std::string& path);
-  bool ExpectList(const YAML::Node& node, const std::string& path);
+  bool ExpectMap(const YamlNode& node, const std::string& path);
+  bool ExpectList(const YamlNode& node, const std::string& path);
 
   // Scalar conversions of a node already found; false (with a diagnostic) on a mismatch.
-  bool ToString(const YAML::Node& node, const std::string& path, std::string& out);
-  bool ToInt(const YAML::Node& node, const std::string& path, int& out);
-  bool ToBool(const YAML::Node& node, const std::string& path, bool& out);
+  bool ToString(const YamlNode& node, const std::string& path, std::string& out);
+  bool ToInt(const YamlNode& node, const std::string& path, int& out);
+  bool ToBool(const YamlNode& node, const std::string& path, bool& out);
 
   // Reads `key` of `map` into `out` when present; leaves `out` alone otherwise.
-  void String(const YAML::Node& map, const char* key, const std::string& prefix, std::string& out);
-  void Int(const YAML::Node& map, const char* key, const std::string& prefix, int& out);
-  void OptInt(const YAML::Node& map, const char* key, const std::string& prefix,
+  void String(const YamlNode& map, const char* key, const std::string& prefix, std::string& out);
+  void Int(const YamlNode& map, const char* key, const std::string& prefix, int& out);
+  void OptInt(const YamlNode& map, const char* key, const std::string& prefix,
               std::optional<int>& out);
-  void Bool(const YAML::Node& map, const char* key, const std::string& prefix, bool& out);
-  void OptBool(const YAML::Node& map, const char* key, const std::string& prefix,
+  void Bool(const YamlNode& map, const char* key, const std::string& prefix, bool& out);
+  void OptBool(const YamlNode& map, const char* key, const std::string& prefix,
                std::optional<bool>& out);
-  void Strings(const YAML::Node& map, const char* key, const std::string& prefix,
+  void Strings(const YamlNode& map, const char* key, const std::string& prefix,
                std::vector<std::string>& out);
   // A map of scalars; nested maps or lists are reported.
-  void Map(const YAML::Node& map, const char* key, const std::string& prefix, StringMap& out);
-  void MapNode(const YAML::Node& node, const std::string& path, StringMap& out);
+  void Map(const YamlNode& map, const char* key, const std::string& prefix, StringMap& out);
+  void MapNode(const YamlNode& node, const std::string& path, StringMap& out);
 
   // Warns about keys of `map` not in `known` (most often a typo that would silently be ignored).
-  void CheckKeys(const YAML::Node& map, const std::string& path,
+  void CheckKeys(const YamlNode& map, const std::string& path,
                  std::initializer_list<const char*> known);
 
-  void Record(const std::string& path, const YAML::Node& node);
+  void Record(const std::string& path, const YamlNode& node);
 
  private:
   std::string file_;
@@ -79,6 +77,6 @@ class YamlReader {
 };
 
 // A YAML node as JSON, with plain scalars typed by the YAML core schema (int, float, bool, null).
-nlohmann::json ToJson(const YAML::Node& node);
+nlohmann::json ToJson(const YamlNode& node);
 
 }  // namespace optimus::spec::internal

@@ -154,7 +154,8 @@ TEST(JobSpecTest, MalformedYamlReportsLineAndColumn) {
   EXPECT_FALSE(job.has_value());
   ASSERT_EQ(d.items().size(), 1u);
   EXPECT_EQ(d.items()[0].ToString(),
-            "jobs/ns1/bad/job.yaml:4:1: malformed YAML: end of map flow not found");
+            "jobs/ns1/bad/job.yaml:4:1: malformed YAML: did not find expected ',' or '}' (while "
+            "parsing a flow mapping at line 3, column 7)");
 }
 
 TEST(JobSpecTest, DocumentThatIsNotAMapIsRejected) {

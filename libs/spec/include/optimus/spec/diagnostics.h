@@ -34,6 +34,8 @@ class Diagnostics {
   void Add(Diagnostic diagnostic) { items_.push_back(std::move(diagnostic)); }
   void Error(const Location& at, std::string_view field_path, std::string message);
   void Warning(const Location& at, std::string_view field_path, std::string message);
+  // Moves every item of `other` to the end of this list, keeping their order.
+  void Append(Diagnostics&& other);
 
   const std::vector<Diagnostic>& items() const { return items_; }
   bool HasErrors() const;
