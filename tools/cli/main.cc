@@ -1,11 +1,14 @@
 // The `optimus` command: the all-in-one server and the client verbs.
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <string>
 
+#include "init_command.h"
+#include "job_create_command.h"
 #include "job_validate_command.h"
 #include "optimus/app/host.h"
 #include "optimus/compiler/compiler_service.h"
@@ -28,6 +31,9 @@ constexpr char kUsage[] =
     "Commands:\n"
     "  serve     run every service in one process on the embedded defaults\n"
     "            (SQLite files, embedded bus and file object store under --data-dir)\n"
+    "  init      start a project: optimus.yaml and namespace folders\n"
+    "  job create    write a new job from a task plugin's questions\n"
+    "  job addhook   add a hook plugin to a job\n"
     "  job validate  check job specs offline (file:line:column for every problem)\n"
     "  plugin validate  check YAML plugin files offline\n"
     "  verify specs  check single job.yaml / resource.yaml files\n"
@@ -102,6 +108,19 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   if (command == "serve") return Serve(argc - 1, argv + 1);
   if (command == "version" || command == "--version") return Version(argc - 1, argv + 1);
+  const bool terminal = isatty(0) != 0;
+  if (command == "init") {
+    return optimus::cli::RunInitCommand(argc - 1, argv + 1, std::cin, std::cout, std::cerr,
+                                        terminal);
+  }
+  if (command == "job" && argc >= 3 && std::strcmp(argv[2], "create") == 0) {
+    return optimus::cli::RunJobCreateCommand(argc - 2, argv + 2, std::cin, std::cout, std::cerr,
+                                             terminal);
+  }
+  if (command == "job" && argc >= 3 && std::strcmp(argv[2], "addhook") == 0) {
+    return optimus::cli::RunJobAddHookCommand(argc - 2, argv + 2, std::cin, std::cout, std::cerr,
+                                              terminal);
+  }
   if (command == "job" && argc >= 3 && std::strcmp(argv[2], "validate") == 0) {
     return optimus::cli::RunJobValidateCommand(argc - 2, argv + 2, std::cout, std::cerr);
   }

@@ -1,13 +1,19 @@
 // `optimus window`: computes a job window offline from flags, like Optimus' window endpoint.
 #include "window_command.h"
 
+#include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "nlohmann/json.hpp"
 #include "optimus/schedule/time_util.h"
 #include "optimus/schedule/window.h"
+#include "optimus/spec/loaders.h"
+#include "optimus/spec/project_reader.h"
+#include "optimus/spec/schedule_hooks.h"
 
 namespace optimus::cli {
 namespace {
@@ -15,12 +21,16 @@ namespace {
 constexpr char kHelp[] =
     "Usage: optimus window --scheduled-at RFC3339 [--version 1|2|3] [--size S] [--shift-by S]\n"
     "                      [--offset S] [--truncate-to U] [--location ZONE] [--output text|json]\n"
+    "       optimus window --job PATH --scheduled-at RFC3339 [--output text|json]\n"
     "\n"
-    "Prints the data window (DSTART, DEND) a job run scheduled at --scheduled-at gets.\n"
+    "Prints the data window (DSTART, DEND) a job run scheduled at --scheduled-at gets, for a\n"
+    "window given by flags or for the window of the job at PATH (its folder or its job.yaml;\n"
+    "this.yaml files and the project's presets apply when optimus.yaml is found above it).\n"
     "The scheduled time is the real trigger instant (Airflow execution_date + one cron tick).\n"
     "\n"
     "Flags:\n"
     "  --scheduled-at T   required; RFC3339, e.g. 2023-03-07T02:00:00Z\n"
+    "  --job PATH         take the window (and its version) from this job\n"
     "  --version V        window version: 1, 2 or 3 (default 3)\n"
     "  --size S           v3: one unit of h, d, w, M, y (1d, 24h, 1M) or None;\n"
     "                     v1/v2: Go duration with optional months (24h, 1M, 1M24h)\n"
@@ -40,32 +50,57 @@ constexpr char kHelp[] =
     "  optimus window --version 2 --scheduled-at 2023-03-07T02:00:00Z --truncate-to d \\\n"
     "      --offset -24h --size 24h\n";
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xF];
-          out += kHex[c & 0xF];
-        } else {
-          out += c;
-        }
-    }
+std::string JsonString(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
+
+namespace fs = std::filesystem;
+
+// The window of the job at `path` (a job folder or its job.yaml). When an optimus.yaml is found
+// above it, this.yaml files up to the namespace's job folder and the project's presets apply.
+std::optional<schedule::WindowSpec> WindowOfJob(const std::string& path, std::string& error) {
+  std::error_code ec;
+  fs::path dir = fs::absolute(path, ec).lexically_normal();
+  if (fs::is_regular_file(dir, ec)) dir = dir.parent_path();
+  if (!fs::is_directory(dir, ec)) {
+    error = "--job " + path + ": no such job folder or file";
+    return std::nullopt;
   }
-  out += "\"";
-  return out;
+  spec::Diagnostics diagnostics;
+  fs::path job_root;
+  std::map<std::string, spec::Preset> presets;
+  for (fs::path p = dir;; p = p.parent_path()) {
+    if (fs::is_regular_file(p / "optimus.yaml", ec)) {
+      auto text = spec::ReadFile(p / "optimus.yaml", (p / "optimus.yaml").string(), diagnostics);
+      auto config = text ? spec::LoadClientConfig((p / "optimus.yaml").string(), *text, diagnostics)
+                         : std::nullopt;
+      if (config) {
+        for (const auto& ns : config->namespaces) {
+          const fs::path root = (p / ns.job_path).lexically_normal();
+          const auto rel = dir.lexically_relative(root);
+          if (!ns.job_path.empty() && !rel.empty() && *rel.begin() != "..") job_root = root;
+        }
+        if (!config->preset_path.empty()) {
+          const fs::path file = p / config->preset_path;
+          if (auto presets_text = spec::ReadFile(file, file.string(), diagnostics)) {
+            presets = spec::LoadPresets(file.string(), *presets_text, diagnostics);
+          }
+        }
+      }
+      break;
+    }
+    if (!p.has_parent_path() || p == p.parent_path()) break;
+  }
+  auto job = spec::ReadJobAt(dir, job_root, {}, diagnostics);
+  if (!job || diagnostics.HasErrors()) {
+    error = "cannot read the job at " + path + ":\n" + diagnostics.ToString();
+    if (!error.empty() && error.back() == '\n') error.pop_back();
+    return std::nullopt;
+  }
+  auto window = spec::JobWindow(*job, presets);
+  if (!window.ok()) {
+    error = job->name + ": " + std::string(window.status().message());
+    return std::nullopt;
+  }
+  return *window;
 }
 
 int Fail(std::ostream& err, std::string_view message) {
@@ -76,8 +111,9 @@ int Fail(std::ostream& err, std::string_view message) {
 }  // namespace
 
 int RunWindowCommand(int argc, char** argv, std::ostream& out, std::ostream& err) {
-  static const std::vector<std::string> kFlags = {
-      "version", "size", "shift-by", "offset", "truncate-to", "location", "scheduled-at", "output"};
+  static const std::vector<std::string> kFlags = {"version",      "size",        "shift-by",
+                                                  "offset",       "truncate-to", "location",
+                                                  "scheduled-at", "output",      "job"};
   std::map<std::string, std::string> values;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -120,7 +156,17 @@ int RunWindowCommand(int argc, char** argv, std::ostream& out, std::ostream& err
   }
 
   schedule::WindowSpec spec;
-  if (values.count("version") != 0) {
+  if (values.count("job") != 0) {
+    for (const char* flag : {"version", "size", "shift-by", "offset", "truncate-to", "location"}) {
+      if (values.count(flag) != 0) {
+        return Fail(err, std::string("--job takes the window from the job; drop --") + flag);
+      }
+    }
+    std::string error;
+    auto from_job = WindowOfJob(get("job"), error);
+    if (!from_job) return Fail(err, error);
+    spec = *from_job;
+  } else if (values.count("version") != 0) {
     const std::string v = get("version");
     if (v == "1" || v == "2" || v == "3") {
       spec.version = v[0] - '0';
@@ -128,18 +174,20 @@ int RunWindowCommand(int argc, char** argv, std::ostream& out, std::ostream& err
       return Fail(err, "--version \"" + v + "\" is not 1, 2 or 3");
     }
   }
-  spec.size = get("size");
-  spec.shift_by = get("shift-by");
-  spec.offset = get("offset");
-  spec.truncate_to = get("truncate-to");
-  spec.location = get("location");
-  if (spec.version == 3 && values.count("offset") != 0) {
-    return Fail(err, "--offset applies to versions 1 and 2; version 3 uses --shift-by");
-  }
-  if (spec.version != 3 && (values.count("shift-by") != 0 || values.count("location") != 0)) {
-    return Fail(err,
-                "--shift-by and --location apply to version 3 only; versions 1 and 2 use "
-                "--offset and UTC");
+  if (values.count("job") == 0) {
+    spec.size = get("size");
+    spec.shift_by = get("shift-by");
+    spec.offset = get("offset");
+    spec.truncate_to = get("truncate-to");
+    spec.location = get("location");
+    if (spec.version == 3 && values.count("offset") != 0) {
+      return Fail(err, "--offset applies to versions 1 and 2; version 3 uses --shift-by");
+    }
+    if (spec.version != 3 && (values.count("shift-by") != 0 || values.count("location") != 0)) {
+      return Fail(err,
+                  "--shift-by and --location apply to version 3 only; versions 1 and 2 use "
+                  "--offset and UTC");
+    }
   }
 
   auto result = schedule::Compute(spec, *scheduled_at);

@@ -411,4 +411,14 @@ std::optional<ResourceSpec> LoadResourceSpec(const std::string& path, const std:
   return res;
 }
 
+std::optional<StringMap> LoadStringMap(const std::string& path, const std::string& content,
+                                       Diagnostics& diagnostics) {
+  internal::YamlReader r(path, diagnostics);
+  auto root = r.ParseMap(content);
+  if (!root) return std::nullopt;
+  StringMap out;
+  r.MapNode(*root, "", out);
+  return out;
+}
+
 }  // namespace optimus::spec

@@ -285,6 +285,48 @@ std::vector<JobSpec> ReadJobs(const fs::path& job_root, const std::string& names
   return ReadNamespaceJobs(job_root, namespace_name, options, true, diagnostics);
 }
 
+std::optional<JobSpec> ReadJobAt(const fs::path& job_dir, const fs::path& job_root,
+                                 const ReadOptions& options, Diagnostics& diagnostics) {
+  const fs::path dir = job_dir.lexically_normal();
+  std::vector<fs::path> specs;
+  for (const fs::path& file : Files(dir)) {
+    if (EndsWith(file.filename().string(), "job.yaml")) specs.push_back(file);
+  }
+  if (specs.empty()) {
+    diagnostics.Error(Location{Shown(dir, options), 0, 0}, "", "no job.yaml in this folder");
+    return std::nullopt;
+  }
+  const std::string shown = Shown(specs[0], options);
+  auto content = ReadFile(specs[0], shown, diagnostics);
+  if (!content) return std::nullopt;
+  auto job = LoadJobSpec(shown, *content, diagnostics);
+  if (!job) return std::nullopt;
+  const fs::path root = job_root.empty() ? dir : job_root.lexically_normal();
+  for (fs::path p = dir;; p = p.parent_path()) {
+    const fs::path parent = p / "this.yaml";
+    std::error_code ec;
+    if (fs::is_regular_file(parent, ec)) {
+      const std::string parent_shown = Shown(parent, options);
+      if (auto text = ReadFile(parent, parent_shown, diagnostics)) {
+        if (auto spec = LoadJobSpec(parent_shown, *text, diagnostics)) InheritFrom(*job, *spec);
+      }
+    }
+    if (p == root || !p.has_parent_path() || p == p.parent_path()) break;
+  }
+  const fs::path assets = dir / "assets";
+  std::error_code ec;
+  if (fs::is_directory(assets, ec)) {
+    fs::recursive_directory_iterator it(assets, ec);
+    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      if (auto data = ReadFile(it->path(), Shown(it->path(), options), diagnostics)) {
+        job->assets[it->path().lexically_relative(assets).generic_string()] = std::move(*data);
+      }
+    }
+  }
+  return job;
+}
+
 std::vector<ResourceSpec> ReadResources(const fs::path& root, const std::string& namespace_name,
                                         const std::string& datastore, const ReadOptions& options,
                                         Diagnostics& diagnostics) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "optimus/schedule/cron.h"
+#include "optimus/schedule/preset.h"
 #include "optimus/schedule/window.h"
 
 namespace optimus::spec {
@@ -31,7 +32,30 @@ std::string FieldFirst(const std::string& message) {
   return message;
 }
 
+schedule::WindowSpec ToSpec(const Window& w, int version) {
+  schedule::WindowSpec spec;
+  spec.version = version;
+  spec.size = w.size;
+  spec.shift_by = w.shift_by;
+  spec.offset = w.offset;
+  spec.truncate_to = w.truncate_to;
+  spec.location = w.location;
+  return spec;
+}
+
 }  // namespace
+
+absl::StatusOr<schedule::WindowSpec> JobWindow(const JobSpec& job,
+                                               const std::map<std::string, Preset>& presets) {
+  const Window& w = job.task.window;
+  if (w.preset.empty()) return ToSpec(w, w.version != 0 ? w.version : job.version);
+  const std::string name = schedule::NormalizePresetName(w.preset);
+  auto it = presets.find(name);
+  if (it == presets.end()) {
+    return absl::NotFoundError("window preset \"" + w.preset + "\" is not defined in the project");
+  }
+  return ToSpec(it->second.window, 3);
+}
 
 ValidationHooks ScheduleValidationHooks() {
   ValidationHooks hooks;

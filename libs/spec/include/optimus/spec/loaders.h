@@ -42,4 +42,8 @@ std::optional<ResourceSpec> LoadResourceSpec(const std::string& path, const std:
 std::optional<PluginSpec> LoadPluginSpec(const std::string& path, const std::string& content,
                                          Diagnostics& diagnostics);
 
+// A flat map of names to scalar values (an answers file of `optimus job create`).
+std::optional<StringMap> LoadStringMap(const std::string& path, const std::string& content,
+                                       Diagnostics& diagnostics);
+
 }  // namespace optimus::spec

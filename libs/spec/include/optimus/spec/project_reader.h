@@ -26,6 +26,13 @@ std::vector<JobSpec> ReadJobs(const std::filesystem::path& job_root,
                               const std::string& namespace_name, const ReadOptions& options,
                               Diagnostics& diagnostics);
 
+// One job: the *job.yaml in `job_dir`, merged with the this.yaml files of `job_dir` and each
+// ancestor up to and including `job_root` (which must contain job_dir; empty: job_dir only),
+// and its assets. nullopt when there is no job spec there or it cannot be read.
+std::optional<JobSpec> ReadJobAt(const std::filesystem::path& job_dir,
+                                 const std::filesystem::path& job_root, const ReadOptions& options,
+                                 Diagnostics& diagnostics);
+
 // Every resource.yaml under `root` (recursive).
 std::vector<ResourceSpec> ReadResources(const std::filesystem::path& root,
                                         const std::string& namespace_name,

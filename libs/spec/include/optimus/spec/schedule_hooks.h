@@ -1,6 +1,12 @@
 // The validation hooks that check cron expressions and windows with libs/schedule.
 #pragma once
 
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "optimus/schedule/window.h"
+#include "optimus/spec/model.h"
 #include "optimus/spec/validate.h"
 
 namespace optimus::spec {
@@ -9,5 +15,10 @@ namespace optimus::spec {
 // schedule::ValidateWindow and reports "<field>: <why>" so the diagnostic points at
 // task.window.<field>.
 ValidationHooks ScheduleValidationHooks();
+
+// The window a job's runs get: its task.window at the job's spec version, or, when it names a
+// preset, that preset's window (version 3). NotFound for an unknown preset.
+absl::StatusOr<schedule::WindowSpec> JobWindow(const JobSpec& job,
+                                               const std::map<std::string, Preset>& presets);
 
 }  // namespace optimus::spec

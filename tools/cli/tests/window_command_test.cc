@@ -4,9 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "optimus/testing/testing.h"
 
 namespace optimus::cli {
 namespace {
@@ -134,6 +137,50 @@ TEST(WindowCommand, BadInputIsOneLineAndExit2) {
             "window --help')\n");
   EXPECT_EQ(RunCli({"--size", "1d"}).err,
             "optimus window: --scheduled-at is required (see 'optimus window --help')\n");
+}
+
+TEST(WindowCommandTest, JobWindowWithThisYamlAndPresets) {
+  testing::TempDir dir;
+  namespace fs = std::filesystem;
+  fs::create_directories(dir.path() / "ns/jobs/team/daily");
+  fs::create_directories(dir.path() / "ns/jobs/team/weekly");
+  std::ofstream(dir.File("optimus.yaml"))
+      << "version: 1\nhost: localhost:9100\nproject:\n  name: p\n  preset_path: preset.yaml\n"
+         "  config: {storage_path: 'file://dags', scheduler_host: 'http://a:8080'}\n"
+         "namespaces:\n- name: ns\n  job: {path: ns/jobs}\n";
+  std::ofstream(dir.File("preset.yaml"))
+      << "presets:\n  yesterday:\n    description: the day before\n"
+         "    window: {size: 1d, shift_by: -1d}\n";
+  // The window comes from the namespace's this.yaml; the job only sets its version.
+  std::ofstream(dir.File("ns/jobs/this.yaml")) << "task:\n  window:\n    size: 1d\n";
+  std::ofstream(dir.File("ns/jobs/team/daily/job.yaml"))
+      << "version: 3\nname: p.daily\nowner: o\nschedule: {start_date: '2024-01-01'}\n"
+         "task: {name: bq2bq}\n";
+  std::ofstream(dir.File("ns/jobs/team/weekly/job.yaml"))
+      << "version: 1\nname: p.weekly\nowner: o\nschedule: {start_date: '2024-01-01'}\n"
+         "task: {name: bq2bq, window: {preset: Yesterday}}\n";
+  EXPECT_EQ(Ok({"--job", dir.File("ns/jobs/team/daily"), "--scheduled-at", "2023-03-07T02:00:00Z"}),
+            Ok({"--size", "1d", "--scheduled-at", "2023-03-07T02:00:00Z"}));
+  // A preset is a version 3 window whatever the job's version.
+  EXPECT_EQ(Ok({"--job", dir.File("ns/jobs/team/weekly/job.yaml"), "--scheduled-at",
+                "2023-03-07T02:00:00Z"}),
+            Ok({"--size", "1d", "--shift-by", "-1d", "--scheduled-at", "2023-03-07T02:00:00Z"}));
+  Result mixed = RunCli({"--job", dir.File("ns/jobs/team/daily"), "--size", "2d", "--scheduled-at",
+                         "2023-03-07T02:00:00Z"});
+  EXPECT_EQ(mixed.code, 2);
+  EXPECT_NE(mixed.err.find("--job takes the window from the job; drop --size"), std::string::npos);
+  Result missing = RunCli({"--job", dir.File("nope"), "--scheduled-at", "2023-03-07T02:00:00Z"});
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.err.find("no such job folder or file"), std::string::npos);
+  std::ofstream(dir.File("ns/jobs/team/weekly/job.yaml"))
+      << "version: 3\nname: p.weekly\nowner: o\nschedule: {start_date: '2024-01-01'}\n"
+         "task: {name: bq2bq, window: {preset: nosuch}}\n";
+  Result unknown = RunCli({"--job", dir.File("ns/jobs/team/weekly"), "--scheduled-at",
+                           "2023-03-07T02:00:00Z"});
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.err.find("p.weekly: window preset \"nosuch\" is not defined"),
+            std::string::npos)
+      << unknown.err;
 }
 
 }  // namespace
