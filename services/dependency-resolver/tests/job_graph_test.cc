@@ -1,0 +1,134 @@
+// The job graph: inferred and static upstreams, unknowns, cycles, and that a change resolves
+// only the jobs it affects.
+#include "optimus/dependency_resolver/job_graph.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace optimus::dependency_resolver {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+JobLineage Job(const std::string& name, const std::string& destination,
+               std::vector<std::string> sources, std::vector<std::string> statics = {},
+               const std::string& project = "p", const std::string& ns = "ns") {
+  return JobLineage{project, ns, name, destination, std::move(sources), std::move(statics), {}};
+}
+
+std::vector<std::string> UpstreamKeys(const Resolution& r) {
+  std::vector<std::string> out;
+  for (const auto& u : r.upstreams) out.push_back(u.key + " via " + u.via);
+  return out;
+}
+
+TEST(JobGraphTest, SourcesMatchDestinationsAcrossProjects) {
+  JobGraph g;
+  g.Apply({Job("a", "bq://p:d.a", {"bq://raw:r.x"}), Job("b", "bq://p:d.b", {"bq://p:d.a"}),
+           Job("c", "bq://q:d.c", {"bq://p:d.a", "bq://p:d.b", "bq://q:d.c"}, {}, "q")});
+  EXPECT_THAT(UpstreamKeys(g.Resolve("p/b")), ElementsAre("p/a via bq://p:d.a"));
+  EXPECT_THAT(UpstreamKeys(g.Resolve("q/c")),
+              ElementsAre("p/a via bq://p:d.a", "p/b via bq://p:d.b"));
+  EXPECT_THAT(g.Resolve("q/c").unknown_sources, IsEmpty());  // its own table is not unknown
+  EXPECT_THAT(g.Resolve("p/a").unknown_sources, ElementsAre("bq://raw:r.x"));
+  EXPECT_EQ(g.Resolve("p/b").upstreams[0].namespace_name, "ns");
+  EXPECT_THAT(g.Downstreams("p/a"), ElementsAre("p/b", "q/c"));
+  EXPECT_THAT(g.Impact("p/a"), ElementsAre("p/b", "q/c"));
+}
+
+TEST(JobGraphTest, StaticUpstreamsInAndAcrossProjects) {
+  JobGraph g;
+  g.Apply({Job("a", "", {}), Job("x", "", {}, {}, "other"),
+           Job("b", "", {}, {"a", "other/x", "missing", "gone/y"})});
+  EXPECT_THAT(UpstreamKeys(g.Resolve("p/b")), ElementsAre("other/x via static", "p/a via static"));
+  EXPECT_THAT(g.Resolve("p/b").unknown_statics, ElementsAre("missing", "gone/y"));
+  // The missing job appears later: b now has it.
+  EXPECT_THAT(g.Upsert(Job("missing", "", {})), ElementsAre("p/b", "p/missing"));
+  EXPECT_THAT(g.Resolve("p/b").unknown_statics, ElementsAre("gone/y"));
+}
+
+TEST(JobGraphTest, InferredAndStaticToTheSameJobIsOneUpstream) {
+  JobGraph g;
+  g.Apply({Job("a", "bq://p:d.a", {}), Job("b", "", {"bq://p:d.a"}, {"a"})});
+  EXPECT_THAT(UpstreamKeys(g.Resolve("p/b")), ElementsAre("p/a via bq://p:d.a"));
+}
+
+TEST(JobGraphTest, AChangeResolvesOnlyWhatItAffects) {
+  JobGraph g;
+  g.Apply({Job("a", "bq://p:d.a", {}), Job("b", "bq://p:d.b", {"bq://p:d.a"}),
+           Job("c", "bq://p:d.c", {"bq://p:d.b"}), Job("u", "bq://p:d.u", {"bq://raw:r.z"})});
+  // Same lineage: nothing to do.
+  EXPECT_THAT(g.Upsert(Job("b", "bq://p:d.b", {"bq://p:d.a"})), IsEmpty());
+  // New SQL with the same tables changes only b's own record; c keeps its upstream.
+  EXPECT_THAT(g.Upsert(Job("b", "bq://p:d.b", {"bq://p:d.a", "bq://raw:r.q"})), ElementsAre("p/b"));
+  // b writes elsewhere: c loses its upstream, u (unrelated) is untouched.
+  EXPECT_THAT(g.Upsert(Job("b", "bq://p:d.b2", {"bq://p:d.a"})), ElementsAre("p/b", "p/c"));
+  EXPECT_THAT(g.Resolve("p/c").upstreams, IsEmpty());
+  EXPECT_THAT(g.Resolve("p/c").unknown_sources, ElementsAre("bq://p:d.b"));
+  // A new job writing a table someone reads gives that reader an upstream.
+  EXPECT_THAT(g.Upsert(Job("z", "bq://raw:r.z", {})), ElementsAre("p/u", "p/z"));
+  // Removing it takes the upstream away again.
+  EXPECT_THAT(g.Remove("p/z"), ElementsAre("p/u"));
+  EXPECT_THAT(g.Resolve("p/u").unknown_sources, ElementsAre("bq://raw:r.z"));
+  EXPECT_FALSE(g.Has("p/z"));
+}
+
+TEST(JobGraphTest, MovingNamespaceTellsDownstreams) {
+  JobGraph g;
+  g.Apply({Job("a", "bq://p:d.a", {}), Job("b", "", {"bq://p:d.a"})});
+  EXPECT_THAT(g.Upsert(Job("a", "bq://p:d.a", {}, {}, "p", "ns2")), ElementsAre("p/a", "p/b"));
+  EXPECT_EQ(g.Resolve("p/b").upstreams[0].namespace_name, "ns2");
+}
+
+TEST(JobGraphTest, CyclesAreFoundWithTheirPathAndClearedWhenBroken) {
+  JobGraph g;
+  g.Apply({Job("a", "bq://p:d.a", {"bq://p:d.c"}), Job("b", "bq://p:d.b", {"bq://p:d.a"}),
+           Job("x", "bq://p:d.x", {"bq://p:d.a"})});
+  EXPECT_THAT(g.Resolve("p/a").cycle, IsEmpty());
+  // c closes a -> b -> c -> a.
+  EXPECT_THAT(g.Upsert(Job("c", "bq://p:d.c", {"bq://p:d.b"})), ElementsAre("p/a", "p/b", "p/c"));
+  EXPECT_THAT(g.Resolve("p/a").cycle, ElementsAre("p/a", "p/b", "p/c", "p/a"));
+  EXPECT_THAT(g.Resolve("p/c").cycle, ElementsAre("p/c", "p/a", "p/b", "p/c"));
+  EXPECT_THAT(g.Resolve("p/x").cycle, IsEmpty());  // downstream of the cycle, not on it
+  // c stops reading b: the cycle is gone for every member.
+  EXPECT_THAT(g.Upsert(Job("c", "bq://p:d.c", {})), ElementsAre("p/a", "p/b", "p/c"));
+  EXPECT_THAT(g.Resolve("p/b").cycle, IsEmpty());
+}
+
+TEST(JobGraphTest, SharedDestinationsAreReportedBothWays) {
+  JobGraph g;
+  g.Apply({Job("a", "bq://p:d.t", {}), Job("b", "bq://p:d.t", {}), Job("r", "", {"bq://p:d.t"})});
+  EXPECT_THAT(g.Resolve("p/a").shared_destination, ElementsAre("p/b"));
+  EXPECT_THAT(g.Resolve("p/b").shared_destination, ElementsAre("p/a"));
+  EXPECT_THAT(UpstreamKeys(g.Resolve("p/r")),
+              ElementsAre("p/a via bq://p:d.t", "p/b via bq://p:d.t"));
+}
+
+TEST(JobGraphTest, ALargeLayeredBatchResolvesEveryJobOnce) {
+  JobGraph g;
+  std::vector<JobLineage> jobs;
+  for (int layer = 0; layer < 10; ++layer) {
+    for (int i = 0; i < 200; ++i) {
+      std::vector<std::string> sources;
+      if (layer > 0) {
+        sources.push_back("bq://p:d.l" + std::to_string(layer - 1) + "_" + std::to_string(i));
+        sources.push_back("bq://p:d.l" + std::to_string(layer - 1) + "_" +
+                          std::to_string((i * 7 + 3) % 200));
+      }
+      jobs.push_back(Job("l" + std::to_string(layer) + "_" + std::to_string(i),
+                         "bq://p:d.l" + std::to_string(layer) + "_" + std::to_string(i), sources));
+    }
+  }
+  EXPECT_EQ(g.Apply(jobs).size(), 2000u);
+  EXPECT_EQ(g.Resolve("p/l9_5").upstreams.size(), 2u);
+  // l1_0 reads l0_0 directly, and so does l1_171 ((171 * 7 + 3) % 200 == 0).
+  EXPECT_THAT(g.Downstreams("p/l0_0"), ElementsAre("p/l1_0", "p/l1_171"));
+  const auto impact = g.Impact("p/l0_0");
+  EXPECT_GT(impact.size(), 9u);
+  for (const auto& key : impact) EXPECT_NE(key.rfind("p/l0_", 0), 0u) << key;
+  EXPECT_THAT(g.Upsert(jobs[0]), IsEmpty());
+}
+
+}  // namespace
+}  // namespace optimus::dependency_resolver
