@@ -29,9 +29,9 @@ absl::Status Outbox::EnqueueAll(Transaction& tx, std::vector<bus::OutgoingMessag
   for (size_t first = 0; first < messages.size(); first += kRowsPerStatement) {
     const size_t last = std::min(messages.size(), first + kRowsPerStatement);
     std::string sql =
-        "INSERT INTO outbox (topic, msg_key, payload, headers, created_at_ms) VALUES ";
+        "INSERT INTO outbox (topic, msg_key, payload, headers, created_at_ms, tombstone) VALUES ";
     std::vector<Value> params;
-    params.reserve((last - first) * 5);
+    params.reserve((last - first) * 6);
     for (size_t i = first; i < last; ++i) {
       bus::OutgoingMessage& message = messages[i];
       if (message.topic.empty()) return absl::InvalidArgumentError("outbox: message has no topic");
@@ -44,12 +44,14 @@ absl::Status Outbox::EnqueueAll(Transaction& tx, std::vector<bus::OutgoingMessag
       bus::StampCloudEvent(message, source_);
       const size_t n = params.size();
       absl::StrAppend(&sql, i == first ? "" : ", ", "($", n + 1, ", $", n + 2, ", $", n + 3, ", $",
-                      n + 4, ", $", n + 5, ")");
+                      n + 4, ", $", n + 5, ", $", n + 6, ")");
+      const bool tombstone = message.tombstone;
       params.emplace_back(std::move(message.topic));
       params.emplace_back(std::move(message.key));
       params.emplace_back(Blob{std::move(message.payload)});
       params.emplace_back(Blob{bus::EncodeHeaders(message.headers)});
       params.emplace_back(now);
+      params.emplace_back(static_cast<int64_t>(tombstone));
     }
     if (auto inserted = tx.Execute(sql, params); !inserted.ok()) return inserted.status();
   }
@@ -65,7 +67,7 @@ absl::StatusOr<int> OutboxRelay::PublishBatch() {
       if (!lock.ok()) return lock.status();
     }
     auto rows = tx.Execute(
-        "SELECT id, topic, msg_key, payload, headers FROM outbox"
+        "SELECT id, topic, msg_key, payload, headers, tombstone FROM outbox"
         " WHERE published_at_ms IS NULL ORDER BY id LIMIT $1",
         {static_cast<int64_t>(options_.batch_size)});
     if (!rows.ok()) return rows.status();
@@ -78,7 +80,8 @@ absl::StatusOr<int> OutboxRelay::PublishBatch() {
         return absl::DataLossError(
             absl::StrCat("outbox row ", row.Int(0), ": ", headers.status().message()));
       }
-      batch.push_back({row.Text(1), row.Text(2), row.Text(3), *std::move(headers)});
+      batch.push_back(
+          {row.Text(1), row.Text(2), row.Text(3), *std::move(headers), row.Int(5) != 0});
     }
     if (absl::Status s = publisher_.PublishBatch(batch); !s.ok()) return s;
     const int64_t first = rows->rows.front().Int(0);

@@ -1,11 +1,200 @@
-// optimus-spec-store: component wiring. Its handlers arrive with the deploy pipeline (issue 4).
+// optimus-spec-store: the store of record for projects and job specs. It consumes submissions,
+// keeps one row per job (content hash, version, the JobSpecRecord) and publishes changes
+// through its outbox, in the same transaction as the rows.
 #include "optimus/spec_store/spec_store_service.h"
 
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "optimus/events/v1/jobs.pb.h"
+#include "optimus/pipeline/pipeline.h"
+
 namespace optimus::spec_store {
+namespace {
+
+using events::v1::Stage;
+constexpr char kReporter[] = "optimus/spec-store";
+
+std::string ContentHash(const events::v1::JobSubmission& job) {
+  std::string text = job.namespace_() + "\n" + job.spec_yaml();
+  std::vector<std::pair<std::string, std::string>> assets;
+  for (const auto& a : job.assets()) {
+    const std::string digest = a.sha256().empty() ? pipeline::Sha256Hex(a.inline_()) : a.sha256();
+    assets.emplace_back(a.name(), digest);
+  }
+  std::sort(assets.begin(), assets.end());
+  for (const auto& [name, digest] : assets) absl::StrAppend(&text, "\n", name, "=", digest);
+  return pipeline::Sha256Hex(text);
+}
+
+absl::Status StoreJob(store::Transaction& tx, const store::Outbox& outbox,
+                      const events::v1::JobSubmission& job) {
+  const std::string hash = ContentHash(job);
+  auto row =
+      tx.Execute("SELECT version, content_hash, deleted FROM jobs WHERE project = $1 AND name = $2",
+                 {job.project(), job.job_name()});
+  if (!row.ok()) return row.status();
+  int64_t version = 1;
+  if (!row->rows.empty()) {
+    const auto& r = row->rows[0];
+    if (r.Text(1) == hash && r.Int(2) == 0) {
+      return outbox.Enqueue(
+          tx, pipeline::ProgressRecord(job.deployment_id(), job.project(), job.namespace_(),
+                                       job.job_name(), Stage::STAGE_UNCHANGED, kReporter));
+    }
+    version = r.Int(0) + 1;
+  }
+  events::v1::JobSpecRecord record;
+  record.set_project(job.project());
+  record.set_namespace_(job.namespace_());
+  record.set_name(job.job_name());
+  record.set_version(version);
+  record.set_content_hash(hash);
+  record.set_spec_yaml(job.spec_yaml());
+  *record.mutable_assets() = job.assets();
+  record.set_deployment_id(job.deployment_id());
+  auto saved = tx.Execute(
+      "INSERT INTO jobs (project, name, namespace, version, content_hash, deleted, record) "
+      "VALUES ($1, $2, $3, $4, $5, 0, $6) ON CONFLICT (project, name) DO UPDATE SET "
+      "namespace = excluded.namespace, version = excluded.version, "
+      "content_hash = excluded.content_hash, deleted = 0, record = excluded.record",
+      {job.project(), job.job_name(), job.namespace_(), version, hash,
+       store::Blob{record.SerializeAsString()}});
+  if (!saved.ok()) return saved.status();
+  return outbox.EnqueueAll(
+      tx, {pipeline::ProtoRecord(pipeline::kJobSpecsTopic,
+                                 pipeline::JobKey(job.project(), job.job_name()), record),
+           pipeline::ProgressRecord(job.deployment_id(), job.project(), job.namespace_(),
+                                    job.job_name(), Stage::STAGE_STORED, kReporter)});
+}
+
+absl::Status DeleteJobs(store::Transaction& tx, const store::Outbox& outbox,
+                        const events::v1::SubmissionSealed& sealed) {
+  std::vector<std::string> doomed;
+  if (sealed.mode() == events::v1::DEPLOY_MODE_REPLACE_ALL) {
+    const std::set<std::string> keep(sealed.job_names().begin(), sealed.job_names().end());
+    auto rows =
+        tx.Execute("SELECT name FROM jobs WHERE project = $1 AND namespace = $2 AND deleted = 0",
+                   {sealed.project(), sealed.namespace_()});
+    if (!rows.ok()) return rows.status();
+    for (const auto& r : rows->rows) {
+      if (keep.count(r.Text(0)) == 0) doomed.push_back(r.Text(0));
+    }
+  } else if (sealed.mode() == events::v1::DEPLOY_MODE_DELETE) {
+    doomed.assign(sealed.job_names().begin(), sealed.job_names().end());
+  }
+  std::vector<bus::OutgoingMessage> out;
+  for (const std::string& name : doomed) {
+    auto deleted = tx.Execute(
+        "UPDATE jobs SET deleted = 1, version = version + 1 WHERE project = $1 AND name = $2 "
+        "AND deleted = 0",
+        {sealed.project(), name});
+    if (!deleted.ok()) return deleted.status();
+    if (deleted->affected_rows == 0) {
+      out.push_back(pipeline::ProgressRecord(sealed.deployment_id(), sealed.project(),
+                                             sealed.namespace_(), name, Stage::STAGE_FAILED,
+                                             kReporter, "no such job to delete"));
+      continue;
+    }
+    out.push_back(pipeline::Tombstone(pipeline::kJobSpecsTopic,
+                                      pipeline::JobKey(sealed.project(), name),
+                                      "optimus.events.v1.JobSpecRecord"));
+    out.push_back(pipeline::ProgressRecord(sealed.deployment_id(), sealed.project(),
+                                           sealed.namespace_(), name, Stage::STAGE_DELETED,
+                                           kReporter));
+  }
+  if (out.empty()) return absl::OkStatus();
+  return outbox.EnqueueAll(tx, std::move(out));
+}
+
+absl::Status StoreProject(store::Transaction& tx, const store::Outbox& outbox,
+                          const events::v1::ProjectSubmission& project) {
+  events::v1::ProjectRecord record;
+  record.set_name(project.name());
+  for (const auto& [k, v] : project.config())
+    (*record.mutable_config())[absl::AsciiStrToUpper(k)] = v;
+  *record.mutable_variables() = project.variables();
+  for (const auto& ns : project.namespaces()) {
+    auto* n = record.add_namespaces();
+    n->set_name(ns.name());
+    for (const auto& [k, v] : ns.config()) (*n->mutable_config())[absl::AsciiStrToUpper(k)] = v;
+    *n->mutable_variables() = ns.variables();
+  }
+  record.set_presets_yaml(project.presets_yaml());
+  auto row = tx.Execute("SELECT version, record FROM projects WHERE name = $1", {project.name()});
+  if (!row.ok()) return row.status();
+  int64_t version = 1;
+  if (!row->rows.empty()) {
+    events::v1::ProjectRecord old;
+    old.ParseFromString(row->rows[0].Text(1));
+    record.set_version(old.version());
+    if (old.SerializeAsString() == record.SerializeAsString()) return absl::OkStatus();
+    version = row->rows[0].Int(0) + 1;
+  }
+  record.set_version(version);
+  auto saved = tx.Execute(
+      "INSERT INTO projects (name, version, record) VALUES ($1, $2, $3) ON CONFLICT (name) DO "
+      "UPDATE SET version = excluded.version, record = excluded.record",
+      {project.name(), version, store::Blob{record.SerializeAsString()}});
+  if (!saved.ok()) return saved.status();
+  return outbox.Enqueue(tx,
+                        pipeline::ProtoRecord(pipeline::kProjectsTopic, project.name(), record));
+}
+
+}  // namespace
+
+absl::Status ApplySubmission(store::Transaction& tx, const store::Outbox& outbox,
+                             const bus::Message& message) {
+  auto submission = pipeline::ParseRecord<events::v1::Submission>(message);
+  if (!submission.ok()) return submission.status();
+  switch (submission->body_case()) {
+    case events::v1::Submission::kJob:
+      if (submission->job().project().empty() || submission->job().job_name().empty()) {
+        return absl::InvalidArgumentError("a job submission without project or job name");
+      }
+      return StoreJob(tx, outbox, submission->job());
+    case events::v1::Submission::kSealed:
+      return DeleteJobs(tx, outbox, submission->sealed());
+    case events::v1::Submission::kProject:
+      if (submission->project().name().empty()) {
+        return absl::InvalidArgumentError("a project submission without a name");
+      }
+      return StoreProject(tx, outbox, submission->project());
+    default:
+      return absl::InvalidArgumentError("an empty submission record");
+  }
+}
+
+SpecStoreService::SpecStoreService() = default;
+SpecStoreService::~SpecStoreService() = default;
+
+std::vector<store::Migration> SpecStoreService::Migrations() const {
+  return {{1, "projects and jobs",
+           "CREATE TABLE projects (name TEXT PRIMARY KEY, version BIGINT NOT NULL, "
+           "record ${BLOB} NOT NULL);"
+           "CREATE TABLE jobs (project TEXT NOT NULL, name TEXT NOT NULL, namespace TEXT NOT "
+           "NULL, version BIGINT NOT NULL, content_hash TEXT NOT NULL, deleted INTEGER NOT NULL, "
+           "record ${BLOB} NOT NULL, PRIMARY KEY (project, name));"
+           "CREATE INDEX jobs_by_namespace ON jobs (project, namespace)"}};
+}
 
 absl::Status SpecStoreService::Start(app::Context& context) {
-  (void)context;
-  return absl::OkStatus();
+  if (absl::Status s = pipeline::EnsurePipelineTopics(context.bus); !s.ok()) return s;
+  const store::Outbox& outbox = context.outbox;
+  worker_ = std::make_unique<pipeline::ConsumerWorker>(
+      context.bus, context.db,
+      pipeline::ConsumerWorker::Options{.group = "spec-store",
+                                        .topics = {pipeline::kSubmissionsTopic}},
+      [&outbox](store::Transaction& tx, const bus::Message& m) {
+        return ApplySubmission(tx, outbox, m);
+      });
+  return worker_->Start();
+}
+
+void SpecStoreService::Stop() {
+  if (worker_) worker_->Stop();
 }
 
 }  // namespace optimus::spec_store

@@ -2,17 +2,39 @@
 // changes.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "optimus/app/component.h"
+#include "optimus/bus/message.h"
+#include "optimus/store/database.h"
+#include "optimus/store/outbox.h"
+
+namespace optimus::pipeline {
+class ConsumerWorker;
+}  // namespace optimus::pipeline
 
 namespace optimus::spec_store {
 
 class SpecStoreService : public app::Component {
  public:
+  SpecStoreService();
+  ~SpecStoreService() override;
   std::string name() const override { return "spec-store"; }
+  std::vector<store::Migration> Migrations() const override;
   absl::Status Start(app::Context& context) override;
+  void Stop() override;
+
+ private:
+  std::unique_ptr<pipeline::ConsumerWorker> worker_;
 };
+
+// Applies one record of optimus.spec.submissions inside `tx`: stores the job (a new version
+// only when its content hash changed), the project, or a sealed deployment's deletions, and
+// enqueues the job.specs / projects records and the progress of each job in `outbox`.
+absl::Status ApplySubmission(store::Transaction& tx, const store::Outbox& outbox,
+                             const bus::Message& message);
 
 // What `optimus-spec-store --help` says about the service.
 inline constexpr char kSpecStoreUsage[] =

@@ -1,0 +1,97 @@
+// What the deploy pipeline's services share: topic names, protobuf records with CloudEvents
+// headers, content hashes, and the consumer worker each service runs.
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "optimus/bus/bus.h"
+#include "optimus/bus/consumer_loop.h"
+#include "optimus/bus/message.h"
+#include "optimus/events/v1/deployment.pb.h"
+#include "optimus/store/database.h"
+#include "optimus/store/exactly_once.h"
+
+namespace optimus::pipeline {
+
+inline constexpr char kSubmissionsTopic[] = "optimus.spec.submissions";
+inline constexpr char kJobSpecsTopic[] = "optimus.job.specs";
+inline constexpr char kProjectsTopic[] = "optimus.projects";
+inline constexpr char kPluginsTopic[] = "optimus.plugins";
+inline constexpr char kResolutionsTopic[] = "optimus.job.resolutions";
+inline constexpr char kDagsTopic[] = "optimus.dags";
+inline constexpr char kProgressTopic[] = "optimus.deployments.progress";
+
+// Creates every pipeline topic (compacted where the design says so) and its dead-letter topic.
+absl::Status EnsurePipelineTopics(bus::Bus& bus);
+
+// A record carrying `message` (ce_type = its full protobuf name, ce_subject = key).
+bus::OutgoingMessage ProtoRecord(std::string topic, std::string key,
+                                 const google::protobuf::Message& message);
+// A delete marker for `key` on a compacted topic.
+bus::OutgoingMessage Tombstone(std::string topic, std::string key, std::string_view type);
+
+// Parses a record's payload; InvalidArgument (poison: it goes to the dead-letter topic) when the
+// bytes are not a `T`.
+template <typename T>
+absl::StatusOr<T> ParseRecord(const bus::Message& message) {
+  T out;
+  if (!out.ParseFromString(message.payload)) {
+    return absl::InvalidArgumentError(
+        "record at " + message.topic + "/" + std::to_string(message.partition) + "@" +
+        std::to_string(message.offset) + " is not a " + std::string(T::descriptor()->full_name()));
+  }
+  return out;
+}
+
+// A progress record for one job of a deployment (key: the deployment id).
+bus::OutgoingMessage ProgressRecord(const std::string& deployment_id, const std::string& project,
+                                    const std::string& namespace_name, const std::string& job,
+                                    events::v1::Stage stage, const std::string& reporter,
+                                    const std::string& error = "", bool cascaded = false);
+
+std::string JobKey(std::string_view project, std::string_view job);
+std::string Sha256Hex(std::string_view data);
+
+// A consumer group applying records exactly once, in its own thread: each polled batch in one
+// transaction (store::ApplyBatchExactlyOnce), falling back to record by record to isolate a
+// poison one, which is dead-lettered.
+class ConsumerWorker {
+ public:
+  struct Options {
+    std::string group;  // also the exactly-once bookkeeping name
+    std::vector<std::string> topics;
+    size_t batch_size = 500;
+    // Called once per applied batch, after its transaction committed (outside it): for work
+    // that must follow the commit, like waking watchers. May be empty.
+    std::function<void()> after_commit;
+  };
+
+  ConsumerWorker(bus::Bus& bus, store::Database& db, Options options, store::Effect effect);
+  ~ConsumerWorker();
+
+  absl::Status Start();
+  void Stop();
+  uint64_t processed() const { return loop_ ? loop_->processed() : 0; }
+  uint64_t dead_lettered() const { return loop_ ? loop_->dead_lettered() : 0; }
+
+ private:
+  bus::Bus& bus_;
+  store::Database& db_;
+  Options options_;
+  store::Effect effect_;
+  std::unique_ptr<bus::Consumer> consumer_;
+  std::unique_ptr<bus::Publisher> dead_letters_;
+  std::unique_ptr<bus::ConsumerLoop> loop_;
+  std::jthread thread_;
+};
+
+}  // namespace optimus::pipeline

@@ -1,0 +1,144 @@
+// Topics, records and the consumer worker of the deploy pipeline.
+#include "optimus/pipeline/pipeline.h"
+
+#include <openssl/sha.h>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/time_util.h"
+#include "optimus/telemetry/log.h"
+
+namespace optimus::pipeline {
+
+absl::Status EnsurePipelineTopics(bus::Bus& bus) {
+  struct Spec {
+    const char* topic;
+    bool compacted;
+  };
+  static constexpr Spec kTopics[] = {{kSubmissionsTopic, false}, {kJobSpecsTopic, true},
+                                     {kProjectsTopic, true},     {kPluginsTopic, true},
+                                     {kResolutionsTopic, true},  {kDagsTopic, true},
+                                     {kProgressTopic, false}};
+  for (const Spec& spec : kTopics) {
+    bus::TopicConfig config;
+    config.compacted = spec.compacted;
+    if (absl::Status s = bus.EnsureTopic(spec.topic, config); !s.ok()) return s;
+    if (absl::Status s = bus.EnsureTopic(bus::DeadLetterTopic(spec.topic), bus::TopicConfig{});
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+bus::OutgoingMessage ProtoRecord(std::string topic, std::string key,
+                                 const google::protobuf::Message& message) {
+  bus::OutgoingMessage out;
+  out.topic = std::move(topic);
+  out.payload = message.SerializeAsString();
+  out.headers = {{bus::kCeType, std::string(message.GetDescriptor()->full_name())},
+                 {bus::kCeSubject, key},
+                 {bus::kContentType, "application/protobuf"}};
+  out.key = std::move(key);
+  return out;
+}
+
+bus::OutgoingMessage Tombstone(std::string topic, std::string key, std::string_view type) {
+  bus::OutgoingMessage out;
+  out.topic = std::move(topic);
+  out.headers = {{bus::kCeType, std::string(type) + ".Deleted"}, {bus::kCeSubject, key}};
+  out.key = std::move(key);
+  out.tombstone = true;
+  return out;
+}
+
+bus::OutgoingMessage ProgressRecord(const std::string& deployment_id, const std::string& project,
+                                    const std::string& namespace_name, const std::string& job,
+                                    events::v1::Stage stage, const std::string& reporter,
+                                    const std::string& error, bool cascaded) {
+  events::v1::DeploymentProgress p;
+  p.set_deployment_id(deployment_id);
+  p.set_project(project);
+  p.set_namespace_(namespace_name);
+  p.set_job_name(job);
+  p.set_stage(stage);
+  p.set_error(error);
+  p.set_reporter(reporter);
+  p.set_cascaded(cascaded);
+  *p.mutable_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  return ProtoRecord(kProgressTopic, deployment_id, p);
+}
+
+std::string JobKey(std::string_view project, std::string_view job) {
+  std::string out(project);
+  out += '/';
+  out += job;
+  return out;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * SHA256_DIGEST_LENGTH);
+  for (unsigned char b : digest) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xF];
+  }
+  return out;
+}
+
+ConsumerWorker::ConsumerWorker(bus::Bus& bus, store::Database& db, Options options,
+                               store::Effect effect)
+    : bus_(bus), db_(db), options_(std::move(options)), effect_(std::move(effect)) {}
+
+ConsumerWorker::~ConsumerWorker() { Stop(); }
+
+absl::Status ConsumerWorker::Start() {
+  auto consumer = bus_.NewConsumer(options_.group);
+  if (!consumer.ok()) return consumer.status();
+  consumer_ = *std::move(consumer);
+  if (absl::Status s = consumer_->Subscribe(options_.topics); !s.ok()) return s;
+  auto publisher = bus_.NewPublisher();
+  if (!publisher.ok()) return publisher.status();
+  dead_letters_ = *std::move(publisher);
+  bus::ConsumerLoopOptions loop_options;
+  loop_options.group = options_.group;
+  loop_options.batch_size = options_.batch_size;
+  loop_options.poll_timeout = std::chrono::milliseconds(200);
+  auto after = options_.after_commit;
+  loop_options.batch_handler = [this, after](const std::vector<bus::Message>& batch) {
+    absl::Status s = store::ApplyBatchExactlyOnce(db_, options_.group, batch, effect_);
+    if (s.ok() && after) after();
+    return s;
+  };
+  loop_options.on_error = [group = options_.group](const absl::Status& status) {
+    LOG_WARN("consumer error, retrying", {{"group", group}, {"error", status}});
+  };
+  auto single = store::ExactlyOnce(db_, options_.group, effect_);
+  loop_ = std::make_unique<bus::ConsumerLoop>(
+      *consumer_, *dead_letters_,
+      [single, after](const bus::Message& m) {
+        absl::Status s = single(m);
+        if (s.ok() && after) after();
+        return s;
+      },
+      loop_options);
+  thread_ = std::jthread([this](std::stop_token stop) {
+    if (absl::Status s = loop_->Run(stop); !s.ok()) {
+      LOG_ERROR("consumer stopped", {{"group", options_.group}, {"error", s}});
+    }
+  });
+  return absl::OkStatus();
+}
+
+void ConsumerWorker::Stop() {
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    thread_.join();
+  }
+  if (consumer_) consumer_->Close();
+}
+
+}  // namespace optimus::pipeline

@@ -1,0 +1,163 @@
+// spec-store's submission handling on a real SQLite database: versions only on change,
+// replace-all deletions as tombstones, projects with upper-cased config keys.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "optimus/events/v1/jobs.pb.h"
+#include "optimus/pipeline/pipeline.h"
+#include "optimus/spec_store/spec_store_service.h"
+#include "optimus/store/migrations.h"
+#include "optimus/store/sqlite_database.h"
+#include "optimus/testing/testing.h"
+
+namespace optimus::spec_store {
+namespace {
+
+using ::testing::ElementsAre;
+
+struct Out {
+  std::string topic, key;
+  bool tombstone;
+  std::string payload;
+};
+
+class SpecStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = store::OpenDatabase("sqlite:" + dir_.File("spec-store.db"), "spec_store");
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = *std::move(db);
+    ASSERT_TRUE(store::ApplyMigrations(*db_, "store", store::CoreMigrations()).ok());
+    ASSERT_TRUE(store::ApplyMigrations(*db_, "spec-store", SpecStoreService().Migrations()).ok());
+  }
+
+  absl::Status Apply(const events::v1::Submission& submission) {
+    bus::Message m;
+    m.topic = pipeline::kSubmissionsTopic;
+    m.payload = submission.SerializeAsString();
+    return db_->InTransaction(
+        [&](store::Transaction& tx) { return ApplySubmission(tx, outbox_, m); });
+  }
+
+  absl::Status Job(const std::string& name, const std::string& yaml, const std::string& sql,
+                   const std::string& ns = "ns1") {
+    events::v1::Submission s;
+    auto* job = s.mutable_job();
+    job->set_deployment_id("d1");
+    job->set_project("p");
+    job->set_namespace_(ns);
+    job->set_job_name(name);
+    job->set_spec_yaml(yaml);
+    auto* asset = job->add_assets();
+    asset->set_name("query.sql");
+    asset->set_inline_(sql);
+    return Apply(s);
+  }
+
+  // Everything enqueued since the last call.
+  std::vector<Out> Drain() {
+    auto rows = db_->Execute(
+        "SELECT topic, msg_key, tombstone, payload FROM outbox WHERE id > $1 ORDER BY id",
+        {last_id_});
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    std::vector<Out> out;
+    for (const auto& r : rows->rows) {
+      out.push_back({r.Text(0), r.Text(1), r.Int(2) != 0, r.Text(3)});
+    }
+    auto max = db_->Execute("SELECT COALESCE(MAX(id), 0) FROM outbox");
+    last_id_ = max->rows[0].Int(0);
+    return out;
+  }
+
+  static std::vector<std::string> Topics(const std::vector<Out>& out) {
+    std::vector<std::string> t;
+    for (const auto& o : out)
+      t.push_back(o.topic + " " + o.key + (o.tombstone ? " (deleted)" : ""));
+    return t;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::Database> db_;
+  store::Outbox outbox_{"optimus/spec-store"};
+  int64_t last_id_ = 0;
+};
+
+TEST_F(SpecStoreTest, NewJobsAreStoredAndPublishedUnchangedOnesOnlyReported) {
+  ASSERT_TRUE(Job("a", "name: a\n", "select 1").ok());
+  auto out = Drain();
+  EXPECT_THAT(Topics(out), ElementsAre("optimus.job.specs p/a", "optimus.deployments.progress d1"));
+  events::v1::JobSpecRecord record;
+  ASSERT_TRUE(record.ParseFromString(out[0].payload));
+  EXPECT_EQ(record.version(), 1);
+  EXPECT_EQ(record.assets(0).inline_(), "select 1");
+
+  ASSERT_TRUE(Job("a", "name: a\n", "select 1").ok());
+  out = Drain();
+  ASSERT_THAT(Topics(out), ElementsAre("optimus.deployments.progress d1"));
+  events::v1::DeploymentProgress progress;
+  ASSERT_TRUE(progress.ParseFromString(out[0].payload));
+  EXPECT_EQ(progress.stage(), events::v1::STAGE_UNCHANGED);
+
+  ASSERT_TRUE(Job("a", "name: a\n", "select 2").ok());  // an asset changed
+  out = Drain();
+  ASSERT_TRUE(record.ParseFromString(out[0].payload));
+  EXPECT_EQ(record.version(), 2);
+  ASSERT_TRUE(Job("a", "name: a\n", "select 2", "ns2").ok());  // moved namespace
+  ASSERT_TRUE(record.ParseFromString(Drain()[0].payload));
+  EXPECT_EQ(record.version(), 3);
+  EXPECT_EQ(record.namespace_(), "ns2");
+}
+
+TEST_F(SpecStoreTest, ReplaceAllDeletesWhatTheDeploymentDoesNotList) {
+  ASSERT_TRUE(Job("a", "name: a\n", "x").ok());
+  ASSERT_TRUE(Job("b", "name: b\n", "x").ok());
+  ASSERT_TRUE(Job("other", "name: other\n", "x", "ns2").ok());
+  Drain();
+  events::v1::Submission sealed;
+  sealed.mutable_sealed()->set_deployment_id("d2");
+  sealed.mutable_sealed()->set_project("p");
+  sealed.mutable_sealed()->set_namespace_("ns1");
+  sealed.mutable_sealed()->set_mode(events::v1::DEPLOY_MODE_REPLACE_ALL);
+  sealed.mutable_sealed()->add_job_names("a");
+  ASSERT_TRUE(Apply(sealed).ok());
+  EXPECT_THAT(Topics(Drain()),
+              ElementsAre("optimus.job.specs p/b (deleted)", "optimus.deployments.progress d2"));
+  // Again: nothing left to delete.
+  ASSERT_TRUE(Apply(sealed).ok());
+  EXPECT_TRUE(Drain().empty());
+  // Deploying b again brings it back as a new version.
+  ASSERT_TRUE(Job("b", "name: b\n", "x").ok());
+  events::v1::JobSpecRecord record;
+  ASSERT_TRUE(record.ParseFromString(Drain()[0].payload));
+  EXPECT_EQ(record.version(), 3);
+}
+
+TEST_F(SpecStoreTest, ProjectsKeepUpperCasedConfigAndVersionOnlyOnChange) {
+  events::v1::Submission s;
+  auto* p = s.mutable_project();
+  p->set_name("p");
+  (*p->mutable_config())["storage_path"] = "file://dags";
+  p->add_namespaces()->set_name("ns1");
+  ASSERT_TRUE(Apply(s).ok());
+  auto out = Drain();
+  ASSERT_THAT(Topics(out), ElementsAre("optimus.projects p"));
+  events::v1::ProjectRecord record;
+  ASSERT_TRUE(record.ParseFromString(out[0].payload));
+  EXPECT_EQ(record.config().at("STORAGE_PATH"), "file://dags");
+  EXPECT_EQ(record.version(), 1);
+  ASSERT_TRUE(Apply(s).ok());
+  EXPECT_TRUE(Drain().empty());
+}
+
+TEST_F(SpecStoreTest, GarbageIsPoison) {
+  bus::Message m;
+  m.topic = pipeline::kSubmissionsTopic;
+  m.payload = "\xff\xff not a protobuf";
+  absl::Status s =
+      db_->InTransaction([&](store::Transaction& tx) { return ApplySubmission(tx, outbox_, m); });
+  EXPECT_TRUE(bus::IsPoison(s)) << s;
+  EXPECT_TRUE(bus::IsPoison(Apply(events::v1::Submission())));
+}
+
+}  // namespace
+}  // namespace optimus::spec_store
