@@ -108,9 +108,11 @@ absl::Status ConsumerWorker::Start() {
   loop_options.batch_size = options_.batch_size;
   loop_options.poll_timeout = std::chrono::milliseconds(200);
   auto after = options_.after_commit;
-  loop_options.batch_handler = [this, after](const std::vector<bus::Message>& batch) {
+  auto failed = options_.after_failure;
+  loop_options.batch_handler = [this, after, failed](const std::vector<bus::Message>& batch) {
     absl::Status s = store::ApplyBatchExactlyOnce(db_, options_.group, batch, effect_);
     if (s.ok() && after) after();
+    if (!s.ok() && failed) failed();
     return s;
   };
   loop_options.on_error = [group = options_.group](const absl::Status& status) {
@@ -119,9 +121,10 @@ absl::Status ConsumerWorker::Start() {
   auto single = store::ExactlyOnce(db_, options_.group, effect_);
   loop_ = std::make_unique<bus::ConsumerLoop>(
       *consumer_, *dead_letters_,
-      [single, after](const bus::Message& m) {
+      [single, after, failed](const bus::Message& m) {
         absl::Status s = single(m);
         if (s.ok() && after) after();
+        if (!s.ok() && failed) failed();
         return s;
       },
       loop_options);

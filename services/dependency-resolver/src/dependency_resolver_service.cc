@@ -1,12 +1,242 @@
-// optimus-dependency-resolver: component wiring. Its handlers arrive with the deploy pipeline
-// (issue 4).
+// optimus-dependency-resolver: consumes job specs, plugins and projects; keeps the job graph;
+// publishes a resolution for every job whose spec or upstream set changed.
 #include "optimus/dependency_resolver/dependency_resolver_service.h"
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "optimus/dependency_resolver/lineage_of.h"
+#include "optimus/pipeline/pipeline.h"
+#include "optimus/spec/loaders.h"
+#include "optimus/telemetry/log.h"
+
 namespace optimus::dependency_resolver {
+namespace {
+
+using events::v1::Stage;
+constexpr char kReporter[] = "optimus/dependency-resolver";
+
+std::string ProjectOf(const std::string& key) { return key.substr(0, key.find('/')); }
+
+}  // namespace
+
+JobLineage Resolver::Recompute(const std::string& key) {
+  const auto& record = specs_.at(key);
+  auto project = projects_.find(record.project());
+  LineageResult r =
+      LineageOf(record, project == projects_.end() ? nullptr : &project->second, plugins_);
+  if (r.error.empty()) {
+    errors_.erase(key);
+  } else {
+    errors_[key] = r.error;
+  }
+  return r.lineage;
+}
+
+absl::Status Resolver::Load(store::Database& db) {
+  specs_.clear();
+  errors_.clear();
+  plugins_.clear();
+  projects_.clear();
+  graph_ = JobGraph();
+  auto plugins = db.Execute("SELECT name, record FROM plugins");
+  if (!plugins.ok()) return plugins.status();
+  for (const auto& row : plugins->rows) {
+    events::v1::PluginRecord record;
+    record.ParseFromString(row.Text(1));
+    spec::Diagnostics d;
+    if (auto p = spec::LoadPluginSpec(record.name(), record.spec_yaml(), d)) {
+      plugins_[p->name] = *p;
+    }
+  }
+  auto projects = db.Execute("SELECT name, record FROM projects");
+  if (!projects.ok()) return projects.status();
+  for (const auto& row : projects->rows) projects_[row.Text(0)].ParseFromString(row.Text(1));
+  auto jobs = db.Execute("SELECT job_key, record FROM jobs");
+  if (!jobs.ok()) return jobs.status();
+  std::vector<JobLineage> lineages;
+  for (const auto& row : jobs->rows) {
+    specs_[row.Text(0)].ParseFromString(row.Text(1));
+    lineages.push_back(Recompute(row.Text(0)));
+  }
+  graph_.Apply(lineages);
+  return absl::OkStatus();
+}
+
+absl::Status Resolver::Emit(store::Transaction& tx, const store::Outbox& outbox,
+                            const std::vector<std::string>& keys, const std::string& cause_key,
+                            const std::string& deployment_id) {
+  std::vector<bus::OutgoingMessage> out;
+  for (const std::string& key : keys) {
+    auto spec = specs_.find(key);
+    if (spec == specs_.end()) continue;
+    const Resolution r = graph_.Resolve(key);
+    const JobLineage* l = graph_.Find(key);
+    events::v1::JobResolution jr;
+    jr.set_project(spec->second.project());
+    jr.set_namespace_(spec->second.namespace_());
+    jr.set_name(spec->second.name());
+    jr.set_spec_version(spec->second.version());
+    jr.set_spec_yaml(spec->second.spec_yaml());
+    jr.set_deployment_id(deployment_id);
+    if (l != nullptr) {
+      jr.set_destination(l->destination);
+      for (const auto& s : l->sources) jr.add_sources(s);
+    }
+    for (const Upstream& u : r.upstreams) {
+      auto* up = jr.add_upstreams();
+      up->set_project(u.project);
+      up->set_namespace_(u.namespace_name);
+      up->set_name(u.name);
+      up->set_via(u.via);
+    }
+    for (const auto& s : r.unknown_sources) jr.add_unknown_sources(s);
+    for (const auto& s : r.unknown_statics) jr.add_unknown_upstreams(s);
+    for (const auto& c : r.cycle) jr.add_cycle(c);
+    std::string error;
+    if (auto e = errors_.find(key); e != errors_.end()) {
+      error = e->second;
+    } else if (!r.cycle.empty()) {
+      error = "cyclic dependency: " + absl::StrJoin(r.cycle, " -> ");
+    } else if (!r.unknown_statics.empty()) {
+      error = "dependencies name no known job: " + absl::StrJoin(r.unknown_statics, ", ");
+    }
+    jr.set_error(error);
+    out.push_back(pipeline::ProtoRecord(pipeline::kResolutionsTopic, key, jr));
+    if (!deployment_id.empty()) {
+      out.push_back(
+          pipeline::ProgressRecord(deployment_id, jr.project(), jr.namespace_(), jr.name(),
+                                   error.empty() ? Stage::STAGE_RESOLVED : Stage::STAGE_FAILED,
+                                   kReporter, error, key != cause_key));
+    }
+  }
+  if (out.empty()) return absl::OkStatus();
+  return outbox.EnqueueAll(tx, std::move(out));
+}
+
+absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox,
+                             const bus::Message& m) {
+  if (m.topic == pipeline::kPluginsTopic) {
+    if (m.tombstone) return absl::OkStatus();  // plugins are never withdrawn from running jobs
+    auto record = pipeline::ParseRecord<events::v1::PluginRecord>(m);
+    if (!record.ok()) return record.status();
+    spec::Diagnostics d;
+    auto plugin = spec::LoadPluginSpec(record->name(), record->spec_yaml(), d);
+    if (!plugin || d.HasErrors()) {
+      return absl::InvalidArgumentError("plugin " + record->name() +
+                                        " does not load: " + d.ToString());
+    }
+    auto saved = tx.Execute(
+        "INSERT INTO plugins (name, record) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
+        "record = excluded.record",
+        {plugin->name, store::Blob{m.payload}});
+    if (!saved.ok()) return saved.status();
+    plugins_[plugin->name] = *plugin;
+    // Jobs of this task plugin resolve again (their destination or parsers may differ now).
+    std::vector<JobLineage> again;
+    for (const auto& [key, record] : specs_) {
+      spec::Diagnostics jd;
+      auto job = spec::LoadJobSpec(key, record.spec_yaml(), jd);
+      if (job && job->task.name == plugin->name) again.push_back(Recompute(key));
+    }
+    std::vector<std::string> changed = graph_.Apply(again);
+    for (const auto& l : again) changed.push_back(l.key());
+    std::sort(changed.begin(), changed.end());
+    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+    return Emit(tx, outbox, changed, "", "");
+  }
+  if (m.topic == pipeline::kProjectsTopic) {
+    if (m.tombstone) return absl::OkStatus();
+    auto record = pipeline::ParseRecord<events::v1::ProjectRecord>(m);
+    if (!record.ok()) return record.status();
+    auto saved = tx.Execute(
+        "INSERT INTO projects (name, record) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
+        "record = excluded.record",
+        {record->name(), store::Blob{m.payload}});
+    if (!saved.ok()) return saved.status();
+    projects_[record->name()] = *record;
+    std::vector<JobLineage> again;
+    for (const auto& [key, spec] : specs_) {
+      if (spec.project() == record->name() && spec.spec_yaml().find("{{") != std::string::npos) {
+        again.push_back(Recompute(key));
+      }
+    }
+    return Emit(tx, outbox, graph_.Apply(again), "", "");
+  }
+  if (m.topic != pipeline::kJobSpecsTopic) {
+    return absl::InvalidArgumentError("unexpected topic " + m.topic);
+  }
+  const std::string key = m.key;
+  if (m.tombstone) {
+    auto removed = tx.Execute("DELETE FROM jobs WHERE job_key = $1", {key});
+    if (!removed.ok()) return removed.status();
+    specs_.erase(key);
+    errors_.erase(key);
+    std::vector<std::string> changed = graph_.Apply({}, {key});
+    std::vector<bus::OutgoingMessage> gone = {
+        pipeline::Tombstone(pipeline::kResolutionsTopic, key, "optimus.events.v1.JobResolution")};
+    if (absl::Status s = outbox.EnqueueAll(tx, std::move(gone)); !s.ok()) return s;
+    return Emit(tx, outbox, changed, "", "");
+  }
+  auto record = pipeline::ParseRecord<events::v1::JobSpecRecord>(m);
+  if (!record.ok()) return record.status();
+  if (pipeline::JobKey(record->project(), record->name()) != key) {
+    return absl::InvalidArgumentError("job spec record keyed " + key + " is for " +
+                                      record->project() + "/" + record->name());
+  }
+  if (auto old = specs_.find(key);
+      old != specs_.end() && old->second.version() > record->version()) {
+    return absl::OkStatus();  // an older version arriving late changes nothing
+  }
+  auto saved = tx.Execute(
+      "INSERT INTO jobs (job_key, record) VALUES ($1, $2) ON CONFLICT (job_key) DO UPDATE SET "
+      "record = excluded.record",
+      {key, store::Blob{m.payload}});
+  if (!saved.ok()) return saved.status();
+  specs_[key] = *record;
+  std::vector<std::string> changed = graph_.Apply({Recompute(key)});
+  // The job itself always: its spec changed even when its lineage did not.
+  if (std::find(changed.begin(), changed.end(), key) == changed.end()) changed.push_back(key);
+  (void)ProjectOf;
+  return Emit(tx, outbox, changed, key, record->deployment_id());
+}
+
+DependencyResolverService::DependencyResolverService() = default;
+DependencyResolverService::~DependencyResolverService() = default;
+
+std::vector<store::Migration> DependencyResolverService::Migrations() const {
+  return {{1, "plugins, projects and job specs",
+           "CREATE TABLE plugins (name TEXT PRIMARY KEY, record ${BLOB} NOT NULL);"
+           "CREATE TABLE projects (name TEXT PRIMARY KEY, record ${BLOB} NOT NULL);"
+           "CREATE TABLE jobs (job_key TEXT PRIMARY KEY, record ${BLOB} NOT NULL)"}};
+}
 
 absl::Status DependencyResolverService::Start(app::Context& context) {
-  (void)context;
-  return absl::OkStatus();
+  if (absl::Status s = pipeline::EnsurePipelineTopics(context.bus); !s.ok()) return s;
+  if (absl::Status s = resolver_.Load(context.db); !s.ok()) return s;
+  LOG_INFO("job graph loaded", {{"jobs", static_cast<int64_t>(resolver_.graph().size())}});
+  const store::Outbox& outbox = context.outbox;
+  store::Database& db = context.db;
+  worker_ = std::make_unique<pipeline::ConsumerWorker>(
+      context.bus, context.db,
+      pipeline::ConsumerWorker::Options{
+          .group = "dependency-resolver",
+          .topics = {pipeline::kPluginsTopic, pipeline::kProjectsTopic, pipeline::kJobSpecsTopic},
+          .after_failure =
+              [this, &db] {
+                std::lock_guard<std::mutex> lock(mu_);
+                if (absl::Status s = resolver_.Load(db); !s.ok()) {
+                  LOG_ERROR("cannot reload the job graph", {{"error", s}});
+                }
+              }},
+      [this, &outbox](store::Transaction& tx, const bus::Message& m) {
+        std::lock_guard<std::mutex> lock(mu_);
+        return resolver_.Apply(tx, outbox, m);
+      });
+  return worker_->Start();
+}
+
+void DependencyResolverService::Stop() {
+  if (worker_) worker_->Stop();
 }
 
 }  // namespace optimus::dependency_resolver

@@ -73,6 +73,9 @@ class ConsumerWorker {
     // Called once per applied batch, after its transaction committed (outside it): for work
     // that must follow the commit, like waking watchers. May be empty.
     std::function<void()> after_commit;
+    // Called when a batch or a record failed and its transaction rolled back: for state kept
+    // in memory next to the database, which must be reloaded. May be empty.
+    std::function<void()> after_failure;
   };
 
   ConsumerWorker(bus::Bus& bus, store::Database& db, Options options, store::Effect effect);

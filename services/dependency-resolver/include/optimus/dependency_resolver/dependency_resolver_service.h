@@ -2,16 +2,63 @@
 // serves lineage.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "optimus/app/component.h"
+#include "optimus/bus/message.h"
+#include "optimus/dependency_resolver/job_graph.h"
+#include "optimus/events/v1/jobs.pb.h"
+#include "optimus/spec/model.h"
+#include "optimus/store/database.h"
+#include "optimus/store/outbox.h"
+
+namespace optimus::pipeline {
+class ConsumerWorker;
+}  // namespace optimus::pipeline
 
 namespace optimus::dependency_resolver {
 
+// The resolver's state: every job's spec and lineage, the plugins and projects, and the graph.
+// Kept in memory, rebuilt from its own tables at start; each record's effect and the
+// resolutions it causes commit together.
+class Resolver {
+ public:
+  // Loads the tables into memory (after a start or a rolled-back transaction).
+  absl::Status Load(store::Database& db);
+  // Applies one record of job.specs, plugins or projects inside `tx`.
+  absl::Status Apply(store::Transaction& tx, const store::Outbox& outbox, const bus::Message& m);
+  const JobGraph& graph() const { return graph_; }
+
+ private:
+  absl::Status Emit(store::Transaction& tx, const store::Outbox& outbox,
+                    const std::vector<std::string>& keys, const std::string& cause_key,
+                    const std::string& deployment_id);
+  JobLineage Recompute(const std::string& key);
+
+  std::map<std::string, events::v1::JobSpecRecord> specs_;
+  std::map<std::string, std::string> errors_;
+  std::map<std::string, spec::PluginSpec> plugins_;
+  std::map<std::string, events::v1::ProjectRecord> projects_;
+  JobGraph graph_;
+};
+
 class DependencyResolverService : public app::Component {
  public:
+  DependencyResolverService();
+  ~DependencyResolverService() override;
   std::string name() const override { return "dependency-resolver"; }
+  std::vector<store::Migration> Migrations() const override;
   absl::Status Start(app::Context& context) override;
+  void Stop() override;
+
+ private:
+  std::mutex mu_;
+  Resolver resolver_;
+  std::unique_ptr<pipeline::ConsumerWorker> worker_;
 };
 
 // What `optimus-dependency-resolver --help` says about the service.

@@ -1,0 +1,33 @@
+// From a stored job spec and its task plugin to the job's lineage: destination URN from the
+// plugin's template over the compiled config, sources from its asset parsers over the assets.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "optimus/dependency_resolver/job_graph.h"
+#include "optimus/events/v1/jobs.pb.h"
+#include "optimus/spec/model.h"
+
+namespace optimus::dependency_resolver {
+
+struct LineageResult {
+  JobLineage lineage;
+  std::string error;  // why the job cannot be resolved ("" = it can): bad spec, unknown plugin
+};
+
+// `project` may be null (not registered yet): config templates then see no GLOBAL__ values.
+// `plugins` by name. Assets kept in the blob store (by reference) are read by the caller and
+// given in `blob_assets` by name.
+LineageResult LineageOf(const events::v1::JobSpecRecord& record,
+                        const events::v1::ProjectRecord* project,
+                        const std::map<std::string, spec::PluginSpec>& plugins,
+                        const std::map<std::string, std::string>& blob_assets = {});
+
+// The task config with {{ }} templates rendered against GLOBAL__<KEY> values of the project
+// and namespace (config and variables, upper-cased keys; the namespace wins).
+std::map<std::string, std::string> CompileConfig(const std::map<std::string, std::string>& config,
+                                                 const events::v1::ProjectRecord* project,
+                                                 const std::string& namespace_name);
+
+}  // namespace optimus::dependency_resolver

@@ -1,0 +1,116 @@
+// Destination and sources of one job.
+#include "optimus/dependency_resolver/lineage_of.h"
+
+#include "absl/strings/ascii.h"
+#include "optimus/lineage/sql_tables.h"
+#include "optimus/lineage/urn.h"
+#include "optimus/spec/loaders.h"
+#include "optimus/template/optimus_funcs.h"
+
+namespace optimus::dependency_resolver {
+
+std::map<std::string, std::string> CompileConfig(const std::map<std::string, std::string>& config,
+                                                 const events::v1::ProjectRecord* project,
+                                                 const std::string& namespace_name) {
+  bool templated = false;
+  for (const auto& [k, v] : config) templated = templated || v.find("{{") != std::string::npos;
+  if (!templated) return config;
+  tmpl::Map globals;
+  auto add = [&globals](const auto& map) {
+    for (const auto& [k, v] : map) globals["GLOBAL__" + absl::AsciiStrToUpper(k)] = tmpl::Value(v);
+  };
+  if (project != nullptr) {
+    add(project->config());
+    add(project->variables());
+    for (const auto& ns : project->namespaces()) {
+      if (ns.name() != namespace_name) continue;
+      add(ns.config());
+      add(ns.variables());
+    }
+  }
+  const tmpl::Value data(std::move(globals));
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : config) {
+    if (v.find("{{") == std::string::npos) {
+      out[k] = v;
+      continue;
+    }
+    auto rendered = tmpl::CompileString(k, v, data, tmpl::FuncContext{});
+    out[k] = rendered.ok() ? *rendered : v;
+  }
+  return out;
+}
+
+LineageResult LineageOf(const events::v1::JobSpecRecord& record,
+                        const events::v1::ProjectRecord* project,
+                        const std::map<std::string, spec::PluginSpec>& plugins,
+                        const std::map<std::string, std::string>& blob_assets) {
+  LineageResult result;
+  JobLineage& l = result.lineage;
+  l.project = record.project();
+  l.namespace_name = record.namespace_();
+  l.name = record.name();
+  spec::Diagnostics diagnostics;
+  auto job = spec::LoadJobSpec(record.name() + "/job.yaml", record.spec_yaml(), diagnostics);
+  if (!job || diagnostics.HasErrors()) {
+    result.error = "the stored spec does not load: " + diagnostics.ToString();
+    return result;
+  }
+  for (const auto& d : job->dependencies) {
+    if (!d.job.empty()) l.static_upstreams.push_back(d.job);
+  }
+  auto plugin = plugins.find(job->task.name);
+  if (plugin == plugins.end()) {
+    result.error = "unknown task plugin \"" + job->task.name + "\" (not installed on the server)";
+    return result;
+  }
+  const auto config = CompileConfig(job->task.config, project, record.namespace_());
+  if (!plugin->second.destination_urn_template.empty()) {
+    auto urn = lineage::RenderUrnTemplate(plugin->second.destination_urn_template, config);
+    if (!urn.ok()) {
+      result.error = std::string(urn.status().message());
+      return result;
+    }
+    l.destination = *urn;
+  }
+  std::map<std::string, std::string> assets = blob_assets;
+  for (const auto& a : record.assets()) {
+    if (a.content_case() == events::v1::Asset::kInline) assets[a.name()] = a.inline_();
+  }
+  const auto default_project = config.find("PROJECT");
+  for (const auto& [kind, parsers] : plugin->second.asset_parsers) {
+    for (const spec::AssetParser& parser : parsers) {
+      std::string sql;
+      if (!parser.env.empty()) {
+        auto it = config.find(parser.env);
+        if (it == config.end()) continue;
+        sql = it->second;
+      } else if (!parser.filepath.empty() && parser.selector.empty()) {
+        std::string name = parser.filepath;
+        if (name.rfind("./", 0) == 0) name = name.substr(2);
+        auto it = assets.find(name);
+        if (it == assets.end()) continue;
+        sql = it->second;
+      } else {
+        continue;  // YAML assets with a JSONPath selector: not read yet
+      }
+      for (const auto& ref : lineage::ExtractSqlTables(sql).sources) {
+        auto urn = lineage::TableUrn(
+            kind, ref, default_project == config.end() ? "" : default_project->second);
+        if (urn) {
+          l.sources.push_back(*urn);
+        } else {
+          l.unnamed_sources.push_back(ref.ToString());
+        }
+      }
+    }
+  }
+  std::sort(l.sources.begin(), l.sources.end());
+  l.sources.erase(std::unique(l.sources.begin(), l.sources.end()), l.sources.end());
+  std::sort(l.unnamed_sources.begin(), l.unnamed_sources.end());
+  l.unnamed_sources.erase(std::unique(l.unnamed_sources.begin(), l.unnamed_sources.end()),
+                          l.unnamed_sources.end());
+  return result;
+}
+
+}  // namespace optimus::dependency_resolver

@@ -1,0 +1,215 @@
+// The resolver on a real SQLite database: what each incoming record makes it publish.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "optimus/dependency_resolver/dependency_resolver_service.h"
+#include "optimus/pipeline/pipeline.h"
+#include "optimus/store/migrations.h"
+#include "optimus/testing/testing.h"
+
+namespace optimus::dependency_resolver {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+constexpr char kPlugin[] = R"(version: 2
+name: bq2bq
+description: BigQuery to BigQuery
+destination_urn_template: "bigquery://<PROJECT>:<DATASET>.<TABLE>"
+asset_parsers:
+  bq:
+  - filepath: ./query.sql
+plugin_versions:
+  default:
+    image: example/bq2bq
+    tag: "1.0"
+    entrypoint: {shell: /bin/sh, script: "python3 main.py"}
+)";
+
+std::string Spec(const std::string& table, const std::string& extra = "") {
+  return "version: 3\nname: " + table +
+         "\nowner: o\nschedule: {start_date: '2024-01-01', interval: '0 2 * * *'}\n"
+         "task:\n  name: bq2bq\n  config:\n    PROJECT: \"{{.GLOBAL__GCP_PROJECT}}\"\n"
+         "    DATASET: d\n    TABLE: " +
+         table + "\n" + extra;
+}
+
+struct Emitted {
+  std::string topic, key;
+  bool tombstone;
+  events::v1::JobResolution resolution;
+  events::v1::DeploymentProgress progress;
+};
+
+class ResolverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = store::OpenDatabase("sqlite:" + dir_.File("r.db"), "r");
+    ASSERT_TRUE(db.ok());
+    db_ = *std::move(db);
+    ASSERT_TRUE(store::ApplyMigrations(*db_, "store", store::CoreMigrations()).ok());
+    ASSERT_TRUE(store::ApplyMigrations(*db_, "dependency-resolver",
+                                       DependencyResolverService().Migrations())
+                    .ok());
+    ASSERT_TRUE(resolver_.Load(*db_).ok());
+  }
+
+  absl::Status Feed(bus::Message m) {
+    return db_->InTransaction(
+        [&](store::Transaction& tx) { return resolver_.Apply(tx, outbox_, m); });
+  }
+
+  void Plugin(const std::string& yaml) {
+    events::v1::PluginRecord p;
+    p.set_name("bq2bq");
+    p.set_spec_yaml(yaml);
+    absl::Status s = Feed({pipeline::kPluginsTopic, "bq2bq", p.SerializeAsString()});
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  void Project() {
+    events::v1::ProjectRecord p;
+    p.set_name("p");
+    (*p.mutable_variables())["gcp_project"] = "acme";
+    ASSERT_TRUE(Feed({pipeline::kProjectsTopic, "p", p.SerializeAsString()}).ok());
+  }
+
+  void Job(const std::string& name, int64_t version, const std::string& yaml,
+           const std::string& sql, const std::string& deployment = "d1") {
+    events::v1::JobSpecRecord r;
+    r.set_project("p");
+    r.set_namespace_("ns");
+    r.set_name(name);
+    r.set_version(version);
+    r.set_spec_yaml(yaml);
+    r.set_deployment_id(deployment);
+    auto* a = r.add_assets();
+    a->set_name("query.sql");
+    a->set_inline_(sql);
+    ASSERT_TRUE(Feed({pipeline::kJobSpecsTopic, "p/" + name, r.SerializeAsString()}).ok());
+  }
+
+  std::vector<Emitted> Drain() {
+    auto rows = db_->Execute(
+        "SELECT topic, msg_key, tombstone, payload FROM outbox WHERE id > $1 ORDER BY id", {last_});
+    std::vector<Emitted> out;
+    for (const auto& r : rows->rows) {
+      Emitted e{r.Text(0), r.Text(1), r.Int(2) != 0, {}, {}};
+      if (e.topic == pipeline::kResolutionsTopic) e.resolution.ParseFromString(r.Text(3));
+      if (e.topic == pipeline::kProgressTopic) e.progress.ParseFromString(r.Text(3));
+      out.push_back(e);
+    }
+    last_ = db_->Execute("SELECT COALESCE(MAX(id), 0) FROM outbox")->rows[0].Int(0);
+    return out;
+  }
+
+  static std::vector<std::string> Resolved(const std::vector<Emitted>& out) {
+    std::vector<std::string> keys;
+    for (const auto& e : out) {
+      if (e.topic == pipeline::kResolutionsTopic) keys.push_back(e.key + (e.tombstone ? "-" : ""));
+    }
+    return keys;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::Database> db_;
+  store::Outbox outbox_{"optimus/dependency-resolver"};
+  Resolver resolver_;
+  int64_t last_ = 0;
+};
+
+TEST_F(ResolverTest, InfersUpstreamsAndCascadesOnlyWhenTheyChange) {
+  Plugin(kPlugin);
+  Project();
+  Drain();
+  Job("a", 1, Spec("a"), "select * from `raw.r.x`");
+  Job("b", 1, Spec("b"), "select * from `acme.d.a` join acme.d.zz using (k)");
+  auto out = Drain();
+  ASSERT_THAT(Resolved(out), ElementsAre("p/a", "p/b"));
+  EXPECT_THAT(out[0].resolution.unknown_sources(), ElementsAre("bigquery://raw:r.x"));
+  const auto& b = out[2].resolution;
+  ASSERT_EQ(b.upstreams_size(), 1);
+  EXPECT_EQ(b.upstreams(0).name(), "a");
+  EXPECT_EQ(b.upstreams(0).via(), "bigquery://acme:d.a");
+  EXPECT_EQ(b.destination(), "bigquery://acme:d.b");
+  EXPECT_THAT(b.unknown_sources(), ElementsAre("bigquery://acme:d.zz"));
+  EXPECT_EQ(b.error(), "");
+  EXPECT_EQ(out[3].progress.stage(), events::v1::STAGE_RESOLVED);
+  EXPECT_FALSE(out[3].progress.cascaded());
+
+  // New SQL, same tables written: a alone.
+  Job("a", 2, Spec("a"), "select x from `raw.r.x`", "d2");
+  EXPECT_THAT(Resolved(Drain()), ElementsAre("p/a"));
+  // a writes another table: b loses its upstream and is resolved again, as cascaded.
+  Job("a", 3, Spec("a2"), "select x from `raw.r.x`", "d3");
+  out = Drain();
+  EXPECT_THAT(Resolved(out), ElementsAre("p/a", "p/b"));
+  EXPECT_EQ(out[2].resolution.upstreams_size(), 0);
+  EXPECT_TRUE(out[3].progress.cascaded());
+  EXPECT_EQ(out[3].progress.deployment_id(), "d3");
+  // A late, older version changes nothing.
+  Job("a", 1, Spec("a"), "select 1");
+  EXPECT_THAT(Resolved(Drain()), IsEmpty());
+}
+
+TEST_F(ResolverTest, DeletedJobsAreTombstonedAndTheirReadersResolvedAgain) {
+  Plugin(kPlugin);
+  Project();
+  Job("a", 1, Spec("a"), "select 1");
+  Job("b", 1, Spec("b"), "select * from acme.d.a");
+  Drain();
+  bus::Message gone{pipeline::kJobSpecsTopic, "p/a", ""};
+  gone.tombstone = true;
+  ASSERT_TRUE(Feed(gone).ok());
+  EXPECT_THAT(Resolved(Drain()), ElementsAre("p/a-", "p/b"));
+}
+
+TEST_F(ResolverTest, ErrorsAreReportedAndClearWhenTheCauseIsFixed) {
+  Project();
+  Job("a", 1, Spec("a"), "select 1");
+  auto out = Drain();
+  ASSERT_THAT(Resolved(out), ElementsAre("p/a"));
+  EXPECT_EQ(out[0].resolution.error(),
+            "unknown task plugin \"bq2bq\" (not installed on the server)");
+  EXPECT_EQ(out[1].progress.stage(), events::v1::STAGE_FAILED);
+  Plugin(kPlugin);  // the plugin arrives: a resolves cleanly
+  out = Drain();
+  ASSERT_THAT(Resolved(out), ElementsAre("p/a"));
+  EXPECT_EQ(out[0].resolution.error(), "");
+
+  Job("c", 1, Spec("c", "dependencies:\n- job: nowhere\n"), "select 1");
+  out = Drain();
+  EXPECT_EQ(out[0].resolution.error(), "dependencies name no known job: nowhere");
+
+  Job("x", 1, Spec("x"), "select * from acme.d.y");
+  Job("y", 1, Spec("y"), "select * from acme.d.x");
+  out = Drain();
+  // x first resolves cleanly; y closes the cycle and both are resolved again, failed.
+  EXPECT_THAT(Resolved(out), ElementsAre("p/x", "p/x", "p/y"));
+  EXPECT_EQ(out[3].progress.error(), "cyclic dependency: p/x -> p/y -> p/x");
+  EXPECT_TRUE(out[3].progress.cascaded());
+  EXPECT_EQ(out.back().progress.error(), "cyclic dependency: p/y -> p/x -> p/y");
+}
+
+TEST_F(ResolverTest, AReloadRebuildsTheSameGraph) {
+  Plugin(kPlugin);
+  Project();
+  Job("a", 1, Spec("a"), "select 1");
+  Job("b", 1, Spec("b"), "select * from acme.d.a");
+  Resolver again;
+  ASSERT_TRUE(again.Load(*db_).ok());
+  EXPECT_EQ(again.graph().Resolve("p/b"), resolver_.graph().Resolve("p/b"));
+  EXPECT_EQ(again.graph().size(), 2u);
+}
+
+TEST_F(ResolverTest, GarbageIsPoison) {
+  EXPECT_TRUE(bus::IsPoison(Feed({pipeline::kJobSpecsTopic, "p/a", "\x08\xff\xff\xff"})));
+  events::v1::JobSpecRecord wrong;
+  wrong.set_project("p");
+  wrong.set_name("other");
+  EXPECT_TRUE(bus::IsPoison(Feed({pipeline::kJobSpecsTopic, "p/a", wrong.SerializeAsString()})));
+}
+
+}  // namespace
+}  // namespace optimus::dependency_resolver
