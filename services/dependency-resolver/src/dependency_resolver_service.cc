@@ -65,7 +65,9 @@ absl::Status Resolver::Load(store::Database& db) {
 absl::Status Resolver::Emit(store::Transaction& tx, const store::Outbox& outbox,
                             const std::vector<std::string>& keys, const std::string& cause_key,
                             const std::string& deployment_id) {
-  std::vector<bus::OutgoingMessage> out;
+  // Progress first: ingest must learn of a cascaded job before the compiler can report the
+  // deployed job published (both go to the deployment's partition, in this order).
+  std::vector<bus::OutgoingMessage> progress, out;
   for (const std::string& key : keys) {
     auto spec = specs_.find(key);
     if (spec == specs_.end()) continue;
@@ -103,14 +105,16 @@ absl::Status Resolver::Emit(store::Transaction& tx, const store::Outbox& outbox,
     jr.set_error(error);
     out.push_back(pipeline::ProtoRecord(pipeline::kResolutionsTopic, key, jr));
     if (!deployment_id.empty()) {
-      out.push_back(
+      progress.push_back(
           pipeline::ProgressRecord(deployment_id, jr.project(), jr.namespace_(), jr.name(),
                                    error.empty() ? Stage::STAGE_RESOLVED : Stage::STAGE_FAILED,
                                    kReporter, error, key != cause_key));
     }
   }
   if (out.empty()) return absl::OkStatus();
-  return outbox.EnqueueAll(tx, std::move(out));
+  progress.insert(progress.end(), std::make_move_iterator(out.begin()),
+                  std::make_move_iterator(out.end()));
+  return outbox.EnqueueAll(tx, std::move(progress));
 }
 
 absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox,
@@ -172,8 +176,12 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     specs_.erase(key);
     errors_.erase(key);
     std::vector<std::string> changed = graph_.Apply({}, {key});
-    std::vector<bus::OutgoingMessage> gone = {
-        pipeline::Tombstone(pipeline::kResolutionsTopic, key, "optimus.events.v1.JobResolution")};
+    auto tombstone =
+        pipeline::Tombstone(pipeline::kResolutionsTopic, key, "optimus.events.v1.JobResolution");
+    if (auto d = m.HeaderValue(pipeline::kDeploymentHeader)) {
+      tombstone.headers.emplace_back(pipeline::kDeploymentHeader, *d);
+    }
+    std::vector<bus::OutgoingMessage> gone = {std::move(tombstone)};
     if (absl::Status s = outbox.EnqueueAll(tx, std::move(gone)); !s.ok()) return s;
     return Emit(tx, outbox, changed, "", "");
   }

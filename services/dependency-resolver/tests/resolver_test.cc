@@ -104,6 +104,24 @@ class ResolverTest : public ::testing::Test {
     return out;
   }
 
+  // The last resolution of `key` and the last progress of job `name` in `out`.
+  static events::v1::JobResolution ResolutionOf(const std::vector<Emitted>& out,
+                                                const std::string& key) {
+    events::v1::JobResolution r;
+    for (const auto& e : out) {
+      if (e.topic == pipeline::kResolutionsTopic && e.key == key) r = e.resolution;
+    }
+    return r;
+  }
+  static events::v1::DeploymentProgress ProgressOf(const std::vector<Emitted>& out,
+                                                   const std::string& name) {
+    events::v1::DeploymentProgress p;
+    for (const auto& e : out) {
+      if (e.topic == pipeline::kProgressTopic && e.progress.job_name() == name) p = e.progress;
+    }
+    return p;
+  }
+
   static std::vector<std::string> Resolved(const std::vector<Emitted>& out) {
     std::vector<std::string> keys;
     for (const auto& e : out) {
@@ -127,16 +145,16 @@ TEST_F(ResolverTest, InfersUpstreamsAndCascadesOnlyWhenTheyChange) {
   Job("b", 1, Spec("b"), "select * from `acme.d.a` join acme.d.zz using (k)");
   auto out = Drain();
   ASSERT_THAT(Resolved(out), ElementsAre("p/a", "p/b"));
-  EXPECT_THAT(out[0].resolution.unknown_sources(), ElementsAre("bigquery://raw:r.x"));
-  const auto& b = out[2].resolution;
+  EXPECT_THAT(ResolutionOf(out, "p/a").unknown_sources(), ElementsAre("bigquery://raw:r.x"));
+  const auto b = ResolutionOf(out, "p/b");
   ASSERT_EQ(b.upstreams_size(), 1);
   EXPECT_EQ(b.upstreams(0).name(), "a");
   EXPECT_EQ(b.upstreams(0).via(), "bigquery://acme:d.a");
   EXPECT_EQ(b.destination(), "bigquery://acme:d.b");
   EXPECT_THAT(b.unknown_sources(), ElementsAre("bigquery://acme:d.zz"));
   EXPECT_EQ(b.error(), "");
-  EXPECT_EQ(out[3].progress.stage(), events::v1::STAGE_RESOLVED);
-  EXPECT_FALSE(out[3].progress.cascaded());
+  EXPECT_EQ(ProgressOf(out, "b").stage(), events::v1::STAGE_RESOLVED);
+  EXPECT_FALSE(ProgressOf(out, "b").cascaded());
 
   // New SQL, same tables written: a alone.
   Job("a", 2, Spec("a"), "select x from `raw.r.x`", "d2");
@@ -145,9 +163,11 @@ TEST_F(ResolverTest, InfersUpstreamsAndCascadesOnlyWhenTheyChange) {
   Job("a", 3, Spec("a2"), "select x from `raw.r.x`", "d3");
   out = Drain();
   EXPECT_THAT(Resolved(out), ElementsAre("p/a", "p/b"));
-  EXPECT_EQ(out[2].resolution.upstreams_size(), 0);
-  EXPECT_TRUE(out[3].progress.cascaded());
-  EXPECT_EQ(out[3].progress.deployment_id(), "d3");
+  EXPECT_EQ(ResolutionOf(out, "p/b").upstreams_size(), 0);
+  EXPECT_TRUE(ProgressOf(out, "b").cascaded());
+  EXPECT_EQ(ProgressOf(out, "b").deployment_id(), "d3");
+  // Progress goes out before the resolutions it belongs to.
+  EXPECT_EQ(out.front().topic, pipeline::kProgressTopic);
   // A late, older version changes nothing.
   Job("a", 1, Spec("a"), "select 1");
   EXPECT_THAT(Resolved(Drain()), IsEmpty());
@@ -170,26 +190,26 @@ TEST_F(ResolverTest, ErrorsAreReportedAndClearWhenTheCauseIsFixed) {
   Job("a", 1, Spec("a"), "select 1");
   auto out = Drain();
   ASSERT_THAT(Resolved(out), ElementsAre("p/a"));
-  EXPECT_EQ(out[0].resolution.error(),
+  EXPECT_EQ(ResolutionOf(out, "p/a").error(),
             "unknown task plugin \"bq2bq\" (not installed on the server)");
-  EXPECT_EQ(out[1].progress.stage(), events::v1::STAGE_FAILED);
+  EXPECT_EQ(ProgressOf(out, "a").stage(), events::v1::STAGE_FAILED);
   Plugin(kPlugin);  // the plugin arrives: a resolves cleanly
   out = Drain();
   ASSERT_THAT(Resolved(out), ElementsAre("p/a"));
-  EXPECT_EQ(out[0].resolution.error(), "");
+  EXPECT_EQ(ResolutionOf(out, "p/a").error(), "");
 
   Job("c", 1, Spec("c", "dependencies:\n- job: nowhere\n"), "select 1");
   out = Drain();
-  EXPECT_EQ(out[0].resolution.error(), "dependencies name no known job: nowhere");
+  EXPECT_EQ(ResolutionOf(out, "p/c").error(), "dependencies name no known job: nowhere");
 
   Job("x", 1, Spec("x"), "select * from acme.d.y");
   Job("y", 1, Spec("y"), "select * from acme.d.x");
   out = Drain();
   // x first resolves cleanly; y closes the cycle and both are resolved again, failed.
   EXPECT_THAT(Resolved(out), ElementsAre("p/x", "p/x", "p/y"));
-  EXPECT_EQ(out[3].progress.error(), "cyclic dependency: p/x -> p/y -> p/x");
-  EXPECT_TRUE(out[3].progress.cascaded());
-  EXPECT_EQ(out.back().progress.error(), "cyclic dependency: p/y -> p/x -> p/y");
+  EXPECT_EQ(ProgressOf(out, "x").error(), "cyclic dependency: p/x -> p/y -> p/x");
+  EXPECT_TRUE(ProgressOf(out, "x").cascaded());
+  EXPECT_EQ(ProgressOf(out, "y").error(), "cyclic dependency: p/y -> p/x -> p/y");
 }
 
 TEST_F(ResolverTest, AReloadRebuildsTheSameGraph) {

@@ -98,12 +98,15 @@ absl::Status DeleteJobs(store::Transaction& tx, const store::Outbox& outbox,
                                              kReporter, "no such job to delete"));
       continue;
     }
-    out.push_back(pipeline::Tombstone(pipeline::kJobSpecsTopic,
-                                      pipeline::JobKey(sealed.project(), name),
-                                      "optimus.events.v1.JobSpecRecord"));
+    // Accepted for deletion; the compiler reports it deleted once the DAG is gone.
     out.push_back(pipeline::ProgressRecord(sealed.deployment_id(), sealed.project(),
-                                           sealed.namespace_(), name, Stage::STAGE_DELETED,
+                                           sealed.namespace_(), name, Stage::STAGE_ACCEPTED,
                                            kReporter));
+    auto tombstone =
+        pipeline::Tombstone(pipeline::kJobSpecsTopic, pipeline::JobKey(sealed.project(), name),
+                            "optimus.events.v1.JobSpecRecord");
+    tombstone.headers.emplace_back(pipeline::kDeploymentHeader, sealed.deployment_id());
+    out.push_back(std::move(tombstone));
   }
   if (out.empty()) return absl::OkStatus();
   return outbox.EnqueueAll(tx, std::move(out));

@@ -121,7 +121,7 @@ TEST_F(SpecStoreTest, ReplaceAllDeletesWhatTheDeploymentDoesNotList) {
   sealed.mutable_sealed()->add_job_names("a");
   ASSERT_TRUE(Apply(sealed).ok());
   EXPECT_THAT(Topics(Drain()),
-              ElementsAre("optimus.job.specs p/b (deleted)", "optimus.deployments.progress d2"));
+              ElementsAre("optimus.deployments.progress d2", "optimus.job.specs p/b (deleted)"));
   // Again: nothing left to delete.
   ASSERT_TRUE(Apply(sealed).ok());
   EXPECT_TRUE(Drain().empty());

@@ -30,6 +30,9 @@ inline constexpr char kResolutionsTopic[] = "optimus.job.resolutions";
 inline constexpr char kDagsTopic[] = "optimus.dags";
 inline constexpr char kProgressTopic[] = "optimus.deployments.progress";
 
+// On tombstones (which have no payload): the deployment that deleted the job.
+inline constexpr char kDeploymentHeader[] = "optimus_deployment_id";
+
 // Creates every pipeline topic (compacted where the design says so) and its dead-letter topic.
 absl::Status EnsurePipelineTopics(bus::Bus& bus);
 

@@ -1,0 +1,895 @@
+"""Optimus runtime for generated Airflow DAGs (Airflow 2.9/2.10 and 3.x share this one file).
+
+The compiler uploads it as dags/__lib.py; every dags/<namespace>/<job>.py imports it. Importing it
+only imports modules and defines classes: no network, no Airflow Variable and no metadata-DB access
+happens before a task runs. Tunables are read in two ways:
+  * at run time (sensor poke interval/timeout, request timeout, ...): Airflow Variables, read
+    inside execute()/poke()/callbacks, with defaults;
+  * at parse time (pools, retries, DAG run timeout): only the process environment, i.e. Airflow's
+    own AIRFLOW_VAR_<NAME> variables, so a DAG file imports without a database round trip.
+Runtime-context HTTP API used (paths as in Optimus' REST API, see the README beside the templates):
+  GET  {host}/api/v1beta1/jobs?project_name=&job_name=                       (dry-run bypass)
+  GET  {host}/api/v1beta1/project/{p}/replay-details?scheduled_at=&job_names=&status=in progress
+  GET  {host}/api/v1beta1/project/{p}/namespace/{ns}/job/{j}                  (upstream schedule/state)
+  GET  {host}/api/v1beta1/project/{p}/job/{j}/interval?reference_time=        (own window)
+  GET  {host}/api/v1beta1/project/{p}/job/{j}/run?start_date=&end_date=&downstream_project_name=&downstream_job_name=
+  POST {host}/api/v1beta1/project/{p}/namespace/{ns}/job/{j}/event            (callbacks)
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime, timedelta, timezone
+
+try:  # Airflow 3: DAG authors' classes live in the task SDK.
+    from airflow.sdk import BaseOperator, BaseSensorOperator
+
+    AIRFLOW_MAJOR = 3
+except ImportError:  # Airflow 2
+    from airflow.models.baseoperator import BaseOperator
+    from airflow.sensors.base import BaseSensorOperator
+
+    AIRFLOW_MAJOR = 2
+from airflow.exceptions import AirflowException
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import models as k8s
+
+__all__ = [
+    "AIRFLOW_MAJOR",
+    "OptimusHttpSensor",
+    "OptimusJob",
+    "OptimusPodOperator",
+    "OptimusUpstreamSensor",
+    "access_control",
+    "dag_tags",
+    "dagrun_timeout",
+    "job_retries",
+    "job_retry_delay",
+    "pod_resources",
+    "pool_for",
+    "utc_date",
+    "wire",
+]
+
+log = logging.getLogger("optimus")
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+JOB_DIR = "/data"
+ASSET_VOLUME = "asset-volume"
+RUN_INPUT_CONTAINER = "run-input"
+BACKFILL_RUN_PREFIX = "custom-backfill_"
+TAG_MAX_LEN = 100
+# Airflow's kinds of work, as named in Optimus event types (TYPE_<KIND>_<STATE>).
+KIND_TASK, KIND_HOOK, KIND_SENSOR = "TASK", "HOOK", "SENSOR"
+
+# --- tunables ------------------------------------------------------------------------------------
+
+
+def variable(name, default):
+    """An Airflow Variable, or `default` when it is unset or cannot be read. Call only at run time."""
+    try:
+        if AIRFLOW_MAJOR >= 3:
+            from airflow.sdk import Variable
+
+            return Variable.get(name, default=default)
+        from airflow.models import Variable
+
+        return Variable.get(name, default_var=default)
+    except Exception as err:  # noqa: BLE001 - a tunable that cannot be read must not fail a run
+        log.warning("optimus: reading Airflow Variable %s failed (%s); using %r", name, err, default)
+        return default
+
+
+def variable_int(name, default):
+    try:
+        return int(str(variable(name, default)).strip())
+    except ValueError:
+        log.warning("optimus: Airflow Variable %s is not an integer; using %d", name, default)
+        return default
+
+
+def variable_bool(name, default):
+    value = str(variable(name, default)).strip().lower()
+    if value in ("1", "true", "yes", "y", "on"):
+        return True
+    if value in ("0", "false", "no", "n", "off"):
+        return False
+    return default
+
+
+def parse_time_str(name, default):
+    """A parse-time tunable: AIRFLOW_VAR_<NAME> from the environment (never the metadata DB)."""
+    value = os.environ.get("AIRFLOW_VAR_" + name.upper(), "").strip()
+    return value or default
+
+
+def parse_time_int(name, default):
+    try:
+        return int(parse_time_str(name, str(default)))
+    except ValueError:
+        return default
+
+
+def job_retries(count):
+    """The spec's retry count; 0 means "not set": tunable dag_retries (3)."""
+    return count if count > 0 else parse_time_int("dag_retries", 3)
+
+
+def job_retry_delay(seconds):
+    """The spec's retry delay; 0 means "not set": tunable dag_retry_delay_in_secs (300)."""
+    return timedelta(seconds=seconds if seconds > 0 else parse_time_int("dag_retry_delay_in_secs", 300))
+
+
+def dagrun_timeout():
+    return timedelta(seconds=parse_time_int("dagrun_timeout_in_secs", 3 * 24 * 3600))
+
+
+def pool_for(kind, job_pool):
+    """The job's pool (metadata.airflow.pool) wins; else tunable <kind>_pool, else default_pool."""
+    return job_pool or parse_time_str(kind + "_pool", "default_pool")
+
+
+# --- values for DAG arguments ---------------------------------------------------------------------
+
+
+def utc_date(value):
+    """'YYYY-MM-DD' as midnight UTC."""
+    return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+
+
+def dag_tags(namespace, labels):
+    """The namespace, then one 'key:value' tag per label, each cut to Airflow's tag length limit."""
+    tags = [namespace] + ["%s:%s" % (k, v) for k, v in sorted((labels or {}).items())]
+    return [t[:TAG_MAX_LEN] for t in tags if t]
+
+
+def access_control(role):
+    """DAG access for the namespace's Airflow role (project/namespace config ENABLE_RBAC)."""
+    if not role:
+        return None
+    actions = {"can_read", "can_edit"}
+    return {role: {"DAGs": actions}} if AIRFLOW_MAJOR >= 3 else {role: actions}
+
+
+def pod_resources(request_cpu="", request_memory="", limit_cpu="", limit_memory=""):
+    """Kubernetes requests/limits from metadata.resource; empty strings are left out."""
+    requests = {k: v for k, v in (("cpu", request_cpu), ("memory", request_memory)) if v}
+    limits = {k: v for k, v in (("cpu", limit_cpu), ("memory", limit_memory)) if v}
+    if not requests and not limits:
+        return None
+    return k8s.V1ResourceRequirements(requests=requests or None, limits=limits or None)
+
+
+# --- time and cron ---------------------------------------------------------------------------------
+
+_CRON_DESCRIPTORS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+_FRACTION = re.compile(r"(\.\d{1,6})\d*")
+
+
+def normalise_cron(expr):
+    """A 5-field cron for croniter, or None for an unscheduled job."""
+    expr = (expr or "").strip()
+    if not expr or expr.lower() in ("none", "@once"):
+        return None
+    return _CRON_DESCRIPTORS.get(expr.lower(), expr)
+
+
+def to_utc(value):
+    """Any aware datetime (pendulum included) as a plain UTC datetime; naive values are UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return datetime.fromtimestamp(value.timestamp(), tz=timezone.utc)
+
+
+def format_ts(value):
+    return to_utc(value).strftime(TIMESTAMP_FORMAT) if value else None
+
+
+def parse_ts(text):
+    """RFC 3339 as sent by the server ('Z' or offset, up to nanoseconds) to an aware UTC datetime."""
+    text = text.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    return to_utc(datetime.fromisoformat(_FRACTION.sub(r"\1", text, count=1)))
+
+
+def cron_next(expr, after):
+    """The first cron tick strictly after `after`."""
+    from croniter import croniter  # imported when a task runs, not when the DAG is parsed
+
+    return to_utc(croniter(expr, to_utc(after)).get_next(datetime))
+
+
+def cron_latest(expr, at):
+    """The latest cron tick at or before `at`."""
+    from croniter import croniter
+
+    return to_utc(croniter(expr, to_utc(at) + timedelta(seconds=1)).get_prev(datetime))
+
+
+# --- runtime-context HTTP --------------------------------------------------------------------------
+
+
+class OptimusRequestError(Exception):
+    def __init__(self, method, url, status, body):
+        super().__init__("%s %s: HTTP %s %s" % (method, url, status, body[:500]))
+        self.status = status
+
+
+def base_url(host):
+    host = (host or "").strip().rstrip("/")
+    if not host.startswith(("http://", "https://")):
+        host = "http://" + host
+    return host
+
+
+def _segment(value):
+    return urllib.parse.quote(str(value), safe="")
+
+
+def http_json(method, url, *, params=None, body=None, headers=None, timeout=None):
+    """One request; the parsed JSON answer. Raises OptimusRequestError on non-2xx, OSError on transport."""
+    if params:
+        url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
+    data = None
+    all_headers = {"Accept": "application/json"}
+    if body is not None:
+        data = json.dumps(body).encode("utf-8")
+        all_headers["Content-Type"] = "application/json"
+    all_headers.update(headers or {})
+    request = urllib.request.Request(url, data=data, headers=all_headers, method=method)
+    if timeout is None:
+        timeout = variable_int("optimus_request_timeout_in_secs", 300)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            payload = response.read()
+    except urllib.error.HTTPError as err:
+        raise OptimusRequestError(method, url, err.code, err.read().decode("utf-8", "replace")) from None
+    return json.loads(payload.decode("utf-8")) if payload.strip() else {}
+
+
+# --- the job -------------------------------------------------------------------------------------
+
+
+def _ti(context):
+    return context.get("task_instance") or context.get("ti")
+
+
+def _attr(obj, name, default=None):
+    try:
+        value = getattr(obj, name, default)
+    except Exception:  # noqa: BLE001 - some Airflow properties hit the DB or the API
+        return default
+    return default if value is None else value
+
+
+def operator_kind(context):
+    task = context.get("task")
+    kind = getattr(task, "optimus_kind", None)
+    if kind:
+        return kind
+    task_id = _attr(_ti(context), "task_id", "") or _attr(task, "task_id", "")
+    if task_id.startswith("wait_"):
+        return KIND_SENSOR
+    if task_id.startswith("hook_"):
+        return KIND_HOOK
+    return KIND_TASK
+
+
+def _first_poke(context):
+    """True on the first poke of a try of a reschedule-mode sensor (the START event is sent once)."""
+    if "task_reschedule_count" in context:  # Airflow 3: reschedules of this try
+        return not context["task_reschedule_count"]
+    try:  # Airflow 2
+        from airflow.models.taskreschedule import TaskReschedule
+
+        ti = _ti(context)
+        return not TaskReschedule.find_for_task_instance(ti, try_number=ti.try_number)
+    except Exception:  # noqa: BLE001 - better one START too many than none
+        return True
+
+
+class OptimusJob:
+    """One Optimus job inside Airflow: its identity, pod settings, and the callbacks reporting runs."""
+
+    def __init__(
+        self,
+        *,
+        project,
+        namespace,
+        job,
+        host,
+        schedule,
+        task_name,
+        init_image="",
+        run_input_host="",
+        service_account="",
+        resources=None,
+        labels=None,
+    ):
+        self.project = project
+        self.namespace = namespace
+        self.job = job
+        self.host = base_url(host)
+        self.schedule = normalise_cron(schedule)
+        self.task_name = task_name
+        self.init_image = init_image
+        self.run_input_host = run_input_host
+        self.service_account = service_account
+        self.resources = resources
+        self.labels = dict(labels or {})
+
+    def __repr__(self):
+        return "OptimusJob(%s/%s/%s)" % (self.project, self.namespace, self.job)
+
+    # Optimus' scheduled time is the instant a run is triggered: the logical date advanced by one cron
+    # tick (unscheduled jobs: the logical date itself, or the run-after time of an Airflow 3 run
+    # triggered without one).
+    def scheduled_at(self, context):
+        logical = self.logical_date(context)
+        return cron_next(self.schedule, logical) if self.schedule else logical
+
+    @staticmethod
+    def logical_date(context):
+        dag_run = context.get("dag_run")
+        for value in (
+            context.get("logical_date"),
+            _attr(dag_run, "logical_date"),
+            _attr(dag_run, "run_after"),
+        ):
+            if value is not None:
+                return to_utc(value)
+        run_id = context.get("run_id") or _attr(dag_run, "run_id", "")
+        if "__" in run_id:  # e.g. scheduled__2024-01-01T00:00:00+00:00
+            try:
+                return parse_ts(run_id.rsplit("__", 1)[1])
+            except ValueError:
+                pass
+        return datetime.now(timezone.utc)
+
+    # --- callbacks (never raise: a lost event must not fail a run) ---
+
+    def on_operator_start(self, context):
+        kind = operator_kind(context)
+        if kind == KIND_SENSOR and getattr(context.get("task"), "reschedule", False):
+            if not _first_poke(context):
+                return
+        self._operator_event(context, "START", "running", "operator_start")
+
+    def on_operator_success(self, context):
+        self._operator_event(context, "SUCCESS", "success", "operator_success")
+
+    def on_operator_retry(self, context):
+        self._operator_event(context, "RETRY", "retried", "operator_retry")
+
+    def on_operator_failure(self, context):
+        self._operator_event(context, "FAIL", "failed", "operator_fail")
+
+    def on_job_success(self, context):
+        self._send(context, "TYPE_JOB_SUCCESS", "success", "job_success", _ti(context), job_level=True)
+
+    def on_job_failure(self, context):
+        self._send(context, "TYPE_FAILURE", "failed", "job_fail", _first_failed_ti(context), job_level=True)
+
+    def on_sla_miss(self, dag, task_list, blocking_task_list, slas, blocking_tis):
+        """Airflow 2 sla_miss_callback; suppressed unless Variable slamiss_alert is 1."""
+        try:
+            if variable_int("slamiss_alert", 1) != 1:
+                return
+            items = []
+            for sla in slas or []:
+                logical = to_utc(sla.execution_date)
+                scheduled = cron_next(self.schedule, logical) if self.schedule else logical
+                items.append(
+                    {
+                        "task_id": sla.task_id,
+                        "dag_id": sla.dag_id,
+                        "scheduled_at": format_ts(scheduled),
+                        "airflow_execution_time": format_ts(logical),
+                        "timestamp": format_ts(sla.timestamp),
+                    }
+                )
+            if not items:
+                return
+            value = {
+                "slas": items,
+                "job_url": _dag_url(dag.dag_id),
+                "task_id": items[0]["task_id"],
+                "scheduled_at": items[0]["scheduled_at"],
+                "event_time": time.time(),
+                "status": "sla_miss",
+                "event_type": "TYPE_SLA_MISS",
+            }
+            self.post_event("TYPE_SLA_MISS", value)
+        except Exception:  # noqa: BLE001
+            log.exception("optimus: reporting the SLA miss of %s failed", self.job)
+
+    def _operator_event(self, context, state, status, reason_event):
+        kind = operator_kind(context)
+        self._send(context, "TYPE_%s_%s" % (kind, state), status, reason_event, _ti(context))
+
+    def _send(self, context, event_type, status, context_event, ti, job_level=False):
+        try:
+            value = self.event_value(context, event_type, status, context_event, ti, job_level)
+            self.post_event(event_type, value)
+        except Exception:  # noqa: BLE001
+            log.exception("optimus: reporting %s for %s failed", event_type, self.job)
+
+    def event_value(self, context, event_type, status, context_event, ti, job_level=False):
+        """The `value` of a job event, in the shape Optimus' RegisterJobEvent expects."""
+        dag_run = context.get("dag_run")
+        task = context.get("task") or _attr(ti, "task")
+        scheduled = self.scheduled_at(context)
+        logical = self.logical_date(context)
+        exception = context.get("exception")
+        task_id = _attr(ti, "task_id", "") or self.task_name
+        value = {
+            "task_id": task_id,
+            "attempt": _attr(ti, "try_number", 0),
+            "log_url": _attr(ti, "log_url", ""),
+            "duration": _attr(ti, "duration"),
+            "exception": str(exception) if exception else "",
+            "message": ", ".join(_xcom_errors(ti)),
+            "scheduled_at": format_ts(scheduled),
+            "event_time": time.time(),
+            "status": status,
+            "event_type": event_type,
+            "event_context": {
+                "task_instance": {
+                    "max_tries": _attr(ti, "max_tries", 0),
+                    "task_id": task_id,
+                    "task_instance_key_str": context.get("task_instance_key_str", ""),
+                    "attempt": _attr(ti, "try_number", 0),
+                    "log_url": _attr(ti, "log_url", ""),
+                    "state": str(_attr(ti, "state", "")),
+                    "start_date": format_ts(_attr(ti, "start_date")),
+                    "end_date": format_ts(_attr(ti, "end_date")),
+                },
+                "dag_run": {
+                    "dag_id": _attr(dag_run, "dag_id", "") or _attr(context.get("dag"), "dag_id", ""),
+                    "scheduled_at": format_ts(scheduled),
+                    "execution_date": format_ts(logical),
+                    "run_id": context.get("run_id") or _attr(dag_run, "run_id", ""),
+                    "start_date": format_ts(_attr(dag_run, "start_date")),
+                    "end_date": format_ts(_attr(dag_run, "end_date")),
+                },
+                "task": {"downstream_task_ids": sorted(_attr(task, "downstream_task_ids", ()) or ())},
+                "operator_type": KIND_TASK if job_level else operator_kind(context),
+                "event_type": context_event,
+                "event_reason": str(context.get("reason") or ""),
+            },
+        }
+        scheduler_error = getattr(task, "scheduler_error", None)
+        if scheduler_error:
+            value["scheduler_error"] = scheduler_error
+        if job_level:
+            monitoring = _xcom_monitoring(ti, self.task_name)
+            if monitoring is not None:
+                value["monitoring"] = monitoring
+        return value
+
+    def event_url(self):
+        return "%s/api/v1beta1/project/%s/namespace/%s/job/%s/event" % (
+            self.host,
+            _segment(self.project),
+            _segment(self.namespace),
+            _segment(self.job),
+        )
+
+    def post_event(self, event_type, value, attempts=3):
+        """POST the event; transport errors and 5xx are retried with a short backoff."""
+        body = {"event": {"type": event_type, "value": value}}
+        for attempt in range(1, attempts + 1):
+            try:
+                return http_json("POST", self.event_url(), body=body)
+            except (OSError, OptimusRequestError) as err:
+                retryable = not isinstance(err, OptimusRequestError) or err.status >= 500
+                if not retryable or attempt == attempts:
+                    raise
+                log.warning("optimus: posting %s failed (%s); retrying", event_type, err)
+                time.sleep(attempt)
+        return None
+
+
+def _dag_url(dag_id):
+    try:
+        from airflow.configuration import conf
+
+        base = conf.get("api", "base_url", fallback=None) or conf.get("webserver", "base_url", fallback="")
+    except Exception:  # noqa: BLE001
+        base = ""
+    return "%s/dags/%s" % ((base or "").rstrip("/"), urllib.parse.quote(dag_id, safe=""))
+
+
+def _first_failed_ti(context):
+    """The first failed task instance of the run (Airflow 2); else the one in the context."""
+    dag_run = context.get("dag_run")
+    try:
+        for ti in dag_run.get_task_instances(state=["failed"]):
+            return ti
+    except Exception:  # noqa: BLE001 - Airflow 3 callbacks have no DB access
+        pass
+    return _ti(context)
+
+
+def _xcom_errors(ti):
+    """Error messages a task pushed (XCom key 'error', or 'error' in its return value)."""
+    if ti is None or not hasattr(ti, "xcom_pull"):
+        return []
+    messages = []
+    try:
+        pushed = ti.xcom_pull(task_ids=ti.task_id, key="error")
+        if pushed:
+            messages.append(str(pushed))
+        returned = ti.xcom_pull(task_ids=ti.task_id)
+        if isinstance(returned, dict) and returned.get("error") is not None:
+            messages.append(str(returned["error"]))
+    except Exception:  # noqa: BLE001
+        pass
+    return messages
+
+
+def _xcom_monitoring(ti, task_id):
+    if ti is None or not hasattr(ti, "xcom_pull"):
+        return None
+    try:
+        returned = ti.xcom_pull(task_ids=task_id)
+    except Exception:  # noqa: BLE001
+        return None
+    if isinstance(returned, dict) and isinstance(returned.get("monitoring"), dict):
+        return returned["monitoring"]
+    return None
+
+
+# --- operators -------------------------------------------------------------------------------------
+
+_KPO_PARAMS = frozenset(inspect.signature(KubernetesPodOperator.__init__).parameters)
+
+# Runs in the init container with the env set below; writes <JOB_DIR>/in/{.env,.secret,assets}.
+RUN_INPUT_SCRIPT = (
+    'exec optimus job run-input "$JOB_NAME" --project-name "$PROJECT" --host "$OPTIMUS_HOST" '
+    '--output-dir "$JOB_DIR" --scheduled-at "$SCHEDULED_AT" --type "$INSTANCE_TYPE" '
+    '--name "$INSTANCE_NAME" --dag-run-id "$DAG_RUN_ID"'
+)
+
+# Prepended to the plugin's entrypoint script in the main container.
+ENTRYPOINT_PRELUDE = """set -o allexport
+. "$JOB_DIR/in/.env"
+set +o allexport
+echo "optimus: run input ($JOB_DIR/in/.env):"
+cat "$JOB_DIR/in/.env"
+if [ -f "$JOB_DIR/in/.secret" ]; then
+  set -o allexport
+  . "$JOB_DIR/in/.secret"
+  set +o allexport
+fi
+"""
+
+_POD_NAME_INVALID = re.compile(r"[^a-z0-9-]+")
+
+
+def pod_name(job, instance):
+    """A DNS-1123 pod name prefix; the provider appends a random suffix."""
+    name = _POD_NAME_INVALID.sub("-", ("%s-%s" % (job, instance)).lower()).strip("-")
+    return name[:50].strip("-") or "optimus"
+
+
+class OptimusPodOperator(KubernetesPodOperator):
+    """The job's task or one of its hooks: the plugin image in a pod, after an init container has
+    fetched the run input (`optimus job run-input`) into the shared /data volume."""
+
+    # The plugin script is shell, not Jinja (`${#x}` would open a Jinja comment): never render it.
+    template_fields = tuple(f for f in KubernetesPodOperator.template_fields if f not in ("cmds", "arguments"))
+
+    def __init__(
+        self,
+        *,
+        job,
+        instance_type,
+        instance_name,
+        image,
+        shell="",
+        script="",
+        hook_type="after",
+        **kwargs,
+    ):
+        self.optimus_job = job
+        self.optimus_kind = KIND_HOOK if instance_type == "hook" else KIND_TASK
+        self.optimus_hook_type = hook_type if instance_type == "hook" else ""
+        if self.optimus_hook_type == "fail":
+            kwargs.setdefault("trigger_rule", "one_failed")
+        env = {
+            "JOB_NAME": job.job,
+            "PROJECT": job.project,
+            "NAMESPACE": job.namespace,
+            "JOB_DIR": JOB_DIR,
+            "INSTANCE_TYPE": instance_type,
+            "INSTANCE_NAME": instance_name,
+        }
+        mount = k8s.V1VolumeMount(name=ASSET_VOLUME, mount_path=JOB_DIR)
+        init_env = dict(env, OPTIMUS_HOST=job.run_input_host)
+        init = k8s.V1Container(
+            name=RUN_INPUT_CONTAINER,
+            image=job.init_image,
+            command=["/bin/sh", "-c", RUN_INPUT_SCRIPT],
+            env=[k8s.V1EnvVar(name=k, value=v) for k, v in init_env.items()],
+            volume_mounts=[mount],
+        )
+        options = {
+            "log_events_on_failure": True,
+            "init_container_logs": True,
+        }
+        for key, value in options.items():
+            if key in _KPO_PARAMS:
+                kwargs.setdefault(key, value)
+        if job.service_account:
+            kwargs.setdefault("service_account_name", job.service_account)
+        if job.resources is not None:
+            kwargs.setdefault("container_resources", job.resources)
+        if job.labels:
+            kwargs.setdefault("labels", dict(job.labels))
+        super().__init__(
+            name=pod_name(job.job, instance_name),
+            image=image,
+            cmds=[shell or "/bin/sh", "-c"],
+            arguments=[ENTRYPOINT_PRELUDE + script],
+            env_vars=env,
+            volumes=[k8s.V1Volume(name=ASSET_VOLUME, empty_dir=k8s.V1EmptyDirVolumeSource())],
+            volume_mounts=[mount],
+            init_containers=[init],
+            startup_timeout_seconds=120,
+            do_xcom_push=False,
+            **kwargs,
+        )
+
+    def execute(self, context):
+        self.startup_timeout_seconds = variable_int("startup_timeout_in_secs", self.startup_timeout_seconds)
+        if not self.namespace:
+            self.namespace = _executor_namespace()
+        return super().execute(context)
+
+    def build_pod_request_obj(self, context=None, *args, **kwargs):
+        pod = super().build_pod_request_obj(context, *args, **kwargs)
+        if context is not None:
+            run_env = [
+                k8s.V1EnvVar(name="SCHEDULED_AT", value=format_ts(self.optimus_job.scheduled_at(context))),
+                k8s.V1EnvVar(name="DAG_RUN_ID", value=str(context.get("run_id") or "")),
+            ]
+            for container in pod.spec.init_containers or []:
+                if container.name == RUN_INPUT_CONTAINER:
+                    container.env = [e for e in container.env or [] if e.name not in ("SCHEDULED_AT", "DAG_RUN_ID")]
+                    container.env.extend(run_env)
+        return pod
+
+
+def _executor_namespace():
+    """The namespace Airflow's Kubernetes executor uses; None lets the provider decide."""
+    try:
+        from airflow.configuration import conf
+
+        return conf.get("kubernetes_executor", "namespace", fallback=None) or None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+class _OptimusSensor(BaseSensorOperator):
+    optimus_kind = KIND_SENSOR
+
+    def __init__(self, *, job, **kwargs):
+        kwargs.setdefault("mode", "reschedule")
+        kwargs.setdefault("poke_interval", 900)
+        kwargs.setdefault("timeout", 54000)
+        super().__init__(**kwargs)
+        self.optimus_job = job
+        self.scheduler_error = None
+
+    def execute(self, context):
+        self.poke_interval = variable_int("sensor_poke_interval_in_secs", int(self.poke_interval))
+        self.timeout = variable_int("sensor_timeout_in_secs", int(self.timeout))
+        return super().execute(context)
+
+
+class OptimusUpstreamSensor(_OptimusSensor):
+    """Waits until the upstream job's runs covering this run's window have succeeded."""
+
+    def __init__(self, *, upstream_host, upstream_project, upstream_namespace, upstream_job, **kwargs):
+        super().__init__(**kwargs)
+        self.upstream_host = base_url(upstream_host)
+        self.upstream_project = upstream_project
+        self.upstream_namespace = upstream_namespace
+        self.upstream_job = upstream_job
+
+    def poke(self, context):
+        job = self.optimus_job
+        run_id = context.get("run_id") or _attr(context.get("dag_run"), "run_id", "")
+        if run_id.startswith(BACKFILL_RUN_PREFIX):
+            self.log.info("backfill run %s: upstream check bypassed", run_id)
+            return True
+        if self.dry_run():
+            self.log.info("job configured with DRY_RUN: upstream check bypassed")
+            return True
+        scheduled_at = self.optimus_job.scheduled_at(context)
+        if self.replay_ignores_upstream(scheduled_at):
+            self.log.info("in-progress replay has IGNORE_UPSTREAM=True: upstream check bypassed")
+            return True
+        try:
+            upstream_cron, state = self.upstream_schedule()
+        except (OSError, OptimusRequestError, ValueError, KeyError) as err:
+            self.scheduler_error = "error while fetching upstream schedule :: %s" % err
+            self.log.warning(self.scheduler_error)
+            return False
+        if state == "disabled" and variable_bool("bypass_disabled_jobs", True):
+            self.log.info("upstream %s is disabled: upstream check bypassed", self.upstream_job)
+            return True
+        start, end = self.window(scheduled_at, upstream_cron)
+        self.log.info("waiting for %s/%s runs scheduled %s .. %s", self.upstream_project, self.upstream_job, start, end)
+        runs = self.upstream_runs(start, end)
+        pending = [r for r in runs if r.get("state") != "success"]
+        if pending:
+            self.log.info("not yet successful upstream runs: %s", pending)
+            return False
+        return True
+
+    def dry_run(self):
+        """The job's task config says DRY_RUN (true/yes/y); errors mean "no"."""
+        job = self.optimus_job
+        try:
+            answer = http_json(
+                "GET",
+                job.host + "/api/v1beta1/jobs",
+                params={"project_name": job.project, "job_name": job.job},
+            )
+            config = answer["jobSpecificationResponses"][0]["job"].get("config") or []
+        except (OSError, OptimusRequestError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+            return False
+        for item in config:
+            if isinstance(item, dict) and item.get("name") == "DRY_RUN":
+                return str(item.get("value", "")).strip().lower() in ("true", "yes", "y")
+        return False
+
+    def replay_ignores_upstream(self, scheduled_at):
+        job = self.optimus_job
+        try:
+            answer = http_json(
+                "GET",
+                "%s/api/v1beta1/project/%s/replay-details" % (job.host, _segment(job.project)),
+                params={"scheduled_at": format_ts(scheduled_at), "job_names": job.job, "status": "in progress"},
+            )
+        except (OSError, OptimusRequestError, ValueError) as err:
+            self.log.info("no replay details (%s)", err)
+            return False
+        for replay in answer.get("replays") or []:
+            job_config = (replay.get("replayConfig") or {}).get("jobConfig") or {}
+            if str(job_config.get("IGNORE_UPSTREAM", "")) == "True":
+                return True
+        return False
+
+    def upstream_schedule(self):
+        answer = http_json(
+            "GET",
+            "%s/api/v1beta1/project/%s/namespace/%s/job/%s"
+            % (
+                self.upstream_host,
+                _segment(self.upstream_project),
+                _segment(self.upstream_namespace),
+                _segment(self.upstream_job),
+            ),
+        )
+        spec = answer["spec"]
+        return normalise_cron(spec.get("interval")), spec.get("schedulerState", "")
+
+    def window(self, scheduled_at, upstream_cron):
+        """Scheduled times of the upstream runs this run needs, inclusive, as RFC 3339 strings."""
+        job = self.optimus_job
+        reference = cron_latest(upstream_cron, scheduled_at) if upstream_cron else scheduled_at
+        try:
+            answer = http_json(
+                "GET",
+                "%s/api/v1beta1/project/%s/job/%s/interval" % (job.host, _segment(job.project), _segment(job.job)),
+                params={"reference_time": format_ts(reference)},
+            )
+            start, end = parse_ts(answer["startTime"]), parse_ts(answer["endTime"])
+        except (OSError, OptimusRequestError, ValueError, KeyError) as err:
+            raise AirflowException("fetching the window of %s failed: %s" % (job.job, err)) from err
+        if upstream_cron:
+            start = cron_next(upstream_cron, start)
+        return format_ts(start), format_ts(end)
+
+    def upstream_runs(self, start, end):
+        job = self.optimus_job
+        try:
+            answer = http_json(
+                "GET",
+                "%s/api/v1beta1/project/%s/job/%s/run"
+                % (self.upstream_host, _segment(self.upstream_project), _segment(self.upstream_job)),
+                params={
+                    "start_date": start,
+                    "end_date": end,
+                    "downstream_project_name": job.project,
+                    "downstream_job_name": job.job,
+                },
+            )
+        except (OSError, OptimusRequestError, ValueError) as err:
+            raise AirflowException("fetching runs of %s failed: %s" % (self.upstream_job, err)) from err
+        if answer.get("message"):
+            self.log.info("runtime-context: %s", answer["message"])
+        return answer.get("jobRuns") or []
+
+
+class OptimusHttpSensor(_OptimusSensor):
+    """Waits until GET url (with headers and query params, all Jinja-templated) answers 2xx."""
+
+    template_fields = ("url", "headers", "query_params")
+
+    def __init__(self, *, url, headers=None, query_params=None, **kwargs):
+        super().__init__(**kwargs)
+        self.url = url
+        self.headers = dict(headers or {})
+        self.query_params = dict(query_params or {})
+
+    def poke(self, context):
+        url = self.url
+        if self.query_params:
+            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(self.query_params)
+        request = urllib.request.Request(url, headers=self.headers, method="GET")
+        try:
+            with urllib.request.urlopen(request, timeout=variable_int("optimus_request_timeout_in_secs", 300)) as r:
+                status = r.status
+        except urllib.error.HTTPError as err:
+            status = err.code
+        except (OSError, ValueError) as err:
+            self.log.info("GET %s failed: %s", url, err)
+            return False
+        self.log.info("GET %s: HTTP %s", url, status)
+        return 200 <= status < 300
+
+
+def _empty_operator():
+    try:  # Airflow 3 (and Airflow 2 with the standard provider)
+        from airflow.providers.standard.operators.empty import EmptyOperator
+    except ImportError:
+        from airflow.operators.empty import EmptyOperator
+    return EmptyOperator
+
+
+def wire(*, sensors, task, hooks):
+    """sensors >> before hooks >> task >> after hooks; fail hooks after all of them (one_failed)."""
+    before = [h for h in hooks if h.optimus_hook_type == "before"]
+    after = [h for h in hooks if h.optimus_hook_type not in ("before", "fail")]
+    fail = [h for h in hooks if h.optimus_hook_type == "fail"]
+    for sensor in sensors:
+        sensor.set_downstream(before or [task])
+    for hook in before:
+        hook.set_downstream(task)
+    task.set_downstream(after)
+    if fail:
+        # Fail hooks succeed after a failed task, and a run whose leaves all succeeded counts as a
+        # success: this leaf (never executed: the scheduler settles empty operators itself) turns
+        # upstream_failed then, so the run fails as it should.
+        guard = _empty_operator()(
+            task_id="optimus_run_guard",
+            dag=task.dag,
+            on_execute_callback=None,
+            on_success_callback=None,
+            on_retry_callback=None,
+            on_failure_callback=None,
+        )
+        for hook in fail:
+            hook.set_upstream([task] + after)
+        guard.set_upstream([task] + after)
