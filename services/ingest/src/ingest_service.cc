@@ -1,11 +1,285 @@
-// optimus-ingest: component wiring. Its handlers arrive with the deploy pipeline (issue 4).
+// optimus-ingest: the front door for people and CI. It checks each job spec the way
+// `job validate` does, records the deployment, and submits the specs through its outbox; it
+// follows the deployment's progress and streams it to watchers.
 #include "optimus/ingest/ingest_service.h"
 
+#include <grpcpp/grpcpp.h>
+
+#include <condition_variable>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "optimus/blob/blob_store.h"
+#include "optimus/bus/cloudevents.h"
+#include "optimus/core/v1/deploy.grpc.pb.h"
+#include "optimus/events/v1/jobs.pb.h"
+#include "optimus/ingest/deployments.h"
+#include "optimus/pipeline/pipeline.h"
+#include "optimus/rpc/grpc_server.h"
+#include "optimus/spec/loaders.h"
+#include "optimus/spec/schedule_hooks.h"
+#include "optimus/spec/validate.h"
+#include "optimus/store/outbox.h"
+#include "optimus/telemetry/log.h"
+
 namespace optimus::ingest {
+namespace {
+
+using events::v1::Stage;
+constexpr size_t kInlineAssetLimit = 256 * 1024;
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+}  // namespace
+
+class IngestService::Impl final : public core::v1::DeploymentService::Service {
+ public:
+  explicit Impl(app::Context& context) : ctx_(context) {}
+
+  absl::Status Start() {
+    auto names = ctx_.db.Execute("SELECT name FROM plugins");
+    if (!names.ok()) return names.status();
+    for (const auto& r : names->rows) plugins_.insert(r.Text(0));
+    worker_ = std::make_unique<pipeline::ConsumerWorker>(
+        ctx_.bus, ctx_.db,
+        pipeline::ConsumerWorker::Options{
+            .group = "ingest",
+            .topics = {pipeline::kProgressTopic, pipeline::kPluginsTopic},
+            .after_commit = [this] { changed_.notify_all(); }},
+        [this](store::Transaction& tx, const bus::Message& m) { return Consume(tx, m); });
+    return worker_->Start();
+  }
+
+  void Stop() {
+    stopping_ = true;
+    changed_.notify_all();
+    if (worker_) worker_->Stop();
+  }
+
+  grpc::Status RegisterProject(grpc::ServerContext*, const core::v1::RegisterProjectRequest* req,
+                               core::v1::RegisterProjectResponse* resp) override {
+    if (req->name().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a project needs a name");
+    }
+    const std::string id = bus::NewEventId();
+    events::v1::Submission s;
+    auto* p = s.mutable_project();
+    p->set_deployment_id(id);
+    p->set_name(req->name());
+    *p->mutable_config() = req->config();
+    *p->mutable_variables() = req->variables();
+    p->set_presets_yaml(req->presets_yaml());
+    for (const auto& ns : req->namespaces()) {
+      auto* n = p->add_namespaces();
+      n->set_name(ns.name());
+      *n->mutable_config() = ns.config();
+      *n->mutable_variables() = ns.variables();
+    }
+    absl::Status saved = ctx_.db.InTransaction([&](store::Transaction& tx) -> absl::Status {
+      if (absl::Status st = RecordDeployment(tx, id, req->name(), "", {}); !st.ok()) return st;
+      return ctx_.outbox.Enqueue(
+          tx, pipeline::ProtoRecord(pipeline::kSubmissionsTopic, req->name(), s));
+    });
+    if (!saved.ok()) return ToGrpc(saved);
+    resp->set_deployment_id(id);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Deploy(grpc::ServerContext*, const core::v1::DeployRequest* req,
+                      core::v1::DeployResponse* resp) override {
+    if (req->project().empty() || req->namespace_().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "a deployment needs a project and a namespace");
+    }
+    auto mode = req->mode();
+    if (mode == events::v1::DEPLOY_MODE_UNSPECIFIED) mode = events::v1::DEPLOY_MODE_UPSERT;
+    const std::string id = bus::NewEventId();
+    const std::string key = req->project() + "/" + req->namespace_();
+    std::vector<core::v1::JobProgress> tracked;
+    std::vector<bus::OutgoingMessage> out;
+    std::set<std::string> names;
+    std::set<std::string> known_plugins;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      known_plugins = plugins_;
+    }
+    spec::JobValidationOptions options;
+    options.hooks = spec::ScheduleValidationHooks();
+    options.known_plugins = known_plugins.empty() ? nullptr : &known_plugins;
+    for (const auto& file : req->jobs()) {
+      core::v1::JobProgress p;
+      p.set_project(req->project());
+      p.set_namespace_(req->namespace_());
+      p.set_job(file.name());
+      std::string error;
+      if (file.name().empty()) {
+        error = "a job without a name";
+      } else if (!names.insert(file.name()).second) {
+        error = "the job is in the deployment twice";
+      } else {
+        spec::Diagnostics d;
+        const std::string shown =
+            file.source_path().empty() ? file.name() + "/job.yaml" : file.source_path();
+        auto job = spec::LoadJobSpec(shown, file.spec_yaml(), d);
+        if (job) spec::ValidateJob(*job, options, d);
+        if (job && job->name != file.name()) {
+          error = "the spec names the job \"" + job->name + "\"";
+        }
+        for (const auto& item : d.items()) {
+          if (item.severity == spec::Severity::kError) {
+            error += (error.empty() ? "" : "; ") + item.ToString();
+          }
+        }
+      }
+      if (!error.empty()) {
+        p.set_stage(Stage::STAGE_FAILED);
+        p.set_error(error);
+        resp->add_rejected()->set_job(file.name());
+        resp->mutable_rejected()->rbegin()->set_error(error);
+        tracked.push_back(p);
+        continue;
+      }
+      events::v1::Submission s;
+      auto* job = s.mutable_job();
+      job->set_deployment_id(id);
+      job->set_project(req->project());
+      job->set_namespace_(req->namespace_());
+      job->set_job_name(file.name());
+      job->set_spec_yaml(file.spec_yaml());
+      job->set_source_path(file.source_path());
+      for (const auto& asset : file.assets()) {
+        auto* a = job->add_assets();
+        a->set_name(asset.name());
+        const std::string digest = pipeline::Sha256Hex(asset.inline_());
+        a->set_sha256(digest);
+        if (asset.inline_().size() <= kInlineAssetLimit) {
+          a->set_inline_(asset.inline_());
+          continue;
+        }
+        const std::string blob_key = "assets/" + digest;
+        if (absl::Status put = ctx_.blob.Put(blob_key, asset.inline_()); !put.ok()) {
+          return ToGrpc(put);
+        }
+        a->set_blob_key(blob_key);
+      }
+      out.push_back(pipeline::ProtoRecord(pipeline::kSubmissionsTopic, key, s));
+      p.set_stage(Stage::STAGE_ACCEPTED);
+      tracked.push_back(p);
+    }
+    events::v1::Submission sealed;
+    auto* seal = sealed.mutable_sealed();
+    seal->set_deployment_id(id);
+    seal->set_project(req->project());
+    seal->set_namespace_(req->namespace_());
+    seal->set_mode(mode);
+    seal->set_force(req->force());
+    if (mode == events::v1::DEPLOY_MODE_DELETE) {
+      for (const auto& name : req->delete_jobs()) {
+        seal->add_job_names(name);
+        core::v1::JobProgress p;
+        p.set_project(req->project());
+        p.set_namespace_(req->namespace_());
+        p.set_job(name);
+        p.set_stage(Stage::STAGE_ACCEPTED);
+        tracked.push_back(p);
+      }
+    } else {
+      // Refused jobs stay listed: a spec that fails its checks now must not delete its job.
+      for (const std::string& name : names) seal->add_job_names(name);
+    }
+    out.push_back(pipeline::ProtoRecord(pipeline::kSubmissionsTopic, key, sealed));
+    absl::Status saved = ctx_.db.InTransaction([&](store::Transaction& tx) -> absl::Status {
+      if (absl::Status st = RecordDeployment(tx, id, req->project(), req->namespace_(), tracked);
+          !st.ok()) {
+        return st;
+      }
+      return ctx_.outbox.EnqueueAll(tx, std::move(out));
+    });
+    if (!saved.ok()) return ToGrpc(saved);
+    resp->set_deployment_id(id);
+    resp->set_accepted(static_cast<int32_t>(tracked.size()) - resp->rejected_size());
+    LOG_INFO("deployment accepted", {{"deployment_id", id},
+                                     {"project", req->project()},
+                                     {"namespace", req->namespace_()},
+                                     {"jobs", static_cast<int64_t>(req->jobs_size())},
+                                     {"rejected", static_cast<int64_t>(resp->rejected_size())}});
+    return grpc::Status::OK;
+  }
+
+  grpc::Status WatchDeployment(grpc::ServerContext* context,
+                               const core::v1::WatchDeploymentRequest* req,
+                               grpc::ServerWriter<core::v1::DeploymentStatus>* writer) override {
+    int64_t seq = 0;
+    for (;;) {
+      int64_t last = seq;
+      auto status = Status(ctx_.db, req->deployment_id(), seq, &last);
+      if (!status.ok()) return ToGrpc(status.status());
+      if (last != seq || status->done() || seq == 0) {
+        if (!writer->Write(*status)) return grpc::Status::CANCELLED;
+      }
+      seq = std::max<int64_t>(last, 1);
+      if (status->done()) return grpc::Status::OK;
+      std::unique_lock<std::mutex> lock(mu_);
+      changed_.wait_for(lock, std::chrono::milliseconds(100));
+      if (stopping_ || context->IsCancelled()) {
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is stopping");
+      }
+    }
+  }
+
+ private:
+  absl::Status Consume(store::Transaction& tx, const bus::Message& m) {
+    if (m.topic == pipeline::kPluginsTopic) {
+      if (m.tombstone) return absl::OkStatus();
+      auto record = pipeline::ParseRecord<events::v1::PluginRecord>(m);
+      if (!record.ok()) return record.status();
+      auto saved = tx.Execute(
+          "INSERT INTO plugins (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", {record->name()});
+      if (!saved.ok()) return saved.status();
+      std::lock_guard<std::mutex> lock(mu_);
+      plugins_.insert(record->name());
+      return absl::OkStatus();
+    }
+    auto progress = pipeline::ParseRecord<events::v1::DeploymentProgress>(m);
+    if (!progress.ok()) return progress.status();
+    return ApplyProgress(tx, *progress);
+  }
+
+  app::Context& ctx_;
+  std::unique_ptr<pipeline::ConsumerWorker> worker_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::set<std::string> plugins_;
+  std::atomic<bool> stopping_{false};
+};
+
+IngestService::IngestService() = default;
+IngestService::~IngestService() = default;
+
+std::vector<store::Migration> IngestService::Migrations() const {
+  return {{1, "deployments",
+           "CREATE TABLE deployments (id TEXT PRIMARY KEY, project TEXT NOT NULL, namespace TEXT "
+           "NOT NULL, total BIGINT NOT NULL, sealed INTEGER NOT NULL);"
+           "CREATE TABLE deployment_jobs (deployment_id TEXT NOT NULL, project TEXT NOT NULL, "
+           "namespace TEXT NOT NULL, job TEXT NOT NULL, stage INTEGER NOT NULL, error TEXT NOT "
+           "NULL, cascaded INTEGER NOT NULL, seq BIGINT NOT NULL, "
+           "PRIMARY KEY (deployment_id, project, job));"
+           "CREATE INDEX deployment_jobs_seq ON deployment_jobs (seq);"
+           "CREATE TABLE plugins (name TEXT PRIMARY KEY)"}};
+}
 
 absl::Status IngestService::Start(app::Context& context) {
-  (void)context;
-  return absl::OkStatus();
+  if (absl::Status s = pipeline::EnsurePipelineTopics(context.bus); !s.ok()) return s;
+  impl_ = std::make_unique<Impl>(context);
+  context.grpc.AddService(impl_.get(), "optimus.core.v1.DeploymentService");
+  return impl_->Start();
+}
+
+void IngestService::Stop() {
+  if (impl_) impl_->Stop();
 }
 
 }  // namespace optimus::ingest

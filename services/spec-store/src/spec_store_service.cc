@@ -108,7 +108,9 @@ absl::Status DeleteJobs(store::Transaction& tx, const store::Outbox& outbox,
     tombstone.headers.emplace_back(pipeline::kDeploymentHeader, sealed.deployment_id());
     out.push_back(std::move(tombstone));
   }
-  if (out.empty()) return absl::OkStatus();
+  // The deployment is taken in whole: ingest may call it done once its jobs are.
+  out.push_back(pipeline::ProgressRecord(sealed.deployment_id(), sealed.project(),
+                                         sealed.namespace_(), "", Stage::STAGE_STORED, kReporter));
   return outbox.EnqueueAll(tx, std::move(out));
 }
 
@@ -164,7 +166,10 @@ absl::Status ApplySubmission(store::Transaction& tx, const store::Outbox& outbox
       if (submission->project().name().empty()) {
         return absl::InvalidArgumentError("a project submission without a name");
       }
-      return StoreProject(tx, outbox, submission->project());
+      if (absl::Status s = StoreProject(tx, outbox, submission->project()); !s.ok()) return s;
+      return outbox.Enqueue(tx, pipeline::ProgressRecord(submission->project().deployment_id(),
+                                                         submission->project().name(), "", "",
+                                                         Stage::STAGE_STORED, kReporter));
     default:
       return absl::InvalidArgumentError("an empty submission record");
   }

@@ -2,7 +2,9 @@
 // watch deployments.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "optimus/app/component.h"
 
@@ -10,8 +12,17 @@ namespace optimus::ingest {
 
 class IngestService : public app::Component {
  public:
+  IngestService();
+  ~IngestService() override;
   std::string name() const override { return "ingest"; }
+  std::vector<store::Migration> Migrations() const override;
   absl::Status Start(app::Context& context) override;
+  void Stop() override;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
 };
 
 // What `optimus-ingest --help` says about the service.

@@ -1,0 +1,107 @@
+// Deployment bookkeeping: stages only move forward, late jobs join, done means sealed and
+// every job terminal, and watchers get only what changed.
+#include "optimus/ingest/deployments.h"
+
+#include <gtest/gtest.h>
+
+#include "optimus/ingest/ingest_service.h"
+#include "optimus/store/migrations.h"
+#include "optimus/testing/testing.h"
+
+namespace optimus::ingest {
+namespace {
+
+using events::v1::Stage;
+
+class DeploymentsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = *store::OpenDatabase("sqlite:" + dir_.File("ingest.db"), "ingest");
+    ASSERT_TRUE(store::ApplyMigrations(*db_, "ingest", IngestService().Migrations()).ok());
+    std::vector<core::v1::JobProgress> jobs(2);
+    jobs[0].set_job("a");
+    jobs[0].set_stage(Stage::STAGE_ACCEPTED);
+    jobs[1].set_job("bad");
+    jobs[1].set_stage(Stage::STAGE_FAILED);
+    jobs[1].set_error("invalid cron");
+    ASSERT_TRUE(db_->InTransaction([&](store::Transaction& tx) {
+                     return RecordDeployment(tx, "d1", "p", "ns", jobs);
+                   })
+                    .ok());
+  }
+
+  void Progress(const std::string& job, Stage stage, bool cascaded = false) {
+    events::v1::DeploymentProgress p;
+    p.set_deployment_id("d1");
+    p.set_project("p");
+    p.set_namespace_("ns");
+    p.set_job_name(job);
+    p.set_stage(stage);
+    p.set_cascaded(cascaded);
+    ASSERT_TRUE(
+        db_->InTransaction([&](store::Transaction& tx) { return ApplyProgress(tx, p); }).ok());
+  }
+
+  core::v1::DeploymentStatus Now(int64_t after = 0, int64_t* last = nullptr) {
+    int64_t ignored = 0;
+    auto s = Status(*db_, "d1", after, last != nullptr ? last : &ignored);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return *s;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::Database> db_;
+};
+
+TEST_F(DeploymentsTest, StagesMoveForwardAndDoneNeedsTheSeal) {
+  auto s = Now();
+  EXPECT_EQ(s.total(), 2);
+  EXPECT_EQ(s.accepted(), 1);
+  EXPECT_EQ(s.failed(), 1);
+  EXPECT_FALSE(s.done());
+  Progress("a", Stage::STAGE_RESOLVED);
+  Progress("a", Stage::STAGE_STORED);  // late: ignored
+  EXPECT_EQ(Now().resolved(), 1);
+  Progress("a", Stage::STAGE_PUBLISHED);
+  EXPECT_EQ(Now().published(), 1);
+  EXPECT_FALSE(Now().done());  // spec-store has not sealed it yet
+  Progress("", Stage::STAGE_STORED);
+  EXPECT_TRUE(Now().done());
+  Progress("a", Stage::STAGE_RESOLVED);  // never back from a terminal stage
+  EXPECT_EQ(Now().published(), 1);
+}
+
+TEST_F(DeploymentsTest, CascadedAndDeletedJobsJoinAndHoldDoneUntilTerminal) {
+  Progress("a", Stage::STAGE_PUBLISHED);
+  Progress("", Stage::STAGE_STORED);
+  Progress("downstream", Stage::STAGE_RESOLVED, true);
+  auto s = Now();
+  EXPECT_EQ(s.cascaded(), 1);
+  EXPECT_FALSE(s.done());
+  Progress("downstream", Stage::STAGE_PUBLISHED, true);
+  Progress("old", Stage::STAGE_ACCEPTED);
+  EXPECT_FALSE(Now().done());
+  Progress("old", Stage::STAGE_DELETED);
+  s = Now();
+  EXPECT_TRUE(s.done());
+  EXPECT_EQ(s.deleted(), 1);
+  EXPECT_EQ(s.total(), 2);  // what was submitted
+}
+
+TEST_F(DeploymentsTest, WatchersGetOnlyChanges) {
+  int64_t last = 0;
+  auto first = Now(0, &last);
+  EXPECT_EQ(first.changes_size(), 2);
+  Progress("a", Stage::STAGE_STORED);
+  int64_t next = 0;
+  auto second = Now(last, &next);
+  ASSERT_EQ(second.changes_size(), 1);
+  EXPECT_EQ(second.changes(0).job(), "a");
+  EXPECT_EQ(second.changes(0).stage(), Stage::STAGE_STORED);
+  EXPECT_GT(next, last);
+  int64_t unused = 0;
+  EXPECT_EQ(Status(*db_, "nope", 0, &unused).status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace optimus::ingest
