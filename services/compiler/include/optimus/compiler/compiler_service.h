@@ -1,16 +1,66 @@
 // optimus-compiler: Compiles each job into an Airflow DAG and publishes it to object storage.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "optimus/app/component.h"
+#include "optimus/bus/message.h"
+#include "optimus/compiler/dag_renderer.h"
+#include "optimus/events/v1/jobs.pb.h"
+#include "optimus/spec/model.h"
+#include "optimus/store/database.h"
+#include "optimus/store/outbox.h"
+
+namespace optimus::blob {
+class BlobStore;
+}  // namespace optimus::blob
+namespace optimus::pipeline {
+class ConsumerWorker;
+}  // namespace optimus::pipeline
 
 namespace optimus::compiler {
 
+// The compiler's state and its record handling, apart from the host for tests.
+class Compiler {
+ public:
+  Compiler(blob::BlobStore& blob, RenderOptions options)
+      : blob_(blob), options_(std::move(options)) {}
+  absl::Status Load(store::Database& db);
+  // Applies one record of resolutions, projects or plugins inside `tx`: renders the DAG and
+  // writes it only when its checksum changed; removes the DAG of a deleted job.
+  absl::Status Apply(store::Transaction& tx, const store::Outbox& outbox, const bus::Message& m);
+
+ private:
+  absl::Status Compile(store::Transaction& tx, const store::Outbox& outbox,
+                       const events::v1::JobResolution& resolution, bool report);
+  absl::Status Remove(store::Transaction& tx, const store::Outbox& outbox, const std::string& key,
+                      const std::string& deployment_id);
+  absl::Status EnsureLib(store::Transaction& tx, const std::string& project, int major);
+
+  blob::BlobStore& blob_;
+  RenderOptions options_;
+  std::map<std::string, events::v1::ProjectRecord> projects_;
+  std::map<std::string, spec::PluginSpec> plugins_;
+};
+
 class CompilerService : public app::Component {
  public:
+  CompilerService();
+  ~CompilerService() override;
   std::string name() const override { return "compiler"; }
+  config::Schema ConfigSchema() const override;
+  std::vector<store::Migration> Migrations() const override;
   absl::Status Start(app::Context& context) override;
+  void Stop() override;
+
+ private:
+  std::mutex mu_;
+  std::unique_ptr<Compiler> compiler_;
+  std::unique_ptr<pipeline::ConsumerWorker> worker_;
 };
 
 // What `optimus-compiler --help` says about the service.
