@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string>
 
+#include "deploy_command.h"
 #include "init_command.h"
 #include "job_create_command.h"
 #include "job_validate_command.h"
@@ -32,6 +33,10 @@ constexpr char kUsage[] =
     "  serve     run every service in one process on the embedded defaults\n"
     "            (SQLite files, embedded bus and file object store under --data-dir)\n"
     "  init      start a project: optimus.yaml and namespace folders\n"
+    "  deploy    send every namespace's jobs to the server and follow them to published DAGs\n"
+    "  job replace-all  deploy namespaces (-N); jobs missing locally are deleted\n"
+    "  job deploy    add or update some jobs of a namespace (-n, -J)\n"
+    "  job delete    delete a job on the server\n"
     "  job create    write a new job from a task plugin's questions\n"
     "  job addhook   add a hook plugin to a job\n"
     "  job validate  check job specs offline (file:line:column for every problem)\n"
@@ -112,6 +117,21 @@ int main(int argc, char** argv) {
   if (command == "init") {
     return optimus::cli::RunInitCommand(argc - 1, argv + 1, std::cin, std::cout, std::cerr,
                                         terminal);
+  }
+  if (command == "deploy") {
+    return optimus::cli::RunDeployCommand(argc - 1, argv + 1, optimus::cli::DeployMode::kDeploy,
+                                          std::cout, std::cerr);
+  }
+  if (command == "job" && argc >= 3 && std::strcmp(argv[2], "replace-all") == 0) {
+    return optimus::cli::RunDeployCommand(argc - 2, argv + 2, optimus::cli::DeployMode::kReplaceAll,
+                                          std::cout, std::cerr);
+  }
+  if (command == "job" && argc >= 3 && std::strcmp(argv[2], "deploy") == 0) {
+    return optimus::cli::RunDeployCommand(argc - 2, argv + 2, optimus::cli::DeployMode::kUpsert,
+                                          std::cout, std::cerr);
+  }
+  if (command == "job" && argc >= 3 && std::strcmp(argv[2], "delete") == 0) {
+    return optimus::cli::RunJobDeleteCommand(argc - 2, argv + 2, std::cout, std::cerr);
   }
   if (command == "job" && argc >= 3 && std::strcmp(argv[2], "create") == 0) {
     return optimus::cli::RunJobCreateCommand(argc - 2, argv + 2, std::cin, std::cout, std::cerr,

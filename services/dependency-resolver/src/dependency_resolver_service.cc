@@ -14,6 +14,7 @@ namespace {
 
 using events::v1::Stage;
 constexpr char kReporter[] = "optimus/dependency-resolver";
+constexpr char kWaitingPrefix[] = "dependencies name no known job: ";
 
 std::string ProjectOf(const std::string& key) { return key.substr(0, key.find('/')); }
 
@@ -99,19 +100,35 @@ absl::Status Resolver::Emit(store::Transaction& tx, const store::Outbox& outbox,
       error = e->second;
     } else if (!r.cycle.empty()) {
       error = "cyclic dependency: " + absl::StrJoin(r.cycle, " -> ");
-    } else if (!r.unknown_statics.empty()) {
-      error = "dependencies name no known job: " + absl::StrJoin(r.unknown_statics, ", ");
+    } else {
+      // A job of this project that does not exist is an error; a job of a project this server
+      // does not hold is an external upstream (reported, not waited on).
+      std::vector<std::string> missing;
+      for (const std::string& ref : r.unknown_statics) {
+        const size_t slash = ref.find('/');
+        if (slash == std::string::npos || ref.substr(0, slash) == spec->second.project()) {
+          missing.push_back(ref);
+        }
+      }
+      if (!missing.empty()) {
+        error = kWaitingPrefix + absl::StrJoin(missing, ", ");
+      }
     }
     jr.set_error(error);
-    out.push_back(pipeline::ProtoRecord(pipeline::kResolutionsTopic, key, jr));
+    // Waiting for an upstream of the project that is not there: no new DAG yet (the old one,
+    // if any, stays); when the upstream arrives, this job resolves again as a cascade.
+    const bool waiting = error.rfind(kWaitingPrefix, 0) == 0;
+    if (!waiting) out.push_back(pipeline::ProtoRecord(pipeline::kResolutionsTopic, key, jr));
     if (!deployment_id.empty()) {
-      progress.push_back(
-          pipeline::ProgressRecord(deployment_id, jr.project(), jr.namespace_(), jr.name(),
-                                   error.empty() ? Stage::STAGE_RESOLVED : Stage::STAGE_FAILED,
-                                   kReporter, error, key != cause_key));
+      const Stage stage = waiting         ? Stage::STAGE_WAITING
+                          : error.empty() ? Stage::STAGE_RESOLVED
+                                          : Stage::STAGE_FAILED;
+      progress.push_back(pipeline::ProgressRecord(deployment_id, jr.project(), jr.namespace_(),
+                                                  jr.name(), stage, kReporter, error,
+                                                  key != cause_key));
     }
   }
-  if (out.empty()) return absl::OkStatus();
+  if (out.empty() && progress.empty()) return absl::OkStatus();
   progress.insert(progress.end(), std::make_move_iterator(out.begin()),
                   std::make_move_iterator(out.end()));
   return outbox.EnqueueAll(tx, std::move(progress));

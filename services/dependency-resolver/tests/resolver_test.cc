@@ -200,7 +200,16 @@ TEST_F(ResolverTest, ErrorsAreReportedAndClearWhenTheCauseIsFixed) {
 
   Job("c", 1, Spec("c", "dependencies:\n- job: nowhere\n"), "select 1");
   out = Drain();
-  EXPECT_EQ(ResolutionOf(out, "p/c").error(), "dependencies name no known job: nowhere");
+  // A dependency naming no job of the project: waiting, and no DAG for the compiler yet.
+  EXPECT_THAT(Resolved(out), IsEmpty());
+  EXPECT_EQ(ProgressOf(out, "c").stage(), events::v1::STAGE_WAITING);
+  EXPECT_EQ(ProgressOf(out, "c").error(), "dependencies name no known job: nowhere");
+  // The job appears: c resolves as a cascade of it.
+  Job("nowhere", 1, Spec("nowhere"), "select 1", "d9");
+  out = Drain();
+  EXPECT_THAT(Resolved(out), ElementsAre("p/c", "p/nowhere"));
+  EXPECT_EQ(ProgressOf(out, "c").stage(), events::v1::STAGE_RESOLVED);
+  EXPECT_TRUE(ProgressOf(out, "c").cascaded());
 
   Job("x", 1, Spec("x"), "select * from acme.d.y");
   Job("y", 1, Spec("y"), "select * from acme.d.x");

@@ -23,6 +23,7 @@ int Rank(Stage stage) {
     case Stage::STAGE_STORED:
       return 2;
     case Stage::STAGE_RESOLVED:
+    case Stage::STAGE_WAITING:
       return 3;
     case Stage::STAGE_COMPILED:
       return 4;
@@ -83,12 +84,26 @@ absl::Status ApplyProgress(store::Transaction& tx, const events::v1::DeploymentP
   if (row->rows.empty()) {
     auto added = tx.Execute(
         "INSERT INTO deployment_jobs (deployment_id, project, namespace, job, stage, error, "
-        "cascaded, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "cascaded, seq, recompiled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)",
         {p.deployment_id(), p.project(), p.namespace_(), p.job_name(),
          static_cast<int64_t>(p.stage()), p.error(), static_cast<int64_t>(p.cascaded()), *seq});
     return added.status();
   }
   const auto current = static_cast<Stage>(row->rows[0].Int(0));
+  // A job of the deployment that an upstream change sends through the pipeline again: it has
+  // more work even when its own spec was unchanged (or its DAG already published).
+  const bool again = p.cascaded() &&
+                     (current == Stage::STAGE_UNCHANGED || current == Stage::STAGE_PUBLISHED) &&
+                     p.stage() != current;
+  if (again) {
+    return tx
+        .Execute(
+            "UPDATE deployment_jobs SET stage = $1, error = $2, seq = $3, recompiled = 1 WHERE "
+            "deployment_id = $4 AND project = $5 AND job = $6",
+            {static_cast<int64_t>(p.stage()), p.error(), *seq, p.deployment_id(), p.project(),
+             p.job_name()})
+        .status();
+  }
   if (Rank(p.stage()) <= Rank(current)) return absl::OkStatus();
   auto moved = tx.Execute(
       "UPDATE deployment_jobs SET stage = $1, error = $2, seq = $3 WHERE deployment_id = $4 "
@@ -108,7 +123,8 @@ absl::StatusOr<core::v1::DeploymentStatus> Status(store::Database& db, const std
     status.set_deployment_id(id);
     status.set_total(static_cast<int32_t>(dep->rows[0].Int(0)));
     auto jobs = tx.Execute(
-        "SELECT project, namespace, job, stage, error, cascaded, seq FROM deployment_jobs "
+        "SELECT project, namespace, job, stage, error, cascaded, seq, recompiled FROM "
+        "deployment_jobs "
         "WHERE deployment_id = $1 ORDER BY seq",
         {id});
     if (!jobs.ok()) return jobs.status();
@@ -117,7 +133,7 @@ absl::StatusOr<core::v1::DeploymentStatus> Status(store::Database& db, const std
     for (const auto& r : jobs->rows) {
       const auto stage = static_cast<Stage>(r.Int(3));
       const bool cascaded = r.Int(5) != 0;
-      done = done && IsTerminal(stage);
+      done = done && (IsTerminal(stage) || stage == Stage::STAGE_WAITING);
       if (cascaded) status.set_cascaded(status.cascaded() + 1);
       switch (stage) {
         case Stage::STAGE_ACCEPTED:
@@ -142,6 +158,9 @@ absl::StatusOr<core::v1::DeploymentStatus> Status(store::Database& db, const std
         case Stage::STAGE_FAILED:
           status.set_failed(status.failed() + 1);
           break;
+        case Stage::STAGE_WAITING:
+          status.set_waiting(status.waiting() + 1);
+          break;
         default:
           break;
       }
@@ -153,6 +172,7 @@ absl::StatusOr<core::v1::DeploymentStatus> Status(store::Database& db, const std
         c->set_stage(stage);
         c->set_error(r.Text(4));
         c->set_cascaded(cascaded);
+        c->set_recompiled(r.Int(7) != 0);
         *last_seq = std::max(*last_seq, r.Int(6));
       }
     }

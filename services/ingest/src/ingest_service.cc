@@ -268,7 +268,9 @@ std::vector<store::Migration> IngestService::Migrations() const {
            "NULL, cascaded INTEGER NOT NULL, seq BIGINT NOT NULL, "
            "PRIMARY KEY (deployment_id, project, job));"
            "CREATE INDEX deployment_jobs_seq ON deployment_jobs (seq);"
-           "CREATE TABLE plugins (name TEXT PRIMARY KEY)"}};
+           "CREATE TABLE plugins (name TEXT PRIMARY KEY)"},
+          {2, "recompiled jobs",
+           "ALTER TABLE deployment_jobs ADD COLUMN recompiled INTEGER NOT NULL DEFAULT 0"}};
 }
 
 absl::Status IngestService::Start(app::Context& context) {

@@ -88,6 +88,21 @@ TEST_F(DeploymentsTest, CascadedAndDeletedJobsJoinAndHoldDoneUntilTerminal) {
   EXPECT_EQ(s.total(), 2);  // what was submitted
 }
 
+TEST_F(DeploymentsTest, AnUnchangedJobRecompiledByAnUpstreamChangeHasMoreWork) {
+  Progress("a", Stage::STAGE_UNCHANGED);
+  Progress("", Stage::STAGE_STORED);
+  EXPECT_TRUE(Now().done());
+  Progress("a", Stage::STAGE_RESOLVED, true);  // an upstream of a changed
+  EXPECT_FALSE(Now().done());
+  Progress("a", Stage::STAGE_PUBLISHED, true);
+  auto s = Now();
+  EXPECT_TRUE(s.done());
+  EXPECT_EQ(s.published(), 1);
+  bool recompiled = false;
+  for (const auto& c : s.changes()) recompiled = recompiled || (c.job() == "a" && c.recompiled());
+  EXPECT_TRUE(recompiled);
+}
+
 TEST_F(DeploymentsTest, WatchersGetOnlyChanges) {
   int64_t last = 0;
   auto first = Now(0, &last);

@@ -1,0 +1,563 @@
+// `optimus deploy`, `optimus job replace-all`, `optimus job deploy`, `optimus job delete`:
+// read the project as `job validate` does, check it locally, send it to ingest and follow the
+// deployment until every job is published, unchanged, deleted or failed.
+#include "deploy_command.h"
+
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "diagnostics_output.h"
+#include "flags.h"
+#include "nlohmann/json.hpp"
+#include "optimus/core/v1/deploy.grpc.pb.h"
+#include "optimus/spec/loaders.h"
+#include "optimus/spec/project_reader.h"
+#include "optimus/spec/schedule_hooks.h"
+#include "optimus/spec/writer.h"
+
+namespace optimus::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using events::v1::Stage;
+
+constexpr char kDeployHelp[] =
+    "Usage: optimus deploy [flags]\n"
+    "       optimus job replace-all [-N NS,...] [flags]\n"
+    "       optimus job deploy -n NS [-J JOB,...] [flags]\n\n"
+    "Sends the project's jobs to the server and follows them until every job's DAG is published\n"
+    "(or its failure reported). `deploy` and `job replace-all` make each namespace on the server\n"
+    "match the folder: jobs missing from it are deleted. `job deploy` only adds and updates.\n"
+    "The specs are read and checked locally first (this.yaml merged), as `job validate` does.\n\n"
+    "Flags:\n"
+    "  -d, --dir DIR             project folder (default: .)\n"
+    "  -c, --config FILE         client config inside it (default: optimus.yaml)\n"
+    "      --host HOST:PORT      the server (default: host in optimus.yaml)\n"
+    "  -N, --namespaces A,B      only these namespaces (default: all)\n"
+    "  -n, --namespace NAME      (job deploy) the namespace\n"
+    "  -J, --jobs A,B            (job deploy) only these jobs\n"
+    "      --timeout DURATION    give up watching after this long (default: 10m)\n"
+    "  -o, --output FORMAT       table (default) or json\n\n"
+    "Exit status: 0 every job published, unchanged or deleted; 1 a job failed, or local\n"
+    "problems; 2 bad flags or an unreachable server.\n";
+
+constexpr char kDeleteHelp[] =
+    "Usage: optimus job delete JOB -n NAMESPACE [flags]\n\n"
+    "Deletes a job on the server (its DAG is removed) and waits until it is gone.\n\n"
+    "Flags:\n"
+    "  -d, --dir DIR          project folder (default: .)\n"
+    "  -c, --config FILE      client config inside it (default: optimus.yaml)\n"
+    "      --host HOST:PORT   the server (default: host in optimus.yaml)\n"
+    "  -n, --namespace NAME   the job's namespace (required)\n"
+    "      --force            delete even when other jobs depend on it\n"
+    "      --timeout DURATION give up watching after this long (default: 2m)\n";
+
+struct Watched {
+  std::string deployment_id;
+  std::string namespace_name;
+  core::v1::DeploymentStatus last;
+  std::map<std::string, core::v1::JobProgress> jobs;  // by project/job
+  bool finished = false;
+  std::string error;
+};
+
+int ParseTimeoutSeconds(const std::string& text, int fallback) {
+  if (text.empty()) return fallback;
+  char unit = text.back();
+  const std::string digits =
+      std::isdigit(static_cast<unsigned char>(unit)) ? text : text.substr(0, text.size() - 1);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  const int n = std::stoi(digits);
+  switch (unit) {
+    case 'h':
+      return n * 3600;
+    case 'm':
+      return n * 60;
+    case 's':
+    default:
+      return std::isdigit(static_cast<unsigned char>(unit)) || unit == 's' ? n : -1;
+  }
+}
+
+// How settled a stage is, to pick a job's state when several deployments report it (its own,
+// and another's cascade): published beats unchanged or deleted, which beat failed, which beats
+// waiting, which beats in-flight.
+int Settled(Stage s) {
+  switch (s) {
+    case Stage::STAGE_PUBLISHED:
+      return 4;  // a DAG was written: say so even when the spec itself was unchanged
+    case Stage::STAGE_UNCHANGED:
+    case Stage::STAGE_DELETED:
+      return 3;
+    case Stage::STAGE_FAILED:
+      return 2;
+    case Stage::STAGE_WAITING:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+// One job across the watched deployments.
+struct MergedJob {
+  core::v1::JobProgress best;  // its most settled state
+  bool submitted = false;      // in a deployment's own list
+  bool recompiled = false;     // published again because an upstream changed
+};
+
+struct Counts {
+  int submitted = 0, finished = 0, published = 0, unchanged = 0, deleted = 0, failed = 0,
+      waiting = 0, cascaded = 0, stored = 0, resolved = 0;
+};
+
+Counts Count(const std::map<std::string, MergedJob>& jobs) {
+  Counts c;
+  for (const auto& [key, m] : jobs) {
+    const core::v1::JobProgress& j = m.best;
+    if (m.submitted) ++c.submitted;
+    if (m.recompiled) ++c.cascaded;
+    switch (j.stage()) {
+      case Stage::STAGE_PUBLISHED:
+        ++c.published;
+        break;
+      case Stage::STAGE_UNCHANGED:
+        ++c.unchanged;
+        break;
+      case Stage::STAGE_DELETED:
+        ++c.deleted;
+        break;
+      case Stage::STAGE_FAILED:
+        ++c.failed;
+        break;
+      case Stage::STAGE_WAITING:
+        ++c.waiting;
+        break;
+      case Stage::STAGE_STORED:
+        ++c.stored;
+        break;
+      case Stage::STAGE_RESOLVED:
+      case Stage::STAGE_COMPILED:
+        ++c.resolved;
+        break;
+      default:
+        break;
+    }
+    if (Settled(j.stage()) > 0) ++c.finished;
+  }
+  return c;
+}
+
+// Follows deployments on their own threads; the caller draws their sum.
+class Watcher {
+ public:
+  Watcher(std::shared_ptr<grpc::Channel> channel, int timeout_seconds)
+      : stub_(core::v1::DeploymentService::NewStub(channel)), timeout_(timeout_seconds) {}
+
+  void Add(const std::string& id, const std::string& ns) {
+    std::lock_guard<std::mutex> lock(mu_);
+    watched_.push_back(std::make_unique<Watched>(Watched{id, ns, {}, {}, false, ""}));
+    Watched* w = watched_.back().get();
+    threads_.emplace_back([this, w] { Follow(w); });
+  }
+
+  void Join() {
+    for (auto& t : threads_) t.join();
+  }
+
+  bool AllFinished() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& w : watched_) {
+      if (!w->finished) return false;
+    }
+    return true;
+  }
+
+  // Every job of every watched deployment once, in its most settled state.
+  std::map<std::string, MergedJob> Merged() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::map<std::string, MergedJob> out;
+    for (const auto& w : watched_) {
+      for (const auto& [key, j] : w->jobs) {
+        auto [it, fresh] = out.try_emplace(key, MergedJob{j, false, false});
+        if (!fresh && Settled(j.stage()) > Settled(it->second.best.stage())) it->second.best = j;
+        it->second.submitted = it->second.submitted || !j.cascaded();
+        it->second.recompiled = it->second.recompiled || j.recompiled() ||
+                                (j.cascaded() && j.stage() == Stage::STAGE_PUBLISHED);
+      }
+    }
+    return out;
+  }
+
+  std::vector<Watched> Snapshot() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Watched> out;
+    for (const auto& w : watched_) out.push_back(*w);
+    return out;
+  }
+
+ private:
+  void Follow(Watched* w) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_));
+    core::v1::WatchDeploymentRequest request;
+    request.set_deployment_id(w->deployment_id);
+    auto reader = stub_->WatchDeployment(&context, request);
+    core::v1::DeploymentStatus status;
+    while (reader->Read(&status)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& c : status.changes()) w->jobs[c.project() + "/" + c.job()] = c;
+      w->last = status;
+    }
+    grpc::Status end = reader->Finish();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!w->last.done()) {
+      w->error = end.ok() ? "the server ended the watch early" : end.error_message();
+      if (end.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+        w->error =
+            "not done after " + std::to_string(timeout_) + " s (still running on the server)";
+      }
+    }
+    w->finished = true;
+  }
+
+  std::unique_ptr<core::v1::DeploymentService::Stub> stub_;
+  int timeout_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Watched>> watched_;
+  std::vector<std::thread> threads_;
+};
+
+void DrawBar(std::ostream& err, const Counts& c, double seconds) {
+  const int total = std::max(1, c.submitted + c.cascaded);
+  const int width = 30;
+  const int filled = std::min(width, c.finished * width / total);
+  err << "\r[" << std::string(static_cast<size_t>(filled), '=')
+      << std::string(static_cast<size_t>(width - filled), ' ') << "] " << c.finished << "/" << total
+      << "  stored " << c.stored << "  resolved " << c.resolved << "  published " << c.published
+      << "  unchanged " << c.unchanged << "  failed " << c.failed << "  ("
+      << static_cast<int>(seconds) << " s)   " << std::flush;
+}
+
+// Opens a channel and checks the server answers (a clear error instead of a hang later).
+std::shared_ptr<grpc::Channel> Connect(const std::string& host, const std::string& command,
+                                       std::ostream& err) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(128 << 20);
+  args.SetMaxSendMessageSize(128 << 20);
+  auto channel = grpc::CreateCustomChannel(host, grpc::InsecureChannelCredentials(), args);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+    err << command << ": cannot reach the server at " << host
+        << " (is `optimus serve` running? set host in optimus.yaml or --host)\n";
+    return nullptr;
+  }
+  return channel;
+}
+
+core::v1::RegisterProjectRequest ProjectRequest(const spec::Project& project, const fs::path& dir) {
+  core::v1::RegisterProjectRequest r;
+  r.set_name(project.config.project_name);
+  for (const auto& [k, v] : project.config.project_config) (*r.mutable_config())[k] = v;
+  for (const auto& [k, v] : project.config.project_variables) (*r.mutable_variables())[k] = v;
+  for (const auto& ns : project.config.namespaces) {
+    auto* n = r.add_namespaces();
+    n->set_name(ns.name);
+    for (const auto& [k, v] : ns.config) (*n->mutable_config())[k] = v;
+    for (const auto& [k, v] : ns.variables) (*n->mutable_variables())[k] = v;
+  }
+  if (!project.config.preset_path.empty()) {
+    std::ifstream file(dir / project.config.preset_path, std::ios::binary);
+    std::stringstream text;
+    text << file.rdbuf();
+    r.set_presets_yaml(text.str());
+  }
+  return r;
+}
+
+// The end of a deployment: per-job failures, jobs recompiled downstream, one summary line.
+int Report(Watcher& watcher, const std::string& output, double seconds, size_t namespaces,
+           std::ostream& out, std::ostream& err) {
+  const auto all = watcher.Snapshot();
+  const auto merged = watcher.Merged();
+  const Counts c = Count(merged);
+  std::vector<core::v1::JobProgress> failed, waiting, cascaded;
+  std::vector<std::string> unfinished;
+  for (const auto& w : all) {
+    if (!w.error.empty()) unfinished.push_back(w.namespace_name + ": " + w.error);
+  }
+  for (const auto& [key, m] : merged) {
+    if (m.best.stage() == Stage::STAGE_FAILED) failed.push_back(m.best);
+    if (m.best.stage() == Stage::STAGE_WAITING) waiting.push_back(m.best);
+    if (m.recompiled) cascaded.push_back(m.best);
+  }
+  if (output == "json") {
+    nlohmann::json j;
+    j["deployments"] = nlohmann::json::array();
+    for (const auto& w : all) {
+      j["deployments"].push_back({{"id", w.deployment_id},
+                                  {"namespace", w.namespace_name},
+                                  {"done", w.last.done()},
+                                  {"error", w.error}});
+    }
+    j["jobs"] = c.submitted;
+    j["published"] = c.published;
+    j["unchanged"] = c.unchanged;
+    j["deleted"] = c.deleted;
+    j["failed"] = nlohmann::json::array();
+    for (const auto& f : failed) {
+      j["failed"].push_back(
+          {{"namespace", f.namespace_()}, {"job", f.job()}, {"error", f.error()}});
+    }
+    j["waiting"] = nlohmann::json::array();
+    for (const auto& f : waiting) {
+      j["waiting"].push_back(
+          {{"namespace", f.namespace_()}, {"job", f.job()}, {"error", f.error()}});
+    }
+    j["recompiled_downstream"] = nlohmann::json::array();
+    for (const auto& d : cascaded)
+      j["recompiled_downstream"].push_back(d.project() + "/" + d.job());
+    j["seconds"] = seconds;
+    out << j.dump(2) << "\n";
+  } else {
+    if (!failed.empty() || !waiting.empty()) {
+      out << "jobs without a new DAG:\n";
+      for (const auto& f : failed) {
+        out << "  failed   " << f.namespace_() << "/" << f.job() << "  " << f.error() << "\n";
+      }
+      for (const auto& f : waiting) {
+        out << "  waiting  " << f.namespace_() << "/" << f.job() << "  " << f.error() << "\n";
+      }
+    }
+    if (!cascaded.empty()) {
+      out << "recompiled because an upstream changed (" << cascaded.size() << "):";
+      size_t shown = 0;
+      for (const auto& d : cascaded) {
+        if (++shown > 20) {
+          out << " ...";
+          break;
+        }
+        out << " " << d.job();
+      }
+      out << "\n";
+    }
+    for (const auto& u : unfinished) err << "not finished: " << u << "\n";
+    out << "deployed " << c.submitted << " jobs in " << namespaces << " namespaces: " << c.published
+        << " published, " << c.unchanged << " unchanged, " << c.deleted << " deleted, " << c.failed
+        << " failed";
+    if (c.waiting > 0) out << ", " << c.waiting << " waiting for an upstream";
+    if (c.cascaded > 0) out << "; " << c.cascaded << " downstream jobs recompiled";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", seconds);
+    out << " (" << buf << " s)\n";
+  }
+  return failed.empty() && waiting.empty() && unfinished.empty() ? 0 : 1;
+}
+
+// Shows progress until every watch ends.
+void Follow(Watcher& watcher, bool bar, std::ostream& err,
+            std::chrono::steady_clock::time_point start) {
+  while (!watcher.AllFinished()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (bar) {
+      DrawBar(err, Count(watcher.Merged()),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+  }
+  watcher.Join();
+  if (bar) {
+    DrawBar(err, Count(watcher.Merged()),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    err << "\n";
+  }
+}
+
+}  // namespace
+
+int RunDeployCommand(int argc, char** argv, DeployMode mode, std::ostream& out, std::ostream& err) {
+  const std::string command = mode == DeployMode::kDeploy       ? "optimus deploy"
+                              : mode == DeployMode::kReplaceAll ? "optimus job replace-all"
+                                                                : "optimus job deploy";
+  std::string dir = ".", config = "optimus.yaml", host, timeout, output = "table", single_ns;
+  std::vector<std::string> namespaces, jobs;
+  Flags flags(command);
+  flags.String("dir", 'd', &dir);
+  flags.String("config", 'c', &config);
+  flags.String("host", 0, &host);
+  flags.List("namespaces", 'N', &namespaces, true);
+  flags.String("namespace", 'n', &single_ns);
+  flags.List("jobs", 'J', &jobs, true);
+  flags.String("timeout", 0, &timeout);
+  flags.String("output", 'o', &output);
+  if (auto code = flags.ParseCommand(argc, argv, kDeployHelp, out, err)) return *code;
+  if (output != "table" && output != "json") {
+    err << command << ": --output is table or json, not \"" << output << "\"\n";
+    return 2;
+  }
+  const int timeout_seconds = ParseTimeoutSeconds(timeout, 600);
+  if (timeout_seconds <= 0) {
+    err << command << ": --timeout \"" << timeout << "\" is not a duration like 90s, 10m or 1h\n";
+    return 2;
+  }
+  if (mode == DeployMode::kUpsert) {
+    if (single_ns.empty()) {
+      err << command << ": give the namespace with -n NAME\n";
+      return 2;
+    }
+    namespaces = {single_ns};
+  } else if (!single_ns.empty()) {
+    namespaces.push_back(single_ns);
+  }
+  const auto started = std::chrono::steady_clock::now();
+  spec::Diagnostics diagnostics;
+  auto project = spec::ReadProject(dir, config, diagnostics);
+  if (!project) {
+    err << command << ": cannot read the project in " << dir << ":\n" << diagnostics.ToString();
+    return 2;
+  }
+  std::set<std::string> selected(namespaces.begin(), namespaces.end());
+  for (const std::string& ns : selected) {
+    bool known = false;
+    for (const auto& n : project->config.namespaces) known = known || n.name == ns;
+    if (!known) {
+      err << command << ": namespace \"" << ns << "\" is not in " << config << "\n";
+      return 2;
+    }
+  }
+  std::set<std::string> wanted_jobs(jobs.begin(), jobs.end());
+  // Local checks first: nothing goes to the server while a spec is broken.
+  spec::ValidateProject(*project, nullptr, spec::ScheduleValidationHooks(), diagnostics);
+  std::vector<spec::Diagnostic> problems;
+  for (const auto& d : diagnostics.items()) {
+    if (d.severity == spec::Severity::kError) problems.push_back(d);
+  }
+  if (!problems.empty()) {
+    PrintTable(out, problems);
+    err << command << ": " << problems.size()
+        << " problems in the specs; nothing was sent (see 'optimus job validate')\n";
+    return 1;
+  }
+  if (host.empty()) host = project->config.host;
+  auto channel = Connect(host, command, err);
+  if (!channel) return 2;
+  auto stub = core::v1::DeploymentService::NewStub(channel);
+
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    core::v1::RegisterProjectResponse response;
+    grpc::Status s = stub->RegisterProject(&context, ProjectRequest(*project, dir), &response);
+    if (!s.ok()) {
+      err << command << ": the server refused the project: " << s.error_message() << "\n";
+      return 2;
+    }
+  }
+  Watcher watcher(channel, timeout_seconds);
+  size_t sent_namespaces = 0;
+  for (const auto& ns : project->config.namespaces) {
+    if (!selected.empty() && selected.count(ns.name) == 0) continue;
+    core::v1::DeployRequest request;
+    request.set_project(project->config.project_name);
+    request.set_namespace_(ns.name);
+    request.set_mode(mode == DeployMode::kUpsert ? events::v1::DEPLOY_MODE_UPSERT
+                                                 : events::v1::DEPLOY_MODE_REPLACE_ALL);
+    for (const auto& job : project->jobs) {
+      if (job.namespace_name != ns.name) continue;
+      if (!wanted_jobs.empty() && wanted_jobs.count(job.name) == 0) continue;
+      auto* file = request.add_jobs();
+      file->set_name(job.name);
+      file->set_spec_yaml(spec::WriteJobSpec(job));
+      file->set_source_path(job.file);
+      for (const auto& [name, content] : job.assets) {
+        auto* asset = file->add_assets();
+        asset->set_name(name);
+        asset->set_inline_(content);
+      }
+    }
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    core::v1::DeployResponse response;
+    grpc::Status s = stub->Deploy(&context, request, &response);
+    if (!s.ok()) {
+      err << command << ": the server refused namespace " << ns.name << ": " << s.error_message()
+          << "\n";
+      return 2;
+    }
+    watcher.Add(response.deployment_id(), ns.name);
+    ++sent_namespaces;
+  }
+  for (const std::string& name : wanted_jobs) {
+    bool found = false;
+    for (const auto& job : project->jobs) found = found || job.name == name;
+    if (!found) err << command << ": warning: no job named " << name << " in the project\n";
+  }
+  Follow(watcher, output == "table" && &err == &std::cerr && isatty(2) != 0, err, started);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return Report(watcher, output, seconds, sent_namespaces, out, err);
+}
+
+int RunJobDeleteCommand(int argc, char** argv, std::ostream& out, std::ostream& err) {
+  const std::string command = "optimus job delete";
+  std::string dir = ".", config = "optimus.yaml", host, timeout, ns;
+  bool force = false;
+  Flags flags(command);
+  flags.String("dir", 'd', &dir);
+  flags.String("config", 'c', &config);
+  flags.String("host", 0, &host);
+  flags.String("namespace", 'n', &ns);
+  flags.String("timeout", 0, &timeout);
+  flags.Bool("force", 0, &force);
+  if (auto code = flags.ParseCommand(argc, argv, kDeleteHelp, out, err, 1)) return *code;
+  if (flags.positional().size() != 1 || ns.empty()) {
+    err << command << ": give the job and its namespace: optimus job delete JOB -n NAMESPACE\n";
+    return 2;
+  }
+  const int timeout_seconds = ParseTimeoutSeconds(timeout, 120);
+  if (timeout_seconds <= 0) {
+    err << command << ": --timeout \"" << timeout << "\" is not a duration like 90s or 2m\n";
+    return 2;
+  }
+  spec::Diagnostics diagnostics;
+  const fs::path config_path = fs::path(dir) / config;
+  auto text = spec::ReadFile(config_path, config, diagnostics);
+  auto client = text ? spec::LoadClientConfig(config, *text, diagnostics) : std::nullopt;
+  if (!client) {
+    err << command << ": cannot read " << config_path.string() << ":\n" << diagnostics.ToString();
+    return 2;
+  }
+  if (host.empty()) host = client->host;
+  auto channel = Connect(host, command, err);
+  if (!channel) return 2;
+  auto stub = core::v1::DeploymentService::NewStub(channel);
+  core::v1::DeployRequest request;
+  request.set_project(client->project_name);
+  request.set_namespace_(ns);
+  request.set_mode(events::v1::DEPLOY_MODE_DELETE);
+  request.set_force(force);
+  request.add_delete_jobs(flags.positional()[0]);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  core::v1::DeployResponse response;
+  grpc::Status s = stub->Deploy(&context, request, &response);
+  if (!s.ok()) {
+    err << command << ": the server refused: " << s.error_message() << "\n";
+    return 2;
+  }
+  Watcher watcher(channel, timeout_seconds);
+  watcher.Add(response.deployment_id(), ns);
+  const auto started = std::chrono::steady_clock::now();
+  Follow(watcher, false, err, started);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return Report(watcher, "table", seconds, 1, out, err);
+}
+
+}  // namespace optimus::cli
