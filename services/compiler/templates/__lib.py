@@ -30,11 +30,10 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 
 try:  # Airflow 3: DAG authors' classes live in the task SDK.
-    from airflow.sdk import BaseOperator, BaseSensorOperator
+    from airflow.sdk import BaseSensorOperator
 
     AIRFLOW_MAJOR = 3
 except ImportError:  # Airflow 2
-    from airflow.models.baseoperator import BaseOperator
     from airflow.sensors.base import BaseSensorOperator
 
     AIRFLOW_MAJOR = 2
@@ -49,6 +48,7 @@ __all__ = [
     "OptimusPodOperator",
     "OptimusUpstreamSensor",
     "access_control",
+    "dag_schedule",
     "dag_tags",
     "dagrun_timeout",
     "job_retries",
@@ -138,6 +138,20 @@ def pool_for(kind, job_pool):
 
 
 # --- values for DAG arguments ---------------------------------------------------------------------
+
+
+def dag_schedule(cron):
+    """The DAG's timetable: cron ticks with data intervals on Airflow 2 and 3 alike (a bare cron string
+    is a CronTriggerTimetable on Airflow 3), so a run's logical date is always the start of its
+    interval and Optimus' scheduled time one tick later. None for an unscheduled job."""
+    cron = normalise_cron(cron)
+    if cron is None:
+        return None
+    try:  # Airflow >= 3.1
+        from airflow.sdk import CronDataIntervalTimetable
+    except ImportError:
+        from airflow.timetables.interval import CronDataIntervalTimetable
+    return CronDataIntervalTimetable(cron, timezone="UTC")
 
 
 def utc_date(value):
@@ -716,7 +730,6 @@ class OptimusUpstreamSensor(_OptimusSensor):
         self.upstream_job = upstream_job
 
     def poke(self, context):
-        job = self.optimus_job
         run_id = context.get("run_id") or _attr(context.get("dag_run"), "run_id", "")
         if run_id.startswith(BACKFILL_RUN_PREFIX):
             self.log.info("backfill run %s: upstream check bypassed", run_id)
