@@ -246,6 +246,7 @@ absl::StatusOr<tmpl::Value> DagContext(const events::v1::JobResolution& resoluti
 
   Map j;
   j["Name"] = Value(job->name);
+  j["SpecVersion"] = Value(static_cast<int64_t>(resolution.spec_version()));
   j["Owner"] = Value(job->owner);
   j["Description"] = Value(job->description);
   j["Labels"] = StringMapValue(job->labels);
@@ -280,6 +281,14 @@ absl::StatusOr<tmpl::Value> DagContext(const events::v1::JobResolution& resoluti
   return Value(std::move(root));
 }
 
+absl::StatusOr<std::string> RenderDagTemplate(int airflow_major, const tmpl::Value& context) {
+  if (airflow_major != 2 && airflow_major != 3) {
+    return absl::InvalidArgumentError("no DAG template for Airflow " +
+                                      std::to_string(airflow_major));
+  }
+  return Templates(airflow_major).Execute("dag.py", context);
+}
+
 absl::StatusOr<std::string> RenderDag(const events::v1::JobResolution& resolution,
                                       const events::v1::ProjectRecord* project,
                                       const std::map<std::string, spec::PluginSpec>& plugins,
@@ -288,7 +297,7 @@ absl::StatusOr<std::string> RenderDag(const events::v1::JobResolution& resolutio
   if (!major.ok()) return major.status();
   auto context = DagContext(resolution, project, plugins, options);
   if (!context.ok()) return context.status();
-  return Templates(*major).Execute("dag.py", *context);
+  return RenderDagTemplate(*major, *context);
 }
 
 }  // namespace optimus::compiler

@@ -35,6 +35,10 @@ absl::StatusOr<std::string> RenderDag(const events::v1::JobResolution& resolutio
                                       const std::map<std::string, spec::PluginSpec>& plugins,
                                       const RenderOptions& options);
 
+// The DAG template of an Airflow major version (2 or 3) executed on a context of the shape
+// DagContext builds (what the golden files under templates/testdata are rendered from).
+absl::StatusOr<std::string> RenderDagTemplate(int airflow_major, const tmpl::Value& context);
+
 // dags/__lib.py for an Airflow major version.
 const std::string& LibPy(int airflow_major);
 

@@ -13,9 +13,34 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 )
+
+// typed turns the decoder's json.Number values into int64 or float64, as the C++ side holds
+// them, so that {{if}} sees 0 as false the way it does for real contexts.
+func typed(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case []any:
+		for i := range x {
+			x[i] = typed(x[i])
+		}
+		return x
+	case map[string]any:
+		for k := range x {
+			x[k] = typed(x[k])
+		}
+		return x
+	}
+	return v
+}
 
 // py renders a value as a Python literal (the contract in templates/README.md).
 func py(v any) (string, error) {
@@ -27,8 +52,10 @@ func py(v any) (string, error) {
 			return "True", nil
 		}
 		return "False", nil
-	case json.Number:
-		return x.String(), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
 	case string:
 		return pyString(x), nil
 	case []any:
@@ -115,6 +142,7 @@ func main() {
 	dec.UseNumber()
 	var ctx map[string]any
 	check(dec.Decode(&ctx))
+	ctx = typed(ctx).(map[string]any)
 	if jobs, ok := ctx["Jobs"].(map[string]any); ok {
 		if len(os.Args) < 4 {
 			check(fmt.Errorf("%s holds several jobs: name one of them", os.Args[2]))

@@ -32,6 +32,8 @@ from __lib import (  # noqa: E402
 )
 
 OPTIMUS_VERSION = "0.1.0-dev"
+# The version of the job spec this file was compiled from: a new spec always rewrites its DAG.
+OPTIMUS_SPEC_VERSION = 7
 
 JOB = OptimusJob(
     project="sample-project",

@@ -32,6 +32,8 @@ from __lib import (  # noqa: E402
 )
 
 OPTIMUS_VERSION = "0.1.0-dev"
+# The version of the job spec this file was compiled from: a new spec always rewrites its DAG.
+OPTIMUS_SPEC_VERSION = 1
 
 JOB = OptimusJob(
     project="sample-project",
@@ -61,7 +63,6 @@ default_args = {
     "priority_weight": 10000,
     "weight_rule": "absolute",
     "start_date": utc_date("2024-06-01"),
-    "sla": timedelta(seconds=0),
     "on_execute_callback": JOB.on_operator_start,
     "on_success_callback": JOB.on_operator_success,
     "on_retry_callback": JOB.on_operator_retry,
@@ -75,7 +76,6 @@ with DAG(
     schedule=dag_schedule(""),
     catchup=False,
     dagrun_timeout=dagrun_timeout(),
-    max_active_runs=0,
     tags=dag_tags("ns1", {}),
     access_control=access_control(""),
     on_success_callback=JOB.on_job_success,

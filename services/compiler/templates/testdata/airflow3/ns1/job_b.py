@@ -31,6 +31,8 @@ from __lib import (  # noqa: E402
 )
 
 OPTIMUS_VERSION = "0.1.0-dev"
+# The version of the job spec this file was compiled from: a new spec always rewrites its DAG.
+OPTIMUS_SPEC_VERSION = 1
 
 JOB = OptimusJob(
     project="sample-project",
@@ -74,7 +76,6 @@ with DAG(
     schedule=dag_schedule(""),
     catchup=False,
     dagrun_timeout=dagrun_timeout(),
-    max_active_runs=0,
     tags=dag_tags("ns1", {}),
     access_control=access_control(""),
     on_success_callback=JOB.on_job_success,
