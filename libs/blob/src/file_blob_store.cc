@@ -133,6 +133,24 @@ absl::StatusOr<std::unique_ptr<FileBlobStore>> FileBlobStore::Open(const fs::pat
 }
 
 absl::Status FileBlobStore::Put(std::string_view key, std::string_view content) {
+  return Write(key, content, true);
+}
+
+absl::Status FileBlobStore::PutUnsynced(std::string_view key, std::string_view content) {
+  return Write(key, content, false);
+}
+
+absl::Status FileBlobStore::Sync() {
+  int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open", root_);
+  const int rc = ::syncfs(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return ErrnoStatus(err, "cannot sync the file system of", root_);
+  return absl::OkStatus();
+}
+
+absl::Status FileBlobStore::Write(std::string_view key, std::string_view content, bool sync) {
   if (absl::Status s = ValidateKey(key); !s.ok()) return s;
   fs::path target = root_ / fs::path(std::string(key));
   fs::path dir = target.parent_path();
@@ -157,7 +175,7 @@ absl::Status FileBlobStore::Put(std::string_view key, std::string_view content) 
     return status;
   };
   if (absl::Status s = WriteAll(fd, content, temp); !s.ok()) return fail(s);
-  if (::fsync(fd) != 0) return fail(ErrnoStatus(errno, "cannot fsync", temp));
+  if (sync && ::fsync(fd) != 0) return fail(ErrnoStatus(errno, "cannot fsync", temp));
   if (::close(fd) != 0) {
     int err = errno;
     ::unlink(temp.c_str());
@@ -168,7 +186,7 @@ absl::Status FileBlobStore::Put(std::string_view key, std::string_view content) 
     ::unlink(temp.c_str());
     return ErrnoStatus(err, "cannot rename the temp file onto", target);
   }
-  SyncDirectory(dir);
+  if (sync) SyncDirectory(dir);
   return absl::OkStatus();
 }
 

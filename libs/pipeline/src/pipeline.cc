@@ -110,7 +110,8 @@ absl::Status ConsumerWorker::Start() {
   auto after = options_.after_commit;
   auto failed = options_.after_failure;
   loop_options.batch_handler = [this, after, failed](const std::vector<bus::Message>& batch) {
-    absl::Status s = store::ApplyBatchExactlyOnce(db_, options_.group, batch, effect_);
+    absl::Status s =
+        store::ApplyBatchExactlyOnce(db_, options_.group, batch, effect_, options_.before_commit);
     if (s.ok() && after) after();
     if (!s.ok() && failed) failed();
     return s;
@@ -118,7 +119,7 @@ absl::Status ConsumerWorker::Start() {
   loop_options.on_error = [group = options_.group](const absl::Status& status) {
     LOG_WARN("consumer error, retrying", {{"group", group}, {"error", status}});
   };
-  auto single = store::ExactlyOnce(db_, options_.group, effect_);
+  auto single = store::ExactlyOnce(db_, options_.group, effect_, options_.before_commit);
   loop_ = std::make_unique<bus::ConsumerLoop>(
       *consumer_, *dead_letters_,
       [single, after, failed](const bus::Message& m) {

@@ -20,20 +20,23 @@ absl::StatusOr<bool> MarkProcessed(Transaction& tx, const std::string& consumer,
 }
 
 std::function<absl::Status(const bus::Message&)> ExactlyOnce(Database& db, std::string consumer,
-                                                             Effect effect) {
-  return [&db, consumer = std::move(consumer),
-          effect = std::move(effect)](const bus::Message& message) -> absl::Status {
+                                                             Effect effect,
+                                                             BeforeCommit before_commit) {
+  return [&db, consumer = std::move(consumer), effect = std::move(effect),
+          before_commit = std::move(before_commit)](const bus::Message& message) -> absl::Status {
     return db.InTransaction([&](Transaction& tx) -> absl::Status {
       auto first_time = MarkProcessed(tx, consumer, bus::MessageId(message));
       if (!first_time.ok()) return first_time.status();
       if (!*first_time) return absl::OkStatus();
-      return effect(tx, message);
+      if (absl::Status s = effect(tx, message); !s.ok()) return s;
+      return before_commit ? before_commit(tx) : absl::OkStatus();
     });
   };
 }
 
 absl::Status ApplyBatchExactlyOnce(Database& db, const std::string& consumer,
-                                   const std::vector<bus::Message>& batch, const Effect& effect) {
+                                   const std::vector<bus::Message>& batch, const Effect& effect,
+                                   const BeforeCommit& before_commit) {
   if (batch.empty()) return absl::OkStatus();
   const int64_t now = absl::ToUnixMillis(absl::Now());
   return db.InTransaction([&](Transaction& tx) -> absl::Status {
@@ -62,7 +65,7 @@ absl::Status ApplyBatchExactlyOnce(Database& db, const std::string& consumer,
                                                    message.offset, ": ", s.message()));
       }
     }
-    return absl::OkStatus();
+    return before_commit ? before_commit(tx) : absl::OkStatus();
   });
 }
 

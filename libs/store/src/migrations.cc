@@ -94,8 +94,7 @@ const std::vector<Migration>& CoreMigrations() {
        "CREATE TABLE processed_messages ("
        " consumer TEXT NOT NULL, message_id TEXT NOT NULL, processed_at_ms BIGINT NOT NULL,"
        " PRIMARY KEY (consumer, message_id))"},
-      {3, "outbox tombstones",
-       "ALTER TABLE outbox ADD COLUMN tombstone BIGINT NOT NULL DEFAULT 0"},
+      {3, "outbox tombstones", "ALTER TABLE outbox ADD COLUMN tombstone BIGINT NOT NULL DEFAULT 0"},
   };
   return *migrations;
 }

@@ -45,7 +45,10 @@ absl::Status Compiler::EnsureLib(store::Transaction& tx, const std::string& proj
   auto row = tx.Execute("SELECT sha256 FROM libs WHERE project = $1", {project});
   if (!row.ok()) return row.status();
   if (!row->rows.empty() && row->rows[0].Text(0) == digest) return absl::OkStatus();
-  if (absl::Status s = blob_.Put(ObjectKey(project, "dags/__lib.py"), lib); !s.ok()) return s;
+  if (absl::Status s = blob_.PutUnsynced(ObjectKey(project, "dags/__lib.py"), lib); !s.ok()) {
+    return s;
+  }
+  unsynced_ = true;
   return tx
       .Execute(
           "INSERT INTO libs (project, sha256) VALUES ($1, $2) ON CONFLICT (project) DO UPDATE "
@@ -89,7 +92,8 @@ absl::Status Compiler::Compile(store::Transaction& tx, const store::Outbox& outb
     if (absl::Status s = EnsureLib(tx, r.project(), *major); !s.ok()) return s;
     // Deterministic content under a deterministic key: a retry after a crash writes the same
     // bytes again, so a DAG is never duplicated or half-published.
-    if (absl::Status s = blob_.Put(uri, *dag); !s.ok()) return s;
+    if (absl::Status s = blob_.PutUnsynced(uri, *dag); !s.ok()) return s;
+    unsynced_ = true;
     if (!row->rows.empty() && row->rows[0].Text(0) != uri) {
       if (absl::Status s = blob_.Delete(row->rows[0].Text(0)); !s.ok() && !absl::IsNotFound(s)) {
         return s;
@@ -129,6 +133,7 @@ absl::Status Compiler::Remove(store::Transaction& tx, const store::Outbox& outbo
   if (!row->rows.empty()) {
     const std::string uri = row->rows[0].Text(0);
     if (absl::Status s = blob_.Delete(uri); !s.ok() && !absl::IsNotFound(s)) return s;
+    unsynced_ = true;
     for (const char* table :
          {"DELETE FROM dags WHERE job_key = $1", "DELETE FROM resolutions WHERE job_key = $1"}) {
       if (auto done = tx.Execute(table, {key}); !done.ok()) return done.status();
@@ -147,6 +152,13 @@ absl::Status Compiler::Remove(store::Transaction& tx, const store::Outbox& outbo
   }
   if (out.empty()) return absl::OkStatus();
   return outbox.EnqueueAll(tx, std::move(out));
+}
+
+absl::Status Compiler::SyncWrites() {
+  if (!unsynced_) return absl::OkStatus();
+  if (absl::Status s = blob_.Sync(); !s.ok()) return s;
+  unsynced_ = false;
+  return absl::OkStatus();
 }
 
 absl::Status Compiler::Apply(store::Transaction& tx, const store::Outbox& outbox,
@@ -256,6 +268,11 @@ absl::Status CompilerService::Start(app::Context& context) {
                 if (absl::Status s = compiler_->Load(db); !s.ok()) {
                   LOG_ERROR("cannot reload the compiler's state", {{"error", s}});
                 }
+              },
+          .before_commit =
+              [this](store::Transaction&) {
+                std::lock_guard<std::mutex> lock(mu_);
+                return compiler_->SyncWrites();
               }},
       [this, &outbox](store::Transaction& tx, const bus::Message& m) {
         std::lock_guard<std::mutex> lock(mu_);

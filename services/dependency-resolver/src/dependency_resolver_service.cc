@@ -2,6 +2,8 @@
 // publishes a resolution for every job whose spec or upstream set changed.
 #include "optimus/dependency_resolver/dependency_resolver_service.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "optimus/dependency_resolver/lineage_of.h"
@@ -15,8 +17,6 @@ namespace {
 using events::v1::Stage;
 constexpr char kReporter[] = "optimus/dependency-resolver";
 constexpr char kWaitingPrefix[] = "dependencies name no known job: ";
-
-std::string ProjectOf(const std::string& key) { return key.substr(0, key.find('/')); }
 
 }  // namespace
 
@@ -39,6 +39,7 @@ absl::Status Resolver::Load(store::Database& db) {
   plugins_.clear();
   projects_.clear();
   graph_ = JobGraph();
+  pending_ = Pending();
   auto plugins = db.Execute("SELECT name, record FROM plugins");
   if (!plugins.ok()) return plugins.status();
   for (const auto& row : plugins->rows) {
@@ -64,12 +65,13 @@ absl::Status Resolver::Load(store::Database& db) {
 }
 
 absl::Status Resolver::Emit(store::Transaction& tx, const store::Outbox& outbox,
-                            const std::vector<std::string>& keys, const std::string& cause_key,
-                            const std::string& deployment_id) {
+                            const std::vector<EmitItem>& items) {
   // Progress first: ingest must learn of a cascaded job before the compiler can report the
   // deployed job published (both go to the deployment's partition, in this order).
   std::vector<bus::OutgoingMessage> progress, out;
-  for (const std::string& key : keys) {
+  for (const EmitItem& item : items) {
+    const std::string& key = item.key;
+    const std::string& deployment_id = item.deployment_id;
     auto spec = specs_.find(key);
     if (spec == specs_.end()) continue;
     const Resolution r = graph_.Resolve(key);
@@ -125,7 +127,7 @@ absl::Status Resolver::Emit(store::Transaction& tx, const store::Outbox& outbox,
                                           : Stage::STAGE_FAILED;
       progress.push_back(pipeline::ProgressRecord(deployment_id, jr.project(), jr.namespace_(),
                                                   jr.name(), stage, kReporter, error,
-                                                  key != cause_key));
+                                                  item.cascaded));
     }
   }
   if (out.empty() && progress.empty()) return absl::OkStatus();
@@ -136,6 +138,10 @@ absl::Status Resolver::Emit(store::Transaction& tx, const store::Outbox& outbox,
 
 absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox,
                              const bus::Message& m) {
+  if (m.topic == pipeline::kPluginsTopic || m.topic == pipeline::kProjectsTopic) {
+    // Resolve what is pending first: these recompute existing jobs.
+    if (absl::Status s = Flush(tx, outbox); !s.ok()) return s;
+  }
   if (m.topic == pipeline::kPluginsTopic) {
     if (m.tombstone) return absl::OkStatus();  // plugins are never withdrawn from running jobs
     auto record = pipeline::ParseRecord<events::v1::PluginRecord>(m);
@@ -163,7 +169,9 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     for (const auto& l : again) changed.push_back(l.key());
     std::sort(changed.begin(), changed.end());
     changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
-    return Emit(tx, outbox, changed, "", "");
+    std::vector<EmitItem> items;
+    for (const auto& k : changed) items.push_back({k, "", false});
+    return Emit(tx, outbox, items);
   }
   if (m.topic == pipeline::kProjectsTopic) {
     if (m.tombstone) return absl::OkStatus();
@@ -181,7 +189,9 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
         again.push_back(Recompute(key));
       }
     }
-    return Emit(tx, outbox, graph_.Apply(again), "", "");
+    std::vector<EmitItem> items;
+    for (const auto& k : graph_.Apply(again)) items.push_back({k, "", false});
+    return Emit(tx, outbox, items);
   }
   if (m.topic != pipeline::kJobSpecsTopic) {
     return absl::InvalidArgumentError("unexpected topic " + m.topic);
@@ -192,15 +202,19 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     if (!removed.ok()) return removed.status();
     specs_.erase(key);
     errors_.erase(key);
-    std::vector<std::string> changed = graph_.Apply({}, {key});
+    auto& ups = pending_.upserts;
+    ups.erase(
+        std::remove_if(ups.begin(), ups.end(), [&](const JobLineage& l) { return l.key() == key; }),
+        ups.end());
+    pending_.deployment_of.erase(key);
+    pending_.removals.push_back(key);
     auto tombstone =
         pipeline::Tombstone(pipeline::kResolutionsTopic, key, "optimus.events.v1.JobResolution");
     if (auto d = m.HeaderValue(pipeline::kDeploymentHeader)) {
       tombstone.headers.emplace_back(pipeline::kDeploymentHeader, *d);
     }
-    std::vector<bus::OutgoingMessage> gone = {std::move(tombstone)};
-    if (absl::Status s = outbox.EnqueueAll(tx, std::move(gone)); !s.ok()) return s;
-    return Emit(tx, outbox, changed, "", "");
+    pending_.tombstones.push_back(std::move(tombstone));
+    return absl::OkStatus();
   }
   auto record = pipeline::ParseRecord<events::v1::JobSpecRecord>(m);
   if (!record.ok()) return record.status();
@@ -218,11 +232,35 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
       {key, store::Blob{m.payload}});
   if (!saved.ok()) return saved.status();
   specs_[key] = *record;
-  std::vector<std::string> changed = graph_.Apply({Recompute(key)});
-  // The job itself always: its spec changed even when its lineage did not.
-  if (std::find(changed.begin(), changed.end(), key) == changed.end()) changed.push_back(key);
-  (void)ProjectOf;
-  return Emit(tx, outbox, changed, key, record->deployment_id());
+  auto& removals = pending_.removals;
+  removals.erase(std::remove(removals.begin(), removals.end(), key), removals.end());
+  pending_.upserts.push_back(Recompute(key));
+  pending_.deployment_of[key] = record->deployment_id();
+  if (pending_.first_deployment.empty()) pending_.first_deployment = record->deployment_id();
+  return absl::OkStatus();
+}
+
+absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox) {
+  if (pending_.upserts.empty() && pending_.removals.empty()) return absl::OkStatus();
+  Pending batch = std::move(pending_);
+  pending_ = Pending();
+  std::set<std::string> keys;
+  for (const auto& k : graph_.Apply(batch.upserts, batch.removals)) keys.insert(k);
+  // Every job whose spec changed, even when its lineage did not.
+  for (const auto& l : batch.upserts) keys.insert(l.key());
+  if (!batch.tombstones.empty()) {
+    if (absl::Status s = outbox.EnqueueAll(tx, std::move(batch.tombstones)); !s.ok()) return s;
+  }
+  std::vector<EmitItem> items;
+  for (const std::string& k : keys) {
+    auto own = batch.deployment_of.find(k);
+    if (own != batch.deployment_of.end()) {
+      items.push_back({k, own->second, false});
+    } else {
+      items.push_back({k, batch.first_deployment, true});
+    }
+  }
+  return Emit(tx, outbox, items);
 }
 
 DependencyResolverService::DependencyResolverService() = default;
@@ -252,6 +290,11 @@ absl::Status DependencyResolverService::Start(app::Context& context) {
                 if (absl::Status s = resolver_.Load(db); !s.ok()) {
                   LOG_ERROR("cannot reload the job graph", {{"error", s}});
                 }
+              },
+          .before_commit =
+              [this, &outbox](store::Transaction& tx) {
+                std::lock_guard<std::mutex> lock(mu_);
+                return resolver_.Flush(tx, outbox);
               }},
       [this, &outbox](store::Transaction& tx, const bus::Message& m) {
         std::lock_guard<std::mutex> lock(mu_);

@@ -56,8 +56,10 @@ class ResolverTest : public ::testing::Test {
   }
 
   absl::Status Feed(bus::Message m) {
-    return db_->InTransaction(
-        [&](store::Transaction& tx) { return resolver_.Apply(tx, outbox_, m); });
+    return db_->InTransaction([&](store::Transaction& tx) -> absl::Status {
+      if (absl::Status s = resolver_.Apply(tx, outbox_, m); !s.ok()) return s;
+      return resolver_.Flush(tx, outbox_);
+    });
   }
 
   void Plugin(const std::string& yaml) {
@@ -230,6 +232,38 @@ TEST_F(ResolverTest, AReloadRebuildsTheSameGraph) {
   ASSERT_TRUE(again.Load(*db_).ok());
   EXPECT_EQ(again.graph().Resolve("p/b"), resolver_.graph().Resolve("p/b"));
   EXPECT_EQ(again.graph().size(), 2u);
+}
+
+TEST_F(ResolverTest, ABatchResolvesAJobAndItsUpstreamOnce) {
+  Plugin(kPlugin);
+  Project();
+  Drain();
+  auto record = [](const std::string& name, const std::string& sql) {
+    events::v1::JobSpecRecord r;
+    r.set_project("p");
+    r.set_namespace_("ns");
+    r.set_name(name);
+    r.set_version(1);
+    r.set_spec_yaml(Spec(name));
+    r.set_deployment_id("d1");
+    auto* a = r.add_assets();
+    a->set_name("query.sql");
+    a->set_inline_(sql);
+    return bus::Message{pipeline::kJobSpecsTopic, "p/" + name, r.SerializeAsString()};
+  };
+  // The reader first, its upstream second, in one transaction: no cascade, one resolution each.
+  ASSERT_TRUE(
+      db_->InTransaction([&](store::Transaction& tx) -> absl::Status {
+           for (const auto& m : {record("b", "select * from acme.d.a"), record("a", "select 1")}) {
+             if (absl::Status s = resolver_.Apply(tx, outbox_, m); !s.ok()) return s;
+           }
+           return resolver_.Flush(tx, outbox_);
+         })
+          .ok());
+  auto out = Drain();
+  EXPECT_THAT(Resolved(out), ElementsAre("p/a", "p/b"));
+  EXPECT_EQ(ResolutionOf(out, "p/b").upstreams_size(), 1);
+  EXPECT_FALSE(ProgressOf(out, "b").cascaded());
 }
 
 TEST_F(ResolverTest, GarbageIsPoison) {

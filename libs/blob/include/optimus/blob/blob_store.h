@@ -22,6 +22,14 @@ class BlobStore {
 
   // Writes the whole object atomically: a reader sees the old content or the new, never a part.
   virtual absl::Status Put(std::string_view key, std::string_view content) = 0;
+  // Like Put, but durable only after the next Sync(): for writers that put many objects and
+  // then record them (one sync instead of one per object). Stores whose Put is durable at once
+  // (S3) need not override either.
+  virtual absl::Status PutUnsynced(std::string_view key, std::string_view content) {
+    return Put(key, content);
+  }
+  // Makes every PutUnsynced so far durable.
+  virtual absl::Status Sync() { return absl::OkStatus(); }
 
   // NotFound when the key does not exist.
   virtual absl::StatusOr<std::string> Get(std::string_view key) = 0;

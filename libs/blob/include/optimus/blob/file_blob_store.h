@@ -21,6 +21,9 @@ class FileBlobStore : public BlobStore {
   // Keys are '/'-separated relative paths: no empty, "." or ".." segment, no leading '/', no NUL,
   // and no segment starting with ".optimus-tmp-" (the store's own temp files).
   absl::Status Put(std::string_view key, std::string_view content) override;
+  absl::Status PutUnsynced(std::string_view key, std::string_view content) override;
+  // syncfs(2) of the store's file system: data and directory entries of every earlier write.
+  absl::Status Sync() override;
   absl::StatusOr<std::string> Get(std::string_view key) override;
   absl::Status Delete(std::string_view key) override;
   absl::StatusOr<std::vector<ObjectInfo>> List(std::string_view prefix) override;
@@ -32,6 +35,7 @@ class FileBlobStore : public BlobStore {
 
  private:
   explicit FileBlobStore(std::filesystem::path root) : root_(std::move(root)) {}
+  absl::Status Write(std::string_view key, std::string_view content, bool sync);
 
   std::filesystem::path root_;
 };

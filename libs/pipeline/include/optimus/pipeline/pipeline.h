@@ -79,6 +79,8 @@ class ConsumerWorker {
     // Called when a batch or a record failed and its transaction rolled back: for state kept
     // in memory next to the database, which must be reloaded. May be empty.
     std::function<void()> after_failure;
+    // Runs inside each batch's (or record's) transaction after its effects, before commit.
+    store::BeforeCommit before_commit;
   };
 
   ConsumerWorker(bus::Bus& bus, store::Database& db, Options options, store::Effect effect);

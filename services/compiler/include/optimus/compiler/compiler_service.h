@@ -33,8 +33,12 @@ class Compiler {
   // Applies one record of resolutions, projects or plugins inside `tx`: renders the DAG and
   // writes it only when its checksum changed; removes the DAG of a deleted job.
   absl::Status Apply(store::Transaction& tx, const store::Outbox& outbox, const bus::Message& m);
+  // Makes the DAG files written since the last call durable (one sync for a batch), before the
+  // transaction that records them commits.
+  absl::Status SyncWrites();
 
  private:
+  bool unsynced_ = false;
   absl::Status Compile(store::Transaction& tx, const store::Outbox& outbox,
                        const events::v1::JobResolution& resolution, bool report);
   absl::Status Remove(store::Transaction& tx, const store::Outbox& outbox, const std::string& key,

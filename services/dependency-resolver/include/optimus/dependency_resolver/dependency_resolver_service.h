@@ -29,15 +29,33 @@ class Resolver {
  public:
   // Loads the tables into memory (after a start or a rolled-back transaction).
   absl::Status Load(store::Database& db);
-  // Applies one record of job.specs, plugins or projects inside `tx`.
+  // Applies one record of job.specs, plugins or projects inside `tx`. Job specs are stored at
+  // once and resolved together by Flush, so a batch of a deployment resolves its jobs in one
+  // graph change (a job and its upstream in one batch cost one resolution, not two).
   absl::Status Apply(store::Transaction& tx, const store::Outbox& outbox, const bus::Message& m);
+  // Resolves the job specs applied since the last Flush and enqueues what changed. Call it in
+  // the same transaction, after the Apply calls.
+  absl::Status Flush(store::Transaction& tx, const store::Outbox& outbox);
   const JobGraph& graph() const { return graph_; }
 
  private:
+  struct EmitItem {
+    std::string key;
+    std::string deployment_id;
+    bool cascaded = false;
+  };
   absl::Status Emit(store::Transaction& tx, const store::Outbox& outbox,
-                    const std::vector<std::string>& keys, const std::string& cause_key,
-                    const std::string& deployment_id);
+                    const std::vector<EmitItem>& items);
   JobLineage Recompute(const std::string& key);
+
+  // Applied but not yet resolved.
+  struct Pending {
+    std::vector<JobLineage> upserts;
+    std::vector<std::string> removals;
+    std::map<std::string, std::string> deployment_of;  // job key -> deployment that changed it
+    std::string first_deployment;                      // credited with cascaded jobs
+    std::vector<bus::OutgoingMessage> tombstones;
+  } pending_;
 
   std::map<std::string, events::v1::JobSpecRecord> specs_;
   std::map<std::string, std::string> errors_;
