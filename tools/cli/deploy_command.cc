@@ -283,8 +283,8 @@ core::v1::RegisterProjectRequest ProjectRequest(const spec::Project& project, co
 }
 
 // The end of a deployment: per-job failures, jobs recompiled downstream, one summary line.
-int Report(Watcher& watcher, const std::string& output, double seconds, size_t namespaces,
-           std::ostream& out, std::ostream& err) {
+int Report(Watcher& watcher, const std::string& output, double seconds, double server_seconds,
+           size_t namespaces, std::ostream& out, std::ostream& err) {
   const auto all = watcher.Snapshot();
   const auto merged = watcher.Merged();
   const Counts c = Count(merged);
@@ -325,6 +325,7 @@ int Report(Watcher& watcher, const std::string& output, double seconds, size_t n
     for (const auto& d : cascaded)
       j["recompiled_downstream"].push_back(d.project() + "/" + d.job());
     j["seconds"] = seconds;
+    j["server_seconds"] = server_seconds;  // from the first deploy call to the last job done
     out << j.dump(2) << "\n";
   } else {
     if (!failed.empty() || !waiting.empty()) {
@@ -354,9 +355,9 @@ int Report(Watcher& watcher, const std::string& output, double seconds, size_t n
         << " failed";
     if (c.waiting > 0) out << ", " << c.waiting << " waiting for an upstream";
     if (c.cascaded > 0) out << "; " << c.cascaded << " downstream jobs recompiled";
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f", seconds);
-    out << " (" << buf << " s)\n";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2f s; %.2f s on the server", seconds, server_seconds);
+    out << " (" << buf << ")\n";
   }
   return failed.empty() && waiting.empty() && unfinished.empty() ? 0 : 1;
 }
@@ -364,6 +365,10 @@ int Report(Watcher& watcher, const std::string& output, double seconds, size_t n
 // Shows progress until every watch ends.
 void Follow(Watcher& watcher, bool bar, std::ostream& err,
             std::chrono::steady_clock::time_point start) {
+  if (!bar) {
+    watcher.Join();  // nothing to draw: return the moment the last watch ends
+    return;
+  }
   while (!watcher.AllFinished()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (bar) {
@@ -461,6 +466,7 @@ int RunDeployCommand(int argc, char** argv, DeployMode mode, std::ostream& out, 
   }
   Watcher watcher(channel, timeout_seconds);
   size_t sent_namespaces = 0;
+  const auto sent = std::chrono::steady_clock::now();
   for (const auto& ns : project->config.namespaces) {
     if (!selected.empty() && selected.count(ns.name) == 0) continue;
     core::v1::DeployRequest request;
@@ -499,9 +505,9 @@ int RunDeployCommand(int argc, char** argv, DeployMode mode, std::ostream& out, 
     if (!found) err << command << ": warning: no job named " << name << " in the project\n";
   }
   Follow(watcher, output == "table" && &err == &std::cerr && isatty(2) != 0, err, started);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return Report(watcher, output, seconds, sent_namespaces, out, err);
+  const auto now = std::chrono::steady_clock::now();
+  return Report(watcher, output, std::chrono::duration<double>(now - started).count(),
+                std::chrono::duration<double>(now - sent).count(), sent_namespaces, out, err);
 }
 
 int RunJobDeleteCommand(int argc, char** argv, std::ostream& out, std::ostream& err) {
@@ -557,7 +563,7 @@ int RunJobDeleteCommand(int argc, char** argv, std::ostream& out, std::ostream& 
   Follow(watcher, false, err, started);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return Report(watcher, "table", seconds, 1, out, err);
+  return Report(watcher, "table", seconds, seconds, 1, out, err);
 }
 
 }  // namespace optimus::cli
