@@ -119,6 +119,7 @@ absl::Status ConsumerLoop::FinishFront(std::stop_token stop) {
                                                DeadLetterTopic(m.topic), ": ", s.message()));
   }
   ++dead_lettered_;
+  if (options_.on_dead_letter) options_.on_dead_letter(m, *front_dead_);
   return absl::OkStatus();
 }
 

@@ -156,6 +156,10 @@ TEST(ConsumerLoopTest, FailedBatchFallsBackToRecordsAndDeadLettersOnlyThePoison)
   options.batch_handler = [](const std::vector<Message>&) {
     return absl::InvalidArgumentError("one record is bad; the batch rolled back");
   };
+  std::vector<std::string> told;
+  options.on_dead_letter = [&](const Message& m, const absl::Status& error) {
+    told.push_back(m.payload + ": " + std::string(error.message()));
+  };
   ConsumerLoop loop(
       consumer, dlq,
       [&](const Message& m) {
@@ -172,6 +176,7 @@ TEST(ConsumerLoopTest, FailedBatchFallsBackToRecordsAndDeadLettersOnlyThePoison)
   EXPECT_EQ(dlq.published[0].payload, "poison");
   EXPECT_EQ(dlq.published[0].topic, "orders.dlq");
   EXPECT_THAT(consumer.commits, ElementsAre(Pair(0, 12)));
+  EXPECT_THAT(told, ElementsAre("poison: bad record"));  // the owner hears of it once
 }
 
 class PoisonCodeTest : public ::testing::TestWithParam<absl::StatusCode> {};

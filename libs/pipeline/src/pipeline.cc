@@ -116,6 +116,7 @@ absl::Status ConsumerWorker::Start() {
     if (!s.ok() && failed) failed();
     return s;
   };
+  loop_options.on_dead_letter = options_.on_dead_letter;
   loop_options.on_error = [group = options_.group](const absl::Status& status) {
     LOG_WARN("consumer error, retrying", {{"group", group}, {"error", status}});
   };

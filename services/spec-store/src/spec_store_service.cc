@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "optimus/events/v1/jobs.pb.h"
 #include "optimus/pipeline/pipeline.h"
+#include "optimus/telemetry/log.h"
 
 namespace optimus::spec_store {
 namespace {
@@ -175,6 +176,27 @@ absl::Status ApplySubmission(store::Transaction& tx, const store::Outbox& outbox
   }
 }
 
+absl::Status ReportDeadLetter(store::Database& db, const store::Outbox& outbox,
+                              const bus::Message& message, const absl::Status& error) {
+  events::v1::Submission submission;
+  if (!submission.ParseFromString(message.payload)) return absl::OkStatus();  // nobody to tell
+  std::vector<bus::OutgoingMessage> out;
+  const std::string why = "the submission could not be stored and went to " +
+                          bus::DeadLetterTopic(message.topic) + ": " + std::string(error.message());
+  if (submission.has_job() && !submission.job().deployment_id().empty()) {
+    const auto& j = submission.job();
+    out.push_back(pipeline::ProgressRecord(j.deployment_id(), j.project(), j.namespace_(),
+                                           j.job_name(), Stage::STAGE_FAILED, kReporter, why));
+  } else if (submission.has_sealed() && !submission.sealed().deployment_id().empty()) {
+    const auto& s = submission.sealed();
+    out.push_back(pipeline::ProgressRecord(s.deployment_id(), s.project(), s.namespace_(), "",
+                                           Stage::STAGE_STORED, kReporter, why));
+  }
+  if (out.empty()) return absl::OkStatus();
+  return db.InTransaction(
+      [&](store::Transaction& tx) { return outbox.EnqueueAll(tx, std::move(out)); });
+}
+
 SpecStoreService::SpecStoreService() = default;
 SpecStoreService::~SpecStoreService() = default;
 
@@ -193,8 +215,16 @@ absl::Status SpecStoreService::Start(app::Context& context) {
   const store::Outbox& outbox = context.outbox;
   worker_ = std::make_unique<pipeline::ConsumerWorker>(
       context.bus, context.db,
-      pipeline::ConsumerWorker::Options{.group = "spec-store",
-                                        .topics = {pipeline::kSubmissionsTopic}},
+      pipeline::ConsumerWorker::Options{
+          .group = "spec-store",
+          .topics = {pipeline::kSubmissionsTopic},
+          .on_dead_letter =
+              [&context](const bus::Message& m, const absl::Status& error) {
+                if (absl::Status s = ReportDeadLetter(context.db, context.outbox, m, error);
+                    !s.ok()) {
+                  LOG_ERROR("cannot report a dead-lettered submission", {{"error", s}});
+                }
+              }},
       [&outbox](store::Transaction& tx, const bus::Message& m) {
         return ApplySubmission(tx, outbox, m);
       });

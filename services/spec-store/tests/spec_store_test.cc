@@ -150,6 +150,32 @@ TEST_F(SpecStoreTest, ProjectsKeepUpperCasedConfigAndVersionOnlyOnChange) {
   EXPECT_THAT(Topics(Drain()), ElementsAre("optimus.deployments.progress "));
 }
 
+TEST_F(SpecStoreTest, ADeadLetteredJobIsReportedFailedToItsDeployment) {
+  events::v1::Submission s;
+  s.mutable_job()->set_deployment_id("d7");
+  s.mutable_job()->set_project("p");
+  s.mutable_job()->set_namespace_("ns1");
+  s.mutable_job()->set_job_name("broken");
+  bus::Message m;
+  m.topic = pipeline::kSubmissionsTopic;
+  m.payload = s.SerializeAsString();
+  ASSERT_TRUE(
+      ReportDeadLetter(*db_, outbox_, m, absl::InvalidArgumentError("the database said no")).ok());
+  auto out = Drain();
+  ASSERT_THAT(Topics(out), ElementsAre("optimus.deployments.progress d7"));
+  events::v1::DeploymentProgress p;
+  ASSERT_TRUE(p.ParseFromString(out[0].payload));
+  EXPECT_EQ(p.job_name(), "broken");
+  EXPECT_EQ(p.stage(), events::v1::STAGE_FAILED);
+  EXPECT_EQ(p.error(),
+            "the submission could not be stored and went to optimus.spec.submissions.dlq: the "
+            "database said no");
+  // Unreadable bytes have no deployment to tell.
+  m.payload = "\xff\xff";
+  ASSERT_TRUE(ReportDeadLetter(*db_, outbox_, m, absl::InvalidArgumentError("x")).ok());
+  EXPECT_TRUE(Drain().empty());
+}
+
 TEST_F(SpecStoreTest, GarbageIsPoison) {
   bus::Message m;
   m.topic = pipeline::kSubmissionsTopic;

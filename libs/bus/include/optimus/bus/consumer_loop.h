@@ -43,6 +43,10 @@ struct ConsumerLoopOptions {
   std::chrono::milliseconds poll_timeout{500};
   // When set, each fresh poll is first offered whole to this handler (see BatchHandler).
   BatchHandler batch_handler;
+  // Called after a record went to the dead-letter topic (before its offset is committed), with
+  // the error that sent it there: for telling the record's owner (e.g. reporting a job failed).
+  // Errors it meets are its own to handle; the record counts as finished either way.
+  std::function<void(const Message&, const absl::Status&)> on_dead_letter;
   // Receives every error Run recovers from (poll, commit, dead-letter publish). Unset: one line
   // on stderr.
   std::function<void(const absl::Status&)> on_error;

@@ -81,6 +81,8 @@ class ConsumerWorker {
     std::function<void()> after_failure;
     // Runs inside each batch's (or record's) transaction after its effects, before commit.
     store::BeforeCommit before_commit;
+    // Called after a poison record went to `<topic>.dlq` (see ConsumerLoopOptions).
+    std::function<void(const bus::Message&, const absl::Status&)> on_dead_letter;
   };
 
   ConsumerWorker(bus::Bus& bus, store::Database& db, Options options, store::Effect effect);

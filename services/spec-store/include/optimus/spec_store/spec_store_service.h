@@ -36,6 +36,11 @@ class SpecStoreService : public app::Component {
 absl::Status ApplySubmission(store::Transaction& tx, const store::Outbox& outbox,
                              const bus::Message& message);
 
+// After a submission went to the dead-letter topic: the job it carried (when it can be read)
+// is reported failed to its deployment, so the deployment still finishes.
+absl::Status ReportDeadLetter(store::Database& db, const store::Outbox& outbox,
+                              const bus::Message& message, const absl::Status& error);
+
 // What `optimus-spec-store --help` says about the service.
 inline constexpr char kSpecStoreUsage[] =
     "optimus-spec-store: Stores projects, namespaces, presets and versioned job specs; publishes "
