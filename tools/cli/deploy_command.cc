@@ -411,6 +411,12 @@ int RunDeployCommand(int argc, char** argv, DeployMode mode, std::ostream& out, 
     err << command << ": --timeout \"" << timeout << "\" is not a duration like 90s, 10m or 1h\n";
     return 2;
   }
+  if (mode != DeployMode::kUpsert && !jobs.empty()) {
+    // A replacing deploy of a few jobs would delete every other job of the namespace.
+    err << command << ": -J/--jobs selects jobs for `optimus job deploy` (add and update); "
+        << command << " replaces whole namespaces\n";
+    return 2;
+  }
   if (mode == DeployMode::kUpsert) {
     if (single_ns.empty()) {
       err << command << ": give the namespace with -n NAME\n";

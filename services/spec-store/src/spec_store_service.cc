@@ -88,15 +88,16 @@ absl::Status DeleteJobs(store::Transaction& tx, const store::Outbox& outbox,
   }
   std::vector<bus::OutgoingMessage> out;
   for (const std::string& name : doomed) {
+    // Only a job of the deployment's namespace: a name alone never reaches into another.
     auto deleted = tx.Execute(
         "UPDATE jobs SET deleted = 1, version = version + 1 WHERE project = $1 AND name = $2 "
-        "AND deleted = 0",
-        {sealed.project(), name});
+        "AND namespace = $3 AND deleted = 0",
+        {sealed.project(), name, sealed.namespace_()});
     if (!deleted.ok()) return deleted.status();
     if (deleted->affected_rows == 0) {
-      out.push_back(pipeline::ProgressRecord(sealed.deployment_id(), sealed.project(),
-                                             sealed.namespace_(), name, Stage::STAGE_FAILED,
-                                             kReporter, "no such job to delete"));
+      out.push_back(pipeline::ProgressRecord(
+          sealed.deployment_id(), sealed.project(), sealed.namespace_(), name, Stage::STAGE_FAILED,
+          kReporter, "no job " + name + " in namespace " + sealed.namespace_() + " to delete"));
       continue;
     }
     // Accepted for deletion; the compiler reports it deleted once the DAG is gone.

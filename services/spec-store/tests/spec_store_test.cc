@@ -133,6 +133,30 @@ TEST_F(SpecStoreTest, ReplaceAllDeletesWhatTheDeploymentDoesNotList) {
   EXPECT_EQ(record.version(), 3);
 }
 
+TEST_F(SpecStoreTest, DeleteOnlyReachesJobsOfItsNamespace) {
+  ASSERT_TRUE(Job("a", "name: a\n", "x", "ns1").ok());
+  Drain();
+  events::v1::Submission del;
+  del.mutable_sealed()->set_deployment_id("d3");
+  del.mutable_sealed()->set_project("p");
+  del.mutable_sealed()->set_namespace_("ns2");
+  del.mutable_sealed()->set_mode(events::v1::DEPLOY_MODE_DELETE);
+  del.mutable_sealed()->add_job_names("a");
+  ASSERT_TRUE(Apply(del).ok());
+  auto out = Drain();
+  ASSERT_THAT(Topics(out),
+              ElementsAre("optimus.deployments.progress d3", "optimus.deployments.progress d3"));
+  events::v1::DeploymentProgress p;
+  ASSERT_TRUE(p.ParseFromString(out[0].payload));
+  EXPECT_EQ(p.stage(), events::v1::STAGE_FAILED);
+  EXPECT_EQ(p.error(), "no job a in namespace ns2 to delete");
+  del.mutable_sealed()->set_namespace_("ns1");
+  ASSERT_TRUE(Apply(del).ok());
+  EXPECT_THAT(Topics(Drain()),
+              ElementsAre("optimus.deployments.progress d3", "optimus.job.specs p/a (deleted)",
+                          "optimus.deployments.progress d3"));
+}
+
 TEST_F(SpecStoreTest, ProjectsKeepUpperCasedConfigAndVersionOnlyOnChange) {
   events::v1::Submission s;
   auto* p = s.mutable_project();
