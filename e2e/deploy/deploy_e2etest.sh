@@ -110,15 +110,45 @@ grep -q "downstream jobs recompiled" "$TMP/deploy3.out" && pass "the CLI names t
   || { fail "the CLI does not show recompiled jobs"; cat "$TMP/deploy3.out"; }
 
 # 4. replace-all: a job removed from the folder loses its DAG.
-victim_dir=$(dirname "$(grep -rl "^name: " "$TMP/project" --include=job.yaml | sort | tail -1)")
-victim=$(grep '^name: ' "$victim_dir/job.yaml" | cut -d' ' -f2)
-victim_ns=$(echo "$victim_dir" | sed "s|$TMP/project/||" | cut -d/ -f1)
+read -r victim_ns victim < <(python3 - "$TMP/project/manifest.json" <<'PY'
+import json, sys
+jobs = json.load(open(sys.argv[1]))["jobs"]
+used = {u for k in jobs for u in k["upstream_jobs"]}
+top = [j for j in jobs if j["name"] not in used]
+print(top[-1]["namespace"], top[-1]["name"])  # a job nobody reads
+PY
+)
+victim_dir=$(dirname "$(grep -rl "^name: $victim\$" "$TMP/project" --include=job.yaml | head -1)")
 rm -rf "$victim_dir"
 "$BIN/optimus" job replace-all -d "$TMP/project" -N "$victim_ns" --host "127.0.0.1:$grpc" >"$TMP/deploy4.out" 2>&1
 if [ ! -e "$DAGS/$victim_ns/$victim.py" ] && grep -q ", 1 deleted" "$TMP/deploy4.out"; then
   pass "replace-all deleted $victim and its DAG"
 else
   fail "replace-all did not delete $victim"; cat "$TMP/deploy4.out"
+fi
+
+# 5. A job that others read is not deleted unless forced.
+read -r used_ns used_job < <(python3 - "$TMP/project/manifest.json" "$changed" <<'PY'
+import json, sys
+jobs = json.load(open(sys.argv[1]))["jobs"]
+changed = sys.argv[2]
+for j in jobs:
+    if j["name"] != changed and any(j["name"] in k["sources"] for k in jobs):
+        print(j["namespace"], j["name"]); break
+PY
+)
+if "$BIN/optimus" job delete "$used_job" -n "$used_ns" -d "$TMP/project" --host "127.0.0.1:$grpc" >"$TMP/delete1.out" 2>&1; then
+  fail "job delete of a job others read exits 0"; cat "$TMP/delete1.out"
+elif grep -q "not deleted: still read by" "$TMP/delete1.out" && [ -e "$DAGS/$used_ns/$used_job.py" ]; then
+  pass "deleting $used_job, which others read, is refused and its DAG kept"
+else
+  fail "refused delete"; cat "$TMP/delete1.out"
+fi
+if "$BIN/optimus" job delete "$used_job" -n "$used_ns" --force -d "$TMP/project" --host "127.0.0.1:$grpc" >"$TMP/delete2.out" 2>&1 \
+   && [ ! -e "$DAGS/$used_ns/$used_job.py" ]; then
+  pass "with --force it is deleted"
+else
+  fail "forced delete"; cat "$TMP/delete2.out"
 fi
 
 echo "$passed passed, $failed failed"

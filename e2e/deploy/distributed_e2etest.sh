@@ -66,7 +66,7 @@ start plugin-manager --set plugins.dirs="$EXAMPLES/plugins" || exit 1
 start spec-store || exit 1
 start dependency-resolver || exit 1
 start compiler || exit 1
-start ingest || exit 1
+start ingest --set ingest.lineage_host="127.0.0.1:${GRPC[dependency-resolver]}" || exit 1
 pass "five services ready on Kafka ($RUN.*), PostgreSQL ($RUN) and S3 (optimus-e2e/$RUN)"
 
 "$BIN/gen-project" --out "$TMP/project" --jobs "$JOBS" --seed 5 >/dev/null

@@ -154,6 +154,10 @@ Secrets as OPTIMUS_* / AWS_* variables, which win over the file.
 {{- if $v.blob.uri }}
 {{- $_ := set $c "blob" (dict "uri" $v.blob.uri) }}
 {{- end }}
+{{- if and (eq (default "" .name) "ingest") (index $v.services "dependency-resolver").enabled }}
+{{- /* ingest asks the resolver which jobs still have readers before it deletes any. */}}
+{{- $_ := set $c "ingest" (dict "lineage_host" (printf "%s-dependency-resolver:%d" (include "optimus.fullname" .root) (int (index $v.services "dependency-resolver").ports.grpc))) }}
+{{- end }}
 {{- $c = mustMergeOverwrite $c (deepCopy (default dict $v.config.extra)) (deepCopy (default dict .config)) }}
 {{- toYaml $c }}
 {{- end }}

@@ -2,12 +2,17 @@
 // publishes a resolution for every job whose spec or upstream set changed.
 #include "optimus/dependency_resolver/dependency_resolver_service.h"
 
+#include <grpcpp/grpcpp.h>
+
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "optimus/blob/blob_store.h"
+#include "optimus/core/v1/lineage.grpc.pb.h"
 #include "optimus/dependency_resolver/lineage_of.h"
 #include "optimus/pipeline/pipeline.h"
+#include "optimus/rpc/grpc_server.h"
 #include "optimus/spec/loaders.h"
 #include "optimus/telemetry/log.h"
 
@@ -23,8 +28,26 @@ constexpr char kWaitingPrefix[] = "dependencies name no known job: ";
 JobLineage Resolver::Recompute(const std::string& key) {
   const auto& record = specs_.at(key);
   auto project = projects_.find(record.project());
-  LineageResult r =
-      LineageOf(record, project == projects_.end() ? nullptr : &project->second, plugins_);
+  // Large assets travel by reference: read them back from the object store.
+  std::map<std::string, std::string> blob_assets;
+  std::string blob_error;
+  for (const auto& a : record.assets()) {
+    if (a.content_case() != events::v1::Asset::kBlobKey) continue;
+    if (blob_ == nullptr) {
+      blob_error = "asset " + a.name() + " is in the object store, which this resolver lacks";
+      continue;
+    }
+    auto content = blob_->Get(a.blob_key());
+    if (!content.ok()) {
+      blob_error = "cannot read asset " + a.name() +
+                   " from the object store: " + std::string(content.status().message());
+      continue;
+    }
+    blob_assets[a.name()] = *std::move(content);
+  }
+  LineageResult r = LineageOf(record, project == projects_.end() ? nullptr : &project->second,
+                              plugins_, blob_assets);
+  if (r.error.empty() && !blob_error.empty()) r.error = blob_error;
   if (r.error.empty()) {
     errors_.erase(key);
   } else {
@@ -263,6 +286,130 @@ absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox
   return Emit(tx, outbox, items);
 }
 
+absl::StatusOr<core::v1::GetLineageResponse> Resolver::Lineage(const std::string& project,
+                                                               const std::string& job) const {
+  const std::string key = pipeline::JobKey(project, job);
+  auto spec = specs_.find(key);
+  if (spec == specs_.end()) {
+    return absl::NotFoundError("no job " + job + " in project " + project);
+  }
+  core::v1::GetLineageResponse out;
+  out.set_namespace_(spec->second.namespace_());
+  if (const JobLineage* l = graph_.Find(key)) {
+    out.set_destination(l->destination);
+    for (const auto& s : l->sources) out.add_sources(s);
+  }
+  const Resolution r = graph_.Resolve(key);
+  for (const Upstream& u : r.upstreams) {
+    auto* ref = out.add_upstreams();
+    ref->set_project(u.project);
+    ref->set_namespace_(u.namespace_name);
+    ref->set_name(u.name);
+    ref->set_via(u.via);
+  }
+  for (const std::string& d : graph_.Downstreams(key)) {
+    auto ds = specs_.find(d);
+    auto* ref = out.add_downstreams();
+    ref->set_project(d.substr(0, d.find('/')));
+    ref->set_name(d.substr(d.find('/') + 1));
+    if (ds != specs_.end()) ref->set_namespace_(ds->second.namespace_());
+  }
+  for (const auto& u : r.unknown_sources) out.add_unknown_sources(u);
+  for (const auto& u : r.unknown_statics) out.add_unknown_upstreams(u);
+  for (const auto& c : r.cycle) out.add_cycle(c);
+  if (auto e = errors_.find(key); e != errors_.end()) out.set_error(e->second);
+  return out;
+}
+
+absl::StatusOr<core::v1::ImpactResponse> Resolver::Impact(const std::string& project,
+                                                          const std::string& job) const {
+  const std::string key = pipeline::JobKey(project, job);
+  if (specs_.count(key) == 0)
+    return absl::NotFoundError("no job " + job + " in project " + project);
+  core::v1::ImpactResponse out;
+  for (const std::string& d : graph_.Impact(key)) {
+    auto* ref = out.add_jobs();
+    ref->set_project(d.substr(0, d.find('/')));
+    ref->set_name(d.substr(d.find('/') + 1));
+    if (auto ds = specs_.find(d); ds != specs_.end()) ref->set_namespace_(ds->second.namespace_());
+  }
+  return out;
+}
+
+core::v1::CheckDeletionResponse Resolver::CheckDeletion(
+    const core::v1::CheckDeletionRequest& request) const {
+  std::set<std::string> doomed;
+  if (request.replace_all()) {
+    const std::set<std::string> keep(request.keep_jobs().begin(), request.keep_jobs().end());
+    for (const auto& [key, spec] : specs_) {
+      if (spec.project() == request.project() && spec.namespace_() == request.namespace_() &&
+          keep.count(spec.name()) == 0) {
+        doomed.insert(key);
+      }
+    }
+  }
+  for (const auto& name : request.delete_jobs()) {
+    const std::string key = pipeline::JobKey(request.project(), name);
+    auto spec = specs_.find(key);
+    if (spec != specs_.end() && spec->second.namespace_() == request.namespace_()) {
+      doomed.insert(key);
+    }
+  }
+  core::v1::CheckDeletionResponse out;
+  for (const std::string& key : doomed) {
+    std::vector<std::string> readers;
+    for (const std::string& d : graph_.Downstreams(key)) {
+      if (doomed.count(d) == 0) readers.push_back(d);
+    }
+    const std::string name = key.substr(key.find('/') + 1);
+    if (readers.empty()) {
+      out.add_deletable(name);
+      continue;
+    }
+    auto* blocked = out.add_blocked();
+    blocked->set_job(name);
+    for (const auto& r : readers) blocked->add_downstreams(r);
+  }
+  return out;
+}
+
+// LineageService over gRPC, answering from the resolver's memory under its lock.
+class DependencyResolverService::LineageApi final : public core::v1::LineageService::Service {
+ public:
+  LineageApi(std::mutex& mu, Resolver& resolver) : mu_(mu), resolver_(resolver) {}
+
+  grpc::Status GetLineage(grpc::ServerContext*, const core::v1::GetLineageRequest* req,
+                          core::v1::GetLineageResponse* resp) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Answer(resolver_.Lineage(req->project(), req->job()), resp);
+  }
+  grpc::Status Impact(grpc::ServerContext*, const core::v1::ImpactRequest* req,
+                      core::v1::ImpactResponse* resp) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Answer(resolver_.Impact(req->project(), req->job()), resp);
+  }
+  grpc::Status CheckDeletion(grpc::ServerContext*, const core::v1::CheckDeletionRequest* req,
+                             core::v1::CheckDeletionResponse* resp) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    *resp = resolver_.CheckDeletion(*req);
+    return grpc::Status::OK;
+  }
+
+ private:
+  template <typename T>
+  static grpc::Status Answer(absl::StatusOr<T> result, T* out) {
+    if (!result.ok()) {
+      return grpc::Status(static_cast<grpc::StatusCode>(result.status().code()),
+                          std::string(result.status().message()));
+    }
+    *out = *std::move(result);
+    return grpc::Status::OK;
+  }
+
+  std::mutex& mu_;
+  Resolver& resolver_;
+};
+
 DependencyResolverService::DependencyResolverService() = default;
 DependencyResolverService::~DependencyResolverService() = default;
 
@@ -275,8 +422,11 @@ std::vector<store::Migration> DependencyResolverService::Migrations() const {
 
 absl::Status DependencyResolverService::Start(app::Context& context) {
   if (absl::Status s = pipeline::EnsurePipelineTopics(context.bus); !s.ok()) return s;
-  if (absl::Status s = resolver_.Load(context.db); !s.ok()) return s;
-  LOG_INFO("job graph loaded", {{"jobs", static_cast<int64_t>(resolver_.graph().size())}});
+  resolver_ = std::make_unique<Resolver>(&context.blob);
+  if (absl::Status s = resolver_->Load(context.db); !s.ok()) return s;
+  api_ = std::make_unique<LineageApi>(mu_, *resolver_);
+  context.grpc.AddService(api_.get(), "optimus.core.v1.LineageService");
+  LOG_INFO("job graph loaded", {{"jobs", static_cast<int64_t>(resolver_->graph().size())}});
   const store::Outbox& outbox = context.outbox;
   store::Database& db = context.db;
   worker_ = std::make_unique<pipeline::ConsumerWorker>(
@@ -287,18 +437,18 @@ absl::Status DependencyResolverService::Start(app::Context& context) {
           .after_failure =
               [this, &db] {
                 std::lock_guard<std::mutex> lock(mu_);
-                if (absl::Status s = resolver_.Load(db); !s.ok()) {
+                if (absl::Status s = resolver_->Load(db); !s.ok()) {
                   LOG_ERROR("cannot reload the job graph", {{"error", s}});
                 }
               },
           .before_commit =
               [this, &outbox](store::Transaction& tx) {
                 std::lock_guard<std::mutex> lock(mu_);
-                return resolver_.Flush(tx, outbox);
+                return resolver_->Flush(tx, outbox);
               }},
       [this, &outbox](store::Transaction& tx, const bus::Message& m) {
         std::lock_guard<std::mutex> lock(mu_);
-        return resolver_.Apply(tx, outbox, m);
+        return resolver_->Apply(tx, outbox, m);
       });
   return worker_->Start();
 }

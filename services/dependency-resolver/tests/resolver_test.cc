@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "optimus/blob/file_blob_store.h"
 #include "optimus/dependency_resolver/dependency_resolver_service.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/store/migrations.h"
@@ -264,6 +265,107 @@ TEST_F(ResolverTest, ABatchResolvesAJobAndItsUpstreamOnce) {
   EXPECT_THAT(Resolved(out), ElementsAre("p/a", "p/b"));
   EXPECT_EQ(ResolutionOf(out, "p/b").upstreams_size(), 1);
   EXPECT_FALSE(ProgressOf(out, "b").cascaded());
+}
+
+TEST_F(ResolverTest, AssetsInTheObjectStoreAreRead) {
+  auto blob = blob::FileBlobStore::Open(dir_.path() / "blob");
+  ASSERT_TRUE(blob.ok());
+  const std::string big = "select * from `acme.d.a`\n" + std::string(300 * 1024, '-') + "\n";
+  ASSERT_TRUE((*blob)->Put("assets/abc", big).ok());
+  Resolver with_blob(blob->get());
+  ASSERT_TRUE(with_blob.Load(*db_).ok());
+  auto feed = [&](const bus::Message& m) {
+    return db_->InTransaction([&](store::Transaction& tx) -> absl::Status {
+      if (absl::Status s = with_blob.Apply(tx, outbox_, m); !s.ok()) return s;
+      return with_blob.Flush(tx, outbox_);
+    });
+  };
+  events::v1::PluginRecord plugin;
+  plugin.set_name("bq2bq");
+  plugin.set_spec_yaml(kPlugin);
+  ASSERT_TRUE(feed({pipeline::kPluginsTopic, "bq2bq", plugin.SerializeAsString()}).ok());
+  events::v1::ProjectRecord project;
+  project.set_name("p");
+  (*project.mutable_variables())["gcp_project"] = "acme";
+  ASSERT_TRUE(feed({pipeline::kProjectsTopic, "p", project.SerializeAsString()}).ok());
+  for (const std::string name : {"a", "b"}) {
+    events::v1::JobSpecRecord r;
+    r.set_project("p");
+    r.set_namespace_("ns");
+    r.set_name(name);
+    r.set_version(1);
+    r.set_spec_yaml(Spec(name));
+    r.set_deployment_id("d1");
+    auto* asset = r.add_assets();
+    asset->set_name("query.sql");
+    if (name == "b") {
+      asset->set_blob_key("assets/abc");
+    } else {
+      asset->set_inline_("select 1");
+    }
+    ASSERT_TRUE(feed({pipeline::kJobSpecsTopic, "p/" + name, r.SerializeAsString()}).ok());
+  }
+  auto out = Drain();
+  EXPECT_EQ(ResolutionOf(out, "p/b").upstreams_size(), 1);
+  EXPECT_EQ(ResolutionOf(out, "p/b").error(), "");
+  // Without the object store the job fails, saying why, instead of losing its upstream.
+  events::v1::JobSpecRecord r;
+  r.set_project("p");
+  r.set_namespace_("ns");
+  r.set_name("c");
+  r.set_version(1);
+  r.set_spec_yaml(Spec("c"));
+  r.add_assets()->set_blob_key("assets/missing");
+  r.mutable_assets(0)->set_name("query.sql");
+  ASSERT_TRUE(feed({pipeline::kJobSpecsTopic, "p/c", r.SerializeAsString()}).ok());
+  EXPECT_THAT(ResolutionOf(Drain(), "p/c").error(),
+              ::testing::HasSubstr("cannot read asset query.sql from the object store"));
+}
+
+TEST_F(ResolverTest, LineageImpactAndDeletionChecks) {
+  Plugin(kPlugin);
+  Project();
+  Job("a", 1, Spec("a"), "select 1");
+  Job("b", 1, Spec("b"), "select * from acme.d.a");
+  Job("c", 1, Spec("c"), "select * from acme.d.b join raw.r.x using (k)");
+  auto lineage = resolver_.Lineage("p", "b");
+  ASSERT_TRUE(lineage.ok()) << lineage.status();
+  EXPECT_EQ(lineage->destination(), "bigquery://acme:d.b");
+  ASSERT_EQ(lineage->upstreams_size(), 1);
+  EXPECT_EQ(lineage->upstreams(0).name(), "a");
+  ASSERT_EQ(lineage->downstreams_size(), 1);
+  EXPECT_EQ(lineage->downstreams(0).name(), "c");
+  EXPECT_EQ(lineage->downstreams(0).namespace_(), "ns");
+  EXPECT_THAT(resolver_.Lineage("p", "c")->unknown_sources(), ElementsAre("bigquery://raw:r.x"));
+  EXPECT_EQ(resolver_.Lineage("p", "nope").status().code(), absl::StatusCode::kNotFound);
+  auto impact = resolver_.Impact("p", "a");
+  ASSERT_TRUE(impact.ok());
+  EXPECT_EQ(impact->jobs_size(), 2);
+
+  core::v1::CheckDeletionRequest del;
+  del.set_project("p");
+  del.set_namespace_("ns");
+  del.add_delete_jobs("b");
+  auto answer = resolver_.CheckDeletion(del);
+  ASSERT_EQ(answer.blocked_size(), 1);
+  EXPECT_EQ(answer.blocked(0).job(), "b");
+  EXPECT_THAT(answer.blocked(0).downstreams(), ElementsAre("p/c"));
+  del.add_delete_jobs("c");  // deleting the reader too: both may go
+  answer = resolver_.CheckDeletion(del);
+  EXPECT_EQ(answer.blocked_size(), 0);
+  EXPECT_THAT(answer.deletable(), ElementsAre("b", "c"));
+  core::v1::CheckDeletionRequest replace;
+  replace.set_project("p");
+  replace.set_namespace_("ns");
+  replace.set_replace_all(true);
+  replace.add_keep_jobs("b");
+  replace.add_keep_jobs("c");
+  answer = resolver_.CheckDeletion(replace);  // a would go, but b reads it
+  ASSERT_EQ(answer.blocked_size(), 1);
+  EXPECT_EQ(answer.blocked(0).job(), "a");
+  replace.set_namespace_("other");  // another namespace's jobs are never touched
+  EXPECT_EQ(resolver_.CheckDeletion(replace).blocked_size(), 0);
+  EXPECT_EQ(resolver_.CheckDeletion(replace).deletable_size(), 0);
 }
 
 TEST_F(ResolverTest, GarbageIsPoison) {

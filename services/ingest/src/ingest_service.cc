@@ -6,12 +6,14 @@
 #include <grpcpp/grpcpp.h>
 
 #include <condition_variable>
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "optimus/blob/blob_store.h"
 #include "optimus/bus/cloudevents.h"
 #include "optimus/core/v1/deploy.grpc.pb.h"
+#include "optimus/core/v1/lineage.grpc.pb.h"
 #include "optimus/events/v1/jobs.pb.h"
 #include "optimus/ingest/deployments.h"
 #include "optimus/pipeline/pipeline.h"
@@ -176,8 +178,37 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     seal->set_namespace_(req->namespace_());
     seal->set_mode(mode);
     seal->set_force(req->force());
+    // Jobs still read by jobs that stay are not deleted unless forced.
+    std::map<std::string, std::string> blocked;  // job -> why it stays
+    if (!req->force() &&
+        (mode == events::v1::DEPLOY_MODE_DELETE || mode == events::v1::DEPLOY_MODE_REPLACE_ALL)) {
+      core::v1::CheckDeletionRequest check;
+      check.set_project(req->project());
+      check.set_namespace_(req->namespace_());
+      check.set_replace_all(mode == events::v1::DEPLOY_MODE_REPLACE_ALL);
+      for (const std::string& name : names) check.add_keep_jobs(name);
+      for (const auto& name : req->delete_jobs()) check.add_delete_jobs(name);
+      auto answer = CheckDeletion(check);
+      if (!answer.ok()) return ToGrpc(answer.status());
+      for (const auto& b : answer->blocked()) {
+        std::string readers;
+        for (const auto& d : b.downstreams()) readers += (readers.empty() ? "" : ", ") + d;
+        blocked[b.job()] =
+            "not deleted: still read by " + readers + " (change those first, or use --force)";
+      }
+    }
+    for (const auto& [job, why] : blocked) {
+      core::v1::JobProgress p;
+      p.set_project(req->project());
+      p.set_namespace_(req->namespace_());
+      p.set_job(job);
+      p.set_stage(Stage::STAGE_FAILED);
+      p.set_error(why);
+      tracked.push_back(p);
+    }
     if (mode == events::v1::DEPLOY_MODE_DELETE) {
       for (const auto& name : req->delete_jobs()) {
+        if (blocked.count(name) > 0) continue;
         seal->add_job_names(name);
         core::v1::JobProgress p;
         p.set_project(req->project());
@@ -187,8 +218,10 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
         tracked.push_back(p);
       }
     } else {
-      // Refused jobs stay listed: a spec that fails its checks now must not delete its job.
+      // Refused jobs stay listed: a spec that fails its checks now must not delete its job;
+      // and so do jobs others still read.
       for (const std::string& name : names) seal->add_job_names(name);
+      for (const auto& [job, why] : blocked) seal->add_job_names(job);
     }
     out.push_back(pipeline::ProtoRecord(pipeline::kSubmissionsTopic, key, sealed));
     absl::Status saved = ctx_.db.InTransaction([&](store::Transaction& tx) -> absl::Status {
@@ -207,6 +240,34 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
                                      {"jobs", static_cast<int64_t>(req->jobs_size())},
                                      {"rejected", static_cast<int64_t>(resp->rejected_size())}});
     return grpc::Status::OK;
+  }
+
+  // Asks dependency-resolver which of the jobs a replace-all or delete would remove are still
+  // read by jobs that stay; those are kept unless the request forces it.
+  absl::StatusOr<core::v1::CheckDeletionResponse> CheckDeletion(
+      const core::v1::CheckDeletionRequest& request) {
+    std::string host = ctx_.config.String("ingest.lineage_host");
+    if (host.empty()) host = "127.0.0.1:" + std::to_string(ctx_.grpc.port());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!lineage_ || lineage_host_ != host) {
+        lineage_host_ = host;
+        lineage_ = core::v1::LineageService::NewStub(
+            grpc::CreateChannel(host, grpc::InsecureChannelCredentials()));
+      }
+    }
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    // A resolver restarting (a rollout, a crash) is waited for, up to the deadline.
+    context.set_wait_for_ready(true);
+    core::v1::CheckDeletionResponse response;
+    grpc::Status s = lineage_->CheckDeletion(&context, request, &response);
+    if (!s.ok()) {
+      return absl::UnavailableError("cannot ask dependency-resolver (" + host +
+                                    ") which jobs read the ones to delete: " + s.error_message() +
+                                    "; deploy with --force to delete anyway");
+    }
+    return response;
   }
 
   grpc::Status WatchDeployment(grpc::ServerContext* context,
@@ -254,9 +315,20 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
   std::condition_variable changed_;
   std::set<std::string> plugins_;
   std::atomic<bool> stopping_{false};
+  std::string lineage_host_;
+  std::unique_ptr<core::v1::LineageService::Stub> lineage_;
 };
 
 IngestService::IngestService() = default;
+
+config::Schema IngestService::ConfigSchema() const {
+  config::Schema schema;
+  schema.Add({.name = "ingest.lineage_host",
+              .description = "gRPC host:port of dependency-resolver's LineageService, asked "
+                             "before jobs are deleted; empty: this process's own gRPC server "
+                             "(optimus serve)."});
+  return schema;
+}
 IngestService::~IngestService() = default;
 
 std::vector<store::Migration> IngestService::Migrations() const {

@@ -8,8 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "optimus/app/component.h"
 #include "optimus/bus/message.h"
+#include "optimus/core/v1/lineage.pb.h"
 #include "optimus/dependency_resolver/job_graph.h"
 #include "optimus/events/v1/jobs.pb.h"
 #include "optimus/spec/model.h"
@@ -19,6 +21,9 @@
 namespace optimus::pipeline {
 class ConsumerWorker;
 }  // namespace optimus::pipeline
+namespace optimus::blob {
+class BlobStore;
+}  // namespace optimus::blob
 
 namespace optimus::dependency_resolver {
 
@@ -27,6 +32,10 @@ namespace optimus::dependency_resolver {
 // resolutions it causes commit together.
 class Resolver {
  public:
+  // `blob` holds the assets that travel by reference (over 256 KiB); may be null in tests
+  // that send none.
+  explicit Resolver(blob::BlobStore* blob = nullptr) : blob_(blob) {}
+
   // Loads the tables into memory (after a start or a rolled-back transaction).
   absl::Status Load(store::Database& db);
   // Applies one record of job.specs, plugins or projects inside `tx`. Job specs are stored at
@@ -37,6 +46,16 @@ class Resolver {
   // the same transaction, after the Apply calls.
   absl::Status Flush(store::Transaction& tx, const store::Outbox& outbox);
   const JobGraph& graph() const { return graph_; }
+
+  // The lineage API's answers (LineageService); NotFound for a job the resolver does not hold.
+  absl::StatusOr<core::v1::GetLineageResponse> Lineage(const std::string& project,
+                                                       const std::string& job) const;
+  absl::StatusOr<core::v1::ImpactResponse> Impact(const std::string& project,
+                                                  const std::string& job) const;
+  // Which of the jobs a replace-all or delete would remove still have readers outside the
+  // removed set (those may be deleted only when forced).
+  core::v1::CheckDeletionResponse CheckDeletion(
+      const core::v1::CheckDeletionRequest& request) const;
 
  private:
   struct EmitItem {
@@ -57,6 +76,7 @@ class Resolver {
     std::vector<bus::OutgoingMessage> tombstones;
   } pending_;
 
+  blob::BlobStore* blob_;
   std::map<std::string, events::v1::JobSpecRecord> specs_;
   std::map<std::string, std::string> errors_;
   std::map<std::string, spec::PluginSpec> plugins_;
@@ -74,8 +94,10 @@ class DependencyResolverService : public app::Component {
   void Stop() override;
 
  private:
+  class LineageApi;
   std::mutex mu_;
-  Resolver resolver_;
+  std::unique_ptr<Resolver> resolver_;
+  std::unique_ptr<LineageApi> api_;
   std::unique_ptr<pipeline::ConsumerWorker> worker_;
 };
 

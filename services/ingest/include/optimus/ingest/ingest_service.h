@@ -16,6 +16,7 @@ class IngestService : public app::Component {
   ~IngestService() override;
   std::string name() const override { return "ingest"; }
   std::vector<store::Migration> Migrations() const override;
+  config::Schema ConfigSchema() const override;
   absl::Status Start(app::Context& context) override;
   void Stop() override;
 
