@@ -57,6 +57,14 @@ sys.exit(1 if bad else 0)
 PY
 [ -f "$DAGS/__lib.py" ] && pass "__lib.py published" || fail "__lib.py missing"
 
+# The lineage the server resolved, as `optimus job inspect` shows it.
+read -r ijob iups < <(python3 -c 'import json,sys; j=[j for j in json.load(open(sys.argv[1]))["jobs"] if j["upstream_jobs"]][0]; print(j["name"], ",".join(sorted(set(j["upstream_jobs"]))))' "$TMP/project/manifest.json")
+"$BIN/optimus" job inspect "$ijob" -d "$TMP/project" --host "127.0.0.1:$grpc" >"$TMP/inspect.out" 2>&1
+got=$(grep -A50 '^upstreams' "$TMP/inspect.out" | sed -n '/^upstreams/,/^downstreams/p' | grep -o 'sample-project\.[a-z_0-9.]*  via' | sed 's/  via//' | sort | paste -sd, -)
+[ "$got" = "$iups" ] && pass "optimus job inspect shows $ijob's upstreams" || { fail "job inspect upstreams [$got], want [$iups]"; cat "$TMP/inspect.out"; }
+"$BIN/optimus" job inspect no.such.job -d "$TMP/project" --host "127.0.0.1:$grpc" >/dev/null 2>&1
+[ $? = 1 ] && pass "job inspect of an unknown job exits 1" || fail "job inspect of an unknown job"
+
 # 2. Apache Airflow loads the folder (both template families).
 check_airflow() {
   local version=$1 python=$2
@@ -149,6 +157,16 @@ if "$BIN/optimus" job delete "$used_job" -n "$used_ns" --force -d "$TMP/project"
   pass "with --force it is deleted"
 else
   fail "forced delete"; cat "$TMP/delete2.out"
+fi
+
+# 6. An Airflow version the compiler has no template for is refused before anything changes.
+sed -i 's/scheduler_version: .*/scheduler_version: "4.0"/' "$TMP/project/optimus.yaml"
+deploy >"$TMP/deploy6.out" 2>&1
+rc=$?
+if [ "$rc" = 2 ] && grep -q 'scheduler_version "4.0" is not an Airflow 2.x or 3.x version' "$TMP/deploy6.out"; then
+  pass "scheduler_version 4.0 is refused with a clear message"
+else
+  fail "scheduler_version 4.0 (exit $rc)"; cat "$TMP/deploy6.out"
 fi
 
 echo "$passed passed, $failed failed"

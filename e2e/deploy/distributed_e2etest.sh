@@ -98,6 +98,11 @@ read -r ns name ups <<<"$sample"
 got=$(s3 GET "optimus-e2e/$RUN/sample-project/dags/$ns/$name.py" | grep -o 'upstream_job="[^"]*"' | cut -d'"' -f2 | sort | paste -sd, -)
 [ "$got" = "$ups" ] && pass "$name waits for exactly $ups" || fail "$name sensors [$got], want [$ups]"
 
+# The CLI asks ingest, which passes lineage questions on to the resolver.
+inspect=$("$BIN/optimus" job inspect "$name" -d "$TMP/project" --host "127.0.0.1:${GRPC[ingest]}" -o json 2>&1)
+got=$(echo "$inspect" | python3 -c 'import json,sys; print(",".join(sorted({u["job"] for u in json.load(sys.stdin)["upstreams"]})))' 2>/dev/null)
+[ "$got" = "$ups" ] && pass "optimus job inspect through ingest lists the same upstreams" || { fail "job inspect: [$got]"; echo "$inspect" | head -5; }
+
 # SIGKILL in the middle of a redeploy: every job is republished exactly once, nothing is lost.
 for f in $(find "$TMP/project" -name query.sql | sort | head -100); do echo "-- v2" >>"$f"; done
 deploy -o json >"$TMP/deploy2.json" 2>&1 &

@@ -9,6 +9,7 @@
 
 #include "deploy_command.h"
 #include "init_command.h"
+#include "inspect_command.h"
 #include "job_create_command.h"
 #include "job_validate_command.h"
 #include "optimus/app/host.h"
@@ -37,6 +38,7 @@ constexpr char kUsage[] =
     "  job replace-all  deploy namespaces (-N); jobs missing locally are deleted\n"
     "  job deploy    add or update some jobs of a namespace (-n, -J)\n"
     "  job delete    delete a job on the server\n"
+    "  job inspect   a deployed job's lineage: destination, sources, upstreams, downstreams\n"
     "  job create    write a new job from a task plugin's questions\n"
     "  job addhook   add a hook plugin to a job\n"
     "  job validate  check job specs offline (file:line:column for every problem)\n"
@@ -129,6 +131,9 @@ int main(int argc, char** argv) {
   if (command == "job" && argc >= 3 && std::strcmp(argv[2], "deploy") == 0) {
     return optimus::cli::RunDeployCommand(argc - 2, argv + 2, optimus::cli::DeployMode::kUpsert,
                                           std::cout, std::cerr);
+  }
+  if (command == "job" && argc >= 3 && std::strcmp(argv[2], "inspect") == 0) {
+    return optimus::cli::RunJobInspectCommand(argc - 2, argv + 2, std::cout, std::cerr);
   }
   if (command == "job" && argc >= 3 && std::strcmp(argv[2], "delete") == 0) {
     return optimus::cli::RunJobDeleteCommand(argc - 2, argv + 2, std::cout, std::cerr);

@@ -9,6 +9,8 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "optimus/blob/blob_store.h"
 #include "optimus/bus/cloudevents.h"
@@ -65,6 +67,17 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
                                core::v1::RegisterProjectResponse* resp) override {
     if (req->name().empty()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a project needs a name");
+    }
+    // The compiler picks the DAG template by this; a value it cannot use would leave every DAG
+    // of the project as it was, silently.
+    for (const auto& [key, value] : req->config()) {
+      if (absl::AsciiStrToUpper(key) != "SCHEDULER_VERSION" || value.empty()) continue;
+      if (!(value == "2" || value == "3" || absl::StartsWith(value, "2.") ||
+            absl::StartsWith(value, "3."))) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "project config scheduler_version \"" + value +
+                                "\" is not an Airflow 2.x or 3.x version");
+      }
     }
     const std::string id = bus::NewEventId();
     events::v1::Submission s;
@@ -319,6 +332,41 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
   std::unique_ptr<core::v1::LineageService::Stub> lineage_;
 };
 
+// In distributed mode the CLI talks to ingest only: lineage questions (job inspect) are passed
+// on to dependency-resolver. (In `optimus serve` the resolver answers on the same server.)
+class LineageProxy final : public core::v1::LineageService::Service {
+ public:
+  explicit LineageProxy(const std::string& host)
+      : stub_(core::v1::LineageService::NewStub(
+            grpc::CreateChannel(host, grpc::InsecureChannelCredentials()))) {}
+
+  grpc::Status GetLineage(grpc::ServerContext* in, const core::v1::GetLineageRequest* req,
+                          core::v1::GetLineageResponse* resp) override {
+    auto out = Forward(in);
+    return stub_->GetLineage(out.get(), *req, resp);
+  }
+  grpc::Status Impact(grpc::ServerContext* in, const core::v1::ImpactRequest* req,
+                      core::v1::ImpactResponse* resp) override {
+    auto out = Forward(in);
+    return stub_->Impact(out.get(), *req, resp);
+  }
+  grpc::Status CheckDeletion(grpc::ServerContext* in, const core::v1::CheckDeletionRequest* req,
+                             core::v1::CheckDeletionResponse* resp) override {
+    auto out = Forward(in);
+    return stub_->CheckDeletion(out.get(), *req, resp);
+  }
+
+ private:
+  static std::unique_ptr<grpc::ClientContext> Forward(grpc::ServerContext* in) {
+    auto out = std::make_unique<grpc::ClientContext>();
+    out->set_deadline(
+        std::min(in->deadline(), std::chrono::system_clock::now() + std::chrono::seconds(30)));
+    return out;
+  }
+
+  std::unique_ptr<core::v1::LineageService::Stub> stub_;
+};
+
 IngestService::IngestService() = default;
 
 config::Schema IngestService::ConfigSchema() const {
@@ -349,6 +397,10 @@ absl::Status IngestService::Start(app::Context& context) {
   if (absl::Status s = pipeline::EnsurePipelineTopics(context.bus); !s.ok()) return s;
   impl_ = std::make_unique<Impl>(context);
   context.grpc.AddService(impl_.get(), "optimus.core.v1.DeploymentService");
+  if (const std::string host = context.config.String("ingest.lineage_host"); !host.empty()) {
+    lineage_proxy_ = std::make_unique<LineageProxy>(host);
+    context.grpc.AddService(lineage_proxy_.get(), "optimus.core.v1.LineageService");
+  }
   return impl_->Start();
 }
 

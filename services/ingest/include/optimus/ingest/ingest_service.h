@@ -8,6 +8,10 @@
 
 #include "optimus/app/component.h"
 
+namespace grpc {
+class Service;
+}  // namespace grpc
+
 namespace optimus::ingest {
 
 class IngestService : public app::Component {
@@ -24,6 +28,7 @@ class IngestService : public app::Component {
 
  private:
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<grpc::Service> lineage_proxy_;
 };
 
 // What `optimus-ingest --help` says about the service.
