@@ -3,6 +3,8 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,7 +24,8 @@ class FileBlobStore : public BlobStore {
   // and no segment starting with ".optimus-tmp-" (the store's own temp files).
   absl::Status Put(std::string_view key, std::string_view content) override;
   absl::Status PutUnsynced(std::string_view key, std::string_view content) override;
-  // syncfs(2) of the store's file system: data and directory entries of every earlier write.
+  // Makes every PutUnsynced (and Delete) since the last Sync durable: a few files are fsynced
+  // one by one with their folders; many at once take one syncfs(2) of the file system.
   absl::Status Sync() override;
   absl::StatusOr<std::string> Get(std::string_view key) override;
   absl::Status Delete(std::string_view key) override;
@@ -38,6 +41,9 @@ class FileBlobStore : public BlobStore {
   absl::Status Write(std::string_view key, std::string_view content, bool sync);
 
   std::filesystem::path root_;
+  std::mutex mu_;
+  std::set<std::filesystem::path> unsynced_files_;
+  std::set<std::filesystem::path> unsynced_dirs_;
 };
 
 }  // namespace optimus::blob
