@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "optimus/events/v1/jobs.pb.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/telemetry/log.h"
@@ -137,7 +138,9 @@ absl::Status StoreProject(store::Transaction& tx, const store::Outbox& outbox,
     events::v1::ProjectRecord old;
     old.ParseFromString(row->rows[0].Text(1));
     record.set_version(old.version());
-    if (old.SerializeAsString() == record.SerializeAsString()) return absl::OkStatus();
+    // Field by field: serialized protobuf maps have no fixed order, so equal records can differ
+    // in bytes (every deploy registers the project; an unchanged one must do no more work).
+    if (google::protobuf::util::MessageDifferencer::Equals(old, record)) return absl::OkStatus();
     version = row->rows[0].Int(0) + 1;
   }
   record.set_version(version);

@@ -200,6 +200,25 @@ TEST_F(SpecStoreTest, ADeadLetteredJobIsReportedFailedToItsDeployment) {
   EXPECT_TRUE(Drain().empty());
 }
 
+TEST_F(SpecStoreTest, TheSameProjectInAnotherKeyOrderIsUnchanged) {
+  auto project = [](bool reversed) {
+    events::v1::Submission s;
+    auto* p = s.mutable_project();
+    p->set_name("p");
+    std::vector<std::string> keys;
+    for (int i = 0; i < 64; ++i) keys.push_back("key_" + std::to_string(i));
+    if (reversed) std::reverse(keys.begin(), keys.end());
+    for (const auto& k : keys) (*p->mutable_config())[k] = "v" + k;
+    for (const auto& k : keys) (*p->mutable_variables())[k] = k;
+    return s;
+  };
+  ASSERT_TRUE(Apply(project(false)).ok());
+  Drain();
+  ASSERT_TRUE(Apply(project(true)).ok());
+  // Only the deployment's end: no new project version, so nothing downstream recompiles.
+  EXPECT_THAT(Topics(Drain()), ElementsAre("optimus.deployments.progress "));
+}
+
 TEST_F(SpecStoreTest, GarbageIsPoison) {
   bus::Message m;
   m.topic = pipeline::kSubmissionsTopic;
