@@ -19,6 +19,7 @@
 #include "flags.h"
 #include "nlohmann/json.hpp"
 #include "optimus/core/v1/deploy.grpc.pb.h"
+#include "optimus/schedule/time_util.h"
 #include "optimus/spec/loaders.h"
 #include "optimus/spec/project_reader.h"
 #include "optimus/spec/schedule_hooks.h"
@@ -70,22 +71,15 @@ struct Watched {
   std::string error;
 };
 
+// A --timeout: a Go duration (90s, 10m, 1h30m) or plain seconds; -1 when it is neither.
 int ParseTimeoutSeconds(const std::string& text, int fallback) {
   if (text.empty()) return fallback;
-  char unit = text.back();
-  const std::string digits =
-      std::isdigit(static_cast<unsigned char>(unit)) ? text : text.substr(0, text.size() - 1);
-  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
-  const int n = std::stoi(digits);
-  switch (unit) {
-    case 'h':
-      return n * 3600;
-    case 'm':
-      return n * 60;
-    case 's':
-    default:
-      return std::isdigit(static_cast<unsigned char>(unit)) || unit == 's' ? n : -1;
+  if (text.find_first_not_of("0123456789") == std::string::npos && text.size() < 9) {
+    return std::stoi(text);
   }
+  auto d = schedule::ParseGoDuration(text);
+  if (!d.ok() || *d <= absl::ZeroDuration() || *d > absl::Hours(24 * 365)) return -1;
+  return static_cast<int>(absl::ToInt64Seconds(*d));
 }
 
 // How settled a stage is, to pick a job's state when several deployments report it (its own,
