@@ -3,11 +3,11 @@
 #include "init_command.h"
 
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "files.h"
 #include "flags.h"
 #include "optimus/spec/diagnostics.h"
 #include "optimus/spec/loaders.h"
@@ -178,19 +178,9 @@ int RunInitCommand(int argc, char** argv, std::istream& in, std::ostream& out, s
       return 1;
     }
   }
-  const fs::path tmp = config_path.string() + ".tmp";
-  {
-    std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
-    file << text;
-    if (!file.flush()) {
-      err << "optimus init: cannot write " << tmp.generic_string() << "\n";
-      return 1;
-    }
-  }
-  fs::rename(tmp, config_path, ec);
-  if (ec) {
-    err << "optimus init: cannot write " << config_path.generic_string() << ": " << ec.message()
-        << "\n";
+  std::string error;
+  if (!WriteFileAtomically(config_path, text, error)) {
+    err << "optimus init: " << error << "\n";
     return 1;
   }
   out << "wrote " << config_path.generic_string() << " (project " << *got_project << ", "

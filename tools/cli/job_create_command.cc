@@ -13,6 +13,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "files.h"
 #include "flags.h"
 #include "job_text.h"
 #include "optimus/spec/loaders.h"

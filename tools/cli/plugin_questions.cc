@@ -1,7 +1,6 @@
 // Reading the project and plugins for the authoring commands, and asking plugin questions.
 #include "plugin_questions.h"
 
-#include <fstream>
 #include <functional>
 
 namespace optimus::cli {
@@ -78,25 +77,6 @@ spec::StringMap PluginDefaultAssets(const spec::PluginSpec& plugin) {
   spec::StringMap assets;
   for (const spec::NameValue& nv : plugin.default_assets) assets[nv.name] = nv.value;
   return assets;
-}
-
-bool WriteFileAtomically(const fs::path& path, const std::string& content, std::string& error) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
-    file << content;
-    if (!file.flush()) {
-      error = "cannot write " + tmp.generic_string();
-      return false;
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    error = "cannot write " + path.generic_string() + ": " + ec.message();
-    return false;
-  }
-  return true;
 }
 
 }  // namespace optimus::cli

@@ -38,8 +38,4 @@ bool AskPluginQuestions(const spec::PluginSpec& plugin, Prompter& ask, spec::Str
 // The plugin's default assets (version 1 `defaultassets`), by file name.
 spec::StringMap PluginDefaultAssets(const spec::PluginSpec& plugin);
 
-// Writes `content` to `path` through a temporary file and a rename.
-bool WriteFileAtomically(const std::filesystem::path& path, const std::string& content,
-                         std::string& error);
-
 }  // namespace optimus::cli
