@@ -25,4 +25,17 @@ CommandRun RunCommand(Command command, const std::string& name, std::vector<std:
   return {code, out.str(), err.str()};
 }
 
+// The same for the asking commands: (argc, argv, in, out, err, interactive), reading `input`.
+template <typename Command>
+CommandRun RunAsking(Command command, const std::string& name, std::vector<std::string> args,
+                     const std::string& input, bool interactive) {
+  args.insert(args.begin(), name);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  std::istringstream in(input);
+  std::ostringstream out, err;
+  const int code = command(static_cast<int>(argv.size()), argv.data(), in, out, err, interactive);
+  return {code, out.str(), err.str()};
+}
+
 }  // namespace optimus::cli

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "command_run.h"
 #include "optimus/spec/loaders.h"
 #include "optimus/spec/project_reader.h"
 #include "optimus/testing/testing.h"
@@ -17,28 +18,15 @@ namespace {
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-struct InitRun {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-InitRun Init(std::vector<std::string> args, const std::string& input = "",
-             bool interactive = false) {
-  args.insert(args.begin(), "init");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::istringstream in(input);
-  std::ostringstream out, err;
-  const int code =
-      RunInitCommand(static_cast<int>(argv.size()), argv.data(), in, out, err, interactive);
-  return {code, out.str(), err.str()};
+CommandRun Init(std::vector<std::string> args, const std::string& input = "",
+                bool interactive = false) {
+  return RunAsking(RunInitCommand, "init", std::move(args), input, interactive);
 }
 
 TEST(InitCommandTest, ByFlagsWritesAConfigThatLoadsAndTheFolders) {
   testing::TempDir dir;
-  InitRun r = Init({"-d", dir.path().string(), "-p", "sales", "-n", "marketing,finance",
-                    "--storage-path", "s3://dags/sales"});
+  CommandRun r = Init({"-d", dir.path().string(), "-p", "sales", "-n", "marketing,finance",
+                       "--storage-path", "s3://dags/sales"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("2 namespaces"));
   EXPECT_TRUE(fs::is_directory(dir.path() / "marketing" / "jobs"));
@@ -58,7 +46,8 @@ TEST(InitCommandTest, InteractiveAsksReasksAndTakesDefaults) {
   testing::TempDir dir;
   // host (default), project (bad, then good), storage, scheduler, version (by number),
   // namespaces (one, then done), datastore (default).
-  InitRun r = Init({"-d", dir.path().string()}, "\nbad name!\nsales\n\n\n2\nmarketing\n\n\n", true);
+  CommandRun r =
+      Init({"-d", dir.path().string()}, "\nbad name!\nsales\n\n\n2\nmarketing\n\n\n", true);
   ASSERT_EQ(r.code, 0) << r.err << r.out;
   EXPECT_THAT(r.out, HasSubstr("? Project name: "));
   EXPECT_THAT(r.out, HasSubstr("use letters, digits, - and _ only"));
@@ -72,7 +61,7 @@ TEST(InitCommandTest, InteractiveAsksReasksAndTakesDefaults) {
 
 TEST(InitCommandTest, MissingAnswersAreListedAndNothingIsWritten) {
   testing::TempDir dir;
-  InitRun r = Init({"-d", dir.path().string(), "--datastore", "oracle"});
+  CommandRun r = Init({"-d", dir.path().string(), "--datastore", "oracle"});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("project: no answer given (Project name)"));
   EXPECT_THAT(r.err, HasSubstr("namespace: give at least one with -n NAME"));
@@ -83,7 +72,7 @@ TEST(InitCommandTest, MissingAnswersAreListedAndNothingIsWritten) {
 TEST(InitCommandTest, AnExistingConfigIsKeptUnlessForced) {
   testing::TempDir dir;
   ASSERT_EQ(Init({"-d", dir.path().string(), "-p", "a", "-n", "x"}).code, 0);
-  InitRun again = Init({"-d", dir.path().string(), "-p", "b", "-n", "y"});
+  CommandRun again = Init({"-d", dir.path().string(), "-p", "b", "-n", "y"});
   EXPECT_EQ(again.code, 1);
   EXPECT_THAT(again.err, HasSubstr("already exists (use --force to overwrite it)"));
   EXPECT_EQ(Init({"-d", dir.path().string(), "-p", "b", "-n", "y", "--force"}).code, 0);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "command_run.h"
 #include "init_command.h"
 #include "job_text.h"
 #include "optimus/spec/loaders.h"
@@ -22,22 +23,12 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
 
-struct Ran {
-  int code;
-  std::string out;
-  std::string err;
-};
+using Ran = CommandRun;
 
 template <typename Command>
 Ran Call(Command command, const char* name, std::vector<std::string> args,
          const std::string& input = "", bool interactive = false) {
-  args.insert(args.begin(), name);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  std::istringstream in(input);
-  std::ostringstream out, err;
-  const int code = command(static_cast<int>(argv.size()), argv.data(), in, out, err, interactive);
-  return {code, out.str(), err.str()};
+  return RunAsking(command, name, std::move(args), input, interactive);
 }
 
 std::string Slurp(const fs::path& path) {

@@ -175,8 +175,8 @@ TEST(WindowCommandTest, JobWindowWithThisYamlAndPresets) {
   std::ofstream(dir.File("ns/jobs/team/weekly/job.yaml"))
       << "version: 3\nname: p.weekly\nowner: o\nschedule: {start_date: '2024-01-01'}\n"
          "task: {name: bq2bq, window: {preset: nosuch}}\n";
-  Result unknown = RunCli({"--job", dir.File("ns/jobs/team/weekly"), "--scheduled-at",
-                           "2023-03-07T02:00:00Z"});
+  Result unknown =
+      RunCli({"--job", dir.File("ns/jobs/team/weekly"), "--scheduled-at", "2023-03-07T02:00:00Z"});
   EXPECT_EQ(unknown.code, 2);
   EXPECT_NE(unknown.err.find("p.weekly: window preset \"nosuch\" is not defined"),
             std::string::npos)
