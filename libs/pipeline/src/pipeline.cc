@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
+#include "optimus/spec/loaders.h"
 #include "optimus/telemetry/log.h"
 
 namespace optimus::pipeline {
@@ -74,6 +75,16 @@ std::string JobKey(std::string_view project, std::string_view job) {
   out += '/';
   out += job;
   return out;
+}
+
+absl::StatusOr<spec::PluginSpec> PluginFromRecord(const events::v1::PluginRecord& record) {
+  spec::Diagnostics d;
+  auto plugin = spec::LoadPluginSpec(record.name(), record.spec_yaml(), d);
+  if (!plugin || d.HasErrors()) {
+    return absl::InvalidArgumentError("plugin " + record.name() +
+                                      " does not load: " + d.ToString());
+  }
+  return *std::move(plugin);
 }
 
 std::string Sha256Hex(std::string_view data) {

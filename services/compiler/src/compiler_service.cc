@@ -6,7 +6,6 @@
 #include "optimus/blob/blob_store.h"
 #include "optimus/config/config.h"
 #include "optimus/pipeline/pipeline.h"
-#include "optimus/spec/loaders.h"
 #include "optimus/telemetry/log.h"
 #include "optimus/telemetry/metrics.h"
 
@@ -33,8 +32,7 @@ absl::Status Compiler::Load(store::Database& db) {
   for (const auto& r : plugins->rows) {
     events::v1::PluginRecord record;
     record.ParseFromString(r.Text(0));
-    spec::Diagnostics d;
-    if (auto p = spec::LoadPluginSpec(record.name(), record.spec_yaml(), d)) plugins_[p->name] = *p;
+    if (auto p = pipeline::PluginFromRecord(record); p.ok()) plugins_[p->name] = *std::move(p);
   }
   return absl::OkStatus();
 }
@@ -167,11 +165,8 @@ absl::Status Compiler::Apply(store::Transaction& tx, const store::Outbox& outbox
     if (m.tombstone) return absl::OkStatus();
     auto record = pipeline::ParseRecord<events::v1::PluginRecord>(m);
     if (!record.ok()) return record.status();
-    spec::Diagnostics d;
-    auto plugin = spec::LoadPluginSpec(record->name(), record->spec_yaml(), d);
-    if (!plugin || d.HasErrors()) {
-      return absl::InvalidArgumentError("plugin " + record->name() + " does not load");
-    }
+    auto plugin = pipeline::PluginFromRecord(*record);
+    if (!plugin.ok()) return plugin.status();
     plugins_[plugin->name] = *plugin;
     return tx
         .Execute(

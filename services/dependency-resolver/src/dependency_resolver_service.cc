@@ -13,7 +13,6 @@
 #include "optimus/dependency_resolver/lineage_of.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/rpc/grpc_server.h"
-#include "optimus/spec/loaders.h"
 #include "optimus/telemetry/log.h"
 
 namespace optimus::dependency_resolver {
@@ -47,6 +46,7 @@ JobLineage Resolver::Recompute(const std::string& key) {
   }
   LineageResult r = LineageOf(record, project == projects_.end() ? nullptr : &project->second,
                               plugins_, blob_assets);
+  task_of_[key] = r.task;
   if (r.error.empty() && !blob_error.empty()) r.error = blob_error;
   if (r.error.empty()) {
     errors_.erase(key);
@@ -61,6 +61,7 @@ absl::Status Resolver::Load(store::Database& db) {
   errors_.clear();
   plugins_.clear();
   projects_.clear();
+  task_of_.clear();
   graph_ = JobGraph();
   pending_ = Pending();
   auto plugins = db.Execute("SELECT name, record FROM plugins");
@@ -68,10 +69,7 @@ absl::Status Resolver::Load(store::Database& db) {
   for (const auto& row : plugins->rows) {
     events::v1::PluginRecord record;
     record.ParseFromString(row.Text(1));
-    spec::Diagnostics d;
-    if (auto p = spec::LoadPluginSpec(record.name(), record.spec_yaml(), d)) {
-      plugins_[p->name] = *p;
-    }
+    if (auto p = pipeline::PluginFromRecord(record); p.ok()) plugins_[p->name] = *std::move(p);
   }
   auto projects = db.Execute("SELECT name, record FROM projects");
   if (!projects.ok()) return projects.status();
@@ -169,12 +167,8 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     if (m.tombstone) return absl::OkStatus();  // plugins are never withdrawn from running jobs
     auto record = pipeline::ParseRecord<events::v1::PluginRecord>(m);
     if (!record.ok()) return record.status();
-    spec::Diagnostics d;
-    auto plugin = spec::LoadPluginSpec(record->name(), record->spec_yaml(), d);
-    if (!plugin || d.HasErrors()) {
-      return absl::InvalidArgumentError("plugin " + record->name() +
-                                        " does not load: " + d.ToString());
-    }
+    auto plugin = pipeline::PluginFromRecord(*record);
+    if (!plugin.ok()) return plugin.status();
     auto saved = tx.Execute(
         "INSERT INTO plugins (name, record) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
         "record = excluded.record",
@@ -183,10 +177,8 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     plugins_[plugin->name] = *plugin;
     // Jobs of this task plugin resolve again (their destination or parsers may differ now).
     std::vector<JobLineage> again;
-    for (const auto& [key, record] : specs_) {
-      spec::Diagnostics jd;
-      auto job = spec::LoadJobSpec(key, record.spec_yaml(), jd);
-      if (job && job->task.name == plugin->name) again.push_back(Recompute(key));
+    for (const auto& [key, task] : task_of_) {
+      if (task == plugin->name) again.push_back(Recompute(key));
     }
     std::vector<std::string> changed = graph_.Apply(again);
     for (const auto& l : again) changed.push_back(l.key());
@@ -225,6 +217,7 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     if (!removed.ok()) return removed.status();
     specs_.erase(key);
     errors_.erase(key);
+    task_of_.erase(key);
     auto& ups = pending_.upserts;
     ups.erase(
         std::remove_if(ups.begin(), ups.end(), [&](const JobLineage& l) { return l.key() == key; }),

@@ -56,6 +56,7 @@ LineageResult LineageOf(const events::v1::JobSpecRecord& record,
     result.error = "the stored spec does not load: " + diagnostics.ToString();
     return result;
   }
+  result.task = job->task.name;
   for (const auto& d : job->dependencies) {
     if (!d.job.empty()) l.static_upstreams.push_back(d.job);
   }

@@ -17,6 +17,8 @@
 #include "optimus/bus/consumer_loop.h"
 #include "optimus/bus/message.h"
 #include "optimus/events/v1/deployment.pb.h"
+#include "optimus/events/v1/jobs.pb.h"
+#include "optimus/spec/model.h"
 #include "optimus/store/database.h"
 #include "optimus/store/exactly_once.h"
 
@@ -62,6 +64,10 @@ bus::OutgoingMessage ProgressRecord(const std::string& deployment_id, const std:
                                     const std::string& error = "", bool cascaded = false);
 
 std::string JobKey(std::string_view project, std::string_view job);
+
+// The plugin a plugins-topic record carries; InvalidArgument (poison) when its YAML does not
+// load as a plugin.
+absl::StatusOr<spec::PluginSpec> PluginFromRecord(const events::v1::PluginRecord& record);
 std::string Sha256Hex(std::string_view data);
 
 // A consumer group applying records exactly once, in its own thread: each polled batch in one

@@ -79,6 +79,7 @@ class Resolver {
   blob::BlobStore* blob_;
   std::map<std::string, events::v1::JobSpecRecord> specs_;
   std::map<std::string, std::string> errors_;
+  std::map<std::string, std::string> task_of_;  // job key -> its task plugin
   std::map<std::string, spec::PluginSpec> plugins_;
   std::map<std::string, events::v1::ProjectRecord> projects_;
   JobGraph graph_;

@@ -13,6 +13,7 @@ namespace optimus::dependency_resolver {
 
 struct LineageResult {
   JobLineage lineage;
+  std::string task;   // the job's task plugin ("" when the spec does not load)
   std::string error;  // why the job cannot be resolved ("" = it can): bad spec, unknown plugin
 };
 
