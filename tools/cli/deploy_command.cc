@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <future>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -465,11 +466,12 @@ int RunDeployCommand(int argc, char** argv, DeployMode mode, std::ostream& out, 
     }
   }
   Watcher watcher(channel, timeout_seconds);
-  size_t sent_namespaces = 0;
-  const auto sent = std::chrono::steady_clock::now();
+  // Namespaces go a few at a time: the server validates and records one while the next is on
+  // the wire. Each is followed once accepted; a refusal stops the rest from being sent.
+  std::vector<core::v1::DeployRequest> requests;
   for (const auto& ns : project->config.namespaces) {
     if (!selected.empty() && selected.count(ns.name) == 0) continue;
-    core::v1::DeployRequest request;
+    core::v1::DeployRequest& request = requests.emplace_back();
     request.set_project(project->config.project_name);
     request.set_namespace_(ns.name);
     request.set_mode(mode == DeployMode::kUpsert ? events::v1::DEPLOY_MODE_UPSERT
@@ -487,17 +489,39 @@ int RunDeployCommand(int argc, char** argv, DeployMode mode, std::ostream& out, 
         asset->set_inline_(content);
       }
     }
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-    core::v1::DeployResponse response;
-    grpc::Status s = stub->Deploy(&context, request, &response);
-    if (!s.ok()) {
-      err << command << ": the server refused namespace " << ns.name << ": " << s.error_message()
-          << "\n";
-      return 2;
+  }
+  constexpr size_t kInFlight = 4;
+  size_t sent_namespaces = 0;
+  std::string refused;
+  const auto sent = std::chrono::steady_clock::now();
+  for (size_t first = 0; first < requests.size() && refused.empty(); first += kInFlight) {
+    const size_t last = std::min(requests.size(), first + kInFlight);
+    std::vector<std::future<std::pair<grpc::Status, std::string>>> calls;
+    for (size_t i = first; i < last; ++i) {
+      calls.push_back(std::async(std::launch::async, [&stub, &request = requests[i]] {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+        core::v1::DeployResponse response;
+        grpc::Status s = stub->Deploy(&context, request, &response);
+        return std::make_pair(s, response.deployment_id());
+      }));
     }
-    watcher.Add(response.deployment_id(), ns.name);
-    ++sent_namespaces;
+    for (size_t i = first; i < last; ++i) {
+      auto [s, id] = calls[i - first].get();
+      if (!s.ok()) {
+        if (refused.empty()) {
+          refused = "the server refused namespace " + requests[i].namespace_() + ": " +
+                    s.error_message();
+        }
+        continue;
+      }
+      watcher.Add(id, requests[i].namespace_());
+      ++sent_namespaces;
+    }
+  }
+  if (!refused.empty()) {
+    err << command << ": " << refused << "\n";
+    return 2;
   }
   for (const std::string& name : wanted_jobs) {
     bool found = false;

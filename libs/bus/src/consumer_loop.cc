@@ -125,8 +125,25 @@ absl::Status ConsumerLoop::FinishFront(std::stop_token stop) {
 
 absl::StatusOr<size_t> ConsumerLoop::RunOnce(std::stop_token stop) {
   if (pending_.empty()) {
-    auto polled = consumer_.Poll(options_.poll_timeout, std::max<size_t>(1, options_.batch_size));
+    const size_t batch_size = std::max<size_t>(1, options_.batch_size);
+    auto polled = consumer_.Poll(options_.poll_timeout, batch_size);
     if (!polled.ok()) return polled.status();
+    if (polled->empty()) {
+      if (options_.on_idle && !stop.stop_requested()) options_.on_idle();
+      return 0;
+    }
+    if (polled->size() >= batch_size && options_.max_batch > batch_size) {
+      const auto until = std::chrono::steady_clock::now() + options_.max_linger;
+      while (polled->size() < options_.max_batch && std::chrono::steady_clock::now() < until &&
+             !stop.stop_requested()) {
+        // A short wait rides over the gaps between a producer's batches.
+        auto more = consumer_.Poll(std::chrono::milliseconds(20),
+                                   std::min(batch_size, options_.max_batch - polled->size()));
+        if (!more.ok()) return more.status();
+        if (more->empty()) break;
+        for (Message& m : *more) polled->push_back(std::move(m));
+      }
+    }
     if (options_.batch_handler && !polled->empty() && !stop.stop_requested()) {
       if (options_.batch_handler(*polled).ok()) {
         std::map<std::pair<std::string, int32_t>, const Message*> last;

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -189,43 +190,53 @@ class EmbeddedConsumer : public Consumer {
 
  private:
   // Reads the next records of every partition from the in-memory positions, round-robin
-  // across partitions so one busy partition does not starve the others.
+  // across partitions so one busy partition does not starve the others: each round offers
+  // every partition an equal share of the room left, until the batch is full or a round finds
+  // nothing more.
   absl::StatusOr<std::vector<Message>> Fetch(size_t max_messages) {
     std::vector<Message> out;
-    const size_t per_partition = std::max<size_t>(1, max_messages / positions_.size());
+    std::set<std::pair<std::string, int>> drained;
+    auto positions = positions_;  // kept only if the whole read succeeds: nothing is skipped
     absl::Status status = topics_->db().InReadTransaction([&](Transaction& tx) -> absl::Status {
-      for (auto& [where, position] : positions_) {
-        if (out.size() >= max_messages) break;
-        const auto limit = std::min(per_partition, max_messages - out.size());
-        auto rows = tx.Execute(
-            "SELECT offs, msg_key, payload, headers, ts_ms, tombstone FROM bus_records"
-            " WHERE topic = $1 AND part = $2 AND offs >= $3 ORDER BY offs LIMIT $4",
-            {where.first, static_cast<int64_t>(where.second), position,
-             static_cast<int64_t>(limit)});
-        if (!rows.ok()) return rows.status();
-        for (const store::Row& row : rows->rows) {
-          Message m;
-          m.topic = where.first;
-          m.partition = where.second;
-          m.offset = row.Int(0);
-          m.key = row.Text(1);
-          m.payload = row.Text(2);
-          auto headers = DecodeHeaders(row.Text(3));
-          if (!headers.ok()) {
-            return absl::DataLossError(absl::StrCat("bus: record ", where.first, "/", where.second,
-                                                    "/", m.offset, ": ",
-                                                    headers.status().message()));
+      while (out.size() < max_messages && drained.size() < positions.size()) {
+        const size_t active = positions.size() - drained.size();
+        const size_t share = std::max<size_t>(1, (max_messages - out.size()) / active);
+        for (auto& [where, position] : positions) {
+          if (out.size() >= max_messages) break;
+          if (drained.count(where) != 0) continue;
+          const auto limit = std::min(share, max_messages - out.size());
+          auto rows = tx.Execute(
+              "SELECT offs, msg_key, payload, headers, ts_ms, tombstone FROM bus_records"
+              " WHERE topic = $1 AND part = $2 AND offs >= $3 ORDER BY offs LIMIT $4",
+              {where.first, static_cast<int64_t>(where.second), position,
+               static_cast<int64_t>(limit)});
+          if (!rows.ok()) return rows.status();
+          if (rows->rows.size() < limit) drained.insert(where);
+          for (const store::Row& row : rows->rows) {
+            Message m;
+            m.topic = where.first;
+            m.partition = where.second;
+            m.offset = row.Int(0);
+            m.key = row.Text(1);
+            m.payload = row.Text(2);
+            auto headers = DecodeHeaders(row.Text(3));
+            if (!headers.ok()) {
+              return absl::DataLossError(absl::StrCat("bus: record ", where.first, "/",
+                                                      where.second, "/", m.offset, ": ",
+                                                      headers.status().message()));
+            }
+            m.headers = *std::move(headers);
+            m.timestamp_ms = row.Int(4);
+            m.tombstone = row.Int(5) != 0;
+            position = m.offset + 1;
+            out.push_back(std::move(m));
           }
-          m.headers = *std::move(headers);
-          m.timestamp_ms = row.Int(4);
-          m.tombstone = row.Int(5) != 0;
-          position = m.offset + 1;
-          out.push_back(std::move(m));
         }
       }
       return absl::OkStatus();
     });
     if (!status.ok()) return status;
+    positions_ = std::move(positions);
     return out;
   }
 

@@ -147,6 +147,42 @@ TEST(ConsumerLoopTest, BatchHandlerTakesTheWholePollAndCommitsOncePerPartition) 
   EXPECT_EQ(loop.processed(), 3u);
 }
 
+TEST(ConsumerLoopTest, AFullPollLingersForMoreAndATrickleGoesAtOnce) {
+  ScriptedConsumer consumer;
+  // A backlog: two full polls and a short one make one batch of the handler.
+  consumer.AddBatch({Record("a", 0, 1), Record("b", 0, 2)});
+  consumer.AddBatch({Record("c", 0, 3), Record("d", 0, 4)});
+  consumer.AddBatch({Record("e", 0, 5)});
+  RecordingPublisher dlq;
+  std::vector<size_t> batches;
+  int idle = 0;
+  ConsumerLoopOptions options = FastOptions();
+  options.batch_size = 2;
+  options.max_batch = 10;
+  options.max_linger = std::chrono::milliseconds(5000);
+  options.on_idle = [&] { ++idle; };
+  options.batch_handler = [&](const std::vector<Message>& batch) {
+    batches.push_back(batch.size());
+    return absl::OkStatus();
+  };
+  ConsumerLoop loop(consumer, dlq, [](const Message&) { return absl::OkStatus(); }, options);
+  auto finished = loop.RunOnce();
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_EQ(*finished, 5u);
+  EXPECT_THAT(batches, ElementsAre(5u));
+  EXPECT_THAT(consumer.commits, ElementsAre(Pair(0, 5)));
+  EXPECT_EQ(idle, 0);
+  // A single record (a poll that is not full) is handled without polling again.
+  consumer.AddBatch({Record("f", 0, 6)});
+  const int polls = consumer.polls;
+  ASSERT_TRUE(loop.RunOnce().ok());
+  EXPECT_THAT(batches, ElementsAre(5u, 1u));
+  EXPECT_EQ(consumer.polls, polls + 1);
+  // Nothing left: the idle hook runs.
+  ASSERT_TRUE(loop.RunOnce().ok());
+  EXPECT_EQ(idle, 1);
+}
+
 TEST(ConsumerLoopTest, FailedBatchFallsBackToRecordsAndDeadLettersOnlyThePoison) {
   ScriptedConsumer consumer;
   consumer.AddBatch({Record("a", 0, 10), Record("poison", 0, 11), Record("c", 0, 12)});

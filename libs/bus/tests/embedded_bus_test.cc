@@ -115,6 +115,27 @@ TEST(EmbeddedBusTest, TopicKeepsItsFirstPartitionCount) {
   for (const auto& m : got) EXPECT_LT(m.partition, 2);
 }
 
+TEST(EmbeddedBusTest, APollFillsUpFromTheBusyPartition) {
+  testing::TempDir dir;
+  auto bus = OpenEmbeddedBus({.path = dir.File("bus.db"), .default_partitions = 4});
+  ASSERT_TRUE(bus.ok());
+  auto publisher = (*bus)->NewPublisher();
+  std::vector<OutgoingMessage> batch;
+  // One key: every record in one partition of four, and a second topic with nothing.
+  for (int i = 0; i < 300; ++i) batch.push_back({"busy", "same-key", std::to_string(i), {}});
+  ASSERT_TRUE((*publisher)->PublishBatch(batch).ok());
+  ASSERT_TRUE((*bus)->EnsureTopic("quiet", 4).ok());
+  auto consumer = (*bus)->NewConsumer("g");
+  ASSERT_TRUE((*consumer)->Subscribe({"busy", "quiet"}).ok());
+  auto got = (*consumer)->Poll(std::chrono::milliseconds(100), 250);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 250u);  // not 250 / 8 partitions
+  for (size_t i = 0; i < got->size(); ++i) EXPECT_EQ((*got)[i].payload, std::to_string(i));
+  auto rest = (*consumer)->Poll(std::chrono::milliseconds(100), 250);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->size(), 50u);
+}
+
 // Everything the log holds for `topic`, in partition then offset order, read by a fresh group.
 std::vector<Message> ReadAll(Bus& bus, const std::string& topic, size_t at_least) {
   auto consumer = bus.NewConsumer("reader-" + testing::UniqueSuffix());

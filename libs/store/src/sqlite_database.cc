@@ -49,10 +49,14 @@ class Notifier {
   std::map<std::string, uint64_t> generations_;
 };
 
-// Rewrites `$N` parameters to SQLite's `?N`, leaving quoted text alone.
+// Rewrites `$N` parameters to SQLite's, leaving quoted text alone. When they run $1, $2, ... in
+// order (nearly always) they become anonymous `?`: SQLite looks each numbered `?N` up in a list,
+// which makes a many-row INSERT with thousands of `?N` quadratic to prepare.
 std::string ToSqliteParams(std::string_view sql) {
   std::string out;
   out.reserve(sql.size());
+  bool in_order = true;
+  int expected = 1;
   char quote = 0;
   for (size_t i = 0; i < sql.size(); ++i) {
     const char c = sql[i];
@@ -65,23 +69,83 @@ std::string ToSqliteParams(std::string_view sql) {
       quote = c;
       out.push_back(c);
     } else if (c == '$' && i + 1 < sql.size() && sql[i + 1] >= '1' && sql[i + 1] <= '9') {
+      int n = 0;
+      size_t j = i + 1;
+      for (; j < sql.size() && sql[j] >= '0' && sql[j] <= '9'; ++j) n = n * 10 + (sql[j] - '0');
+      in_order = in_order && n == expected++;
       out.push_back('?');
+      out.append(sql.substr(i + 1, j - i - 1));
+      i = j - 1;
     } else {
       out.push_back(c);
     }
   }
-  return out;
+  if (!in_order) return out;
+  // Second pass: drop the numbers (quoted text was copied as is, so skip it the same way).
+  std::string anonymous;
+  anonymous.reserve(out.size());
+  quote = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    const char c = out[i];
+    anonymous.push_back(c);
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == '?') {
+      while (i + 1 < out.size() && out[i + 1] >= '0' && out[i + 1] <= '9') ++i;
+    }
+  }
+  return anonymous;
 }
 
-class SqliteDatabase;
+// Prepared statements of one connection, by their SQL text: the services run the same few
+// statements thousands of times, and preparing costs more than running most of them.
+class StatementCache {
+ public:
+  explicit StatementCache(sqlite3* db) : db_(db) {}
+  ~StatementCache() { Clear(); }
+
+  // A statement ready to bind (reset, no bindings), or an error. Long texts (many-row inserts)
+  // are prepared each time and finalized by the caller (`*owned` is set).
+  absl::StatusOr<sqlite3_stmt*> Get(std::string_view sql, bool* owned) {
+    *owned = sql.size() > kMaxCachedText;
+    if (!*owned) {
+      if (auto it = statements_.find(sql); it != statements_.end()) return it->second;
+    }
+    const std::string text = ToSqliteParams(sql);
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_, text.c_str(), static_cast<int>(text.size()),
+                           *owned ? 0 : SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sqlite: ", sqlite3_errmsg(db_), " in: ", text.substr(0, 200)));
+    }
+    if (*owned) return stmt;
+    if (statements_.size() >= kMaxStatements) Clear();
+    statements_.emplace(std::string(sql), stmt);
+    return stmt;
+  }
+
+  void Clear() {
+    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    statements_.clear();
+  }
+
+ private:
+  static constexpr size_t kMaxCachedText = 2048;
+  static constexpr size_t kMaxStatements = 256;
+  sqlite3* db_;
+  std::map<std::string, sqlite3_stmt*, std::less<>> statements_;
+};
 
 class SqliteTransaction : public Transaction {
  public:
-  SqliteTransaction(sqlite3* db, std::vector<std::string>* pending_notifications)
-      : db_(db), pending_(pending_notifications) {}
+  SqliteTransaction(sqlite3* db, StatementCache* cache,
+                    std::vector<std::string>* pending_notifications)
+      : db_(db), cache_(cache), pending_(pending_notifications) {}
 
   absl::StatusOr<Result> Execute(std::string_view sql, const std::vector<Value>& params) override {
-    return Run(db_, sql, params);
+    return Run(db_, *cache_, sql, params);
   }
 
   absl::Status Notify(std::string_view channel) override {
@@ -91,17 +155,22 @@ class SqliteTransaction : public Transaction {
 
   Dialect dialect() const override { return Dialect::kSqlite; }
 
-  static absl::StatusOr<Result> Run(sqlite3* db, std::string_view sql,
+  static absl::StatusOr<Result> Run(sqlite3* db, StatementCache& cache, std::string_view sql,
                                     const std::vector<Value>& params) {
-    const std::string text = ToSqliteParams(sql);
-    sqlite3_stmt* stmt = nullptr;
-    const char* tail = nullptr;
-    if (sqlite3_prepare_v2(db, text.c_str(), static_cast<int>(text.size()), &stmt, &tail) !=
-        SQLITE_OK) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("sqlite: ", sqlite3_errmsg(db), " in: ", text.substr(0, 200)));
-    }
-    std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> guard(stmt, sqlite3_finalize);
+    bool owned = false;
+    auto prepared = cache.Get(sql, &owned);
+    if (!prepared.ok()) return prepared.status();
+    sqlite3_stmt* stmt = *prepared;
+    // A cached statement goes back reset and unbound whatever happens; a one-off is finalized.
+    auto release = [owned](sqlite3_stmt* s) {
+      if (owned) {
+        sqlite3_finalize(s);
+      } else {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+      }
+    };
+    std::unique_ptr<sqlite3_stmt, decltype(release)> guard(stmt, release);
     for (size_t i = 0; i < params.size(); ++i) {
       const int index = static_cast<int>(i + 1);
       int rc = SQLITE_OK;
@@ -170,13 +239,18 @@ class SqliteTransaction : public Transaction {
 
  private:
   sqlite3* db_;
+  StatementCache* cache_;
   std::vector<std::string>* pending_;
 };
 
 class SqliteDatabase : public Database {
  public:
-  SqliteDatabase(sqlite3* db, std::string path) : db_(db), notifier_(Notifier::ForFile(path)) {}
-  ~SqliteDatabase() override { sqlite3_close_v2(db_); }
+  SqliteDatabase(sqlite3* db, std::string path)
+      : db_(db), statements_(db), notifier_(Notifier::ForFile(path)) {}
+  ~SqliteDatabase() override {
+    statements_.Clear();
+    sqlite3_close_v2(db_);
+  }
 
   Dialect dialect() const override { return Dialect::kSqlite; }
 
@@ -200,7 +274,7 @@ class SqliteDatabase : public Database {
         begin = Simple(begin_sql);
       }
       if (!begin.ok()) return begin;
-      SqliteTransaction tx(db_, &notifications);
+      SqliteTransaction tx(db_, &statements_, &notifications);
       absl::Status status = body(tx);
       if (!status.ok()) {
         Simple("ROLLBACK").IgnoreError();  // The body's error is the one worth reporting.
@@ -226,13 +300,14 @@ class SqliteDatabase : public Database {
   }
 
   absl::Status Simple(const char* sql) {
-    auto result = SqliteTransaction::Run(db_, sql, {});
+    auto result = SqliteTransaction::Run(db_, statements_, sql, {});
     return result.status();
   }
 
  private:
   std::mutex mu_;
   sqlite3* db_;
+  StatementCache statements_;  // guarded by mu_, like the connection
   Notifier& notifier_;
 };
 

@@ -61,6 +61,39 @@ TEST_P(StoreContractTest, RoundTripsEveryValueType) {
   EXPECT_EQ(result->columns, (std::vector<std::string>{"i", "d", "s", "b", "n"}));
 }
 
+TEST_P(StoreContractTest, ParametersInAnyOrderRepeatedAndNextToQuotedText) {
+  ASSERT_TRUE(db_->Execute("CREATE TABLE p (a TEXT, b TEXT, c TEXT)").ok());
+  // Out of order, repeated, and a literal '$1' that is text, not a parameter; each statement
+  // runs twice so a prepared statement is reused with new values.
+  for (const std::string suffix : {"1", "2"}) {
+    ASSERT_TRUE(db_->Execute("INSERT INTO p (a, b, c) VALUES ($2, $1, '$1' || $2)",
+                             {"first" + suffix, "second" + suffix})
+                    .ok());
+  }
+  auto rows = db_->Execute("SELECT a, b, c FROM p WHERE a = $1 OR b = $1 ORDER BY a",
+                           {std::string("first2")});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->rows.size(), 1u);
+  EXPECT_EQ(rows->rows[0].Text(0), "second2");
+  EXPECT_EQ(rows->rows[0].Text(1), "first2");
+  EXPECT_EQ(rows->rows[0].Text(2), "$1second2");
+  // Many parameters in order (a many-row insert) still bind each to its place.
+  std::string sql = "INSERT INTO p (a, b, c) VALUES ";
+  std::vector<Value> params;
+  for (int i = 0; i < 2000; ++i) {
+    sql += (i == 0 ? "" : ", ") + std::string("($") + std::to_string(3 * i + 1) + ", $" +
+           std::to_string(3 * i + 2) + ", $" + std::to_string(3 * i + 3) + ")";
+    params.emplace_back("row" + std::to_string(i));
+    params.emplace_back("b");
+    params.emplace_back(std::to_string(i));
+  }
+  ASSERT_TRUE(db_->Execute(sql, params).ok());
+  auto last = db_->Execute("SELECT c FROM p WHERE a = $1", {std::string("row1999")});
+  ASSERT_TRUE(last.ok());
+  ASSERT_EQ(last->rows.size(), 1u);
+  EXPECT_EQ(last->rows[0].Text(0), "1999");
+}
+
 TEST_P(StoreContractTest, FailedBodyRollsBackEverything) {
   ASSERT_TRUE(db_->Execute("CREATE TABLE t (k TEXT PRIMARY KEY)").ok());
   absl::Status status = db_->InTransaction([](Transaction& tx) -> absl::Status {

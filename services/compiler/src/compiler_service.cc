@@ -2,6 +2,11 @@
 // object store when (and only when) its content changed; removes DAGs of deleted jobs.
 #include "optimus/compiler/compiler_service.h"
 
+#include <atomic>
+#include <functional>
+#include <set>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "optimus/blob/blob_store.h"
 #include "optimus/config/config.h"
@@ -55,68 +60,146 @@ absl::Status Compiler::EnsureLib(store::Transaction& tx, const std::string& proj
       .status();
 }
 
-absl::Status Compiler::Compile(store::Transaction& tx, const store::Outbox& outbox,
-                               const events::v1::JobResolution& r, bool report) {
+namespace {
+
+// Runs fn(0..n-1) on up to `threads` threads (the caller's alone when one is enough).
+void ParallelFor(size_t n, int threads, const std::function<void(size_t)>& fn) {
+  const size_t workers = std::min<size_t>(n, static_cast<size_t>(std::max(1, threads)));
+  if (workers <= 1) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  std::vector<std::jthread> pool;
+  pool.reserve(workers);
+  for (size_t w = 0; w < workers; ++w) {
+    pool.emplace_back([&] {
+      for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) fn(i);
+    });
+  }
+}
+
+}  // namespace
+
+void Compiler::Queue(const events::v1::JobResolution& r, bool report) {
   const std::string key = pipeline::JobKey(r.project(), r.name());
-  const std::string& deployment = r.deployment_id();
-  auto fail = [&](const std::string& error) -> absl::Status {
-    if (!report || deployment.empty()) return absl::OkStatus();
-    return outbox.Enqueue(
-        tx, pipeline::ProgressRecord(deployment, r.project(), r.namespace_(), r.name(),
-                                     Stage::STAGE_FAILED, kReporter, error));
+  auto [it, inserted] = queued_.try_emplace(key);
+  if (inserted) order_.push_back(key);
+  // A later resolution of the same job in the batch supersedes the earlier one; every
+  // deployment that asked about the job hears how it ended.
+  it->second.resolution = r;
+  if (report && !r.deployment_id().empty()) it->second.report_to.insert(r.deployment_id());
+}
+
+void Compiler::Discard() {
+  queued_.clear();
+  order_.clear();
+}
+
+absl::Status Compiler::Flush(store::Transaction& tx, const store::Outbox& outbox) {
+  if (order_.empty()) return absl::OkStatus();
+  struct Work {
+    const events::v1::JobResolution* r = nullptr;
+    const std::set<std::string>* report_to = nullptr;
+    const events::v1::ProjectRecord* project = nullptr;
+    int major = 0;
+    std::string key, uri, dag, digest, error, old_uri;
+    bool write = false;
   };
-  // Kept for re-rendering when the project or a plugin changes.
-  auto kept = tx.Execute(
-      "INSERT INTO resolutions (job_key, project, record) VALUES ($1, $2, $3) ON CONFLICT "
-      "(job_key) DO UPDATE SET project = excluded.project, record = excluded.record",
-      {key, r.project(), store::Blob{r.SerializeAsString()}});
-  if (!kept.ok()) return kept.status();
-  if (!r.error().empty()) return fail(r.error());  // the resolver said why; the old DAG stays
-  auto project = projects_.find(r.project());
-  const events::v1::ProjectRecord* p = project == projects_.end() ? nullptr : &project->second;
-  if (p == nullptr) return fail("project " + r.project() + " is not registered");
-  auto major = AirflowMajor(p);
-  if (!major.ok()) return fail(std::string(major.status().message()));
-  auto dag = RenderDag(r, p, plugins_, options_);
-  if (!dag.ok()) return fail(std::string(dag.status().message()));
-  const std::string digest = pipeline::Sha256Hex(*dag);
-  const std::string uri = ObjectKey(r.project(), DagPath(r.namespace_(), r.name()));
-  auto row = tx.Execute("SELECT uri, sha256 FROM dags WHERE job_key = $1", {key});
-  if (!row.ok()) return row.status();
-  const bool same =
-      !row->rows.empty() && row->rows[0].Text(0) == uri && row->rows[0].Text(1) == digest;
-  std::vector<bus::OutgoingMessage> out;
-  if (!same) {
-    if (absl::Status s = EnsureLib(tx, r.project(), *major); !s.ok()) return s;
-    // Deterministic content under a deterministic key: a retry after a crash writes the same
-    // bytes again, so a DAG is never duplicated or half-published.
-    if (absl::Status s = blob_.PutUnsynced(uri, *dag); !s.ok()) return s;
-    unsynced_ = true;
-    if (!row->rows.empty() && row->rows[0].Text(0) != uri) {
-      if (absl::Status s = blob_.Delete(row->rows[0].Text(0)); !s.ok() && !absl::IsNotFound(s)) {
-        return s;
+  std::vector<Work> work;
+  work.reserve(order_.size());
+  for (const std::string& key : order_) {
+    const Queued& q = queued_.at(key);
+    Work w;
+    w.r = &q.resolution;
+    w.report_to = &q.report_to;
+    w.key = key;
+    if (!w.r->error().empty()) {
+      w.error = w.r->error();  // the resolver said why; the old DAG stays
+    } else if (auto p = projects_.find(w.r->project()); p == projects_.end()) {
+      w.error = "project " + w.r->project() + " is not registered";
+    } else {
+      w.project = &p->second;
+      auto major = AirflowMajor(w.project);
+      if (major.ok()) {
+        w.major = *major;
+      } else {
+        w.error = std::string(major.status().message());
       }
     }
-    auto saved = tx.Execute(
-        "INSERT INTO dags (job_key, uri, sha256, spec_version) VALUES ($1, $2, $3, $4) ON "
-        "CONFLICT (job_key) DO UPDATE SET uri = excluded.uri, sha256 = excluded.sha256, "
-        "spec_version = excluded.spec_version",
-        {key, uri, digest, r.spec_version()});
-    if (!saved.ok()) return saved.status();
-    events::v1::DagRecord record;
-    record.set_project(r.project());
-    record.set_namespace_(r.namespace_());
-    record.set_name(r.name());
-    record.set_uri(uri);
-    record.set_sha256(digest);
-    record.set_spec_version(r.spec_version());
-    record.set_deployment_id(deployment);
-    out.push_back(pipeline::ProtoRecord(pipeline::kDagsTopic, key, record));
+    work.push_back(std::move(w));
   }
-  if (report && !deployment.empty()) {
-    out.push_back(pipeline::ProgressRecord(deployment, r.project(), r.namespace_(), r.name(),
-                                           Stage::STAGE_PUBLISHED, kReporter, "", false));
+  // Rendering is pure and writing touches one object each: both run on the worker threads.
+  ParallelFor(work.size(), threads_, [&](size_t i) {
+    Work& w = work[i];
+    if (!w.error.empty()) return;
+    auto dag = RenderDag(*w.r, w.project, plugins_, options_);
+    if (!dag.ok()) {
+      w.error = std::string(dag.status().message());
+      return;
+    }
+    w.dag = *std::move(dag);
+    w.digest = pipeline::Sha256Hex(w.dag);
+    w.uri = ObjectKey(w.r->project(), DagPath(w.r->namespace_(), w.r->name()));
+  });
+  std::set<std::pair<std::string, int>> libs;
+  for (Work& w : work) {
+    if (!w.error.empty()) continue;
+    auto row = tx.Execute("SELECT uri, sha256 FROM dags WHERE job_key = $1", {w.key});
+    if (!row.ok()) return row.status();
+    w.write = row->rows.empty() || row->rows[0].Text(0) != w.uri ||
+              row->rows[0].Text(1) != w.digest;
+    if (!row->rows.empty() && row->rows[0].Text(0) != w.uri) w.old_uri = row->rows[0].Text(0);
+    if (w.write) libs.insert({w.r->project(), w.major});
   }
+  for (const auto& [project, major] : libs) {
+    if (absl::Status s = EnsureLib(tx, project, major); !s.ok()) return s;
+  }
+  // Deterministic content under a deterministic key: a retry after a crash writes the same
+  // bytes again, so a DAG is never duplicated or half-published.
+  std::vector<absl::Status> written(work.size());
+  ParallelFor(work.size(), threads_, [&](size_t i) {
+    if (work[i].write) written[i] = blob_.PutUnsynced(work[i].uri, work[i].dag);
+  });
+  std::vector<bus::OutgoingMessage> out;
+  for (size_t i = 0; i < work.size(); ++i) {
+    Work& w = work[i];
+    const events::v1::JobResolution& r = *w.r;
+    if (!w.error.empty()) {
+      for (const std::string& deployment : *w.report_to) {
+        out.push_back(pipeline::ProgressRecord(deployment, r.project(), r.namespace_(), r.name(),
+                                               Stage::STAGE_FAILED, kReporter, w.error));
+      }
+      continue;
+    }
+    if (w.write) {
+      if (!written[i].ok()) return written[i];
+      unsynced_ = true;
+      if (!w.old_uri.empty()) {
+        if (absl::Status s = blob_.Delete(w.old_uri); !s.ok() && !absl::IsNotFound(s)) return s;
+      }
+      auto saved = tx.Execute(
+          "INSERT INTO dags (job_key, uri, sha256, spec_version) VALUES ($1, $2, $3, $4) ON "
+          "CONFLICT (job_key) DO UPDATE SET uri = excluded.uri, sha256 = excluded.sha256, "
+          "spec_version = excluded.spec_version",
+          {w.key, w.uri, w.digest, r.spec_version()});
+      if (!saved.ok()) return saved.status();
+      events::v1::DagRecord record;
+      record.set_project(r.project());
+      record.set_namespace_(r.namespace_());
+      record.set_name(r.name());
+      record.set_uri(w.uri);
+      record.set_sha256(w.digest);
+      record.set_spec_version(r.spec_version());
+      record.set_deployment_id(r.deployment_id());
+      out.push_back(pipeline::ProtoRecord(pipeline::kDagsTopic, w.key, record));
+    }
+    for (const std::string& deployment : *w.report_to) {
+      out.push_back(pipeline::ProgressRecord(deployment, r.project(), r.namespace_(), r.name(),
+                                             Stage::STAGE_PUBLISHED, kReporter, "", false));
+    }
+  }
+  Discard();
   if (out.empty()) return absl::OkStatus();
   return outbox.EnqueueAll(tx, std::move(out));
 }
@@ -161,6 +244,10 @@ absl::Status Compiler::SyncWrites() {
 
 absl::Status Compiler::Apply(store::Transaction& tx, const store::Outbox& outbox,
                              const bus::Message& m) {
+  if (m.topic != pipeline::kResolutionsTopic || m.tombstone) {
+    // Plugins and projects change how queued jobs render, and a deletion must follow them.
+    if (absl::Status s = Flush(tx, outbox); !s.ok()) return s;
+  }
   if (m.topic == pipeline::kPluginsTopic) {
     if (m.tombstone) return absl::OkStatus();
     auto record = pipeline::ParseRecord<events::v1::PluginRecord>(m);
@@ -192,9 +279,9 @@ absl::Status Compiler::Apply(store::Transaction& tx, const store::Outbox& outbox
     for (const auto& row : kept->rows) {
       events::v1::JobResolution r;
       r.ParseFromString(row.Text(0));
-      if (absl::Status s = Compile(tx, outbox, r, false); !s.ok()) return s;
+      Queue(r, false);
     }
-    return absl::OkStatus();
+    return Flush(tx, outbox);
   }
   if (m.topic != pipeline::kResolutionsTopic) {
     return absl::InvalidArgumentError("unexpected topic " + m.topic);
@@ -207,7 +294,14 @@ absl::Status Compiler::Apply(store::Transaction& tx, const store::Outbox& outbox
   if (pipeline::JobKey(r->project(), r->name()) != m.key) {
     return absl::InvalidArgumentError("resolution keyed " + m.key + " is for another job");
   }
-  return Compile(tx, outbox, *r, true);
+  // Kept for re-rendering when the project or a plugin changes.
+  auto kept = tx.Execute(
+      "INSERT INTO resolutions (job_key, project, record) VALUES ($1, $2, $3) ON CONFLICT "
+      "(job_key) DO UPDATE SET project = excluded.project, record = excluded.record",
+      {m.key, r->project(), store::Blob{m.payload}});
+  if (!kept.ok()) return kept.status();
+  Queue(*r, true);
+  return absl::OkStatus();
 }
 
 CompilerService::CompilerService() = default;
@@ -222,6 +316,12 @@ config::Schema CompilerService::ConfigSchema() const {
   schema.Add({.name = "compiler.run_input_host",
               .default_value = "localhost:9100",
               .description = "gRPC host:port the task pods' init container asks for run input."});
+  schema.Add({.name = "compiler.threads",
+              .type = config::Type::kInt,
+              .default_value = "4",
+              .description = "Threads that render and write the DAGs of a batch in parallel.",
+              .min = 1,
+              .max = 64});
   schema.Add({.name = "compiler.init_image",
               .default_value = "optimus/optimus:" + telemetry::BuildVersion(),
               .description = "Image of the init container that runs `optimus job run-input`."});
@@ -247,7 +347,8 @@ absl::Status CompilerService::Start(app::Context& context) {
       RenderOptions{.version = telemetry::BuildVersion(),
                     .runtime_host = context.config.String("compiler.runtime_host"),
                     .run_input_host = context.config.String("compiler.run_input_host"),
-                    .init_image = context.config.String("compiler.init_image")});
+                    .init_image = context.config.String("compiler.init_image")},
+      static_cast<int>(context.config.Int("compiler.threads")));
   if (absl::Status s = compiler_->Load(context.db); !s.ok()) return s;
   const store::Outbox& outbox = context.outbox;
   store::Database& db = context.db;
@@ -260,13 +361,15 @@ absl::Status CompilerService::Start(app::Context& context) {
           .after_failure =
               [this, &db] {
                 std::lock_guard<std::mutex> lock(mu_);
+                compiler_->Discard();
                 if (absl::Status s = compiler_->Load(db); !s.ok()) {
                   LOG_ERROR("cannot reload the compiler's state", {{"error", s}});
                 }
               },
           .before_commit =
-              [this](store::Transaction&) {
+              [this, &outbox](store::Transaction& tx) {
                 std::lock_guard<std::mutex> lock(mu_);
+                if (absl::Status s = compiler_->Flush(tx, outbox); !s.ok()) return s;
                 return compiler_->SyncWrites();
               }},
       [this, &outbox](store::Transaction& tx, const bus::Message& m) {

@@ -64,6 +64,13 @@ absl::Status Resolver::Load(store::Database& db) {
   task_of_.clear();
   graph_ = JobGraph();
   pending_ = Pending();
+  held_.clear();
+  applied_specs_ = 0;
+  auto held = db.Execute("SELECT job_key, deployment_id, cascaded FROM held");
+  if (!held.ok()) return held.status();
+  for (const auto& row : held->rows) {
+    held_[row.Text(0)] = Held{row.Text(1), row.Int(2) != 0, absl::Now()};
+  }
   auto plugins = db.Execute("SELECT name, record FROM plugins");
   if (!plugins.ok()) return plugins.status();
   for (const auto& row : plugins->rows) {
@@ -186,7 +193,7 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
     std::vector<EmitItem> items;
     for (const auto& k : changed) items.push_back({k, "", false});
-    return Emit(tx, outbox, items);
+    return EmitOrHold(tx, outbox, std::move(items), false);
   }
   if (m.topic == pipeline::kProjectsTopic) {
     if (m.tombstone) return absl::OkStatus();
@@ -206,7 +213,7 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     }
     std::vector<EmitItem> items;
     for (const auto& k : graph_.Apply(again)) items.push_back({k, "", false});
-    return Emit(tx, outbox, items);
+    return EmitOrHold(tx, outbox, std::move(items), false);
   }
   if (m.topic != pipeline::kJobSpecsTopic) {
     return absl::InvalidArgumentError("unexpected topic " + m.topic);
@@ -251,15 +258,39 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
   auto& removals = pending_.removals;
   removals.erase(std::remove(removals.begin(), removals.end(), key), removals.end());
   pending_.upserts.push_back(Recompute(key));
+  ++applied_specs_;
   pending_.deployment_of[key] = record->deployment_id();
   if (pending_.first_deployment.empty()) pending_.first_deployment = record->deployment_id();
   return absl::OkStatus();
 }
 
 absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox) {
-  if (pending_.upserts.empty() && pending_.removals.empty()) return absl::OkStatus();
+  const bool backlog = applied_specs_ >= kBacklogRecords;
+  applied_specs_ = 0;
+  if (pending_.upserts.empty() && pending_.removals.empty()) {
+    // A batch of plugins or projects only: nothing new streams in, held jobs may go.
+    return held_.empty() ? absl::OkStatus() : EmitOrHold(tx, outbox, {}, false);
+  }
   Pending batch = std::move(pending_);
   pending_ = Pending();
+  // A held job deleted before it was resolved: its deployment hears it is gone.
+  std::vector<bus::OutgoingMessage> gone;
+  for (const std::string& key : batch.removals) {
+    auto h = held_.find(key);
+    if (h == held_.end()) continue;
+    if (!h->second.deployment_id.empty()) {
+      gone.push_back(pipeline::ProgressRecord(h->second.deployment_id, key.substr(0, key.find('/')),
+                                              "", key.substr(key.find('/') + 1),
+                                              Stage::STAGE_DELETED, kReporter));
+    }
+    if (auto d = tx.Execute("DELETE FROM held WHERE job_key = $1", {key}); !d.ok()) {
+      return d.status();
+    }
+    held_.erase(h);
+  }
+  if (!gone.empty()) {
+    if (absl::Status s = outbox.EnqueueAll(tx, std::move(gone)); !s.ok()) return s;
+  }
   std::set<std::string> keys;
   for (const auto& k : graph_.Apply(batch.upserts, batch.removals)) keys.insert(k);
   // Every job whose spec changed, even when its lineage did not.
@@ -276,7 +307,61 @@ absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox
       items.push_back({k, batch.first_deployment, true});
     }
   }
-  return Emit(tx, outbox, items);
+  return EmitOrHold(tx, outbox, std::move(items), backlog);
+}
+
+absl::Status Resolver::Release(store::Transaction& tx, const store::Outbox& outbox) {
+  return EmitOrHold(tx, outbox, {}, false);
+}
+
+absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& outbox,
+                                  std::vector<EmitItem> items, bool backlog) {
+  const absl::Time now = absl::Now();
+  std::vector<EmitItem> out;
+  std::set<std::string> seen;
+  auto forget = [&](const std::string& key) -> absl::Status {
+    held_.erase(key);
+    return tx.Execute("DELETE FROM held WHERE job_key = $1", {key}).status();
+  };
+  for (EmitItem& item : items) {
+    seen.insert(item.key);
+    auto h = held_.find(item.key);
+    if (h != held_.end()) {
+      if (item.cascaded) {
+        item.deployment_id = h->second.deployment_id;  // still the deployment that sent it
+        item.cascaded = h->second.cascaded;
+      } else if (h->second.deployment_id != item.deployment_id) {
+        out.push_back({item.key, h->second.deployment_id, h->second.cascaded});
+      }
+    }
+    const absl::Time since = h == held_.end() ? now : h->second.since;
+    const bool hold = backlog && now - since < kMaxHold &&
+                      !graph_.Resolve(item.key).unknown_sources.empty();
+    if (hold) {
+      held_[item.key] = Held{item.deployment_id, item.cascaded, since};
+      auto saved = tx.Execute(
+          "INSERT INTO held (job_key, deployment_id, cascaded) VALUES ($1, $2, $3) ON CONFLICT "
+          "(job_key) DO UPDATE SET deployment_id = excluded.deployment_id, cascaded = "
+          "excluded.cascaded",
+          {item.key, item.deployment_id, static_cast<int64_t>(item.cascaded)});
+      if (!saved.ok()) return saved.status();
+      continue;
+    }
+    if (h != held_.end()) {
+      if (absl::Status s = forget(item.key); !s.ok()) return s;
+    }
+    out.push_back(std::move(item));
+  }
+  // Held jobs this batch did not touch go once the stream is small or they waited long enough.
+  std::vector<std::string> due;
+  for (const auto& [key, held] : held_) {
+    if (seen.count(key) == 0 && (!backlog || now - held.since >= kMaxHold)) due.push_back(key);
+  }
+  for (const std::string& key : due) {
+    out.push_back({key, held_.at(key).deployment_id, held_.at(key).cascaded});
+    if (absl::Status s = forget(key); !s.ok()) return s;
+  }
+  return Emit(tx, outbox, out);
 }
 
 absl::StatusOr<core::v1::GetLineageResponse> Resolver::Lineage(const std::string& project,
@@ -410,7 +495,10 @@ std::vector<store::Migration> DependencyResolverService::Migrations() const {
   return {{1, "plugins, projects and job specs",
            "CREATE TABLE plugins (name TEXT PRIMARY KEY, record ${BLOB} NOT NULL);"
            "CREATE TABLE projects (name TEXT PRIMARY KEY, record ${BLOB} NOT NULL);"
-           "CREATE TABLE jobs (job_key TEXT PRIMARY KEY, record ${BLOB} NOT NULL)"}};
+           "CREATE TABLE jobs (job_key TEXT PRIMARY KEY, record ${BLOB} NOT NULL)"},
+          {2, "jobs held back while a deploy streams in",
+           "CREATE TABLE held (job_key TEXT PRIMARY KEY, deployment_id TEXT NOT NULL, "
+           "cascaded BIGINT NOT NULL)"}};
 }
 
 absl::Status DependencyResolverService::Start(app::Context& context) {
@@ -438,6 +526,18 @@ absl::Status DependencyResolverService::Start(app::Context& context) {
               [this, &outbox](store::Transaction& tx) {
                 std::lock_guard<std::mutex> lock(mu_);
                 return resolver_->Flush(tx, outbox);
+              },
+          .on_idle =
+              [this, &db, &outbox] {
+                std::lock_guard<std::mutex> lock(mu_);
+                if (!resolver_->holding()) return;
+                absl::Status s = db.InTransaction(
+                    [&](store::Transaction& tx) { return resolver_->Release(tx, outbox); });
+                if (s.ok()) return;
+                LOG_WARN("cannot resolve the held jobs, retrying", {{"error", s}});
+                if (absl::Status l = resolver_->Load(db); !l.ok()) {
+                  LOG_ERROR("cannot reload the job graph", {{"error", l}});
+                }
               }},
       [this, &outbox](store::Transaction& tx, const bus::Message& m) {
         std::lock_guard<std::mutex> lock(mu_);

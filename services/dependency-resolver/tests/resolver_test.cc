@@ -93,6 +93,32 @@ class ResolverTest : public ::testing::Test {
     ASSERT_TRUE(Feed({pipeline::kJobSpecsTopic, "p/" + name, r.SerializeAsString()}).ok());
   }
 
+  // A job.specs record of `name` reading through `sql`, as spec-store sends it.
+  static bus::Message SpecRecord(const std::string& name, const std::string& sql,
+                                 const std::string& deployment = "d1") {
+    events::v1::JobSpecRecord r;
+    r.set_project("p");
+    r.set_namespace_("ns");
+    r.set_name(name);
+    r.set_version(1);
+    r.set_spec_yaml(Spec(name));
+    r.set_deployment_id(deployment);
+    auto* a = r.add_assets();
+    a->set_name("query.sql");
+    a->set_inline_(sql);
+    return bus::Message{pipeline::kJobSpecsTopic, "p/" + name, r.SerializeAsString()};
+  }
+
+  // Applies `messages` as one consumer batch: one transaction, one Flush.
+  absl::Status Batch(const std::vector<bus::Message>& messages) {
+    return db_->InTransaction([&](store::Transaction& tx) -> absl::Status {
+      for (const auto& m : messages) {
+        if (absl::Status s = resolver_.Apply(tx, outbox_, m); !s.ok()) return s;
+      }
+      return resolver_.Flush(tx, outbox_);
+    });
+  }
+
   std::vector<Emitted> Drain() {
     auto rows = db_->Execute(
         "SELECT topic, msg_key, tombstone, payload FROM outbox WHERE id > $1 ORDER BY id", {last_});
@@ -239,32 +265,62 @@ TEST_F(ResolverTest, ABatchResolvesAJobAndItsUpstreamOnce) {
   Plugin(kPlugin);
   Project();
   Drain();
-  auto record = [](const std::string& name, const std::string& sql) {
-    events::v1::JobSpecRecord r;
-    r.set_project("p");
-    r.set_namespace_("ns");
-    r.set_name(name);
-    r.set_version(1);
-    r.set_spec_yaml(Spec(name));
-    r.set_deployment_id("d1");
-    auto* a = r.add_assets();
-    a->set_name("query.sql");
-    a->set_inline_(sql);
-    return bus::Message{pipeline::kJobSpecsTopic, "p/" + name, r.SerializeAsString()};
-  };
   // The reader first, its upstream second, in one transaction: no cascade, one resolution each.
-  ASSERT_TRUE(
-      db_->InTransaction([&](store::Transaction& tx) -> absl::Status {
-           for (const auto& m : {record("b", "select * from acme.d.a"), record("a", "select 1")}) {
-             if (absl::Status s = resolver_.Apply(tx, outbox_, m); !s.ok()) return s;
-           }
-           return resolver_.Flush(tx, outbox_);
-         })
-          .ok());
+  ASSERT_TRUE(Batch({SpecRecord("b", "select * from acme.d.a"), SpecRecord("a", "select 1")}).ok());
   auto out = Drain();
   EXPECT_THAT(Resolved(out), ElementsAre("p/a", "p/b"));
   EXPECT_EQ(ResolutionOf(out, "p/b").upstreams_size(), 1);
   EXPECT_FALSE(ProgressOf(out, "b").cascaded());
+}
+
+TEST_F(ResolverTest, DuringABacklogAReaderWaitsForItsWriterAndResolvesOnce) {
+  Plugin(kPlugin);
+  Project();
+  Drain();
+  // A full batch (a deploy streaming in): the reader of acme.d.writer plus filler jobs that
+  // read nothing. The reader is held; the fillers go out.
+  std::vector<bus::Message> first{SpecRecord("reader", "select * from acme.d.writer")};
+  for (size_t i = 0; i + 1 < Resolver::kBacklogRecords; ++i) {
+    first.push_back(SpecRecord("f" + std::to_string(i), "select 1"));
+  }
+  ASSERT_TRUE(Batch(first).ok());
+  auto out = Drain();
+  EXPECT_EQ(Resolved(out).size(), Resolver::kBacklogRecords - 1);
+  EXPECT_EQ(ResolutionOf(out, "p/reader").name(), "");
+  EXPECT_TRUE(resolver_.holding());
+  // A crash now loses nothing: the held job is in the table.
+  Resolver reloaded;
+  ASSERT_TRUE(reloaded.Load(*db_).ok());
+  EXPECT_TRUE(reloaded.holding());
+  // The writer arrives in a small batch (the stream's tail): the reader goes out once, with
+  // its upstream, under its own deployment, not as a cascade.
+  ASSERT_TRUE(Batch({SpecRecord("writer", "select 2", "d2")}).ok());
+  out = Drain();
+  EXPECT_THAT(Resolved(out), ElementsAre("p/reader", "p/writer"));
+  EXPECT_EQ(ResolutionOf(out, "p/reader").upstreams_size(), 1);
+  EXPECT_EQ(ProgressOf(out, "reader").deployment_id(), "d1");
+  EXPECT_FALSE(ProgressOf(out, "reader").cascaded());
+  EXPECT_FALSE(resolver_.holding());
+}
+
+TEST_F(ResolverTest, HeldJobsGoOutWhenTheInputPauses) {
+  Plugin(kPlugin);
+  Project();
+  Drain();
+  std::vector<bus::Message> full{SpecRecord("j0", "select * from acme.raw.events")};
+  for (size_t i = 1; i < Resolver::kBacklogRecords; ++i) {
+    full.push_back(SpecRecord("j" + std::to_string(i), "select 1"));
+  }
+  ASSERT_TRUE(Batch(full).ok());
+  EXPECT_EQ(ResolutionOf(Drain(), "p/j0").name(), "");
+  ASSERT_TRUE(db_->InTransaction([&](store::Transaction& tx) {
+                   return resolver_.Release(tx, outbox_);
+                 }).ok());
+  auto out = Drain();
+  EXPECT_THAT(Resolved(out), ElementsAre("p/j0"));
+  EXPECT_THAT(ResolutionOf(out, "p/j0").unknown_sources(),
+              ElementsAre("bigquery://acme:raw.events"));
+  EXPECT_EQ(db_->Execute("SELECT COUNT(*) FROM held")->rows[0].Int(0), 0);
 }
 
 TEST_F(ResolverTest, AssetsInTheObjectStoreAreRead) {

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -52,7 +53,20 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
         pipeline::ConsumerWorker::Options{
             .group = "ingest",
             .topics = {pipeline::kProgressTopic, pipeline::kPluginsTopic},
-            .after_commit = [this] { changed_.notify_all(); }},
+            .after_commit =
+                [this] {
+                  {
+                    std::lock_guard<std::mutex> lock(mu_);
+                    for (const std::string& id : touched_) ++versions_[id];
+                    touched_.clear();
+                  }
+                  changed_.notify_all();
+                },
+            .after_failure =
+                [this] {
+                  std::lock_guard<std::mutex> lock(mu_);
+                  touched_.clear();
+                }},
         [this](store::Transaction& tx, const bus::Message& m) { return Consume(tx, m); });
     return worker_->Start();
   }
@@ -286,18 +300,38 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
   grpc::Status WatchDeployment(grpc::ServerContext* context,
                                const core::v1::WatchDeploymentRequest* req,
                                grpc::ServerWriter<core::v1::DeploymentStatus>* writer) override {
+    // The status is read again only when progress for this deployment was committed, and at
+    // most every kMinInterval: many watchers of a large deploy would otherwise re-read their
+    // deployments on every batch of every other one.
+    constexpr auto kMinInterval = std::chrono::milliseconds(40);
+    const std::string& id = req->deployment_id();
     int64_t seq = 0;
+    uint64_t seen = 0;
     for (;;) {
+      const auto read_at = std::chrono::steady_clock::now();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto v = versions_.find(id);
+        seen = v == versions_.end() ? 0 : v->second;
+      }
       int64_t last = seq;
-      auto status = Status(ctx_.db, req->deployment_id(), seq, &last);
+      auto status = Status(ctx_.db, id, seq, &last);
       if (!status.ok()) return ToGrpc(status.status());
       if (last != seq || status->done() || seq == 0) {
         if (!writer->Write(*status)) return grpc::Status::CANCELLED;
       }
       seq = std::max<int64_t>(last, 1);
-      if (status->done()) return grpc::Status::OK;
+      if (status->done()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        versions_.erase(id);  // another watcher of it finds it done on its next read
+        return grpc::Status::OK;
+      }
+      std::this_thread::sleep_until(read_at + kMinInterval);
       std::unique_lock<std::mutex> lock(mu_);
-      changed_.wait_for(lock, std::chrono::milliseconds(100));
+      changed_.wait_for(lock, std::chrono::milliseconds(200), [&] {
+        auto v = versions_.find(id);
+        return stopping_ || (v == versions_.end() ? 0 : v->second) != seen;
+      });
       if (stopping_ || context->IsCancelled()) {
         return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is stopping");
       }
@@ -319,6 +353,10 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     }
     auto progress = pipeline::ParseRecord<events::v1::DeploymentProgress>(m);
     if (!progress.ok()) return progress.status();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      touched_.insert(progress->deployment_id());
+    }
     return ApplyProgress(tx, *progress);
   }
 
@@ -327,6 +365,10 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
   std::mutex mu_;
   std::condition_variable changed_;
   std::set<std::string> plugins_;
+  // Deployments with progress in the batch being applied, and per deployment how many batches
+  // with its progress were committed (what watchers wait on); guarded by mu_.
+  std::set<std::string> touched_;
+  std::map<std::string, uint64_t> versions_;
   std::atomic<bool> stopping_{false};
   std::string lineage_host_;
   std::unique_ptr<core::v1::LineageService::Stub> lineage_;

@@ -41,12 +41,21 @@ struct ConsumerLoopOptions {
   // Most records taken by one Poll.
   size_t batch_size = 100;
   std::chrono::milliseconds poll_timeout{500};
+  // A backlog is taken in larger batches: when a poll comes back full, the loop keeps polling
+  // (each poll waiting at most 20 ms) up to max_batch records or for max_linger, and hands the batch handler
+  // everything at once. A trickle (a poll that is not full) goes on at once, so a single
+  // change is never delayed. 0: off.
+  size_t max_batch = 0;
+  std::chrono::milliseconds max_linger{0};
   // When set, each fresh poll is first offered whole to this handler (see BatchHandler).
   BatchHandler batch_handler;
   // Called after a record went to the dead-letter topic (before its offset is committed), with
   // the error that sent it there: for telling the record's owner (e.g. reporting a job failed).
   // Errors it meets are its own to handle; the record counts as finished either way.
   std::function<void(const Message&, const absl::Status&)> on_dead_letter;
+  // Called on the loop's thread when a poll finds nothing: for work a consumer keeps back
+  // while records keep coming. May be empty.
+  std::function<void()> on_idle;
   // Receives every error Run recovers from (poll, commit, dead-letter publish). Unset: one line
   // on stderr.
   std::function<void(const absl::Status&)> on_error;

@@ -4,6 +4,7 @@
 
 #include <google/protobuf/message.h>
 
+#include <chrono>
 #include <memory>
 #include <stop_token>
 #include <string>
@@ -79,6 +80,11 @@ class ConsumerWorker {
     std::string group;  // also the exactly-once bookkeeping name
     std::vector<std::string> topics;
     size_t batch_size = 500;
+    // A backlog is applied in batches of up to max_batch records gathered for at most
+    // max_linger (see bus::ConsumerLoopOptions): fewer, larger transactions during a big
+    // deploy, and each job resolved once with more of its upstreams present.
+    size_t max_batch = 5000;
+    std::chrono::milliseconds max_linger{500};
     // Called once per applied batch, after its transaction committed (outside it): for work
     // that must follow the commit, like waking watchers. May be empty.
     std::function<void()> after_commit;
@@ -87,6 +93,8 @@ class ConsumerWorker {
     std::function<void()> after_failure;
     // Runs inside each batch's (or record's) transaction after its effects, before commit.
     store::BeforeCommit before_commit;
+    // Called on the worker's thread when a poll finds nothing (see ConsumerLoopOptions).
+    std::function<void()> on_idle;
     // Called after a poison record went to `<topic>.dlq` (see ConsumerLoopOptions).
     std::function<void(const bus::Message&, const absl::Status&)> on_dead_letter;
   };
@@ -106,6 +114,8 @@ class ConsumerWorker {
   store::Effect effect_;
   std::unique_ptr<bus::Consumer> consumer_;
   std::unique_ptr<bus::Publisher> dead_letters_;
+  struct Series;  // its Prometheus series (optimus_pipeline_*{group})
+  std::shared_ptr<Series> series_;
   std::unique_ptr<bus::ConsumerLoop> loop_;
   std::jthread thread_;
 };

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,26 +28,38 @@ namespace optimus::compiler {
 // The compiler's state and its record handling, apart from the host for tests.
 class Compiler {
  public:
-  Compiler(blob::BlobStore& blob, RenderOptions options)
-      : blob_(blob), options_(std::move(options)) {}
+  Compiler(blob::BlobStore& blob, RenderOptions options, int threads = 1)
+      : blob_(blob), options_(std::move(options)), threads_(threads) {}
   absl::Status Load(store::Database& db);
-  // Applies one record of resolutions, projects or plugins inside `tx`: renders the DAG and
-  // writes it only when its checksum changed; removes the DAG of a deleted job.
+  // Applies one record of resolutions, projects or plugins inside `tx`. A resolution is kept
+  // and its job queued; a deletion removes the job's DAG.
   absl::Status Apply(store::Transaction& tx, const store::Outbox& outbox, const bus::Message& m);
+  // Compiles the queued jobs (the latest resolution of each) on the worker threads and writes
+  // each DAG only when its checksum changed; call it before the batch's transaction commits.
+  absl::Status Flush(store::Transaction& tx, const store::Outbox& outbox);
+  // Forgets the queue (the batch's transaction rolled back).
+  void Discard();
   // Makes the DAG files written since the last call durable (one sync for a batch), before the
   // transaction that records them commits.
   absl::Status SyncWrites();
 
  private:
+  struct Queued {
+    events::v1::JobResolution resolution;  // the latest of the batch
+    std::set<std::string> report_to;       // deployments to tell how the job ended
+  };
+  void Queue(const events::v1::JobResolution& resolution, bool report);
+
   bool unsynced_ = false;
-  absl::Status Compile(store::Transaction& tx, const store::Outbox& outbox,
-                       const events::v1::JobResolution& resolution, bool report);
   absl::Status Remove(store::Transaction& tx, const store::Outbox& outbox, const std::string& key,
                       const std::string& deployment_id);
   absl::Status EnsureLib(store::Transaction& tx, const std::string& project, int major);
 
   blob::BlobStore& blob_;
   RenderOptions options_;
+  int threads_;
+  std::map<std::string, Queued> queued_;  // by job key
+  std::vector<std::string> order_;        // job keys as first queued
   std::map<std::string, events::v1::ProjectRecord> projects_;
   std::map<std::string, spec::PluginSpec> plugins_;
 };

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "optimus/app/component.h"
 #include "optimus/bus/message.h"
 #include "optimus/core/v1/lineage.pb.h"
@@ -44,7 +45,17 @@ class Resolver {
   absl::Status Apply(store::Transaction& tx, const store::Outbox& outbox, const bus::Message& m);
   // Resolves the job specs applied since the last Flush and enqueues what changed. Call it in
   // the same transaction, after the Apply calls.
+  //
+  // While a large deploy streams in (a batch of at least kBacklogRecords job specs), a job that
+  // reads tables no known job writes is held back: the job writing them is often later in the
+  // stream, and resolving now would compile the job twice. Held jobs (kept in the `held` table)
+  // go out when a batch is small, when the stream pauses (Release), or after kMaxHold.
   absl::Status Flush(store::Transaction& tx, const store::Outbox& outbox);
+  // Resolves every held job (the input went quiet).
+  absl::Status Release(store::Transaction& tx, const store::Outbox& outbox);
+  bool holding() const { return !held_.empty(); }
+  static constexpr size_t kBacklogRecords = 500;
+  static constexpr absl::Duration kMaxHold = absl::Seconds(10);
   const JobGraph& graph() const { return graph_; }
 
   // The lineage API's answers (LineageService); NotFound for a job the resolver does not hold.
@@ -65,6 +76,9 @@ class Resolver {
   };
   absl::Status Emit(store::Transaction& tx, const store::Outbox& outbox,
                     const std::vector<EmitItem>& items);
+  // Emits `items` except those to hold back (see Flush), recording the held ones.
+  absl::Status EmitOrHold(store::Transaction& tx, const store::Outbox& outbox,
+                          std::vector<EmitItem> items, bool backlog);
   JobLineage Recompute(const std::string& key);
 
   // Applied but not yet resolved.
@@ -75,6 +89,14 @@ class Resolver {
     std::string first_deployment;                      // credited with cascaded jobs
     std::vector<bus::OutgoingMessage> tombstones;
   } pending_;
+
+  struct Held {
+    std::string deployment_id;
+    bool cascaded = false;
+    absl::Time since;
+  };
+  std::map<std::string, Held> held_;  // by job key; mirrors the `held` table
+  size_t applied_specs_ = 0;          // job specs applied since the last Flush
 
   blob::BlobStore* blob_;
   std::map<std::string, events::v1::JobSpecRecord> specs_;
