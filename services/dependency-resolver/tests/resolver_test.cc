@@ -80,28 +80,20 @@ class ResolverTest : public ::testing::Test {
 
   void Job(const std::string& name, int64_t version, const std::string& yaml,
            const std::string& sql, const std::string& deployment = "d1") {
+    ASSERT_TRUE(Feed(SpecRecord(name, sql, deployment, version, yaml)).ok());
+  }
+
+  // A job.specs record of `name` reading through `sql`, as spec-store sends it.
+  // (version 1 and Spec(name) unless given).
+  static bus::Message SpecRecord(const std::string& name, const std::string& sql,
+                                 const std::string& deployment = "d1", int64_t version = 1,
+                                 const std::string& yaml = "") {
     events::v1::JobSpecRecord r;
     r.set_project("p");
     r.set_namespace_("ns");
     r.set_name(name);
     r.set_version(version);
-    r.set_spec_yaml(yaml);
-    r.set_deployment_id(deployment);
-    auto* a = r.add_assets();
-    a->set_name("query.sql");
-    a->set_inline_(sql);
-    ASSERT_TRUE(Feed({pipeline::kJobSpecsTopic, "p/" + name, r.SerializeAsString()}).ok());
-  }
-
-  // A job.specs record of `name` reading through `sql`, as spec-store sends it.
-  static bus::Message SpecRecord(const std::string& name, const std::string& sql,
-                                 const std::string& deployment = "d1") {
-    events::v1::JobSpecRecord r;
-    r.set_project("p");
-    r.set_namespace_("ns");
-    r.set_name(name);
-    r.set_version(1);
-    r.set_spec_yaml(Spec(name));
+    r.set_spec_yaml(yaml.empty() ? Spec(name) : yaml);
     r.set_deployment_id(deployment);
     auto* a = r.add_assets();
     a->set_name("query.sql");
