@@ -57,6 +57,10 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
                 [this] {
                   {
                     std::lock_guard<std::mutex> lock(mu_);
+                    // Entries go when a watcher sees its deployment done; deployments nobody
+                    // watches would pile up, so past a bound the map starts afresh (a watcher
+                    // then reads its deployment once more than needed, nothing worse).
+                    if (versions_.size() > kMaxVersions) versions_.clear();
                     for (const std::string& id : touched_) ++versions_[id];
                     touched_.clear();
                   }
@@ -369,6 +373,7 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
   // with its progress were committed (what watchers wait on); guarded by mu_.
   std::set<std::string> touched_;
   std::map<std::string, uint64_t> versions_;
+  static constexpr size_t kMaxVersions = 10000;
   std::atomic<bool> stopping_{false};
   std::string lineage_host_;
   std::unique_ptr<core::v1::LineageService::Stub> lineage_;
