@@ -7,9 +7,9 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <future>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -510,8 +510,8 @@ int RunDeployCommand(int argc, char** argv, DeployMode mode, std::ostream& out, 
       auto [s, id] = calls[i - first].get();
       if (!s.ok()) {
         if (refused.empty()) {
-          refused = "the server refused namespace " + requests[i].namespace_() + ": " +
-                    s.error_message();
+          refused =
+              "the server refused namespace " + requests[i].namespace_() + ": " + s.error_message();
         }
         continue;
       }

@@ -2,9 +2,8 @@
 // ordered shutdown.
 #include "optimus/app/host.h"
 
-#include <pthread.h>
-
 #include <grpcpp/grpcpp.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -399,11 +398,11 @@ int RunMain(int argc, char** argv, const HostOptions& options,
     }
     r->started = true;
     store::OutboxRelay* relay = r->relay.get();
-    r->relay_thread = std::jthread([relay, name = "relay " + r->component->name()](
-                                       std::stop_token stop) {
-      pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
-      relay->Run(stop);
-    });
+    r->relay_thread =
+        std::jthread([relay, name = "relay " + r->component->name()](std::stop_token stop) {
+          pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+          relay->Run(stop);
+        });
   }
 
   if (absl::Status s = http.Start(); !s.ok()) {

@@ -165,7 +165,8 @@ TEST(ConsumerLoopTest, AFullPollLingersForMoreAndATrickleGoesAtOnce) {
     batches.push_back(batch.size());
     return absl::OkStatus();
   };
-  ConsumerLoop loop(consumer, dlq, [](const Message&) { return absl::OkStatus(); }, options);
+  ConsumerLoop loop(
+      consumer, dlq, [](const Message&) { return absl::OkStatus(); }, options);
   auto finished = loop.RunOnce();
   ASSERT_TRUE(finished.ok()) << finished.status();
   EXPECT_EQ(*finished, 5u);

@@ -4,7 +4,6 @@
 #include <openssl/sha.h>
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
-
 #include <pthread.h>
 
 #include <algorithm>
@@ -135,8 +134,9 @@ struct ConsumerWorker::Series {
                          .Add(labels, telemetry::LatencyBucketsSeconds());
     record_age = &prometheus::BuildHistogram()
                       .Name("optimus_pipeline_record_age_seconds")
-                      .Help("Age of each record when its group applied it (publish to apply): "
-                            "how far behind the group runs.")
+                      .Help(
+                          "Age of each record when its group applied it (publish to apply): "
+                          "how far behind the group runs.")
                       .Register(registry)
                       .Add(labels, telemetry::LatencyBucketsSeconds());
   }
@@ -146,7 +146,8 @@ struct ConsumerWorker::Series {
     records->Increment(static_cast<double>(batch.size()));
     const int64_t now_ms = absl::ToUnixMillis(absl::Now());
     for (const bus::Message& m : batch) {
-      if (m.timestamp_ms > 0) record_age->Observe(std::max<int64_t>(0, now_ms - m.timestamp_ms) / 1e3);
+      if (m.timestamp_ms > 0)
+        record_age->Observe(std::max<int64_t>(0, now_ms - m.timestamp_ms) / 1e3);
     }
   }
 
@@ -182,21 +183,26 @@ absl::Status ConsumerWorker::Start() {
   loop_options.max_linger = options_.max_linger;
   loop_options.on_idle = options_.on_idle;
   loop_options.poll_timeout = std::chrono::milliseconds(200);
-  auto after = options_.after_commit;
-  auto failed = options_.after_failure;
-  std::shared_ptr<Series> series = series_;
-  loop_options.batch_handler = [this, after, failed,
-                                series](const std::vector<bus::Message>& batch) {
-    const absl::Time start = absl::Now();
-    absl::Status s =
-        store::ApplyBatchExactlyOnce(db_, options_.group, batch, effect_, options_.before_commit);
-    if (s.ok()) series->Applied(batch, absl::ToDoubleSeconds(absl::Now() - start));
-    if (s.ok() && after) after();
-    if (!s.ok()) series->failures->Increment();
-    if (!s.ok() && failed) failed();
+  // After a batch (or one record) was applied or rolled back: its metrics and hooks.
+  auto finish = [series = series_, after = options_.after_commit, failed = options_.after_failure](
+                    const absl::Status& s, const std::vector<bus::Message>& batch,
+                    absl::Time start) {
+    if (s.ok()) {
+      series->Applied(batch, absl::ToDoubleSeconds(absl::Now() - start));
+      if (after) after();
+    } else {
+      series->failures->Increment();
+      if (failed) failed();
+    }
     return s;
   };
-  loop_options.on_dead_letter = [series, report = options_.on_dead_letter](
+  loop_options.batch_handler = [this, finish](const std::vector<bus::Message>& batch) {
+    const absl::Time start = absl::Now();
+    return finish(
+        store::ApplyBatchExactlyOnce(db_, options_.group, batch, effect_, options_.before_commit),
+        batch, start);
+  };
+  loop_options.on_dead_letter = [series = series_, report = options_.on_dead_letter](
                                     const bus::Message& m, const absl::Status& error) {
     series->dead_letters->Increment();
     if (report) report(m, error);
@@ -207,14 +213,9 @@ absl::Status ConsumerWorker::Start() {
   auto single = store::ExactlyOnce(db_, options_.group, effect_, options_.before_commit);
   loop_ = std::make_unique<bus::ConsumerLoop>(
       *consumer_, *dead_letters_,
-      [single, after, failed, series](const bus::Message& m) {
+      [single, finish](const bus::Message& m) {
         const absl::Time start = absl::Now();
-        absl::Status s = single(m);
-        if (s.ok()) series->Applied({m}, absl::ToDoubleSeconds(absl::Now() - start));
-        if (s.ok() && after) after();
-        if (!s.ok()) series->failures->Increment();
-        if (!s.ok() && failed) failed();
-        return s;
+        return finish(single(m), {m}, start);
       },
       loop_options);
   thread_ = std::jthread([this](std::stop_token stop) {

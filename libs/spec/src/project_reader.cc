@@ -17,6 +17,7 @@
 
 #include "optimus/spec/inherit.h"
 #include "optimus/spec/loaders.h"
+#include "optimus/spec/parallel_for.h"
 
 namespace optimus::spec {
 namespace {
@@ -135,23 +136,14 @@ std::string Join(const std::string& dir, std::string_view name) {
   return dir.empty() ? std::string(name) : dir + "/" + std::string(name);
 }
 
-// Runs fn(i) for i in [0, n) on up to hardware_concurrency threads.
+// Runs fn(i) for i in [0, n) on up to hardware_concurrency threads, each taking at least
+// `min_per_worker` items' worth of the work.
 template <typename Fn>
-void ParallelFor(size_t n, size_t min_per_worker, Fn fn) {
-  const size_t workers = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()),
-                                          (n + min_per_worker - 1) / min_per_worker);
-  if (workers <= 1) {
-    for (size_t i = 0; i < n; ++i) fn(i);
-    return;
-  }
-  std::atomic<size_t> next{0};
-  auto run = [&] {
-    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) fn(i);
-  };
-  std::vector<std::thread> threads;
-  for (size_t w = 1; w < workers; ++w) threads.emplace_back(run);
-  run();
-  for (auto& t : threads) t.join();
+void ParallelForAtLeast(size_t n, size_t min_per_worker, Fn fn) {
+  spec::ParallelFor(n,
+                    std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()),
+                                     (n + min_per_worker - 1) / min_per_worker),
+                    fn);
 }
 
 }  // namespace
@@ -241,7 +233,7 @@ std::vector<JobSpec> ReadNamespaceJobs(const fs::path& job_root, const std::stri
   // Each job is read, parsed and merged on its own; diagnostics keep the directory order.
   std::vector<std::optional<JobSpec>> results(job_dirs.size());
   std::vector<Diagnostics> job_diagnostics(job_dirs.size());
-  ParallelFor(job_dirs.size(), parallel ? 64 : job_dirs.size() + 1, [&](size_t i) {
+  ParallelForAtLeast(job_dirs.size(), parallel ? 64 : job_dirs.size() + 1, [&](size_t i) {
     const auto& [dir, specs] = job_dirs[i];
     Diagnostics& diags = job_diagnostics[i];
     for (size_t k = 1; k < specs.size(); ++k) {
@@ -398,7 +390,7 @@ std::optional<Project> ReadProject(const fs::path& project_dir, const std::strin
   std::vector<std::vector<JobSpec>> jobs(namespaces.size());
   std::vector<Diagnostics> job_diagnostics(namespaces.size());
   const bool by_namespace = namespaces.size() > 1;
-  ParallelFor(namespaces.size(), by_namespace ? 1 : 2, [&](size_t i) {
+  ParallelForAtLeast(namespaces.size(), by_namespace ? 1 : 2, [&](size_t i) {
     if (namespaces[i].job_path.empty()) return;
     jobs[i] = ReadNamespaceJobs(project_dir / namespaces[i].job_path, namespaces[i].name, options,
                                 !by_namespace, job_diagnostics[i]);

@@ -2,15 +2,13 @@
 // object store when (and only when) its content changed; removes DAGs of deleted jobs.
 #include "optimus/compiler/compiler_service.h"
 
-#include <atomic>
-#include <functional>
 #include <set>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "optimus/blob/blob_store.h"
 #include "optimus/config/config.h"
 #include "optimus/pipeline/pipeline.h"
+#include "optimus/spec/parallel_for.h"
 #include "optimus/telemetry/log.h"
 #include "optimus/telemetry/metrics.h"
 
@@ -59,27 +57,6 @@ absl::Status Compiler::EnsureLib(store::Transaction& tx, const std::string& proj
           {project, digest})
       .status();
 }
-
-namespace {
-
-// Runs fn(0..n-1) on up to `threads` threads (the caller's alone when one is enough).
-void ParallelFor(size_t n, int threads, const std::function<void(size_t)>& fn) {
-  const size_t workers = std::min<size_t>(n, static_cast<size_t>(std::max(1, threads)));
-  if (workers <= 1) {
-    for (size_t i = 0; i < n; ++i) fn(i);
-    return;
-  }
-  std::atomic<size_t> next{0};
-  std::vector<std::jthread> pool;
-  pool.reserve(workers);
-  for (size_t w = 0; w < workers; ++w) {
-    pool.emplace_back([&] {
-      for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) fn(i);
-    });
-  }
-}
-
-}  // namespace
 
 void Compiler::Queue(const events::v1::JobResolution& r, bool report) {
   const std::string key = pipeline::JobKey(r.project(), r.name());
@@ -130,7 +107,7 @@ absl::Status Compiler::Flush(store::Transaction& tx, const store::Outbox& outbox
     work.push_back(std::move(w));
   }
   // Rendering is pure and writing touches one object each: both run on the worker threads.
-  ParallelFor(work.size(), threads_, [&](size_t i) {
+  spec::ParallelFor(work.size(), static_cast<size_t>(threads_), [&](size_t i) {
     Work& w = work[i];
     if (!w.error.empty()) return;
     auto dag = RenderDag(*w.r, w.project, plugins_, options_);
@@ -147,8 +124,8 @@ absl::Status Compiler::Flush(store::Transaction& tx, const store::Outbox& outbox
     if (!w.error.empty()) continue;
     auto row = tx.Execute("SELECT uri, sha256 FROM dags WHERE job_key = $1", {w.key});
     if (!row.ok()) return row.status();
-    w.write = row->rows.empty() || row->rows[0].Text(0) != w.uri ||
-              row->rows[0].Text(1) != w.digest;
+    w.write =
+        row->rows.empty() || row->rows[0].Text(0) != w.uri || row->rows[0].Text(1) != w.digest;
     if (!row->rows.empty() && row->rows[0].Text(0) != w.uri) w.old_uri = row->rows[0].Text(0);
     if (w.write) libs.insert({w.r->project(), w.major});
   }
@@ -158,7 +135,7 @@ absl::Status Compiler::Flush(store::Transaction& tx, const store::Outbox& outbox
   // Deterministic content under a deterministic key: a retry after a crash writes the same
   // bytes again, so a DAG is never duplicated or half-published.
   std::vector<absl::Status> written(work.size());
-  ParallelFor(work.size(), threads_, [&](size_t i) {
+  spec::ParallelFor(work.size(), static_cast<size_t>(threads_), [&](size_t i) {
     if (work[i].write) written[i] = blob_.PutUnsynced(work[i].uri, work[i].dag);
   });
   std::vector<bus::OutgoingMessage> out;

@@ -335,8 +335,8 @@ absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& o
       }
     }
     const absl::Time since = h == held_.end() ? now : h->second.since;
-    const bool hold = backlog && now - since < kMaxHold &&
-                      !graph_.Resolve(item.key).unknown_sources.empty();
+    const bool hold =
+        backlog && now - since < kMaxHold && !graph_.Resolve(item.key).unknown_sources.empty();
     if (hold) {
       held_[item.key] = Held{item.deployment_id, item.cascaded, since};
       auto saved = tx.Execute(

@@ -305,9 +305,9 @@ TEST_F(ResolverTest, HeldJobsGoOutWhenTheInputPauses) {
   }
   ASSERT_TRUE(Batch(full).ok());
   EXPECT_EQ(ResolutionOf(Drain(), "p/j0").name(), "");
-  ASSERT_TRUE(db_->InTransaction([&](store::Transaction& tx) {
-                   return resolver_.Release(tx, outbox_);
-                 }).ok());
+  ASSERT_TRUE(
+      db_->InTransaction([&](store::Transaction& tx) { return resolver_.Release(tx, outbox_); })
+          .ok());
   auto out = Drain();
   EXPECT_THAT(Resolved(out), ElementsAre("p/j0"));
   EXPECT_THAT(ResolutionOf(out, "p/j0").unknown_sources(),

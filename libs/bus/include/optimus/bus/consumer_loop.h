@@ -42,9 +42,9 @@ struct ConsumerLoopOptions {
   size_t batch_size = 100;
   std::chrono::milliseconds poll_timeout{500};
   // A backlog is taken in larger batches: when a poll comes back full, the loop keeps polling
-  // (each poll waiting at most 20 ms) up to max_batch records or for max_linger, and hands the batch handler
-  // everything at once. A trickle (a poll that is not full) goes on at once, so a single
-  // change is never delayed. 0: off.
+  // (each poll waiting at most 20 ms) up to max_batch records or for max_linger, and hands the
+  // batch handler everything at once. A trickle (a poll that is not full) goes on at once, so a
+  // single change is never delayed. 0: off.
   size_t max_batch = 0;
   std::chrono::milliseconds max_linger{0};
   // When set, each fresh poll is first offered whole to this handler (see BatchHandler).
