@@ -283,7 +283,7 @@ int Report(Watcher& watcher, const std::string& output, double seconds, double s
   const auto all = watcher.Snapshot();
   const auto merged = watcher.Merged();
   const Counts c = Count(merged);
-  std::vector<core::v1::JobProgress> failed, waiting, cascaded;
+  std::vector<core::v1::JobProgress> failed, waiting, cascaded, warned;
   std::vector<std::string> unfinished;
   for (const auto& w : all) {
     if (!w.error.empty()) unfinished.push_back(w.namespace_name + ": " + w.error);
@@ -292,6 +292,7 @@ int Report(Watcher& watcher, const std::string& output, double seconds, double s
     if (m.best.stage() == Stage::STAGE_FAILED) failed.push_back(m.best);
     if (m.best.stage() == Stage::STAGE_WAITING) waiting.push_back(m.best);
     if (m.recompiled) cascaded.push_back(m.best);
+    if (!m.best.warning().empty()) warned.push_back(m.best);
   }
   if (output == "json") {
     nlohmann::json j;
@@ -316,6 +317,11 @@ int Report(Watcher& watcher, const std::string& output, double seconds, double s
       j["waiting"].push_back(
           {{"namespace", f.namespace_()}, {"job", f.job()}, {"error", f.error()}});
     }
+    j["warnings"] = nlohmann::json::array();
+    for (const auto& w : warned) {
+      j["warnings"].push_back(
+          {{"namespace", w.namespace_()}, {"job", w.job()}, {"warning", w.warning()}});
+    }
     j["recompiled_downstream"] = nlohmann::json::array();
     for (const auto& d : cascaded)
       j["recompiled_downstream"].push_back(d.project() + "/" + d.job());
@@ -330,6 +336,12 @@ int Report(Watcher& watcher, const std::string& output, double seconds, double s
       }
       for (const auto& f : waiting) {
         out << "  waiting  " << f.namespace_() << "/" << f.job() << "  " << f.error() << "\n";
+      }
+    }
+    if (!warned.empty()) {
+      out << "warnings:\n";
+      for (const auto& w : warned) {
+        out << "  " << w.namespace_() << "/" << w.job() << "  " << w.warning() << "\n";
       }
     }
     if (!cascaded.empty()) {

@@ -106,6 +106,8 @@ int RunJobInspectCommand(int argc, char** argv, std::ostream& out, std::ostream&
     j["unknown_upstreams"] =
         std::vector<std::string>(l.unknown_upstreams().begin(), l.unknown_upstreams().end());
     j["cycle"] = std::vector<std::string>(l.cycle().begin(), l.cycle().end());
+    j["shared_destination"] =
+        std::vector<std::string>(l.shared_destination().begin(), l.shared_destination().end());
     j["error"] = l.error();
     out << j.dump(2) << "\n";
     return 0;
@@ -137,6 +139,10 @@ int RunJobInspectCommand(int argc, char** argv, std::ostream& out, std::ostream&
   if (!l.unknown_upstreams().empty()) {
     list("missing      ", l.unknown_upstreams(),
          [](const std::string& s) { return s + "  (a dependency naming no job)"; });
+  }
+  if (!l.shared_destination().empty()) {
+    list("co-writers   ", l.shared_destination(),
+         [](const std::string& s) { return s + "  (also writes the destination)"; });
   }
   if (!l.error().empty()) out << "error        " << l.error() << "\n";
   return 0;

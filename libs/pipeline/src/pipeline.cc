@@ -63,7 +63,8 @@ bus::OutgoingMessage Tombstone(std::string topic, std::string key, std::string_v
 bus::OutgoingMessage ProgressRecord(const std::string& deployment_id, const std::string& project,
                                     const std::string& namespace_name, const std::string& job,
                                     events::v1::Stage stage, const std::string& reporter,
-                                    const std::string& error, bool cascaded) {
+                                    const std::string& error, bool cascaded,
+                                    const std::string& warning) {
   events::v1::DeploymentProgress p;
   p.set_deployment_id(deployment_id);
   p.set_project(project);
@@ -73,6 +74,7 @@ bus::OutgoingMessage ProgressRecord(const std::string& deployment_id, const std:
   p.set_error(error);
   p.set_reporter(reporter);
   p.set_cascaded(cascaded);
+  p.set_warning(warning);
   *p.mutable_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
   return ProtoRecord(kProgressTopic, deployment_id, p);
 }

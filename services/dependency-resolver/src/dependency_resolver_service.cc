@@ -22,6 +22,14 @@ using events::v1::Stage;
 constexpr char kReporter[] = "optimus/dependency-resolver";
 constexpr char kWaitingPrefix[] = "dependencies name no known job: ";
 
+// What a deployment is told when other jobs write the job's destination too.
+std::string SharedDestinationWarning(const events::v1::JobResolution& r) {
+  if (r.shared_destination().empty()) return "";
+  return absl::StrCat(r.destination(), " is also written by ",
+                      absl::StrJoin(r.shared_destination(), ", "),
+                      "; jobs reading it depend on all of its writers");
+}
+
 }  // namespace
 
 JobLineage Resolver::Recompute(const std::string& key) {
@@ -114,7 +122,9 @@ absl::Status Resolver::Emit(store::Transaction& tx, const store::Outbox& outbox,
     if (l != nullptr) {
       jr.set_destination(l->destination);
       for (const auto& s : l->sources) jr.add_sources(s);
+      jr.set_priority_weight(PriorityWeight(*l, r));
     }
+    for (const auto& other : r.shared_destination) jr.add_shared_destination(other);
     for (const Upstream& u : r.upstreams) {
       auto* up = jr.add_upstreams();
       up->set_project(u.project);
@@ -154,8 +164,8 @@ absl::Status Resolver::Emit(store::Transaction& tx, const store::Outbox& outbox,
                           : error.empty() ? Stage::STAGE_RESOLVED
                                           : Stage::STAGE_FAILED;
       progress.push_back(pipeline::ProgressRecord(deployment_id, jr.project(), jr.namespace_(),
-                                                  jr.name(), stage, kReporter, error,
-                                                  item.cascaded));
+                                                  jr.name(), stage, kReporter, error, item.cascaded,
+                                                  SharedDestinationWarning(jr)));
     }
   }
   if (out.empty() && progress.empty()) return absl::OkStatus();
@@ -395,6 +405,7 @@ absl::StatusOr<core::v1::GetLineageResponse> Resolver::Lineage(const std::string
   for (const auto& u : r.unknown_sources) out.add_unknown_sources(u);
   for (const auto& u : r.unknown_statics) out.add_unknown_upstreams(u);
   for (const auto& c : r.cycle) out.add_cycle(c);
+  for (const auto& other : r.shared_destination) out.add_shared_destination(other);
   if (auto e = errors_.find(key); e != errors_.end()) out.set_error(e->second);
   return out;
 }

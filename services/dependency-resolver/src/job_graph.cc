@@ -283,4 +283,12 @@ std::vector<std::string> JobGraph::Impact(const std::string& key) const {
   return {seen.begin(), seen.end()};
 }
 
+int PriorityWeight(const JobLineage& job, const Resolution& resolution) {
+  int local = 0;
+  for (const Upstream& u : resolution.upstreams) {
+    if (u.project == job.project && u.namespace_name == job.namespace_name) ++local;
+  }
+  return std::max(1, kMaxPriorityWeight - kPriorityWeightGap * local);
+}
+
 }  // namespace optimus::dependency_resolver

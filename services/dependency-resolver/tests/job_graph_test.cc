@@ -105,6 +105,19 @@ TEST(JobGraphTest, SharedDestinationsAreReportedBothWays) {
               ElementsAre("p/a via bq://p:d.t", "p/b via bq://p:d.t"));
 }
 
+TEST(JobGraphTest, PriorityWeightCountsUpstreamsOfTheJobsOwnNamespaceOnly) {
+  JobGraph g;
+  g.Apply({Job("a", "bq://p:d.a", {}), Job("b", "bq://p:d.b", {}),
+           Job("o", "bq://p:d.o", {}, {}, "p", "other"), Job("q", "bq://q:d.q", {}, {}, "q"),
+           Job("r", "bq://p:d.r", {"bq://p:d.a", "bq://p:d.b", "bq://p:d.o", "bq://q:d.q"})});
+  EXPECT_EQ(PriorityWeight(*g.Find("p/a"), g.Resolve("p/a")), 10000);
+  EXPECT_EQ(PriorityWeight(*g.Find("p/r"), g.Resolve("p/r")), 9980);
+  // Never zero or below, however many upstreams.
+  Resolution many;
+  for (int i = 0; i < 2000; ++i) many.upstreams.push_back({"p/u", "p", "ns", "u", "static"});
+  EXPECT_EQ(PriorityWeight(Job("z", "", {}), many), 1);
+}
+
 TEST(JobGraphTest, ALargeLayeredBatchResolvesEveryJobOnce) {
   JobGraph g;
   std::vector<JobLineage> jobs;

@@ -194,6 +194,35 @@ TEST_F(ResolverTest, InfersUpstreamsAndCascadesOnlyWhenTheyChange) {
   EXPECT_THAT(Resolved(Drain()), IsEmpty());
 }
 
+TEST_F(ResolverTest, PriorityFallsWithLocalUpstreamsAndASharedDestinationWarns) {
+  Plugin(kPlugin);
+  Project();
+  Drain();
+  Job("a", 1, Spec("a"), "select 1");
+  Job("b", 1, Spec("b"), "select 1");
+  Job("c", 1, Spec("c"), "select * from `acme.d.a` join `acme.d.b` using (k)");
+  auto out = Drain();
+  EXPECT_EQ(ResolutionOf(out, "p/c").priority_weight(), 10000 - 2 * 10);
+  EXPECT_EQ(ProgressOf(out, "c").warning(), "");
+  EXPECT_EQ(ResolutionOf(out, "p/a").priority_weight(), 10000);
+
+  // A second writer of acme.d.c: both are told, neither fails.
+  std::string yaml = Spec("c");
+  yaml.replace(yaml.find("name: c"), 7, "name: c2");
+  Job("c2", 1, yaml, "select 1", "d2");
+  out = Drain();
+  const auto c2 = ResolutionOf(out, "p/c2");
+  EXPECT_EQ(c2.priority_weight(), 10000);
+  EXPECT_THAT(c2.shared_destination(), ElementsAre("p/c"));
+  EXPECT_EQ(ProgressOf(out, "c2").stage(), events::v1::STAGE_RESOLVED);
+  EXPECT_EQ(ProgressOf(out, "c2").warning(),
+            "bigquery://acme:d.c is also written by p/c; jobs reading it depend on all of its "
+            "writers");
+  EXPECT_THAT(ResolutionOf(out, "p/c").shared_destination(), ElementsAre("p/c2"));
+  EXPECT_TRUE(ProgressOf(out, "c").cascaded());
+  EXPECT_THAT(ProgressOf(out, "c").warning(), ::testing::HasSubstr("also written by p/c2"));
+}
+
 TEST_F(ResolverTest, DeletedJobsAreTombstonedAndTheirReadersResolvedAgain) {
   Plugin(kPlugin);
   Project();

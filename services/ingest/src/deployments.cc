@@ -84,10 +84,21 @@ absl::Status ApplyProgress(store::Transaction& tx, const events::v1::DeploymentP
   if (row->rows.empty()) {
     auto added = tx.Execute(
         "INSERT INTO deployment_jobs (deployment_id, project, namespace, job, stage, error, "
-        "cascaded, seq, recompiled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)",
+        "cascaded, seq, recompiled, warning) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9)",
         {p.deployment_id(), p.project(), p.namespace_(), p.job_name(),
-         static_cast<int64_t>(p.stage()), p.error(), static_cast<int64_t>(p.cascaded()), *seq});
+         static_cast<int64_t>(p.stage()), p.error(), static_cast<int64_t>(p.cascaded()), *seq,
+         p.warning()});
     return added.status();
+  }
+  // A warning stays with the job whatever its stage (the next record of the same stage
+  // that has none clears it: the cause went away).
+  if (p.stage() == Stage::STAGE_RESOLVED || !p.warning().empty()) {
+    auto warned = tx.Execute(
+        "UPDATE deployment_jobs SET warning = $1, seq = $2 WHERE deployment_id = $3 AND "
+        "project = $4 AND job = $5 AND warning <> $1",
+        {p.warning(), *seq, p.deployment_id(), p.project(), p.job_name()});
+    if (!warned.ok()) return warned.status();
+    seq = *seq + 1;
   }
   const auto current = static_cast<Stage>(row->rows[0].Int(0));
   // A job of the deployment that an upstream change sends through the pipeline again: it has
@@ -123,8 +134,8 @@ absl::StatusOr<core::v1::DeploymentStatus> Status(store::Database& db, const std
     status.set_deployment_id(id);
     status.set_total(static_cast<int32_t>(dep->rows[0].Int(0)));
     auto jobs = tx.Execute(
-        "SELECT project, namespace, job, stage, error, cascaded, seq, recompiled FROM "
-        "deployment_jobs "
+        "SELECT project, namespace, job, stage, error, cascaded, seq, recompiled, warning "
+        "FROM deployment_jobs "
         "WHERE deployment_id = $1 ORDER BY seq",
         {id});
     if (!jobs.ok()) return jobs.status();
@@ -173,6 +184,7 @@ absl::StatusOr<core::v1::DeploymentStatus> Status(store::Database& db, const std
         c->set_error(r.Text(4));
         c->set_cascaded(cascaded);
         c->set_recompiled(r.Int(7) != 0);
+        c->set_warning(r.Text(8));
         *last_seq = std::max(*last_seq, r.Int(6));
       }
     }

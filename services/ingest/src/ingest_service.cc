@@ -437,7 +437,9 @@ std::vector<store::Migration> IngestService::Migrations() const {
            "CREATE INDEX deployment_jobs_seq ON deployment_jobs (seq);"
            "CREATE TABLE plugins (name TEXT PRIMARY KEY)"},
           {2, "recompiled jobs",
-           "ALTER TABLE deployment_jobs ADD COLUMN recompiled INTEGER NOT NULL DEFAULT 0"}};
+           "ALTER TABLE deployment_jobs ADD COLUMN recompiled INTEGER NOT NULL DEFAULT 0"},
+          {3, "job warnings",
+           "ALTER TABLE deployment_jobs ADD COLUMN warning TEXT NOT NULL DEFAULT ''"}};
 }
 
 absl::Status IngestService::Start(app::Context& context) {

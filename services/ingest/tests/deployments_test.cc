@@ -30,7 +30,8 @@ class DeploymentsTest : public ::testing::Test {
                     .ok());
   }
 
-  void Progress(const std::string& job, Stage stage, bool cascaded = false) {
+  void Progress(const std::string& job, Stage stage, bool cascaded = false,
+                const std::string& warning = "") {
     events::v1::DeploymentProgress p;
     p.set_deployment_id("d1");
     p.set_project("p");
@@ -38,6 +39,7 @@ class DeploymentsTest : public ::testing::Test {
     p.set_job_name(job);
     p.set_stage(stage);
     p.set_cascaded(cascaded);
+    p.set_warning(warning);
     ASSERT_TRUE(
         db_->InTransaction([&](store::Transaction& tx) { return ApplyProgress(tx, p); }).ok());
   }
@@ -101,6 +103,22 @@ TEST_F(DeploymentsTest, AnUnchangedJobRecompiledByAnUpstreamChangeHasMoreWork) {
   bool recompiled = false;
   for (const auto& c : s.changes()) recompiled = recompiled || (c.job() == "a" && c.recompiled());
   EXPECT_TRUE(recompiled);
+}
+
+TEST_F(DeploymentsTest, AWarningStaysWithTheJobUntilItsCauseGoes) {
+  Progress("a", Stage::STAGE_RESOLVED, false, "t is also written by p/b");
+  int64_t last = 0;
+  auto s = Now(0, &last);
+  Progress("a", Stage::STAGE_PUBLISHED);
+  s = Now(last, &last);
+  ASSERT_EQ(s.changes_size(), 1);
+  EXPECT_EQ(s.changes(0).stage(), Stage::STAGE_PUBLISHED);
+  EXPECT_EQ(s.changes(0).warning(), "t is also written by p/b");
+  // Resolved again without the warning (b writes elsewhere now): it goes, and watchers hear.
+  Progress("a", Stage::STAGE_RESOLVED, true);
+  s = Now(last, &last);
+  ASSERT_EQ(s.changes_size(), 1);
+  EXPECT_EQ(s.changes(0).warning(), "");
 }
 
 TEST_F(DeploymentsTest, WatchersGetOnlyChanges) {

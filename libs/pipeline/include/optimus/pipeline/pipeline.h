@@ -62,7 +62,8 @@ absl::StatusOr<T> ParseRecord(const bus::Message& message) {
 bus::OutgoingMessage ProgressRecord(const std::string& deployment_id, const std::string& project,
                                     const std::string& namespace_name, const std::string& job,
                                     events::v1::Stage stage, const std::string& reporter,
-                                    const std::string& error = "", bool cascaded = false);
+                                    const std::string& error = "", bool cascaded = false,
+                                    const std::string& warning = "");
 
 std::string JobKey(std::string_view project, std::string_view job);
 

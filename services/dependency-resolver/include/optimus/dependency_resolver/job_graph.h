@@ -44,6 +44,13 @@ struct Resolution {
   bool operator==(const Resolution&) const = default;
 };
 
+// Airflow's priority_weight for a job (with weight_rule "absolute"), as Optimus computes it:
+// 10000 less 10 for each upstream in the job's own project and namespace, never below 1. The
+// fewer local upstreams, the sooner a job gets a slot when the pool is short.
+inline constexpr int kMaxPriorityWeight = 10000;
+inline constexpr int kPriorityWeightGap = 10;
+int PriorityWeight(const JobLineage& job, const Resolution& resolution);
+
 class JobGraph {
  public:
   // Applies a batch: every upsert (add or replace) and removal, then resolves once. Returns the
