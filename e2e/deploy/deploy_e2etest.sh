@@ -65,6 +65,35 @@ got=$(grep -A50 '^upstreams' "$TMP/inspect.out" | sed -n '/^upstreams/,/^downstr
 "$BIN/optimus" job inspect no.such.job -d "$TMP/project" --host "127.0.0.1:$grpc" >/dev/null 2>&1
 [ $? = 1 ] && pass "job inspect of an unknown job exits 1" || fail "job inspect of an unknown job"
 
+# `optimus job render` makes locally, byte for byte, the DAG the server published.
+ins=$(python3 -c 'import json,sys; print([j for j in json.load(open(sys.argv[1]))["jobs"] if j["name"]==sys.argv[2]][0]["namespace"])' "$TMP/project/manifest.json" "$ijob")
+"$BIN/optimus" job render "$ijob" -d "$TMP/project" --plugins "$EXAMPLES/plugins" --stdout >"$TMP/render.py" 2>"$TMP/render.err"
+if cmp -s "$TMP/render.py" "$DAGS/$ins/$ijob.py"; then
+  pass "optimus job render $ijob equals the published DAG"
+else
+  fail "job render differs from the published DAG"; cat "$TMP/render.err"; diff "$TMP/render.py" "$DAGS/$ins/$ijob.py" | head -20
+fi
+
+# Projects and namespaces: what the server holds, over the CLI and REST.
+"$BIN/optimus" namespace list -d "$TMP/project" --host "127.0.0.1:$grpc" >"$TMP/ns.out" 2>&1
+nns=$(grep -c 'server, local' "$TMP/ns.out")
+[ "$nns" -ge 1 ] && [ "$nns" = "$(($(wc -l <"$TMP/ns.out") - 1))" ] && pass "namespace list: all $nns namespaces on the server and local" \
+  || { fail "namespace list"; cat "$TMP/ns.out"; }
+curl -fsS "http://127.0.0.1:$http/api/v1beta1/project/sample-project/namespace" | python3 -c 'import json,sys; n=json.load(sys.stdin)["namespaces"]; sys.exit(0 if len(n)==int(sys.argv[1]) else 1)' "$nns" \
+  && pass "GET .../namespace lists the same $nns" || fail "REST namespace list"
+# An Optimus JSON job through REST, followed to its published DAG.
+rest=$(curl -fsS -XPOST "http://127.0.0.1:$http/api/v1beta1/project/sample-project/namespace/$ins/jobs-upsert" -d '{"specs": [{"version": 1, "name": "rest.job", "owner": "e2e@example.com", "startDate": "2024-01-01", "interval": "0 3 * * *", "taskName": "bq2bq", "config": [{"name": "PROJECT", "value": "sample-project"}, {"name": "DATASET", "value": "rest"}, {"name": "TABLE", "value": "job"}], "windowSize": "24h", "assets": {"query.sql": "select 1"}}]}')
+rid=$(echo "$rest" | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploymentId"])' 2>/dev/null)
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$http/api/v1beta1/deployment/$rid" 2>/dev/null | grep -q '"done":true' && break
+  sleep 0.1
+done
+[ -n "$rid" ] && [ -f "$DAGS/$ins/rest.job.py" ] && curl -fsS "http://127.0.0.1:$http/api/v1beta1/deployment/$rid" | grep -q '"published":1' \
+  && pass "a REST jobs-upsert is followed to its published DAG" || { fail "REST jobs-upsert: $rest"; }
+curl -fsS -XDELETE "http://127.0.0.1:$http/api/v1beta1/project/sample-project/namespace/$ins/job/rest.job" >/dev/null \
+  && for _ in $(seq 1 100); do [ -e "$DAGS/$ins/rest.job.py" ] || break; sleep 0.1; done
+[ ! -e "$DAGS/$ins/rest.job.py" ] && pass "a REST delete removes its DAG" || fail "REST delete left the DAG"
+
 # 2. Apache Airflow loads the folder (both template families).
 check_airflow() {
   local version=$1 python=$2

@@ -242,41 +242,6 @@ void DrawBar(std::ostream& err, const Counts& c, double seconds) {
       << static_cast<int>(seconds) << " s)   " << std::flush;
 }
 
-// Opens a channel and checks the server answers (a clear error instead of a hang later).
-std::shared_ptr<grpc::Channel> Connect(const std::string& host, const std::string& command,
-                                       std::ostream& err) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(128 << 20);
-  args.SetMaxSendMessageSize(128 << 20);
-  auto channel = grpc::CreateCustomChannel(host, grpc::InsecureChannelCredentials(), args);
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
-    err << command << ": cannot reach the server at " << host
-        << " (is `optimus serve` running? set host in optimus.yaml or --host)\n";
-    return nullptr;
-  }
-  return channel;
-}
-
-core::v1::RegisterProjectRequest ProjectRequest(const spec::Project& project, const fs::path& dir) {
-  core::v1::RegisterProjectRequest r;
-  r.set_name(project.config.project_name);
-  for (const auto& [k, v] : project.config.project_config) (*r.mutable_config())[k] = v;
-  for (const auto& [k, v] : project.config.project_variables) (*r.mutable_variables())[k] = v;
-  for (const auto& ns : project.config.namespaces) {
-    auto* n = r.add_namespaces();
-    n->set_name(ns.name);
-    for (const auto& [k, v] : ns.config) (*n->mutable_config())[k] = v;
-    for (const auto& [k, v] : ns.variables) (*n->mutable_variables())[k] = v;
-  }
-  if (!project.config.preset_path.empty()) {
-    std::ifstream file(dir / project.config.preset_path, std::ios::binary);
-    std::stringstream text;
-    text << file.rdbuf();
-    r.set_presets_yaml(text.str());
-  }
-  return r;
-}
-
 // The end of a deployment: per-job failures, jobs recompiled downstream, one summary line.
 int Report(Watcher& watcher, const std::string& output, double seconds, double server_seconds,
            size_t namespaces, std::ostream& out, std::ostream& err) {
@@ -393,6 +358,46 @@ void Follow(Watcher& watcher, bool bar, std::ostream& err,
 
 }  // namespace
 
+std::shared_ptr<grpc::Channel> Connect(const std::string& host, const std::string& command,
+                                       std::ostream& err) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(128 << 20);
+  args.SetMaxSendMessageSize(128 << 20);
+  auto channel = grpc::CreateCustomChannel(host, grpc::InsecureChannelCredentials(), args);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+    err << command << ": cannot reach the server at " << host
+        << " (is `optimus serve` running? set host in optimus.yaml or --host)\n";
+    return nullptr;
+  }
+  return channel;
+}
+
+core::v1::RegisterProjectRequest ProjectRequest(const spec::ClientConfig& config,
+                                                const fs::path& dir, bool with_namespaces) {
+  core::v1::RegisterProjectRequest r;
+  r.set_name(config.project_name);
+  for (const auto& [k, v] : config.project_config) (*r.mutable_config())[k] = v;
+  for (const auto& [k, v] : config.project_variables) (*r.mutable_variables())[k] = v;
+  if (with_namespaces) {
+    for (const auto& ns : config.namespaces) *r.add_namespaces() = NamespaceMessage(ns);
+  }
+  if (!config.preset_path.empty()) {
+    std::ifstream file(dir / config.preset_path, std::ios::binary);
+    std::stringstream text;
+    text << file.rdbuf();
+    r.set_presets_yaml(text.str());
+  }
+  return r;
+}
+
+core::v1::Namespace NamespaceMessage(const spec::NamespaceConfig& ns) {
+  core::v1::Namespace n;
+  n.set_name(ns.name);
+  for (const auto& [k, v] : ns.config) (*n.mutable_config())[k] = v;
+  for (const auto& [k, v] : ns.variables) (*n.mutable_variables())[k] = v;
+  return n;
+}
+
 int RunDeployCommand(int argc, char** argv, DeployMode mode, std::ostream& out, std::ostream& err) {
   const std::string command = mode == DeployMode::kDeploy       ? "optimus deploy"
                               : mode == DeployMode::kReplaceAll ? "optimus job replace-all"
@@ -471,7 +476,8 @@ int RunDeployCommand(int argc, char** argv, DeployMode mode, std::ostream& out, 
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     core::v1::RegisterProjectResponse response;
-    grpc::Status s = stub->RegisterProject(&context, ProjectRequest(*project, dir), &response);
+    grpc::Status s =
+        stub->RegisterProject(&context, ProjectRequest(project->config, dir, true), &response);
     if (!s.ok()) {
       err << command << ": the server refused the project: " << s.error_message() << "\n";
       return 2;

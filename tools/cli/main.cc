@@ -22,6 +22,8 @@
 #include "optimus/spec_store/spec_store_service.h"
 #include "optimus/telemetry/metrics.h"
 #include "plugin_validate_command.h"
+#include "project_command.h"
+#include "render_command.h"
 #include "verify_specs_command.h"
 #include "window_command.h"
 
@@ -39,9 +41,13 @@ constexpr char kUsage[] =
     "  job deploy    add or update some jobs of a namespace (-n, -J)\n"
     "  job delete    delete a job on the server\n"
     "  job inspect   a deployed job's lineage: destination, sources, upstreams, downstreams\n"
+    "  job render    a job's Airflow DAG, compiled locally with its upstream sensors\n"
     "  job create    write a new job from a task plugin's questions\n"
     "  job addhook   add a hook plugin to a job\n"
     "  job validate  check job specs offline (file:line:column for every problem)\n"
+    "  project register    register optimus.yaml's project on the server\n"
+    "  namespace register  register one namespace of optimus.yaml on the server\n"
+    "  namespace list      the project's namespaces, on the server and in optimus.yaml\n"
     "  plugin validate  check YAML plugin files offline\n"
     "  verify specs  check single job.yaml / resource.yaml files\n"
     "  version   print the client version and, with --host, the server's\n"
@@ -135,6 +141,9 @@ int main(int argc, char** argv) {
   if (command == "job" && argc >= 3 && std::strcmp(argv[2], "inspect") == 0) {
     return optimus::cli::RunJobInspectCommand(argc - 2, argv + 2, std::cout, std::cerr);
   }
+  if (command == "job" && argc >= 3 && std::strcmp(argv[2], "render") == 0) {
+    return optimus::cli::RunJobRenderCommand(argc - 2, argv + 2, std::cout, std::cerr);
+  }
   if (command == "job" && argc >= 3 && std::strcmp(argv[2], "delete") == 0) {
     return optimus::cli::RunJobDeleteCommand(argc - 2, argv + 2, std::cout, std::cerr);
   }
@@ -154,6 +163,12 @@ int main(int argc, char** argv) {
   }
   if (command == "verify" && argc >= 3 && std::strcmp(argv[2], "specs") == 0) {
     return optimus::cli::RunVerifySpecsCommand(argc - 2, argv + 2, std::cout, std::cerr);
+  }
+  if (command == "project") {
+    return optimus::cli::RunProjectCommand(argc - 1, argv + 1, std::cout, std::cerr);
+  }
+  if (command == "namespace") {
+    return optimus::cli::RunNamespaceCommand(argc - 1, argv + 1, std::cout, std::cerr);
   }
   if (command == "window") {
     return optimus::cli::RunWindowCommand(argc - 1, argv + 1, std::cout, std::cerr);

@@ -112,29 +112,8 @@ absl::Status Resolver::Emit(store::Transaction& tx, const store::Outbox& outbox,
     if (spec == specs_.end()) continue;
     const Resolution r = graph_.Resolve(key);
     const JobLineage* l = graph_.Find(key);
-    events::v1::JobResolution jr;
-    jr.set_project(spec->second.project());
-    jr.set_namespace_(spec->second.namespace_());
-    jr.set_name(spec->second.name());
-    jr.set_spec_version(spec->second.version());
-    jr.set_spec_yaml(spec->second.spec_yaml());
+    events::v1::JobResolution jr = BuildResolution(spec->second, l, r);
     jr.set_deployment_id(deployment_id);
-    if (l != nullptr) {
-      jr.set_destination(l->destination);
-      for (const auto& s : l->sources) jr.add_sources(s);
-      jr.set_priority_weight(PriorityWeight(*l, r));
-    }
-    for (const auto& other : r.shared_destination) jr.add_shared_destination(other);
-    for (const Upstream& u : r.upstreams) {
-      auto* up = jr.add_upstreams();
-      up->set_project(u.project);
-      up->set_namespace_(u.namespace_name);
-      up->set_name(u.name);
-      up->set_via(u.via);
-    }
-    for (const auto& s : r.unknown_sources) jr.add_unknown_sources(s);
-    for (const auto& s : r.unknown_statics) jr.add_unknown_upstreams(s);
-    for (const auto& c : r.cycle) jr.add_cycle(c);
     std::string error;
     if (auto e = errors_.find(key); e != errors_.end()) {
       error = e->second;

@@ -114,4 +114,31 @@ LineageResult LineageOf(const events::v1::JobSpecRecord& record,
   return result;
 }
 
+events::v1::JobResolution BuildResolution(const events::v1::JobSpecRecord& spec,
+                                          const JobLineage* lineage, const Resolution& resolution) {
+  events::v1::JobResolution jr;
+  jr.set_project(spec.project());
+  jr.set_namespace_(spec.namespace_());
+  jr.set_name(spec.name());
+  jr.set_spec_version(spec.version());
+  jr.set_spec_yaml(spec.spec_yaml());
+  if (lineage != nullptr) {
+    jr.set_destination(lineage->destination);
+    for (const auto& s : lineage->sources) jr.add_sources(s);
+    jr.set_priority_weight(PriorityWeight(*lineage, resolution));
+  }
+  for (const auto& other : resolution.shared_destination) jr.add_shared_destination(other);
+  for (const Upstream& u : resolution.upstreams) {
+    auto* up = jr.add_upstreams();
+    up->set_project(u.project);
+    up->set_namespace_(u.namespace_name);
+    up->set_name(u.name);
+    up->set_via(u.via);
+  }
+  for (const auto& s : resolution.unknown_sources) jr.add_unknown_sources(s);
+  for (const auto& s : resolution.unknown_statics) jr.add_unknown_upstreams(s);
+  for (const auto& c : resolution.cycle) jr.add_cycle(c);
+  return jr;
+}
+
 }  // namespace optimus::dependency_resolver

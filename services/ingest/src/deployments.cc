@@ -68,8 +68,12 @@ absl::Status RecordDeployment(store::Transaction& tx, const std::string& id,
 
 absl::Status ApplyProgress(store::Transaction& tx, const events::v1::DeploymentProgress& p) {
   if (p.job_name().empty()) {
-    // spec-store has taken in the whole deployment (its sealed record, or the project).
-    return tx.Execute("UPDATE deployments SET sealed = 1 WHERE id = $1", {p.deployment_id()})
+    // spec-store has taken in the whole deployment (its sealed record, or the project), or
+    // refused it as a whole.
+    const std::string error = p.stage() == Stage::STAGE_FAILED ? p.error() : "";
+    return tx
+        .Execute("UPDATE deployments SET sealed = 1, error = $2 WHERE id = $1",
+                 {p.deployment_id(), error})
         .status();
   }
   auto known = tx.Execute("SELECT 1 FROM deployments WHERE id = $1", {p.deployment_id()});
@@ -128,11 +132,12 @@ absl::StatusOr<core::v1::DeploymentStatus> Status(store::Database& db, const std
                                                   int64_t after_seq, int64_t* last_seq) {
   core::v1::DeploymentStatus status;
   absl::Status s = db.InReadTransaction([&](store::Transaction& tx) -> absl::Status {
-    auto dep = tx.Execute("SELECT total, sealed FROM deployments WHERE id = $1", {id});
+    auto dep = tx.Execute("SELECT total, sealed, error FROM deployments WHERE id = $1", {id});
     if (!dep.ok()) return dep.status();
     if (dep->rows.empty()) return absl::NotFoundError(absl::StrCat("no deployment ", id));
     status.set_deployment_id(id);
     status.set_total(static_cast<int32_t>(dep->rows[0].Int(0)));
+    status.set_error(dep->rows[0].Text(2));
     auto jobs = tx.Execute(
         "SELECT project, namespace, job, stage, error, cascaded, seq, recompiled, warning "
         "FROM deployment_jobs "

@@ -19,6 +19,8 @@
 #include "optimus/core/v1/lineage.grpc.pb.h"
 #include "optimus/events/v1/jobs.pb.h"
 #include "optimus/ingest/deployments.h"
+#include "optimus/ingest/projects.h"
+#include "optimus/ingest/rest.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/rpc/grpc_server.h"
 #include "optimus/spec/loaders.h"
@@ -52,7 +54,7 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
         ctx_.bus, ctx_.db,
         pipeline::ConsumerWorker::Options{
             .group = "ingest",
-            .topics = {pipeline::kProgressTopic, pipeline::kPluginsTopic},
+            .topics = {pipeline::kProgressTopic, pipeline::kPluginsTopic, pipeline::kProjectsTopic},
             .after_commit =
                 [this] {
                   {
@@ -118,6 +120,54 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     });
     if (!saved.ok()) return ToGrpc(saved);
     resp->set_deployment_id(id);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status RegisterNamespace(grpc::ServerContext*,
+                                 const core::v1::RegisterNamespaceRequest* req,
+                                 core::v1::RegisterNamespaceResponse* resp) override {
+    if (req->project().empty() || req->namespace_().name().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "a namespace needs a project and a name");
+    }
+    // Whether the project exists is spec-store's to say (this read model may lag a
+    // registration just made); the deployment fails with the reason if it does not.
+    const std::string id = bus::NewEventId();
+    events::v1::Submission s;
+    auto* p = s.mutable_project();
+    p->set_deployment_id(id);
+    p->set_name(req->project());
+    p->set_namespaces_only(true);
+    auto* n = p->add_namespaces();
+    n->set_name(req->namespace_().name());
+    *n->mutable_config() = req->namespace_().config();
+    *n->mutable_variables() = req->namespace_().variables();
+    absl::Status saved = ctx_.db.InTransaction([&](store::Transaction& tx) -> absl::Status {
+      if (absl::Status st = RecordDeployment(tx, id, req->project(), req->namespace_().name(), {});
+          !st.ok()) {
+        return st;
+      }
+      return ctx_.outbox.Enqueue(
+          tx, pipeline::ProtoRecord(pipeline::kSubmissionsTopic, req->project(), s));
+    });
+    if (!saved.ok()) return ToGrpc(saved);
+    resp->set_deployment_id(id);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListProjects(grpc::ServerContext*, const core::v1::ListProjectsRequest*,
+                            core::v1::ListProjectsResponse* resp) override {
+    auto projects = ingest::ListProjects(ctx_.db);
+    if (!projects.ok()) return ToGrpc(projects.status());
+    for (auto& p : *projects) *resp->add_projects() = std::move(p);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetProject(grpc::ServerContext*, const core::v1::GetProjectRequest* req,
+                          core::v1::ProjectInfo* resp) override {
+    auto project = ingest::GetProject(ctx_.db, req->name());
+    if (!project.ok()) return ToGrpc(project.status());
+    *resp = *std::move(project);
     return grpc::Status::OK;
   }
 
@@ -344,6 +394,7 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
 
  private:
   absl::Status Consume(store::Transaction& tx, const bus::Message& m) {
+    if (m.topic == pipeline::kProjectsTopic) return ApplyProjectRecord(tx, m);
     if (m.topic == pipeline::kPluginsTopic) {
       if (m.tombstone) return absl::OkStatus();
       auto record = pipeline::ParseRecord<events::v1::PluginRecord>(m);
@@ -439,13 +490,17 @@ std::vector<store::Migration> IngestService::Migrations() const {
           {2, "recompiled jobs",
            "ALTER TABLE deployment_jobs ADD COLUMN recompiled INTEGER NOT NULL DEFAULT 0"},
           {3, "job warnings",
-           "ALTER TABLE deployment_jobs ADD COLUMN warning TEXT NOT NULL DEFAULT ''"}};
+           "ALTER TABLE deployment_jobs ADD COLUMN warning TEXT NOT NULL DEFAULT ''"},
+          {4, "projects and deployment errors",
+           "ALTER TABLE deployments ADD COLUMN error TEXT NOT NULL DEFAULT '';"
+           "CREATE TABLE projects (name TEXT PRIMARY KEY, record ${BLOB} NOT NULL)"}};
 }
 
 absl::Status IngestService::Start(app::Context& context) {
   if (absl::Status s = pipeline::EnsurePipelineTopics(context.bus); !s.ok()) return s;
   impl_ = std::make_unique<Impl>(context);
   context.grpc.AddService(impl_.get(), "optimus.core.v1.DeploymentService");
+  AddRestRoutes(context.http, *impl_, context.db);
   if (const std::string host = context.config.String("ingest.lineage_host"); !host.empty()) {
     lineage_proxy_ = std::make_unique<LineageProxy>(host);
     context.grpc.AddService(lineage_proxy_.get(), "optimus.core.v1.LineageService");

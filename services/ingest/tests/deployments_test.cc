@@ -121,6 +121,20 @@ TEST_F(DeploymentsTest, AWarningStaysWithTheJobUntilItsCauseGoes) {
   EXPECT_EQ(s.changes(0).warning(), "");
 }
 
+TEST_F(DeploymentsTest, ADeploymentRefusedAsAWholeIsDoneWithItsReason) {
+  events::v1::DeploymentProgress p;
+  p.set_deployment_id("d1");
+  p.set_project("p");
+  p.set_stage(Stage::STAGE_FAILED);
+  p.set_error("project p is not registered");
+  Progress("a", Stage::STAGE_FAILED);
+  ASSERT_TRUE(
+      db_->InTransaction([&](store::Transaction& tx) { return ApplyProgress(tx, p); }).ok());
+  auto s = Now();
+  EXPECT_TRUE(s.done());
+  EXPECT_EQ(s.error(), "project p is not registered");
+}
+
 TEST_F(DeploymentsTest, WatchersGetOnlyChanges) {
   int64_t last = 0;
   auto first = Now(0, &last);

@@ -4,6 +4,7 @@
 #include "optimus/spec_store/spec_store_service.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -117,30 +118,48 @@ absl::Status DeleteJobs(store::Transaction& tx, const store::Outbox& outbox,
   return outbox.EnqueueAll(tx, std::move(out));
 }
 
-absl::Status StoreProject(store::Transaction& tx, const store::Outbox& outbox,
-                          const events::v1::ProjectSubmission& project) {
-  events::v1::ProjectRecord record;
-  record.set_name(project.name());
-  for (const auto& [k, v] : project.config())
-    (*record.mutable_config())[absl::AsciiStrToUpper(k)] = v;
-  *record.mutable_variables() = project.variables();
-  for (const auto& ns : project.namespaces()) {
-    auto* n = record.add_namespaces();
-    n->set_name(ns.name());
-    for (const auto& [k, v] : ns.config()) (*n->mutable_config())[absl::AsciiStrToUpper(k)] = v;
-    *n->mutable_variables() = ns.variables();
-  }
-  record.set_presets_yaml(project.presets_yaml());
+// Registers or updates a project. Namespaces merge by name: the ones submitted replace theirs,
+// the others stay (as in Optimus, registering never drops a namespace). With namespaces_only
+// the project keeps its own config and must exist. Returns "" or why the submission fails.
+absl::StatusOr<std::string> StoreProject(store::Transaction& tx, const store::Outbox& outbox,
+                                         const events::v1::ProjectSubmission& project) {
   auto row = tx.Execute("SELECT version, record FROM projects WHERE name = $1", {project.name()});
   if (!row.ok()) return row.status();
+  events::v1::ProjectRecord old;
+  const bool exists = !row->rows.empty();
+  if (exists) old.ParseFromString(row->rows[0].Text(1));
+  if (project.namespaces_only() && !exists) {
+    return "project " + project.name() +
+           " is not registered (register it first: optimus project register)";
+  }
+  events::v1::ProjectRecord record;
+  record.set_name(project.name());
+  if (project.namespaces_only()) {
+    *record.mutable_config() = old.config();
+    *record.mutable_variables() = old.variables();
+    record.set_presets_yaml(old.presets_yaml());
+  } else {
+    for (const auto& [k, v] : project.config())
+      (*record.mutable_config())[absl::AsciiStrToUpper(k)] = v;
+    *record.mutable_variables() = project.variables();
+    record.set_presets_yaml(project.presets_yaml());
+  }
+  std::map<std::string, events::v1::NamespaceRecord> namespaces;
+  for (const auto& ns : old.namespaces()) namespaces[ns.name()] = ns;
+  for (const auto& ns : project.namespaces()) {
+    events::v1::NamespaceRecord n;
+    n.set_name(ns.name());
+    for (const auto& [k, v] : ns.config()) (*n.mutable_config())[absl::AsciiStrToUpper(k)] = v;
+    *n.mutable_variables() = ns.variables();
+    namespaces[ns.name()] = std::move(n);
+  }
+  for (auto& [name, ns] : namespaces) *record.add_namespaces() = std::move(ns);
   int64_t version = 1;
-  if (!row->rows.empty()) {
-    events::v1::ProjectRecord old;
-    old.ParseFromString(row->rows[0].Text(1));
+  if (exists) {
     record.set_version(old.version());
     // Field by field: serialized protobuf maps have no fixed order, so equal records can differ
     // in bytes (every deploy registers the project; an unchanged one must do no more work).
-    if (google::protobuf::util::MessageDifferencer::Equals(old, record)) return absl::OkStatus();
+    if (google::protobuf::util::MessageDifferencer::Equals(old, record)) return "";
     version = row->rows[0].Int(0) + 1;
   }
   record.set_version(version);
@@ -149,8 +168,10 @@ absl::Status StoreProject(store::Transaction& tx, const store::Outbox& outbox,
       "UPDATE SET version = excluded.version, record = excluded.record",
       {project.name(), version, store::Blob{record.SerializeAsString()}});
   if (!saved.ok()) return saved.status();
-  return outbox.Enqueue(tx,
-                        pipeline::ProtoRecord(pipeline::kProjectsTopic, project.name(), record));
+  absl::Status sent =
+      outbox.Enqueue(tx, pipeline::ProtoRecord(pipeline::kProjectsTopic, project.name(), record));
+  if (!sent.ok()) return sent;
+  return "";
 }
 
 }  // namespace
@@ -171,10 +192,16 @@ absl::Status ApplySubmission(store::Transaction& tx, const store::Outbox& outbox
       if (submission->project().name().empty()) {
         return absl::InvalidArgumentError("a project submission without a name");
       }
-      if (absl::Status s = StoreProject(tx, outbox, submission->project()); !s.ok()) return s;
-      return outbox.Enqueue(tx, pipeline::ProgressRecord(submission->project().deployment_id(),
-                                                         submission->project().name(), "", "",
-                                                         Stage::STAGE_STORED, kReporter));
+      {
+        auto failure = StoreProject(tx, outbox, submission->project());
+        if (!failure.ok()) return failure.status();
+        // A progress record without a job closes the deployment; failed, it says why.
+        return outbox.Enqueue(
+            tx,
+            pipeline::ProgressRecord(
+                submission->project().deployment_id(), submission->project().name(), "", "",
+                failure->empty() ? Stage::STAGE_STORED : Stage::STAGE_FAILED, kReporter, *failure));
+      }
     default:
       return absl::InvalidArgumentError("an empty submission record");
   }

@@ -174,6 +174,49 @@ TEST_F(SpecStoreTest, ProjectsKeepUpperCasedConfigAndVersionOnlyOnChange) {
   EXPECT_THAT(Topics(Drain()), ElementsAre("optimus.deployments.progress "));
 }
 
+TEST_F(SpecStoreTest, NamespacesMergeByNameAndANamespaceNeedsItsProject) {
+  events::v1::Submission only;
+  auto* n = only.mutable_project();
+  n->set_deployment_id("d2");
+  n->set_name("p");
+  n->set_namespaces_only(true);
+  auto* ns2 = n->add_namespaces();
+  ns2->set_name("ns2");
+  (*ns2->mutable_config())["bq_dataset"] = "two";
+  // Before the project exists: the deployment fails, with the reason, and nothing is stored.
+  ASSERT_TRUE(Apply(only).ok());
+  auto out = Drain();
+  ASSERT_THAT(Topics(out), ElementsAre("optimus.deployments.progress d2"));
+  events::v1::DeploymentProgress failed;
+  ASSERT_TRUE(failed.ParseFromString(out[0].payload));
+  EXPECT_EQ(failed.stage(), events::v1::STAGE_FAILED);
+  EXPECT_EQ(failed.job_name(), "");
+  EXPECT_EQ(failed.error(),
+            "project p is not registered (register it first: optimus project register)");
+
+  events::v1::Submission s;
+  auto* p = s.mutable_project();
+  p->set_name("p");
+  (*p->mutable_config())["storage_path"] = "file://dags";
+  p->add_namespaces()->set_name("ns1");
+  ASSERT_TRUE(Apply(s).ok());
+  Drain();
+  ASSERT_TRUE(Apply(only).ok());
+  out = Drain();
+  ASSERT_THAT(Topics(out), ElementsAre("optimus.projects p", "optimus.deployments.progress d2"));
+  events::v1::ProjectRecord record;
+  ASSERT_TRUE(record.ParseFromString(out[0].payload));
+  EXPECT_EQ(record.version(), 2);
+  EXPECT_EQ(record.config().at("STORAGE_PATH"), "file://dags");  // kept
+  ASSERT_EQ(record.namespaces_size(), 2);
+  EXPECT_EQ(record.namespaces(0).name(), "ns1");
+  EXPECT_EQ(record.namespaces(1).name(), "ns2");
+  EXPECT_EQ(record.namespaces(1).config().at("BQ_DATASET"), "two");
+  // Registering the project again without ns2 keeps it.
+  ASSERT_TRUE(Apply(s).ok());
+  EXPECT_THAT(Topics(Drain()), ElementsAre("optimus.deployments.progress "));
+}
+
 TEST_F(SpecStoreTest, ADeadLetteredJobIsReportedFailedToItsDeployment) {
   events::v1::Submission s;
   s.mutable_job()->set_deployment_id("d7");

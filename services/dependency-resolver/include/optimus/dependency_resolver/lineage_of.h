@@ -25,6 +25,12 @@ LineageResult LineageOf(const events::v1::JobSpecRecord& record,
                         const std::map<std::string, spec::PluginSpec>& plugins,
                         const std::map<std::string, std::string>& blob_assets = {});
 
+// The resolution the compiler gets for a job (without deployment id or error): its spec, what
+// it writes and reads, its upstreams, what is unknown, its priority weight. `lineage` is null
+// when the job has none (its spec did not load).
+events::v1::JobResolution BuildResolution(const events::v1::JobSpecRecord& spec,
+                                          const JobLineage* lineage, const Resolution& resolution);
+
 // The task config with {{ }} templates rendered against GLOBAL__<KEY> values of the project
 // and namespace (config and variables, upper-cased keys; the namespace wins).
 std::map<std::string, std::string> CompileConfig(const std::map<std::string, std::string>& config,

@@ -1,0 +1,18 @@
+// ingest's REST API: Optimus's v1beta1 paths for projects, namespaces and job specifications
+// (grpc-gateway JSON: lowerCamelCase out, snake_case or lowerCamelCase in), answered by the
+// same DeploymentService the CLI calls, plus GET /api/v1beta1/deployment/{id} to follow a
+// deployment. docs/rest.md lists every route and how it differs from Optimus.
+#pragma once
+
+#include "optimus/core/v1/deploy.grpc.pb.h"
+#include "optimus/rpc/http_server.h"
+#include "optimus/store/database.h"
+
+namespace optimus::ingest {
+
+// Registers the routes on `http`. `service` must outlive the server; its handlers are called
+// without a gRPC context (they use none).
+void AddRestRoutes(rpc::HttpServer& http, core::v1::DeploymentService::Service& service,
+                   store::Database& db);
+
+}  // namespace optimus::ingest

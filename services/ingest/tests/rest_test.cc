@@ -1,0 +1,237 @@
+// The REST routes over loopback, against a DeploymentService that records what it is asked:
+// Optimus's JSON in both spellings becomes the right calls, answers come back in Optimus's
+// shape, and bad bodies get a 400 that names the field.
+#include "optimus/ingest/rest.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <prometheus/registry.h>
+
+#include <nlohmann/json.hpp>
+
+#include "optimus/ingest/deployments.h"
+#include "optimus/ingest/ingest_service.h"
+#include "optimus/store/migrations.h"
+#include "optimus/testing/testing.h"
+
+namespace optimus::ingest {
+namespace {
+
+using nlohmann::json;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class RecordingService final : public core::v1::DeploymentService::Service {
+ public:
+  grpc::Status RegisterProject(grpc::ServerContext*, const core::v1::RegisterProjectRequest* req,
+                               core::v1::RegisterProjectResponse* resp) override {
+    projects.push_back(*req);
+    resp->set_deployment_id("dp");
+    return grpc::Status::OK;
+  }
+  grpc::Status RegisterNamespace(grpc::ServerContext*,
+                                 const core::v1::RegisterNamespaceRequest* req,
+                                 core::v1::RegisterNamespaceResponse* resp) override {
+    namespaces.push_back(*req);
+    resp->set_deployment_id("dn");
+    return grpc::Status::OK;
+  }
+  grpc::Status ListProjects(grpc::ServerContext*, const core::v1::ListProjectsRequest*,
+                            core::v1::ListProjectsResponse* resp) override {
+    *resp->add_projects() = held;
+    return grpc::Status::OK;
+  }
+  grpc::Status GetProject(grpc::ServerContext*, const core::v1::GetProjectRequest* req,
+                          core::v1::ProjectInfo* resp) override {
+    if (req->name() != held.name()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "project " + req->name() + " is unknown");
+    }
+    *resp = held;
+    return grpc::Status::OK;
+  }
+  grpc::Status Deploy(grpc::ServerContext*, const core::v1::DeployRequest* req,
+                      core::v1::DeployResponse* resp) override {
+    deploys.push_back(*req);
+    resp->set_deployment_id(next_id);
+    for (const auto& j : req->jobs()) {
+      if (j.name() == "refused") {
+        auto* r = resp->add_rejected();
+        r->set_job(j.name());
+        r->set_error("invalid cron");
+      }
+    }
+    return grpc::Status::OK;
+  }
+
+  core::v1::ProjectInfo held;
+  std::string next_id = "dd";
+  std::vector<core::v1::RegisterProjectRequest> projects;
+  std::vector<core::v1::RegisterNamespaceRequest> namespaces;
+  std::vector<core::v1::DeployRequest> deploys;
+};
+
+class RestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = *store::OpenDatabase("sqlite:" + dir_.File("ingest.db"), "ingest");
+    ASSERT_TRUE(store::ApplyMigrations(*db_, "ingest", IngestService().Migrations()).ok());
+    service_.held.set_name("p");
+    (*service_.held.mutable_config())["STORAGE_PATH"] = "file:///dags";
+    service_.held.add_namespaces()->set_name("ns1");
+    server_ = std::make_unique<rpc::HttpServer>(rpc::HttpServerOptions{
+        .host = "127.0.0.1", .port = 0, .threads = 2, .metrics = &registry_});
+    AddRestRoutes(*server_, service_, *db_);
+    ASSERT_TRUE(server_->Start().ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+  }
+
+  // Status and parsed body of a request.
+  std::pair<int, json> Call(const std::string& method, const std::string& path,
+                            const std::string& body = "") {
+    httplib::Result r = method == "GET"      ? client_->Get(path)
+                        : method == "DELETE" ? client_->Delete(path)
+                        : method == "PUT"    ? client_->Put(path, body, "application/json")
+                                             : client_->Post(path, body, "application/json");
+    EXPECT_TRUE(r) << method << " " << path;
+    if (!r) return {0, json()};
+    return {r->status, json::parse(r->body, nullptr, false)};
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::Database> db_;
+  prometheus::Registry registry_;
+  RecordingService service_;
+  std::unique_ptr<rpc::HttpServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(RestTest, ProjectsAndNamespacesInOptimusShape) {
+  auto [code, body] = Call("POST", "/api/v1beta1/project",
+                           R"({"project": {"name": "p", "config": {"storage_path": "file:///d",
+                               "retries": 3}, "variables": {"k": "v"}, "unknown": 1}})");
+  EXPECT_EQ(code, 200) << body;
+  EXPECT_EQ(body["success"], true);
+  EXPECT_EQ(body["deploymentId"], "dp");
+  ASSERT_EQ(service_.projects.size(), 1u);
+  EXPECT_EQ(service_.projects[0].name(), "p");
+  EXPECT_EQ(service_.projects[0].config().at("retries"), "3");
+  EXPECT_EQ(service_.projects[0].variables().at("k"), "v");
+
+  std::tie(code, body) = Call("GET", "/api/v1beta1/project");
+  EXPECT_EQ(code, 200);
+  EXPECT_EQ(body["projects"][0]["name"], "p");
+  EXPECT_EQ(body["projects"][0]["config"]["STORAGE_PATH"], "file:///dags");
+  std::tie(code, body) = Call("GET", "/api/v1beta1/project/p");
+  EXPECT_EQ(body["project"]["name"], "p");
+  std::tie(code, body) = Call("GET", "/api/v1beta1/project/q");
+  EXPECT_EQ(code, 404);
+  EXPECT_EQ(body["message"], "project q is unknown");
+
+  std::tie(code, body) = Call("POST", "/api/v1beta1/project/p/namespace",
+                              R"({"namespace": {"name": "ns2", "config": {"a": "b"}}})");
+  EXPECT_EQ(code, 200) << body;
+  ASSERT_EQ(service_.namespaces.size(), 1u);
+  EXPECT_EQ(service_.namespaces[0].project(), "p");
+  EXPECT_EQ(service_.namespaces[0].namespace_().config().at("a"), "b");
+  std::tie(code, body) = Call("GET", "/api/v1beta1/project/p/namespace");
+  EXPECT_EQ(body["namespaces"][0]["name"], "ns1");
+  std::tie(code, body) = Call("GET", "/api/v1beta1/project/p/namespace/ns1");
+  EXPECT_EQ(body["namespace"]["name"], "ns1");
+  std::tie(code, body) = Call("GET", "/api/v1beta1/project/p/namespace/nope");
+  EXPECT_EQ(code, 404);
+  EXPECT_THAT(body["message"].get<std::string>(), HasSubstr("namespace nope is not registered"));
+}
+
+TEST_F(RestTest, BadBodiesNameTheField) {
+  auto [code, body] = Call("POST", "/api/v1beta1/project", "{not json");
+  EXPECT_EQ(code, 400);
+  EXPECT_EQ(body["message"], "the body is not valid JSON");
+  std::tie(code, body) = Call("POST", "/api/v1beta1/project", R"({"project": {"name": 7}})");
+  EXPECT_EQ(code, 400);
+  EXPECT_EQ(body["message"], "project.name: expected a string");
+  std::tie(code, body) =
+      Call("POST", "/api/v1beta1/project/p/namespace", R"({"namespace": {"name": "n",
+           "config": {"a": {"b": 1}}}})");
+  EXPECT_EQ(code, 400);
+  EXPECT_EQ(body["message"], "namespace.config.a: expected a string");
+  std::tie(code, body) = Call("POST", "/api/v1beta1/project/p/namespace/ns1/jobs", R"({})");
+  EXPECT_EQ(code, 400);
+  EXPECT_TRUE(service_.projects.empty() && service_.namespaces.empty() && service_.deploys.empty());
+}
+
+TEST_F(RestTest, JobSpecificationsBecomeAnUpsertDeployment) {
+  const std::string specs = R"({"specs": [
+      {"version": 1, "name": "daily", "owner": "o", "startDate": "2024-01-01",
+       "interval": "0 2 * * *", "taskName": "bq2bq",
+       "config": [{"name": "TABLE", "value": "t"}], "windowSize": "24h",
+       "assets": {"query.sql": "select 1"}},
+      {"version": 1, "name": "refused", "owner": "o", "start_date": "2024-01-01",
+       "interval": "0 2 * * *", "task_name": "bq2bq"}]})";
+  for (const std::string& route : {"POST /jobs", "PUT /jobs", "POST /jobs-upsert"}) {
+    const std::string method = route.substr(0, route.find(' '));
+    auto [code, body] = Call(
+        method, "/api/v1beta1/project/p/namespace/ns1" + route.substr(route.find(' ') + 1), specs);
+    EXPECT_EQ(code, 200) << route << ": " << body;
+    EXPECT_THAT(body["successfulJobNames"].get<std::vector<std::string>>(), ElementsAre("daily"));
+    EXPECT_THAT(body["failedJobNames"].get<std::vector<std::string>>(), ElementsAre("refused"));
+    EXPECT_EQ(body["log"], "refused: invalid cron\n");
+    EXPECT_EQ(body["deploymentId"], "dd");
+  }
+  ASSERT_EQ(service_.deploys.size(), 3u);
+  const auto& d = service_.deploys[0];
+  EXPECT_EQ(d.project(), "p");
+  EXPECT_EQ(d.namespace_(), "ns1");
+  EXPECT_EQ(d.mode(), events::v1::DEPLOY_MODE_UPSERT);
+  ASSERT_EQ(d.jobs_size(), 2);
+  EXPECT_THAT(d.jobs(0).spec_yaml(), HasSubstr("name: daily"));
+  ASSERT_EQ(d.jobs(0).assets_size(), 1);
+  EXPECT_EQ(d.jobs(0).assets(0).name(), "query.sql");
+  EXPECT_EQ(d.jobs(0).assets(0).inline_(), "select 1");
+
+  auto [code, body] = Call("POST", "/api/v1beta1/project/p/namespace/ns1/jobs",
+                           R"({"specs": [{"name": "x", "config": "no"}]})");
+  EXPECT_EQ(code, 400);
+  EXPECT_THAT(body["message"].get<std::string>(), HasSubstr("specs[0].config"));
+}
+
+TEST_F(RestTest, DeleteAndFollowADeployment) {
+  std::vector<core::v1::JobProgress> jobs(1);
+  jobs[0].set_job("daily");
+  jobs[0].set_stage(events::v1::STAGE_ACCEPTED);
+  ASSERT_TRUE(db_->InTransaction([&](store::Transaction& tx) {
+                   return RecordDeployment(tx, "dd", "p", "ns1", jobs);
+                 })
+                  .ok());
+  auto [code, body] = Call("DELETE", "/api/v1beta1/project/p/namespace/ns1/job/daily?force=true");
+  EXPECT_EQ(code, 200) << body;
+  EXPECT_THAT(body["message"].get<std::string>(), HasSubstr("/api/v1beta1/deployment/dd"));
+  ASSERT_EQ(service_.deploys.size(), 1u);
+  EXPECT_EQ(service_.deploys[0].mode(), events::v1::DEPLOY_MODE_DELETE);
+  EXPECT_THAT(service_.deploys[0].delete_jobs(), ElementsAre("daily"));
+  EXPECT_TRUE(service_.deploys[0].force());
+
+  std::tie(code, body) = Call("GET", "/api/v1beta1/deployment/dd");
+  EXPECT_EQ(code, 200) << body;
+  EXPECT_EQ(body["deploymentId"], "dd");
+  EXPECT_EQ(body["accepted"], 1);
+  EXPECT_EQ(body["done"], false);
+  EXPECT_EQ(body["changes"][0]["job"], "daily");
+  std::tie(code, body) = Call("GET", "/api/v1beta1/deployment/nope");
+  EXPECT_EQ(code, 404);
+
+  // A job others still read: refused at once, with the reason.
+  jobs[0].set_stage(events::v1::STAGE_FAILED);
+  jobs[0].set_error("not deleted: still read by p/r");
+  ASSERT_TRUE(db_->InTransaction([&](store::Transaction& tx) {
+                   return RecordDeployment(tx, "d2", "p", "ns1", jobs);
+                 })
+                  .ok());
+  service_.next_id = "d2";
+  std::tie(code, body) = Call("DELETE", "/api/v1beta1/project/p/namespace/ns1/job/daily");
+  EXPECT_EQ(code, 400) << body;
+  EXPECT_EQ(body["message"], "daily: not deleted: still read by p/r");
+}
+
+}  // namespace
+}  // namespace optimus::ingest
