@@ -3,13 +3,16 @@
 # dependency-resolver and compiler as five processes on real Kafka (topics under a per-run
 # prefix), PostgreSQL (a per-run database) and S3 (MinIO, a per-run prefix), all started by
 # tools/dev. A generated project deploys; every DAG lands in S3 with the expected upstream
-# sensors; SIGKILL of the resolver and the compiler in the middle of a redeploy loses nothing.
-#   distributed_e2etest.sh BIN_DIR EXAMPLES_DIR [JOBS]
+# sensors; a poison submission goes to the dead-letter topic and only its job fails; SIGKILL
+# of the resolver and the compiler in the middle of a redeploy loses nothing; and SIGKILL of
+# every service, one after another, in the middle of a larger deploy still ends with every DAG
+# published once.
+#   distributed_e2etest.sh BIN_DIR EXAMPLES_DIR [JOBS] [CHAOS_JOBS]
 set -uo pipefail
 BIN=${1:?usage: distributed_e2etest.sh BIN_DIR EXAMPLES_DIR [JOBS]}
 EXAMPLES=${2:?usage: distributed_e2etest.sh BIN_DIR EXAMPLES_DIR [JOBS]}
-JOBS=${3:-500}
-[ "$JOBS" -le 900 ] || { echo "usage: at most 900 jobs (one S3 list page)"; exit 2; }
+JOBS=${3:-1000}
+CHAOS_JOBS=${4:-5000}
 for v in OPTIMUS_TEST_KAFKA_BROKERS OPTIMUS_TEST_PG_URI OPTIMUS_TEST_S3_ENDPOINT OPTIMUS_TEST_S3_ACCESS_KEY \
          OPTIMUS_TEST_S3_SECRET_KEY OPTIMUS_TEST_S3_REGION; do
   if [ -z "${!v:-}" ]; then
@@ -77,19 +80,27 @@ else
   fail "distributed deploy"; tail -5 "$TMP/deploy1.out"
 fi
 # Every DAG is in S3 with the sensors the generator expects.
-check_dags() {
-  # One page of up to 1,000 keys: this test deploys fewer jobs than that.
-  s3 GET "optimus-e2e?list-type=2&max-keys=1000&prefix=$RUN%2Fsample-project%2Fdags%2F" >"$TMP/list.xml" || return 1
-  python3 - "$TMP/project/manifest.json" "$TMP/list.xml" "$RUN" <<'PY'
-import json, re, sys
+check_dags() {  # [PROJECT MANIFEST]: every DAG of the project is in S3, nothing else
+  local project=${1:-sample-project} manifest=${2:-$TMP/project/manifest.json} token="" page=0
+  : >"$TMP/keys.txt"
+  while :; do  # S3 lists 1,000 keys a page
+    # (curl signs the query as written: parameters in sorted order)
+    s3 GET "optimus-e2e?${token:+continuation-token=$token&}list-type=2&max-keys=1000&prefix=$RUN%2F$project%2Fdags%2F" >"$TMP/list.xml" || return 1
+    grep -o '<Key>[^<]*</Key>' "$TMP/list.xml" | sed 's/<[^>]*>//g' >>"$TMP/keys.txt"
+    token=$(grep -o '<NextContinuationToken>[^<]*' "$TMP/list.xml" | sed 's/.*>//' | python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.stdin.read().strip(), safe=""))')
+    page=$((page + 1))
+    [ -n "$token" ] && [ "$page" -lt 100 ] || break
+  done
+  python3 - "$manifest" "$TMP/keys.txt" "$RUN" "$project" <<'PY'
+import json, sys
 manifest = json.load(open(sys.argv[1]))
-keys = set(re.findall(r"<Key>([^<]+)</Key>", open(sys.argv[2]).read()))
-run = sys.argv[3]
-want = {f"{run}/sample-project/dags/{j['namespace']}/{j['name']}.py" for j in manifest["jobs"]}
-want.add(f"{run}/sample-project/dags/__lib.py")
-missing, extra = want - keys, keys - want
-print(len(keys), "objects;", len(missing), "missing;", len(extra), "extra")
-sys.exit(1 if missing or extra else 0)
+keys = open(sys.argv[2]).read().split()
+run, project = sys.argv[3], sys.argv[4]
+want = {f"{run}/{project}/dags/{j['namespace']}/{j['name']}.py" for j in manifest["jobs"]}
+want.add(f"{run}/{project}/dags/__lib.py")
+missing, extra = want - set(keys), set(keys) - want
+print(len(keys), "objects;", len(missing), "missing;", len(extra), "extra;", len(keys) - len(set(keys)), "listed twice")
+sys.exit(1 if missing or extra or len(keys) != len(set(keys)) else 0)
 PY
 }
 check_dags && pass "every DAG and __lib.py is in S3, nothing else" || fail "S3 objects differ from the project"
@@ -103,9 +114,53 @@ inspect=$("$BIN/optimus" job inspect "$name" -d "$TMP/project" --host "127.0.0.1
 got=$(echo "$inspect" | python3 -c 'import json,sys; print(",".join(sorted({u["job"] for u in json.load(sys.stdin)["upstreams"]})))' 2>/dev/null)
 [ "$got" = "$ups" ] && pass "optimus job inspect through ingest lists the same upstreams" || { fail "job inspect: [$got]"; echo "$inspect" | head -5; }
 
+# A poison submission: a record on the submissions topic that is not a Submission but carries
+# ingest's headers for a job of a live deployment. spec-store dead-letters it and reports that
+# job failed; the rest of the deployment completes. (Through REST, in a project of its own.)
+api=http://127.0.0.1:${HTTP[ingest]}/api/v1beta1
+follow() {  # DEPLOYMENT_ID [CONDITION]: waits until the deployment is done (and CONDITION holds)
+  for _ in $(seq 1 300); do
+    curl -fsS "$api/deployment/$1" >"$TMP/follow.json" 2>/dev/null &&
+      python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["done"] and eval(sys.argv[2]) else 1)' "$TMP/follow.json" "${2:-True}" && return 0
+    sleep 0.2
+  done
+  return 1
+}
+reg=$(curl -fsS -XPOST "$api/project" -d '{"project": {"name": "poison", "config": {"scheduler_version": "2.10"}}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploymentId"])')
+follow "$reg" || fail "project registration through REST"
+reg=$(curl -fsS -XPOST "$api/project/poison/namespace" -d '{"namespace": {"name": "ns"}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploymentId"])')
+follow "$reg" && pass "project and namespace registered through REST" || fail "namespace registration through REST"
+specs=$(python3 -c '
+import json
+print(json.dumps({"specs": [{"version": 1, "name": f"poison.job_{i}", "owner": "e2e@example.com",
+    "startDate": "2024-01-01", "interval": "0 3 * * *", "taskName": "bq2bq", "windowSize": "24h",
+    "config": [{"name": "PROJECT", "value": "poison"}, {"name": "DATASET", "value": "d"},
+               {"name": "TABLE", "value": f"t{i}"}],
+    "assets": {"query.sql": f"select * from `poison.d.t{i - 1}`" if i else "select 1"}} for i in range(20)]}))')
+did=$(curl -fsS -XPOST "$api/project/poison/namespace/ns/jobs-upsert" -d "$specs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploymentId"])')
+KAFKA_HOME=${OPTIMUS_DEV_HOME:-$HOME/.cache/optimus-dev}/kafka
+printf 'optimus_deployment_id:%s,optimus_job:poison.mangled\tpoison/ns\tthis is not a Submission\n' "$did" |
+  java -Xmx128m -Dlog4j.configuration="file:$KAFKA_HOME/log4j-tools.properties" -cp "$KAFKA_HOME/libs/*" \
+    kafka.tools.ConsoleProducer --bootstrap-server "$OPTIMUS_TEST_KAFKA_BROKERS" \
+    --topic "$RUN.optimus.spec.submissions" --property parse.key=true --property parse.headers=true \
+    >"$TMP/producer.log" 2>&1 || { fail "could not produce the poison record"; cat "$TMP/producer.log"; }
+if follow "$did" 'd["failed"] == 1 and d["published"] == 20'; then
+  python3 - "$TMP/follow.json" <<'PY' && pass "the poison record failed only its job; 20 published: $(grep -o '"error":"the submission[^"]*' "$TMP/follow.json" | cut -c10-120)" || fail "poison failure report"
+import json, sys
+d = json.load(open(sys.argv[1]))
+bad = [c for c in d["changes"] if c["stage"] == "STAGE_FAILED"]
+sys.exit(0 if len(bad) == 1 and bad[0]["job"] == "poison.mangled" and ".dlq" in bad[0]["error"] else 1)
+PY
+else
+  fail "the deployment with a poison record did not complete as expected"; cat "$TMP/follow.json"; echo
+fi
+"$BIN/optimus" dlq list optimus.spec.submissions.dlq --bus "kafka://$OPTIMUS_TEST_KAFKA_BROKERS?optimus.topic_prefix=$RUN." -o json >"$TMP/dlq.json" 2>"$TMP/dlq.err"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["records"]; sys.exit(0 if len(r)==1 and r[0]["group"]=="spec-store" and r[0]["key"]=="poison/ns" else 1)' "$TMP/dlq.json" \
+  && pass "optimus dlq list shows it in optimus.spec.submissions.dlq, dead-lettered by spec-store" || { fail "dead-letter topic"; cat "$TMP/dlq.json" "$TMP/dlq.err"; }
+
 # SIGKILL in the middle of a redeploy: every job is republished exactly once, nothing is lost.
 for f in $(find "$TMP/project" -name query.sql | sort | head -100); do echo "-- v2" >>"$f"; done
-deploy -o json >"$TMP/deploy2.json" 2>&1 &
+deploy -o json >"$TMP/deploy2.json" 2>"$TMP/deploy2.err" &
 cli=$!
 sleep 0.3
 kill -KILL "${PID[dependency-resolver]}" "${PID[compiler]}"
@@ -114,7 +169,7 @@ sleep 1
 start dependency-resolver || exit 1
 start compiler || exit 1
 wait "$cli"
-python3 - "$TMP/deploy2.json" <<'PY' && pass "after restart the redeploy completes: 100 published, the rest unchanged, none failed" || { fail "redeploy after SIGKILL"; cat "$TMP/deploy2.json" | tail -20; }
+python3 - "$TMP/deploy2.json" <<'PY' && pass "after restart the redeploy completes: 100 published, the rest unchanged, none failed" || { fail "redeploy after SIGKILL"; tail -c 3000 "$TMP/deploy2.json"; tail -c 1000 "$TMP/deploy2.err"; }
 import json, sys
 t = open(sys.argv[1]).read()
 j = json.loads(t[t.index("{"):])
@@ -122,8 +177,54 @@ print("published", j["published"], "unchanged", j["unchanged"], "failed", len(j[
 sys.exit(0 if j["published"] >= 100 and not j["failed"] and all(d["done"] for d in j["deployments"]) else 1)
 PY
 check_dags && pass "still exactly one DAG per job in S3" || fail "S3 objects differ after the SIGKILL"
-rows=$(psql "$PG" -tAc "SELECT count(*), count(DISTINCT job_key) FROM compiler.dags")
+rows=$(psql "$PG" -tAc "SELECT count(*), count(DISTINCT job_key) FROM compiler.dags WHERE job_key LIKE 'sample-project/%'")
 [ "$rows" = "$JOBS|$JOBS" ] && pass "the compiler records $JOBS DAGs, one per job" || fail "compiler rows: $rows"
+
+# SIGKILL of every service, one after another, in the middle of a larger deploy; each restarts.
+"$BIN/gen-project" --out "$TMP/chaos" --jobs "$CHAOS_JOBS" --seed 9 --project chaos >/dev/null
+nsc=$(python3 -c 'import json,sys; print(len({j["namespace"] for j in json.load(open(sys.argv[1]))["jobs"]}))' "$TMP/chaos/manifest.json")
+started=$(date +%s.%N)
+"$BIN/optimus" deploy -d "$TMP/chaos" --host "127.0.0.1:${GRPC[ingest]}" --timeout 10m -o json >"$TMP/chaos.json" 2>"$TMP/chaos.err" &
+cli=$!
+# ingest once it has taken every namespace: a deploy call in flight would fail the CLI.
+for _ in $(seq 1 600); do
+  [ "$(grep 'deployment accepted' "$TMP/ingest.log" | grep -c '"chaos"')" -ge "$nsc" ] && break
+  sleep 0.1
+done
+killed=()
+for svc in ingest spec-store dependency-resolver compiler plugin-manager; do
+  kill -0 "$cli" 2>/dev/null || break  # the deploy already finished
+  kill -KILL "${PID[$svc]}"
+  wait "${PID[$svc]}" 2>/dev/null
+  killed+=("$svc@$(python3 -c "import sys; print(round(float(sys.argv[1]) - float(sys.argv[2]), 1))" "$(date +%s.%N)" "$started")s")
+  case $svc in
+    ingest) start ingest --set ingest.lineage_host="127.0.0.1:${GRPC[dependency-resolver]}" || exit 1 ;;
+    plugin-manager) start plugin-manager --set plugins.dirs="$EXAMPLES/plugins" || exit 1 ;;
+    *) start "$svc" || exit 1 ;;
+  esac
+  sleep 1
+done
+[ "${#killed[@]}" = 5 ] && pass "SIGKILLed and restarted every service mid-deploy of $CHAOS_JOBS jobs: ${killed[*]}" \
+  || fail "the deploy finished before every service was killed (killed: ${killed[*]:-none})"
+wait "$cli"
+took=$(python3 -c "import sys; print(round(float(sys.argv[1]) - float(sys.argv[2]), 1))" "$(date +%s.%N)" "$started")
+python3 - "$TMP/chaos.json" "$CHAOS_JOBS" <<'PY' && pass "the $CHAOS_JOBS-job deploy completed in $took s: every job published, none failed" || { fail "deploy under SIGKILLs"; tail -c 3000 "$TMP/chaos.json"; tail -c 1000 "$TMP/chaos.err"; }
+import json, sys
+t = open(sys.argv[1]).read()
+j = json.loads(t[t.index("{"):])
+print("published", j["published"], "failed", len(j["failed"]), "deployments done", all(d["done"] for d in j["deployments"]))
+sys.exit(0 if j["published"] == int(sys.argv[2]) and not j["failed"] and all(d["done"] for d in j["deployments"]) else 1)
+PY
+check_dags chaos "$TMP/chaos/manifest.json" && pass "exactly one DAG per job of chaos in S3" || fail "chaos S3 objects differ"
+rows=$(psql "$PG" -tAc "SELECT count(*), count(DISTINCT job_key) FROM compiler.dags WHERE job_key LIKE 'chaos/%'")
+[ "$rows" = "$CHAOS_JOBS|$CHAOS_JOBS" ] && pass "the compiler records $CHAOS_JOBS chaos DAGs, one per job" || fail "compiler rows for chaos: $rows"
+bad=0
+while read -r ns name ups; do
+  got=$(s3 GET "optimus-e2e/$RUN/chaos/dags/$ns/$name.py" | grep -o 'upstream_job="[^"]*"' | cut -d'"' -f2 | sort -u | paste -sd, -)
+  [ "$got" = "$ups" ] || { bad=$((bad + 1)); echo "$name: sensors [$got], want [$ups]"; }
+done < <(python3 -c 'import json,sys,random; jobs=json.load(open(sys.argv[1]))["jobs"]; random.seed(3)
+for j in random.sample(jobs, 60): print(j["namespace"], j["name"], ",".join(sorted(set(j["upstream_jobs"]))) or "")' "$TMP/chaos/manifest.json")
+[ "$bad" = 0 ] && pass "60 sampled chaos DAGs have exactly their upstream sensors" || fail "$bad sampled chaos DAGs have wrong sensors"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -200,19 +201,37 @@ class Watcher {
   }
 
  private:
+  // Follows one deployment to its end. A broken stream (ingest restarting, a load balancer
+  // dropping it) is opened again until the deadline: the deployment goes on on the server, and
+  // a new watch starts from its full status.
   void Follow(Watched* w) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_));
-    core::v1::WatchDeploymentRequest request;
-    request.set_deployment_id(w->deployment_id);
-    auto reader = stub_->WatchDeployment(&context, request);
-    core::v1::DeploymentStatus status;
-    while (reader->Read(&status)) {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& c : status.changes()) w->jobs[c.project() + "/" + c.job()] = c;
-      w->last = status;
+    const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(timeout_);
+    grpc::Status end;
+    for (int attempt = 0;; ++attempt) {
+      grpc::ClientContext context;
+      context.set_deadline(deadline);
+      context.set_wait_for_ready(attempt > 0);  // a restarting server is waited for
+      core::v1::WatchDeploymentRequest request;
+      request.set_deployment_id(w->deployment_id);
+      auto reader = stub_->WatchDeployment(&context, request);
+      core::v1::DeploymentStatus status;
+      while (reader->Read(&status)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto& c : status.changes()) w->jobs[c.project() + "/" + c.job()] = c;
+        w->last = status;
+      }
+      end = reader->Finish();
+      const bool done = [&] {
+        std::lock_guard<std::mutex> lock(mu_);
+        return w->last.done();
+      }();
+      const bool broken = end.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                          end.error_code() == grpc::StatusCode::CANCELLED ||
+                          end.error_code() == grpc::StatusCode::UNKNOWN;
+      if (done || !broken || std::chrono::system_clock::now() >= deadline) break;
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::min(2000, 200 << std::min(attempt, 4))));
     }
-    grpc::Status end = reader->Finish();
     std::lock_guard<std::mutex> lock(mu_);
     if (!w->last.done()) {
       w->error = end.ok() ? "the server ended the watch early" : end.error_message();

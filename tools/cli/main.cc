@@ -8,6 +8,7 @@
 #include <string>
 
 #include "deploy_command.h"
+#include "dlq_command.h"
 #include "init_command.h"
 #include "inspect_command.h"
 #include "job_create_command.h"
@@ -50,6 +51,7 @@ constexpr char kUsage[] =
     "  namespace list      the project's namespaces, on the server and in optimus.yaml\n"
     "  plugin validate  check YAML plugin files offline\n"
     "  verify specs  check single job.yaml / resource.yaml files\n"
+    "  dlq list  the records of a dead-letter topic and why each is there\n"
     "  version   print the client version and, with --host, the server's\n"
     "  window    compute a job window's DSTART and DEND for a scheduled time\n\n"
     "Run 'optimus <command> --help' for a command's flags.\n";
@@ -164,6 +166,8 @@ int main(int argc, char** argv) {
   if (command == "verify" && argc >= 3 && std::strcmp(argv[2], "specs") == 0) {
     return optimus::cli::RunVerifySpecsCommand(argc - 2, argv + 2, std::cout, std::cerr);
   }
+  if (command == "dlq")
+    return optimus::cli::RunDlqCommand(argc - 1, argv + 1, std::cout, std::cerr);
   if (command == "project") {
     return optimus::cli::RunProjectCommand(argc - 1, argv + 1, std::cout, std::cerr);
   }

@@ -248,7 +248,10 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
         }
         a->set_blob_key(blob_key);
       }
-      out.push_back(pipeline::ProtoRecord(pipeline::kSubmissionsTopic, key, s));
+      bus::OutgoingMessage& record =
+          out.emplace_back(pipeline::ProtoRecord(pipeline::kSubmissionsTopic, key, s));
+      record.headers.emplace_back(pipeline::kDeploymentHeader, id);
+      record.headers.emplace_back(pipeline::kJobHeader, file.name());
       p.set_stage(Stage::STAGE_ACCEPTED);
       tracked.push_back(p);
     }

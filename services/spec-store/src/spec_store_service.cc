@@ -210,11 +210,23 @@ absl::Status ApplySubmission(store::Transaction& tx, const store::Outbox& outbox
 absl::Status ReportDeadLetter(store::Database& db, const store::Outbox& outbox,
                               const bus::Message& message, const absl::Status& error) {
   events::v1::Submission submission;
-  if (!submission.ParseFromString(message.payload)) return absl::OkStatus();  // nobody to tell
+  const bool parsed = submission.ParseFromString(message.payload);
   std::vector<bus::OutgoingMessage> out;
   const std::string why = "the submission could not be stored and went to " +
                           bus::DeadLetterTopic(message.topic) + ": " + std::string(error.message());
-  if (submission.has_job() && !submission.job().deployment_id().empty()) {
+  const auto deployment = message.HeaderValue(pipeline::kDeploymentHeader);
+  const auto job = message.HeaderValue(pipeline::kJobHeader);
+  if ((!parsed || submission.body_case() == events::v1::Submission::BODY_NOT_SET) && deployment &&
+      job) {
+    // Unreadable: ingest's headers still say whose it was (the key is project/namespace).
+    const size_t slash = message.key.find('/');
+    out.push_back(
+        pipeline::ProgressRecord(*deployment, message.key.substr(0, slash),
+                                 slash == std::string::npos ? "" : message.key.substr(slash + 1),
+                                 *job, Stage::STAGE_FAILED, kReporter, why));
+  } else if (!parsed) {
+    return absl::OkStatus();  // nobody to tell
+  } else if (submission.has_job() && !submission.job().deployment_id().empty()) {
     const auto& j = submission.job();
     out.push_back(pipeline::ProgressRecord(j.deployment_id(), j.project(), j.namespace_(),
                                            j.job_name(), Stage::STAGE_FAILED, kReporter, why));

@@ -237,10 +237,25 @@ TEST_F(SpecStoreTest, ADeadLetteredJobIsReportedFailedToItsDeployment) {
   EXPECT_EQ(p.error(),
             "the submission could not be stored and went to optimus.spec.submissions.dlq: the "
             "database said no");
-  // Unreadable bytes have no deployment to tell.
+  // Unreadable bytes without ingest's headers have no deployment to tell.
   m.payload = "\xff\xff";
   ASSERT_TRUE(ReportDeadLetter(*db_, outbox_, m, absl::InvalidArgumentError("x")).ok());
   EXPECT_TRUE(Drain().empty());
+  // With them, the job is reported failed to its deployment.
+  m.key = "p/ns1";
+  m.headers = {{pipeline::kDeploymentHeader, "d8"}, {pipeline::kJobHeader, "mangled"}};
+  ASSERT_TRUE(
+      ReportDeadLetter(*db_, outbox_, m, absl::InvalidArgumentError("not a Submission")).ok());
+  out = Drain();
+  ASSERT_THAT(Topics(out), ElementsAre("optimus.deployments.progress d8"));
+  ASSERT_TRUE(p.ParseFromString(out[0].payload));
+  EXPECT_EQ(p.project(), "p");
+  EXPECT_EQ(p.namespace_(), "ns1");
+  EXPECT_EQ(p.job_name(), "mangled");
+  EXPECT_EQ(p.stage(), events::v1::STAGE_FAILED);
+  EXPECT_EQ(p.error(),
+            "the submission could not be stored and went to optimus.spec.submissions.dlq: not a "
+            "Submission");
 }
 
 TEST_F(SpecStoreTest, TheSameProjectInAnotherKeyOrderIsUnchanged) {

@@ -33,8 +33,11 @@ inline constexpr char kResolutionsTopic[] = "optimus.job.resolutions";
 inline constexpr char kDagsTopic[] = "optimus.dags";
 inline constexpr char kProgressTopic[] = "optimus.deployments.progress";
 
-// On tombstones (which have no payload): the deployment that deleted the job.
+// On tombstones (which have no payload): the deployment that deleted the job. Also on job
+// submissions, with kJobHeader, so a submission whose payload cannot be read is still
+// reported to its deployment.
 inline constexpr char kDeploymentHeader[] = "optimus_deployment_id";
+inline constexpr char kJobHeader[] = "optimus_job";
 
 // Creates every pipeline topic (compacted where the design says so) and its dead-letter topic.
 absl::Status EnsurePipelineTopics(bus::Bus& bus);
