@@ -130,6 +130,38 @@ TEST_P(StoreContractTest, UpsertAndReturningArePortable) {
   EXPECT_EQ(count->rows[0].Int(1), 2);
 }
 
+TEST_P(StoreContractTest, ManyRowsGoInAndOutInChunks) {
+  ASSERT_TRUE(db_->Execute("CREATE TABLE t (k TEXT PRIMARY KEY, v BIGINT NOT NULL, b "
+                           "TEXT NOT NULL)")
+                  .ok());
+  // 2,500 rows of 3: four statements; then an upsert of them all.
+  std::vector<std::vector<Value>> rows;
+  std::vector<Value> keys;
+  for (int64_t i = 0; i < 2500; ++i) {
+    rows.push_back({"k" + std::to_string(i), i, std::string("it's $1")});
+    keys.push_back("k" + std::to_string(i));
+  }
+  absl::Status s = db_->InTransaction([&](Transaction& tx) {
+    if (absl::Status in = ExecuteValues(tx, "INSERT INTO t (k, v, b)", rows); !in.ok()) return in;
+    for (auto& r : rows) r[1] = std::get<int64_t>(r[1]) * 2;
+    return ExecuteValues(tx, "INSERT INTO t (k, v, b)", rows,
+                         "ON CONFLICT (k) DO UPDATE SET v = excluded.v");
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  keys.push_back(std::string("absent"));
+  absl::StatusOr<Result> found;
+  ASSERT_TRUE(db_->InTransaction([&](Transaction& tx) {
+                   found = SelectIn(tx, "SELECT k, v, b FROM t WHERE k", keys, "ORDER BY v");
+                   return found.status();
+                 })
+                  .ok());
+  ASSERT_EQ(found->rows.size(), 2500u);  // two chunks of keys, each ordered by v
+  int64_t sum = 0;
+  for (const auto& r : found->rows) sum += r.Int(1);
+  EXPECT_EQ(sum, 2 * (2499 * 2500 / 2));
+  EXPECT_EQ(found->rows[0].Text(2), "it's $1");
+}
+
 TEST_P(StoreContractTest, BadSqlIsInvalidArgumentWithTheEngineMessage) {
   auto r = db_->Execute("SELEKT 1");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();

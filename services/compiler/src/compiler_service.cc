@@ -58,13 +58,14 @@ absl::Status Compiler::EnsureLib(store::Transaction& tx, const std::string& proj
       .status();
 }
 
-void Compiler::Queue(const events::v1::JobResolution& r, bool report) {
+void Compiler::Queue(const events::v1::JobResolution& r, bool report, std::string record) {
   const std::string key = pipeline::JobKey(r.project(), r.name());
   auto [it, inserted] = queued_.try_emplace(key);
   if (inserted) order_.push_back(key);
   // A later resolution of the same job in the batch supersedes the earlier one; every
   // deployment that asked about the job hears how it ended.
   it->second.resolution = r;
+  if (!record.empty()) it->second.record = std::move(record);
   if (report && !r.deployment_id().empty()) it->second.report_to.insert(r.deployment_id());
 }
 
@@ -119,14 +120,32 @@ absl::Status Compiler::Flush(store::Transaction& tx, const store::Outbox& outbox
     w.digest = pipeline::Sha256Hex(w.dag);
     w.uri = ObjectKey(w.r->project(), DagPath(w.r->namespace_(), w.r->name()));
   });
+  // The batch's bookkeeping in a few statements (a round trip per job would dominate on a
+  // remote database): the resolutions kept for re-rendering, then what each DAG is now.
+  std::vector<std::vector<store::Value>> kept;
+  std::vector<store::Value> keys;
+  for (const std::string& key : order_) {
+    const Queued& q = queued_.at(key);
+    if (!q.record.empty()) kept.push_back({key, q.resolution.project(), store::Blob{q.record}});
+    keys.push_back(key);
+  }
+  if (absl::Status s = store::ExecuteValues(
+          tx, "INSERT INTO resolutions (job_key, project, record)", kept,
+          "ON CONFLICT (job_key) DO UPDATE SET project = excluded.project, record = "
+          "excluded.record");
+      !s.ok()) {
+    return s;
+  }
+  auto current = store::SelectIn(tx, "SELECT job_key, uri, sha256 FROM dags WHERE job_key", keys);
+  if (!current.ok()) return current.status();
+  std::map<std::string, std::pair<std::string, std::string>> published;  // key -> uri, sha256
+  for (const auto& row : current->rows) published[row.Text(0)] = {row.Text(1), row.Text(2)};
   std::set<std::pair<std::string, int>> libs;
   for (Work& w : work) {
     if (!w.error.empty()) continue;
-    auto row = tx.Execute("SELECT uri, sha256 FROM dags WHERE job_key = $1", {w.key});
-    if (!row.ok()) return row.status();
-    w.write =
-        row->rows.empty() || row->rows[0].Text(0) != w.uri || row->rows[0].Text(1) != w.digest;
-    if (!row->rows.empty() && row->rows[0].Text(0) != w.uri) w.old_uri = row->rows[0].Text(0);
+    auto was = published.find(w.key);
+    w.write = was == published.end() || was->second != std::make_pair(w.uri, w.digest);
+    if (was != published.end() && was->second.first != w.uri) w.old_uri = was->second.first;
     if (w.write) libs.insert({w.r->project(), w.major});
   }
   for (const auto& [project, major] : libs) {
@@ -139,6 +158,7 @@ absl::Status Compiler::Flush(store::Transaction& tx, const store::Outbox& outbox
     if (work[i].write) written[i] = blob_.PutUnsynced(work[i].uri, work[i].dag);
   });
   std::vector<bus::OutgoingMessage> out;
+  std::vector<std::vector<store::Value>> dags;
   for (size_t i = 0; i < work.size(); ++i) {
     Work& w = work[i];
     const events::v1::JobResolution& r = *w.r;
@@ -155,12 +175,7 @@ absl::Status Compiler::Flush(store::Transaction& tx, const store::Outbox& outbox
       if (!w.old_uri.empty()) {
         if (absl::Status s = blob_.Delete(w.old_uri); !s.ok() && !absl::IsNotFound(s)) return s;
       }
-      auto saved = tx.Execute(
-          "INSERT INTO dags (job_key, uri, sha256, spec_version) VALUES ($1, $2, $3, $4) ON "
-          "CONFLICT (job_key) DO UPDATE SET uri = excluded.uri, sha256 = excluded.sha256, "
-          "spec_version = excluded.spec_version",
-          {w.key, w.uri, w.digest, r.spec_version()});
-      if (!saved.ok()) return saved.status();
+      dags.push_back({w.key, w.uri, w.digest, r.spec_version()});
       events::v1::DagRecord record;
       record.set_project(r.project());
       record.set_namespace_(r.namespace_());
@@ -175,6 +190,13 @@ absl::Status Compiler::Flush(store::Transaction& tx, const store::Outbox& outbox
       out.push_back(pipeline::ProgressRecord(deployment, r.project(), r.namespace_(), r.name(),
                                              Stage::STAGE_PUBLISHED, kReporter, "", false));
     }
+  }
+  if (absl::Status s = store::ExecuteValues(
+          tx, "INSERT INTO dags (job_key, uri, sha256, spec_version)", dags,
+          "ON CONFLICT (job_key) DO UPDATE SET uri = excluded.uri, sha256 = excluded.sha256, "
+          "spec_version = excluded.spec_version");
+      !s.ok()) {
+    return s;
   }
   Discard();
   if (out.empty()) return absl::OkStatus();
@@ -271,13 +293,7 @@ absl::Status Compiler::Apply(store::Transaction& tx, const store::Outbox& outbox
   if (pipeline::JobKey(r->project(), r->name()) != m.key) {
     return absl::InvalidArgumentError("resolution keyed " + m.key + " is for another job");
   }
-  // Kept for re-rendering when the project or a plugin changes.
-  auto kept = tx.Execute(
-      "INSERT INTO resolutions (job_key, project, record) VALUES ($1, $2, $3) ON CONFLICT "
-      "(job_key) DO UPDATE SET project = excluded.project, record = excluded.record",
-      {m.key, r->project(), store::Blob{m.payload}});
-  if (!kept.ok()) return kept.status();
-  Queue(*r, true);
+  Queue(*r, true, m.payload);
   return absl::OkStatus();
 }
 

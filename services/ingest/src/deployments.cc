@@ -1,6 +1,10 @@
 // Deployment rows: one per deployment, one per job with its stage and a change sequence.
 #include "optimus/ingest/deployments.h"
 
+#include <algorithm>
+#include <map>
+#include <tuple>
+
 #include "absl/strings/str_cat.h"
 
 namespace optimus::ingest {
@@ -67,65 +71,119 @@ absl::Status RecordDeployment(store::Transaction& tx, const std::string& id,
 }
 
 absl::Status ApplyProgress(store::Transaction& tx, const events::v1::DeploymentProgress& p) {
-  if (p.job_name().empty()) {
-    // spec-store has taken in the whole deployment (its sealed record, or the project), or
-    // refused it as a whole.
-    const std::string error = p.stage() == Stage::STAGE_FAILED ? p.error() : "";
-    return tx
-        .Execute("UPDATE deployments SET sealed = 1, error = $2 WHERE id = $1",
-                 {p.deployment_id(), error})
-        .status();
+  return ApplyProgress(tx, std::vector<events::v1::DeploymentProgress>{p});
+}
+
+absl::Status ApplyProgress(store::Transaction& tx,
+                           const std::vector<events::v1::DeploymentProgress>& records) {
+  // A batch is applied in memory over the rows it touches, then written in a few statements:
+  // a large deploy sends several records per job, and a round trip each would make ingest the
+  // slowest stage on a remote database.
+  struct JobRow {
+    std::string deployment_id, project, namespace_name, job;
+    Stage stage = Stage::STAGE_UNSPECIFIED;
+    std::string error, warning;
+    bool cascaded = false, recompiled = false;
+    int64_t seq = 0;      // 0: unchanged by this batch
+    bool stored = false;  // already a row
+  };
+  std::map<std::string, bool> deployments;  // id -> known
+  for (const auto& p : records) deployments.emplace(p.deployment_id(), false);
+  std::map<std::tuple<std::string, std::string, std::string>, JobRow> rows;
+  for (auto& [id, known] : deployments) {
+    auto found = tx.Execute("SELECT 1 FROM deployments WHERE id = $1", {id});
+    if (!found.ok()) return found.status();
+    known = !found->rows.empty();  // unknown: another ingest's, or pruned
+    if (!known) continue;
+    auto jobs = tx.Execute(
+        "SELECT project, namespace, job, stage, error, warning, cascaded, recompiled FROM "
+        "deployment_jobs WHERE deployment_id = $1",
+        {id});
+    if (!jobs.ok()) return jobs.status();
+    for (const auto& r : jobs->rows) {
+      rows[{id, r.Text(0), r.Text(2)}] =
+          JobRow{id,        r.Text(0), r.Text(1),     r.Text(2),     static_cast<Stage>(r.Int(3)),
+                 r.Text(4), r.Text(5), r.Int(6) != 0, r.Int(7) != 0, 0,
+                 true};
+    }
   }
-  auto known = tx.Execute("SELECT 1 FROM deployments WHERE id = $1", {p.deployment_id()});
-  if (!known.ok()) return known.status();
-  if (known->rows.empty()) return absl::OkStatus();  // another ingest's, or pruned
-  auto row = tx.Execute(
-      "SELECT stage FROM deployment_jobs WHERE deployment_id = $1 AND project = $2 AND job = $3",
-      {p.deployment_id(), p.project(), p.job_name()});
-  if (!row.ok()) return row.status();
   auto seq = NextSeq(tx);
   if (!seq.ok()) return seq.status();
-  if (row->rows.empty()) {
-    auto added = tx.Execute(
+  int64_t next = *seq;
+  for (const auto& p : records) {
+    if (!deployments[p.deployment_id()]) continue;
+    if (p.job_name().empty()) {
+      // spec-store has taken in the whole deployment (its sealed record, or the project), or
+      // refused it as a whole.
+      const std::string error = p.stage() == Stage::STAGE_FAILED ? p.error() : "";
+      auto sealed = tx.Execute("UPDATE deployments SET sealed = 1, error = $2 WHERE id = $1",
+                               {p.deployment_id(), error});
+      if (!sealed.ok()) return sealed.status();
+      continue;
+    }
+    auto [it, fresh] = rows.try_emplace({p.deployment_id(), p.project(), p.job_name()});
+    JobRow& row = it->second;
+    if (fresh) {  // deletions found by spec-store, jobs cascaded by the resolver
+      row = JobRow{p.deployment_id(), p.project(), p.namespace_(), p.job_name(),
+                   p.stage(),         p.error(),   p.warning(),    p.cascaded(),
+                   p.cascaded(),      next++,      false};
+      continue;
+    }
+    // A warning stays with the job whatever its stage (the next record of the same stage that
+    // has none clears it: the cause went away).
+    if ((p.stage() == Stage::STAGE_RESOLVED || !p.warning().empty()) &&
+        row.warning != p.warning()) {
+      row.warning = p.warning();
+      row.seq = next++;
+    }
+    // A job of the deployment that an upstream change sends through the pipeline again: it has
+    // more work even when its own spec was unchanged (or its DAG already published).
+    const bool again =
+        p.cascaded() &&
+        (row.stage == Stage::STAGE_UNCHANGED || row.stage == Stage::STAGE_PUBLISHED) &&
+        p.stage() != row.stage;
+    if (again) {
+      row.recompiled = true;
+    } else if (Rank(p.stage()) <= Rank(row.stage)) {
+      continue;
+    }
+    row.stage = p.stage();
+    row.error = p.error();
+    row.seq = next++;
+  }
+  // One upsert per chunk of changed rows, in the order they changed.
+  std::vector<const JobRow*> changed;
+  for (const auto& [key, row] : rows) {
+    if (row.seq != 0) changed.push_back(&row);
+  }
+  std::sort(changed.begin(), changed.end(),
+            [](const JobRow* a, const JobRow* b) { return a->seq < b->seq; });
+  constexpr size_t kChunk = 500;
+  for (size_t first = 0; first < changed.size(); first += kChunk) {
+    std::string sql =
         "INSERT INTO deployment_jobs (deployment_id, project, namespace, job, stage, error, "
-        "cascaded, seq, recompiled, warning) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $9)",
-        {p.deployment_id(), p.project(), p.namespace_(), p.job_name(),
-         static_cast<int64_t>(p.stage()), p.error(), static_cast<int64_t>(p.cascaded()), *seq,
-         p.warning()});
-    return added.status();
+        "cascaded, seq, recompiled, warning) VALUES ";
+    std::vector<store::Value> params;
+    const size_t last = std::min(changed.size(), first + kChunk);
+    for (size_t i = first; i < last; ++i) {
+      const JobRow& r = *changed[i];
+      const size_t n = params.size();
+      absl::StrAppend(&sql, i == first ? "" : ", ", "($", n + 1, ", $", n + 2, ", $", n + 3, ", $",
+                      n + 4, ", $", n + 5, ", $", n + 6, ", $", n + 7, ", $", n + 8, ", $", n + 9,
+                      ", $", n + 10, ")");
+      params.insert(params.end(),
+                    {r.deployment_id, r.project, r.namespace_name, r.job,
+                     static_cast<int64_t>(r.stage), r.error, static_cast<int64_t>(r.cascaded),
+                     r.seq, static_cast<int64_t>(r.recompiled), r.warning});
+    }
+    sql +=
+        " ON CONFLICT (deployment_id, project, job) DO UPDATE SET stage = excluded.stage, error "
+        "= excluded.error, seq = excluded.seq, recompiled = excluded.recompiled, warning = "
+        "excluded.warning";
+    auto written = tx.Execute(sql, params);
+    if (!written.ok()) return written.status();
   }
-  // A warning stays with the job whatever its stage (the next record of the same stage
-  // that has none clears it: the cause went away).
-  if (p.stage() == Stage::STAGE_RESOLVED || !p.warning().empty()) {
-    auto warned = tx.Execute(
-        "UPDATE deployment_jobs SET warning = $1, seq = $2 WHERE deployment_id = $3 AND "
-        "project = $4 AND job = $5 AND warning <> $1",
-        {p.warning(), *seq, p.deployment_id(), p.project(), p.job_name()});
-    if (!warned.ok()) return warned.status();
-    seq = *seq + 1;
-  }
-  const auto current = static_cast<Stage>(row->rows[0].Int(0));
-  // A job of the deployment that an upstream change sends through the pipeline again: it has
-  // more work even when its own spec was unchanged (or its DAG already published).
-  const bool again = p.cascaded() &&
-                     (current == Stage::STAGE_UNCHANGED || current == Stage::STAGE_PUBLISHED) &&
-                     p.stage() != current;
-  if (again) {
-    return tx
-        .Execute(
-            "UPDATE deployment_jobs SET stage = $1, error = $2, seq = $3, recompiled = 1 WHERE "
-            "deployment_id = $4 AND project = $5 AND job = $6",
-            {static_cast<int64_t>(p.stage()), p.error(), *seq, p.deployment_id(), p.project(),
-             p.job_name()})
-        .status();
-  }
-  if (Rank(p.stage()) <= Rank(current)) return absl::OkStatus();
-  auto moved = tx.Execute(
-      "UPDATE deployment_jobs SET stage = $1, error = $2, seq = $3 WHERE deployment_id = $4 "
-      "AND project = $5 AND job = $6",
-      {static_cast<int64_t>(p.stage()), p.error(), *seq, p.deployment_id(), p.project(),
-       p.job_name()});
-  return moved.status();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<core::v1::DeploymentStatus> Status(store::Database& db, const std::string& id,

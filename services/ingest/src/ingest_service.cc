@@ -72,6 +72,14 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
                 [this] {
                   std::lock_guard<std::mutex> lock(mu_);
                   touched_.clear();
+                  pending_.clear();
+                },
+            // Progress is applied once per batch (see ApplyProgress).
+            .before_commit =
+                [this](store::Transaction& tx) {
+                  std::vector<events::v1::DeploymentProgress> batch;
+                  batch.swap(pending_);
+                  return ApplyProgress(tx, batch);
                 }},
         [this](store::Transaction& tx, const bus::Message& m) { return Consume(tx, m); });
     return worker_->Start();
@@ -415,7 +423,8 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
       std::lock_guard<std::mutex> lock(mu_);
       touched_.insert(progress->deployment_id());
     }
-    return ApplyProgress(tx, *progress);
+    pending_.push_back(*std::move(progress));
+    return absl::OkStatus();
   }
 
   app::Context& ctx_;
@@ -426,6 +435,8 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
   // Deployments with progress in the batch being applied, and per deployment how many batches
   // with its progress were committed (what watchers wait on); guarded by mu_.
   std::set<std::string> touched_;
+  // Progress records of the batch being applied (the worker's thread only).
+  std::vector<events::v1::DeploymentProgress> pending_;
   std::map<std::string, uint64_t> versions_;
   static constexpr size_t kMaxVersions = 10000;
   std::atomic<bool> stopping_{false};

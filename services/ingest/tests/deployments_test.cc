@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "optimus/ingest/ingest_service.h"
 #include "optimus/store/migrations.h"
 #include "optimus/testing/testing.h"
@@ -133,6 +135,72 @@ TEST_F(DeploymentsTest, ADeploymentRefusedAsAWholeIsDoneWithItsReason) {
   auto s = Now();
   EXPECT_TRUE(s.done());
   EXPECT_EQ(s.error(), "project p is not registered");
+}
+
+TEST_F(DeploymentsTest, ABatchEndsWhereRecordByRecordEnds) {
+  auto record = [](const std::string& job, Stage stage, bool cascaded = false,
+                   const std::string& warning = "") {
+    events::v1::DeploymentProgress p;
+    p.set_deployment_id("d1");
+    p.set_project("p");
+    p.set_namespace_("ns");
+    p.set_job_name(job);
+    p.set_stage(stage);
+    p.set_cascaded(cascaded);
+    p.set_warning(warning);
+    return p;
+  };
+  const std::vector<events::v1::DeploymentProgress> records = {
+      record("a", Stage::STAGE_STORED),
+      record("a", Stage::STAGE_RESOLVED, false, "t is also written by p/b"),
+      record("a", Stage::STAGE_STORED),  // late: ignored
+      record("down", Stage::STAGE_RESOLVED, true),
+      record("a", Stage::STAGE_PUBLISHED),
+      record("a", Stage::STAGE_RESOLVED, true),  // an upstream changed: more work
+      record("down", Stage::STAGE_PUBLISHED, true),
+      record("", Stage::STAGE_STORED),
+      [&] {  // another ingest's deployment: ignored
+        auto p = record("elsewhere", Stage::STAGE_STORED);
+        p.set_deployment_id("d9");
+        return p;
+      }(),
+      record("a", Stage::STAGE_PUBLISHED, true)};
+  // The same records into a second database, one transaction each.
+  testing::TempDir other_dir;
+  auto other = *store::OpenDatabase("sqlite:" + other_dir.File("ingest.db"), "ingest");
+  ASSERT_TRUE(store::ApplyMigrations(*other, "ingest", IngestService().Migrations()).ok());
+  std::vector<core::v1::JobProgress> jobs(2);
+  jobs[0].set_job("a");
+  jobs[0].set_stage(Stage::STAGE_ACCEPTED);
+  jobs[1].set_job("bad");
+  jobs[1].set_stage(Stage::STAGE_FAILED);
+  jobs[1].set_error("invalid cron");
+  ASSERT_TRUE(other
+                  ->InTransaction([&](store::Transaction& tx) {
+                    return RecordDeployment(tx, "d1", "p", "ns", jobs);
+                  })
+                  .ok());
+  for (const auto& r : records) {
+    ASSERT_TRUE(
+        other->InTransaction([&](store::Transaction& tx) { return ApplyProgress(tx, r); }).ok());
+  }
+  ASSERT_TRUE(
+      db_->InTransaction([&](store::Transaction& tx) { return ApplyProgress(tx, records); }).ok());
+  int64_t last = 0;
+  auto one_by_one = *Status(*other, "d1", 0, &last);
+  auto batched = Now();
+  auto by_job = [](const core::v1::DeploymentStatus& s) {
+    std::map<std::string, std::string> out;
+    for (const auto& c : s.changes()) out[c.job()] = c.ShortDebugString();
+    return out;
+  };
+  EXPECT_EQ(by_job(batched), by_job(one_by_one));
+  batched.clear_changes();
+  one_by_one.clear_changes();
+  EXPECT_EQ(batched.ShortDebugString(), one_by_one.ShortDebugString());
+  EXPECT_TRUE(batched.done());
+  EXPECT_EQ(batched.published(), 2);
+  EXPECT_EQ(batched.cascaded(), 1);
 }
 
 TEST_F(DeploymentsTest, WatchersGetOnlyChanges) {

@@ -90,6 +90,18 @@ class Database {
   virtual absl::Status Ping() = 0;
 };
 
+// Many rows in few statements, for batches that would otherwise cost a round trip per row.
+// Both run in chunks that keep under either engine's limit on parameters.
+//
+// `head` VALUES ($1, ...), (...) `tail` for `rows` (all of one width), e.g.
+//   ExecuteValues(tx, "INSERT INTO t (a, b)", rows, "ON CONFLICT (a) DO UPDATE SET b = excluded.b")
+absl::Status ExecuteValues(Transaction& tx, std::string_view head,
+                           const std::vector<std::vector<Value>>& rows, std::string_view tail = "");
+// `select` IN ($1, ...) `tail` for `keys`, the rows of every chunk together, e.g.
+//   SelectIn(tx, "SELECT k, v FROM t WHERE k", keys)
+absl::StatusOr<Result> SelectIn(Transaction& tx, std::string_view select,
+                                const std::vector<Value>& keys, std::string_view tail = "");
+
 // Replaces the portable tokens of migration SQL with the dialect's spelling:
 //   ${AUTO_ID}  an auto-incrementing 64-bit primary key column type
 //   ${BLOB}     a byte-string column type

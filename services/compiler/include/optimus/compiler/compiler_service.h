@@ -47,8 +47,11 @@ class Compiler {
   struct Queued {
     events::v1::JobResolution resolution;  // the latest of the batch
     std::set<std::string> report_to;       // deployments to tell how the job ended
+    std::string record;  // the resolution as received, to keep; "" when it is kept already
   };
-  void Queue(const events::v1::JobResolution& resolution, bool report);
+  // `record`: the resolution's bytes when it came in a message (kept for re-rendering when
+  // the project or a plugin changes); "" for one re-queued from the table.
+  void Queue(const events::v1::JobResolution& resolution, bool report, std::string record = "");
 
   bool unsynced_ = false;
   absl::Status Remove(store::Transaction& tx, const store::Outbox& outbox, const std::string& key,

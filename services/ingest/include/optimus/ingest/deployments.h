@@ -26,6 +26,9 @@ absl::Status RecordDeployment(store::Transaction& tx, const std::string& id,
 // failure wins over anything but itself). Jobs not yet known join the deployment (deletions
 // found by spec-store, jobs cascaded by the resolver). Unknown deployments are ignored.
 absl::Status ApplyProgress(store::Transaction& tx, const events::v1::DeploymentProgress& p);
+// The same for a batch of records, in order, with a few statements whatever its size.
+absl::Status ApplyProgress(store::Transaction& tx,
+                           const std::vector<events::v1::DeploymentProgress>& records);
 
 // The deployment's counts, the jobs whose stage changed after `after_seq` (sets `last_seq`), and
 // whether it is done: spec-store took it all in (the progress record without a job) and every
