@@ -139,8 +139,10 @@ absl::StatusOr<size_t> ConsumerLoop::RunOnce(std::stop_token stop) {
         // A short wait rides over the gaps between a producer's batches.
         auto more = consumer_.Poll(std::chrono::milliseconds(20),
                                    std::min(batch_size, options_.max_batch - polled->size()));
-        if (!more.ok()) return more.status();
-        if (more->empty()) break;
+        // An error ends the lingering, never the records in hand: a consumer like Kafka's has
+        // moved past them and would not deliver them again. A lasting error comes back on the
+        // next poll.
+        if (!more.ok() || more->empty()) break;
         for (Message& m : *more) polled->push_back(std::move(m));
       }
     }

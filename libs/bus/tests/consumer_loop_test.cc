@@ -184,6 +184,31 @@ TEST(ConsumerLoopTest, AFullPollLingersForMoreAndATrickleGoesAtOnce) {
   EXPECT_EQ(idle, 1);
 }
 
+TEST(ConsumerLoopTest, AnErrorWhileLingeringKeepsTheRecordsInHand) {
+  ScriptedConsumer consumer;
+  consumer.AddBatch({Record("a", 0, 1), Record("b", 0, 2)});
+  consumer.AddError(absl::UnavailableError("broker: not coordinator"));
+  consumer.AddBatch({Record("c", 0, 3)});
+  RecordingPublisher dlq;
+  std::vector<std::string> handled;
+  ConsumerLoopOptions options = FastOptions();
+  options.batch_size = 2;
+  options.max_batch = 10;
+  options.max_linger = std::chrono::milliseconds(5000);
+  options.batch_handler = [&](const std::vector<Message>& batch) {
+    for (const auto& m : batch) handled.push_back(m.payload);
+    return absl::OkStatus();
+  };
+  ConsumerLoop loop(
+      consumer, dlq, [](const Message&) { return absl::OkStatus(); }, options);
+  auto finished = loop.RunOnce();
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_EQ(*finished, 2u);
+  ASSERT_TRUE(loop.RunOnce().ok());
+  EXPECT_THAT(handled, ElementsAre("a", "b", "c"));
+  EXPECT_THAT(consumer.commits, ElementsAre(Pair(0, 2), Pair(0, 3)));
+}
+
 TEST(ConsumerLoopTest, FailedBatchFallsBackToRecordsAndDeadLettersOnlyThePoison) {
   ScriptedConsumer consumer;
   consumer.AddBatch({Record("a", 0, 10), Record("poison", 0, 11), Record("c", 0, 12)});

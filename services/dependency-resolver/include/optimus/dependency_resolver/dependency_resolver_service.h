@@ -54,7 +54,9 @@ class Resolver {
   // Resolves every held job (the input went quiet).
   absl::Status Release(store::Transaction& tx, const store::Outbox& outbox);
   bool holding() const { return !held_.empty(); }
-  static constexpr size_t kBacklogRecords = 500;
+  // Small enough that Kafka's batches during a deploy (a poll returns what the relay has
+  // published so far, often ~100 records) count; a hand-made change of a few jobs never waits.
+  static constexpr size_t kBacklogRecords = 50;
   static constexpr absl::Duration kMaxHold = absl::Seconds(10);
   const JobGraph& graph() const { return graph_; }
 
