@@ -107,12 +107,12 @@ absl::Status ExecuteValues(Transaction& tx, std::string_view head,
   return absl::OkStatus();
 }
 
-absl::StatusOr<Result> SelectIn(Transaction& tx, std::string_view select,
-                                const std::vector<Value>& keys, std::string_view tail) {
+absl::StatusOr<Result> ExecuteIn(Transaction& tx, std::string_view statement,
+                                 const std::vector<Value>& keys, std::string_view tail) {
   Result out;
   for (size_t first = 0; first < keys.size(); first += kMaxParams) {
     const size_t last = std::min(keys.size(), first + kMaxParams);
-    std::string sql(select);
+    std::string sql(statement);
     sql += " IN ";
     AppendPlaceholders(sql, 0, last - first);
     sql += ' ';
@@ -122,6 +122,7 @@ absl::StatusOr<Result> SelectIn(Transaction& tx, std::string_view select,
                                            keys.begin() + static_cast<std::ptrdiff_t>(last)));
     if (!chunk.ok()) return chunk.status();
     if (out.columns.empty()) out.columns = std::move(chunk->columns);
+    out.affected_rows += chunk->affected_rows;
     for (auto& row : chunk->rows) out.rows.push_back(std::move(row));
   }
   return out;

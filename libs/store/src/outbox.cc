@@ -84,12 +84,14 @@ absl::StatusOr<int> OutboxRelay::PublishBatch() {
           {row.Text(1), row.Text(2), row.Text(3), *std::move(headers), row.Int(5) != 0});
     }
     if (absl::Status s = publisher_.PublishBatch(batch); !s.ok()) return s;
-    const int64_t first = rows->rows.front().Int(0);
-    const int64_t last = rows->rows.back().Int(0);
-    auto marked = tx.Execute(
-        "UPDATE outbox SET published_at_ms = $1"
-        " WHERE id >= $2 AND id <= $3 AND published_at_ms IS NULL",
-        {NowMs(), first, last});
+    // Exactly the rows sent. Ids are taken when a row is inserted but become visible when its
+    // transaction commits, so a row with an id inside the sent range may have committed since
+    // the SELECT (PostgreSQL, concurrent writers): marking the range would lose it.
+    std::vector<Value> sent;
+    sent.reserve(rows->rows.size());
+    for (const Row& row : rows->rows) sent.emplace_back(row.Int(0));
+    auto marked = ExecuteIn(
+        tx, "UPDATE outbox SET published_at_ms = " + std::to_string(NowMs()) + " WHERE id", sent);
     if (!marked.ok()) return marked.status();
     published = static_cast<int>(rows->rows.size());
     return absl::OkStatus();

@@ -2,7 +2,9 @@
 #include "store_contract.h"
 
 #include <atomic>
+#include <future>
 #include <thread>
+#include <utility>
 
 #include "optimus/bus/bus.h"
 #include "optimus/store/exactly_once.h"
@@ -151,7 +153,7 @@ TEST_P(StoreContractTest, ManyRowsGoInAndOutInChunks) {
   keys.push_back(std::string("absent"));
   absl::StatusOr<Result> found;
   ASSERT_TRUE(db_->InTransaction([&](Transaction& tx) {
-                   found = SelectIn(tx, "SELECT k, v, b FROM t WHERE k", keys, "ORDER BY v");
+                   found = ExecuteIn(tx, "SELECT k, v, b FROM t WHERE k", keys, "ORDER BY v");
                    return found.status();
                  })
                   .ok());
@@ -254,6 +256,55 @@ TEST_P(StoreContractTest, OutboxPublishesCommittedEventsInOrderOnce) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(*again, 0);
   EXPECT_EQ(relay.published(), 3);
+}
+
+// A publisher that runs `during` inside its first call (the relay's transaction is open).
+class HookedPublisher : public bus::Publisher {
+ public:
+  absl::Status PublishBatch(const std::vector<bus::OutgoingMessage>& messages) override {
+    if (during) std::exchange(during, nullptr)();
+    for (const auto& m : messages) published.push_back(m.payload);
+    return absl::OkStatus();
+  }
+  std::function<void()> during;
+  std::vector<std::string> published;
+};
+
+TEST_P(StoreContractTest, OutboxRowCommittedWhileTheRelayPublishesIsNotLost) {
+  if (db_->dialect() == Dialect::kSqlite) GTEST_SKIP() << "SQLite runs one writer at a time";
+  Migrate(*db_);
+  Outbox outbox("optimus/test");
+  // Ids 1, 2, 3: the first and the third are committed when the relay reads, the second
+  // commits while it publishes.
+  ASSERT_TRUE(
+      db_->InTransaction([&](Transaction& tx) { return outbox.Enqueue(tx, Event("k", "first")); })
+          .ok());
+  std::promise<void> a_inserted, a_may_commit;
+  std::thread a([&] {
+    ASSERT_TRUE(db_->InTransaction([&](Transaction& tx) -> absl::Status {
+                     if (absl::Status s = outbox.Enqueue(tx, Event("k", "late")); !s.ok()) return s;
+                     a_inserted.set_value();
+                     a_may_commit.get_future().wait();
+                     return absl::OkStatus();
+                   })
+                    .ok());
+  });
+  a_inserted.get_future().wait();
+  ASSERT_TRUE(
+      db_->InTransaction([&](Transaction& tx) { return outbox.Enqueue(tx, Event("k", "early")); })
+          .ok());
+  HookedPublisher publisher;
+  // A commits after the relay read the outbox and before it marks what it sent.
+  publisher.during = [&] {
+    a_may_commit.set_value();
+    a.join();
+  };
+  OutboxRelay relay(*db_, publisher, {.batch_size = 10});
+  auto first = relay.PublishBatch();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 2);
+  ASSERT_TRUE(relay.Drain().ok());
+  EXPECT_THAT(publisher.published, ::testing::ElementsAre("first", "early", "late"));
 }
 
 TEST_P(StoreContractTest, OutboxEnqueueAllKeepsOrderAcrossStatements) {

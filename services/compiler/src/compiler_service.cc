@@ -136,7 +136,7 @@ absl::Status Compiler::Flush(store::Transaction& tx, const store::Outbox& outbox
       !s.ok()) {
     return s;
   }
-  auto current = store::SelectIn(tx, "SELECT job_key, uri, sha256 FROM dags WHERE job_key", keys);
+  auto current = store::ExecuteIn(tx, "SELECT job_key, uri, sha256 FROM dags WHERE job_key", keys);
   if (!current.ok()) return current.status();
   std::map<std::string, std::pair<std::string, std::string>> published;  // key -> uri, sha256
   for (const auto& row : current->rows) published[row.Text(0)] = {row.Text(1), row.Text(2)};

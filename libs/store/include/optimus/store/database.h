@@ -97,10 +97,11 @@ class Database {
 //   ExecuteValues(tx, "INSERT INTO t (a, b)", rows, "ON CONFLICT (a) DO UPDATE SET b = excluded.b")
 absl::Status ExecuteValues(Transaction& tx, std::string_view head,
                            const std::vector<std::vector<Value>>& rows, std::string_view tail = "");
-// `select` IN ($1, ...) `tail` for `keys`, the rows of every chunk together, e.g.
-//   SelectIn(tx, "SELECT k, v FROM t WHERE k", keys)
-absl::StatusOr<Result> SelectIn(Transaction& tx, std::string_view select,
-                                const std::vector<Value>& keys, std::string_view tail = "");
+// `statement` IN ($1, ...) `tail` for `keys`, the rows of every chunk together, e.g.
+//   ExecuteIn(tx, "SELECT k, v FROM t WHERE k", keys)
+//   ExecuteIn(tx, "UPDATE t SET done = 1 WHERE k", keys)
+absl::StatusOr<Result> ExecuteIn(Transaction& tx, std::string_view statement,
+                                 const std::vector<Value>& keys, std::string_view tail = "");
 
 // Replaces the portable tokens of migration SQL with the dialect's spelling:
 //   ${AUTO_ID}  an auto-incrementing 64-bit primary key column type
