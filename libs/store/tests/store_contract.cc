@@ -140,12 +140,15 @@ TEST_P(StoreContractTest, ManyRowsGoInAndOutInChunks) {
   std::vector<std::vector<Value>> rows;
   std::vector<Value> keys;
   for (int64_t i = 0; i < 2500; ++i) {
-    rows.push_back({"k" + std::to_string(i), i, std::string("it's $1")});
+    std::vector<Value>& row = rows.emplace_back();
+    row.emplace_back(std::in_place_type<std::string>, "k" + std::to_string(i));
+    row.emplace_back(std::in_place_type<int64_t>, i);
+    row.emplace_back(std::in_place_type<std::string>, "it's $1");
     keys.push_back("k" + std::to_string(i));
   }
   absl::Status s = db_->InTransaction([&](Transaction& tx) {
     if (absl::Status in = ExecuteValues(tx, "INSERT INTO t (k, v, b)", rows); !in.ok()) return in;
-    for (auto& r : rows) r[1] = std::get<int64_t>(r[1]) * 2;
+    for (auto& r : rows) r[1].emplace<int64_t>(std::get<int64_t>(r[1]) * 2);
     return ExecuteValues(tx, "INSERT INTO t (k, v, b)", rows,
                          "ON CONFLICT (k) DO UPDATE SET v = excluded.v");
   });

@@ -168,7 +168,7 @@ TEST_F(RestTest, JobSpecificationsBecomeAnUpsertDeployment) {
        "assets": {"query.sql": "select 1"}},
       {"version": 1, "name": "refused", "owner": "o", "start_date": "2024-01-01",
        "interval": "0 2 * * *", "task_name": "bq2bq"}]})";
-  for (const std::string& route : {"POST /jobs", "PUT /jobs", "POST /jobs-upsert"}) {
+  for (const std::string route : {"POST /jobs", "PUT /jobs", "POST /jobs-upsert"}) {
     const std::string method = route.substr(0, route.find(' '));
     auto [code, body] = Call(
         method, "/api/v1beta1/project/p/namespace/ns1" + route.substr(route.find(' ') + 1), specs);
