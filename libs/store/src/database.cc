@@ -108,18 +108,21 @@ absl::Status ExecuteValues(Transaction& tx, std::string_view head,
 }
 
 absl::StatusOr<Result> ExecuteIn(Transaction& tx, std::string_view statement,
-                                 const std::vector<Value>& keys, std::string_view tail) {
+                                 const std::vector<Value>& keys, std::string_view tail,
+                                 const std::vector<Value>& leading) {
   Result out;
-  for (size_t first = 0; first < keys.size(); first += kMaxParams) {
-    const size_t last = std::min(keys.size(), first + kMaxParams);
+  const size_t per_chunk = kMaxParams - std::min(kMaxParams - 1, leading.size());
+  for (size_t first = 0; first < keys.size(); first += per_chunk) {
+    const size_t last = std::min(keys.size(), first + per_chunk);
     std::string sql(statement);
     sql += " IN ";
-    AppendPlaceholders(sql, 0, last - first);
+    AppendPlaceholders(sql, leading.size(), last - first);
     sql += ' ';
     sql += tail;
-    auto chunk =
-        tx.Execute(sql, std::vector<Value>(keys.begin() + static_cast<std::ptrdiff_t>(first),
-                                           keys.begin() + static_cast<std::ptrdiff_t>(last)));
+    std::vector<Value> params(leading);
+    params.insert(params.end(), keys.begin() + static_cast<std::ptrdiff_t>(first),
+                  keys.begin() + static_cast<std::ptrdiff_t>(last));
+    auto chunk = tx.Execute(sql, params);
     if (!chunk.ok()) return chunk.status();
     if (out.columns.empty()) out.columns = std::move(chunk->columns);
     out.affected_rows += chunk->affected_rows;

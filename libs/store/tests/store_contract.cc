@@ -161,6 +161,15 @@ TEST_P(StoreContractTest, ManyRowsGoInAndOutInChunks) {
                  })
                   .ok());
   ASSERT_EQ(found->rows.size(), 2500u);  // two chunks of keys, each ordered by v
+  // Leading parameters come first in every chunk.
+  absl::StatusOr<Result> odd;
+  ASSERT_TRUE(db_->InTransaction([&](Transaction& tx) {
+                   odd = ExecuteIn(tx, "SELECT k FROM t WHERE b = $1 AND MOD(v, 4) = $2 AND k",
+                                   keys, "", {std::string("it's $1"), int64_t{2}});
+                   return odd.status();
+                 })
+                  .ok());
+  EXPECT_EQ(odd->rows.size(), 1250u);
   int64_t sum = 0;
   for (const auto& r : found->rows) sum += r.Int(1);
   EXPECT_EQ(sum, 2 * (2499 * 2500 / 2));

@@ -32,45 +32,76 @@ std::string ContentHash(const events::v1::JobSubmission& job) {
   return pipeline::Sha256Hex(text);
 }
 
-absl::Status StoreJob(store::Transaction& tx, const store::Outbox& outbox,
-                      const events::v1::JobSubmission& job) {
-  const std::string hash = ContentHash(job);
-  auto row =
-      tx.Execute("SELECT version, content_hash, deleted FROM jobs WHERE project = $1 AND name = $2",
-                 {job.project(), job.job_name()});
-  if (!row.ok()) return row.status();
-  int64_t version = 1;
-  if (!row->rows.empty()) {
-    const auto& r = row->rows[0];
-    if (r.Text(1) == hash && r.Int(2) == 0) {
-      return outbox.Enqueue(
-          tx, pipeline::ProgressRecord(job.deployment_id(), job.project(), job.namespace_(),
-                                       job.job_name(), Stage::STAGE_UNCHANGED, kReporter));
+// Stores a batch of job submissions in a few statements: a new version only when a job's
+// content hash changed. Submissions apply in order (a job twice in the batch gets two
+// versions, the second stored).
+absl::Status StoreJobs(store::Transaction& tx, const store::Outbox& outbox,
+                       const std::vector<events::v1::JobSubmission>& jobs) {
+  struct Current {
+    int64_t version = 0;
+    std::string hash;
+    bool deleted = false;
+  };
+  using Key = std::pair<std::string, std::string>;  // project, job
+  std::map<Key, Current> current;
+  std::map<std::string, std::vector<store::Value>> names;  // by project
+  for (const auto& job : jobs) names[job.project()].push_back(job.job_name());
+  for (const auto& [project, in_project] : names) {
+    auto rows = store::ExecuteIn(
+        tx, "SELECT name, version, content_hash, deleted FROM jobs WHERE project = $1 AND name",
+        in_project, "", {project});
+    if (!rows.ok()) return rows.status();
+    for (const auto& r : rows->rows) {
+      current[{project, r.Text(0)}] = Current{r.Int(1), r.Text(2), r.Int(3) != 0};
     }
-    version = r.Int(0) + 1;
   }
-  events::v1::JobSpecRecord record;
-  record.set_project(job.project());
-  record.set_namespace_(job.namespace_());
-  record.set_name(job.job_name());
-  record.set_version(version);
-  record.set_content_hash(hash);
-  record.set_spec_yaml(job.spec_yaml());
-  *record.mutable_assets() = job.assets();
-  record.set_deployment_id(job.deployment_id());
-  auto saved = tx.Execute(
-      "INSERT INTO jobs (project, name, namespace, version, content_hash, deleted, record) "
-      "VALUES ($1, $2, $3, $4, $5, 0, $6) ON CONFLICT (project, name) DO UPDATE SET "
-      "namespace = excluded.namespace, version = excluded.version, "
-      "content_hash = excluded.content_hash, deleted = 0, record = excluded.record",
-      {job.project(), job.job_name(), job.namespace_(), version, hash,
-       store::Blob{record.SerializeAsString()}});
-  if (!saved.ok()) return saved.status();
-  return outbox.EnqueueAll(
-      tx, {pipeline::ProtoRecord(pipeline::kJobSpecsTopic,
-                                 pipeline::JobKey(job.project(), job.job_name()), record),
-           pipeline::ProgressRecord(job.deployment_id(), job.project(), job.namespace_(),
-                                    job.job_name(), Stage::STAGE_STORED, kReporter)});
+  std::vector<bus::OutgoingMessage> out;
+  std::map<Key, std::vector<store::Value>> rows;  // the last version of each job
+  for (const auto& job : jobs) {
+    const std::string hash = ContentHash(job);
+    const Key key{job.project(), job.job_name()};
+    auto it = current.find(key);
+    if (it != current.end() && it->second.hash == hash && !it->second.deleted) {
+      out.push_back(pipeline::ProgressRecord(job.deployment_id(), job.project(), job.namespace_(),
+                                             job.job_name(), Stage::STAGE_UNCHANGED, kReporter));
+      continue;
+    }
+    const int64_t version = it == current.end() ? 1 : it->second.version + 1;
+    current[key] = Current{version, hash, false};
+    events::v1::JobSpecRecord record;
+    record.set_project(job.project());
+    record.set_namespace_(job.namespace_());
+    record.set_name(job.job_name());
+    record.set_version(version);
+    record.set_content_hash(hash);
+    record.set_spec_yaml(job.spec_yaml());
+    *record.mutable_assets() = job.assets();
+    record.set_deployment_id(job.deployment_id());
+    rows[key] = {job.project(),
+                 job.job_name(),
+                 job.namespace_(),
+                 version,
+                 hash,
+                 int64_t{0},
+                 store::Blob{record.SerializeAsString()}};
+    out.push_back(pipeline::ProtoRecord(pipeline::kJobSpecsTopic,
+                                        pipeline::JobKey(job.project(), job.job_name()), record));
+    out.push_back(pipeline::ProgressRecord(job.deployment_id(), job.project(), job.namespace_(),
+                                           job.job_name(), Stage::STAGE_STORED, kReporter));
+  }
+  std::vector<std::vector<store::Value>> values;
+  values.reserve(rows.size());
+  for (auto& [key, row] : rows) values.push_back(std::move(row));
+  if (absl::Status s = store::ExecuteValues(
+          tx, "INSERT INTO jobs (project, name, namespace, version, content_hash, deleted, record)",
+          values,
+          "ON CONFLICT (project, name) DO UPDATE SET namespace = excluded.namespace, version = "
+          "excluded.version, content_hash = excluded.content_hash, deleted = 0, record = "
+          "excluded.record");
+      !s.ok()) {
+    return s;
+  }
+  return outbox.EnqueueAll(tx, std::move(out));
 }
 
 absl::Status DeleteJobs(store::Transaction& tx, const store::Outbox& outbox,
@@ -178,14 +209,32 @@ absl::StatusOr<std::string> StoreProject(store::Transaction& tx, const store::Ou
 
 absl::Status ApplySubmission(store::Transaction& tx, const store::Outbox& outbox,
                              const bus::Message& message) {
+  SubmissionBatch batch(outbox);
+  if (absl::Status s = batch.Apply(tx, message); !s.ok()) return s;
+  return batch.Flush(tx);
+}
+
+absl::Status SubmissionBatch::Flush(store::Transaction& tx) {
+  if (jobs_.empty()) return absl::OkStatus();
+  std::vector<events::v1::JobSubmission> jobs;
+  jobs.swap(jobs_);
+  return StoreJobs(tx, outbox_, jobs);
+}
+
+absl::Status SubmissionBatch::Apply(store::Transaction& tx, const bus::Message& message) {
   auto submission = pipeline::ParseRecord<events::v1::Submission>(message);
   if (!submission.ok()) return submission.status();
+  const store::Outbox& outbox = outbox_;
+  if (submission->body_case() == events::v1::Submission::kJob) {
+    if (submission->job().project().empty() || submission->job().job_name().empty()) {
+      return absl::InvalidArgumentError("a job submission without project or job name");
+    }
+    jobs_.push_back(std::move(*submission->mutable_job()));
+    return absl::OkStatus();
+  }
+  // A deployment's seal and a project see every job submission before them.
+  if (absl::Status s = Flush(tx); !s.ok()) return s;
   switch (submission->body_case()) {
-    case events::v1::Submission::kJob:
-      if (submission->job().project().empty() || submission->job().job_name().empty()) {
-        return absl::InvalidArgumentError("a job submission without project or job name");
-      }
-      return StoreJob(tx, outbox, submission->job());
     case events::v1::Submission::kSealed:
       return DeleteJobs(tx, outbox, submission->sealed());
     case events::v1::Submission::kProject:
@@ -255,12 +304,14 @@ std::vector<store::Migration> SpecStoreService::Migrations() const {
 
 absl::Status SpecStoreService::Start(app::Context& context) {
   if (absl::Status s = pipeline::EnsurePipelineTopics(context.bus); !s.ok()) return s;
-  const store::Outbox& outbox = context.outbox;
+  batch_ = std::make_unique<SubmissionBatch>(context.outbox);
   worker_ = std::make_unique<pipeline::ConsumerWorker>(
       context.bus, context.db,
       pipeline::ConsumerWorker::Options{
           .group = "spec-store",
           .topics = {pipeline::kSubmissionsTopic},
+          .after_failure = [this] { batch_->Discard(); },
+          .before_commit = [this](store::Transaction& tx) { return batch_->Flush(tx); },
           .on_dead_letter =
               [&context](const bus::Message& m, const absl::Status& error) {
                 if (absl::Status s = ReportDeadLetter(context.db, context.outbox, m, error);
@@ -268,9 +319,7 @@ absl::Status SpecStoreService::Start(app::Context& context) {
                   LOG_ERROR("cannot report a dead-lettered submission", {{"error", s}});
                 }
               }},
-      [&outbox](store::Transaction& tx, const bus::Message& m) {
-        return ApplySubmission(tx, outbox, m);
-      });
+      [this](store::Transaction& tx, const bus::Message& m) { return batch_->Apply(tx, m); });
   return worker_->Start();
 }
 

@@ -157,6 +157,57 @@ TEST_F(SpecStoreTest, DeleteOnlyReachesJobsOfItsNamespace) {
                           "optimus.deployments.progress d3"));
 }
 
+TEST_F(SpecStoreTest, ABatchStoresJobsInOrderAndASealSeesThem) {
+  auto job = [](const std::string& name, const std::string& sql) {
+    events::v1::Submission s;
+    auto* j = s.mutable_job();
+    j->set_deployment_id("d1");
+    j->set_project("p");
+    j->set_namespace_("ns1");
+    j->set_job_name(name);
+    j->set_spec_yaml("name: " + name);
+    auto* a = j->add_assets();
+    a->set_name("query.sql");
+    a->set_inline_(sql);
+    return bus::Message{pipeline::kSubmissionsTopic, "p/ns1", s.SerializeAsString()};
+  };
+  ASSERT_TRUE(Job("old", "name: old", "select 0").ok());
+  Drain();
+  events::v1::Submission sealed;
+  sealed.mutable_sealed()->set_deployment_id("d1");
+  sealed.mutable_sealed()->set_project("p");
+  sealed.mutable_sealed()->set_namespace_("ns1");
+  sealed.mutable_sealed()->set_mode(events::v1::DEPLOY_MODE_REPLACE_ALL);
+  for (const char* name : {"a", "b"}) sealed.mutable_sealed()->add_job_names(name);
+  SubmissionBatch batch(outbox_);
+  absl::Status s = db_->InTransaction([&](store::Transaction& tx) -> absl::Status {
+    for (const auto& m :
+         {job("a", "select 1"), job("a", "select 2"), job("b", "select 1"), job("a", "select 2"),
+          bus::Message{pipeline::kSubmissionsTopic, "p/ns1", sealed.SerializeAsString()}}) {
+      if (absl::Status applied = batch.Apply(tx, m); !applied.ok()) return applied;
+    }
+    return batch.Flush(tx);
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  std::vector<std::string> stages;
+  for (const auto& o : Drain()) {
+    if (o.topic == pipeline::kJobSpecsTopic) {
+      events::v1::JobSpecRecord r;
+      r.ParseFromString(o.payload);
+      stages.push_back(o.key + (o.tombstone ? " deleted" : " v" + std::to_string(r.version())));
+    } else {
+      events::v1::DeploymentProgress p;
+      p.ParseFromString(o.payload);
+      stages.push_back(p.job_name() + " " + events::v1::Stage_Name(p.stage()));
+    }
+  }
+  EXPECT_THAT(stages, ElementsAre("p/a v1", "a STAGE_STORED", "p/a v2", "a STAGE_STORED", "p/b v1",
+                                  "b STAGE_STORED", "a STAGE_UNCHANGED", "old STAGE_ACCEPTED",
+                                  "p/old deleted", " STAGE_STORED"));
+  auto a = db_->Execute("SELECT version FROM jobs WHERE project = 'p' AND name = 'a'");
+  EXPECT_EQ(a->rows[0].Int(0), 2);
+}
+
 TEST_F(SpecStoreTest, ProjectsKeepUpperCasedConfigAndVersionOnlyOnChange) {
   events::v1::Submission s;
   auto* p = s.mutable_project();

@@ -100,8 +100,11 @@ absl::Status ExecuteValues(Transaction& tx, std::string_view head,
 // `statement` IN ($1, ...) `tail` for `keys`, the rows of every chunk together, e.g.
 //   ExecuteIn(tx, "SELECT k, v FROM t WHERE k", keys)
 //   ExecuteIn(tx, "UPDATE t SET done = 1 WHERE k", keys)
+// `leading` fills $1.. of `statement` in every chunk (the keys' placeholders come after):
+//   ExecuteIn(tx, "SELECT v FROM t WHERE p = $1 AND k", keys, "", {project})
 absl::StatusOr<Result> ExecuteIn(Transaction& tx, std::string_view statement,
-                                 const std::vector<Value>& keys, std::string_view tail = "");
+                                 const std::vector<Value>& keys, std::string_view tail = "",
+                                 const std::vector<Value>& leading = {});
 
 // Replaces the portable tokens of migration SQL with the dialect's spelling:
 //   ${AUTO_ID}  an auto-incrementing 64-bit primary key column type

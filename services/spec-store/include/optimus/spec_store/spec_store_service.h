@@ -8,6 +8,7 @@
 
 #include "optimus/app/component.h"
 #include "optimus/bus/message.h"
+#include "optimus/events/v1/deployment.pb.h"
 #include "optimus/store/database.h"
 #include "optimus/store/outbox.h"
 
@@ -16,6 +17,22 @@ class ConsumerWorker;
 }  // namespace optimus::pipeline
 
 namespace optimus::spec_store {
+
+// Applies records of optimus.spec.submissions inside one transaction. Job submissions are
+// gathered and stored together by Flush, in a few statements for the whole batch; a sealed
+// deployment or a project flushes what came before it, so each sees its predecessors.
+class SubmissionBatch {
+ public:
+  explicit SubmissionBatch(const store::Outbox& outbox) : outbox_(outbox) {}
+  absl::Status Apply(store::Transaction& tx, const bus::Message& message);
+  absl::Status Flush(store::Transaction& tx);
+  // After a rollback: forget what was gathered (the records come again).
+  void Discard() { jobs_.clear(); }
+
+ private:
+  const store::Outbox& outbox_;
+  std::vector<events::v1::JobSubmission> jobs_;
+};
 
 class SpecStoreService : public app::Component {
  public:
@@ -27,12 +44,13 @@ class SpecStoreService : public app::Component {
   void Stop() override;
 
  private:
+  std::unique_ptr<SubmissionBatch> batch_;
   std::unique_ptr<pipeline::ConsumerWorker> worker_;
 };
 
-// Applies one record of optimus.spec.submissions inside `tx`: stores the job (a new version
-// only when its content hash changed), the project, or a sealed deployment's deletions, and
-// enqueues the job.specs / projects records and the progress of each job in `outbox`.
+// Applies one record of optimus.spec.submissions inside `tx` (a batch of one): stores the job (a
+// new version only when its content hash changed), the project, or a sealed deployment's deletions,
+// and enqueues the job.specs / projects records and the progress of each job in `outbox`.
 absl::Status ApplySubmission(store::Transaction& tx, const store::Outbox& outbox,
                              const bus::Message& message);
 
