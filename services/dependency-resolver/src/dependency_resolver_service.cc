@@ -209,6 +209,7 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
   }
   const std::string key = m.key;
   if (m.tombstone) {
+    pending_.rows.erase(key);
     auto removed = tx.Execute("DELETE FROM jobs WHERE job_key = $1", {key});
     if (!removed.ok()) return removed.status();
     specs_.erase(key);
@@ -238,11 +239,7 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
       old != specs_.end() && old->second.version() > record->version()) {
     return absl::OkStatus();  // an older version arriving late changes nothing
   }
-  auto saved = tx.Execute(
-      "INSERT INTO jobs (job_key, record) VALUES ($1, $2) ON CONFLICT (job_key) DO UPDATE SET "
-      "record = excluded.record",
-      {key, store::Blob{m.payload}});
-  if (!saved.ok()) return saved.status();
+  pending_.rows[key] = m.payload;  // stored by Flush, with the batch's other specs
   specs_[key] = *record;
   auto& removals = pending_.removals;
   removals.erase(std::remove(removals.begin(), removals.end(), key), removals.end());
@@ -262,6 +259,15 @@ absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox
   }
   Pending batch = std::move(pending_);
   pending_ = Pending();
+  std::vector<std::vector<store::Value>> rows;
+  rows.reserve(batch.rows.size());
+  for (auto& [key, payload] : batch.rows) rows.push_back({key, store::Blob{std::move(payload)}});
+  if (absl::Status s =
+          store::ExecuteValues(tx, "INSERT INTO jobs (job_key, record)", rows,
+                               "ON CONFLICT (job_key) DO UPDATE SET record = excluded.record");
+      !s.ok()) {
+    return s;
+  }
   // A held job deleted before it was resolved: its deployment hears it is gone.
   std::vector<bus::OutgoingMessage> gone;
   for (const std::string& key : batch.removals) {
@@ -308,9 +314,13 @@ absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& o
   const absl::Time now = absl::Now();
   std::vector<EmitItem> out;
   std::set<std::string> seen;
+  // The held table changes in two statements at the end, not one per job.
+  std::vector<std::vector<store::Value>> hold_rows;
+  std::vector<store::Value> released;
   auto forget = [&](const std::string& key) -> absl::Status {
     held_.erase(key);
-    return tx.Execute("DELETE FROM held WHERE job_key = $1", {key}).status();
+    released.push_back(key);
+    return absl::OkStatus();
   };
   for (EmitItem& item : items) {
     seen.insert(item.key);
@@ -328,12 +338,7 @@ absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& o
         backlog && now - since < kMaxHold && !graph_.Resolve(item.key).unknown_sources.empty();
     if (hold) {
       held_[item.key] = Held{item.deployment_id, item.cascaded, since};
-      auto saved = tx.Execute(
-          "INSERT INTO held (job_key, deployment_id, cascaded) VALUES ($1, $2, $3) ON CONFLICT "
-          "(job_key) DO UPDATE SET deployment_id = excluded.deployment_id, cascaded = "
-          "excluded.cascaded",
-          {item.key, item.deployment_id, static_cast<int64_t>(item.cascaded)});
-      if (!saved.ok()) return saved.status();
+      hold_rows.push_back({item.key, item.deployment_id, static_cast<int64_t>(item.cascaded)});
       continue;
     }
     if (h != held_.end()) {
@@ -349,6 +354,17 @@ absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& o
   for (const std::string& key : due) {
     out.push_back({key, held_.at(key).deployment_id, held_.at(key).cascaded});
     if (absl::Status s = forget(key); !s.ok()) return s;
+  }
+  if (!released.empty()) {
+    auto deleted = store::ExecuteIn(tx, "DELETE FROM held WHERE job_key", released);
+    if (!deleted.ok()) return deleted.status();
+  }
+  if (absl::Status s = store::ExecuteValues(
+          tx, "INSERT INTO held (job_key, deployment_id, cascaded)", hold_rows,
+          "ON CONFLICT (job_key) DO UPDATE SET deployment_id = excluded.deployment_id, cascaded "
+          "= excluded.cascaded");
+      !s.ok()) {
+    return s;
   }
   return Emit(tx, outbox, out);
 }

@@ -90,6 +90,7 @@ class Resolver {
     std::map<std::string, std::string> deployment_of;  // job key -> deployment that changed it
     std::string first_deployment;                      // credited with cascaded jobs
     std::vector<bus::OutgoingMessage> tombstones;
+    std::map<std::string, std::string> rows;  // job key -> spec record to store
   } pending_;
 
   struct Held {
