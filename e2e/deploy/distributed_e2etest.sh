@@ -36,6 +36,10 @@ s3() {  # METHOD PATH [curl args...]: a SigV4-signed request to the dev S3 serve
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  if [ -n "${OPTIMUS_E2E_KEEP:-}" ]; then  # for a post-mortem: the database and the logs stay
+    echo "kept: database $RUN, files in $TMP"
+    return
+  fi
   psql "$OPTIMUS_TEST_PG_URI" -qc "DROP DATABASE IF EXISTS $RUN" >/dev/null 2>&1
   rm -rf "$TMP"
 }

@@ -157,6 +157,8 @@ class Watcher {
  public:
   Watcher(std::shared_ptr<grpc::Channel> channel, int timeout_seconds)
       : stub_(core::v1::DeploymentService::NewStub(channel)), timeout_(timeout_seconds) {}
+  // Every watch ends by itself (done, error or the timeout); a thread is never left running.
+  ~Watcher() { Join(); }
 
   void Add(const std::string& id, const std::string& ns) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -166,7 +168,9 @@ class Watcher {
   }
 
   void Join() {
-    for (auto& t : threads_) t.join();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
   }
 
   bool AllFinished() {
@@ -558,6 +562,14 @@ int RunDeployCommand(int argc, char** argv, DeployMode mode, std::ostream& out, 
   }
   if (!refused.empty()) {
     err << command << ": " << refused << "\n";
+    if (sent_namespaces > 0) {
+      // The namespaces taken before the refusal go on on the server: show how they end.
+      err << command << ": following the " << sent_namespaces << " namespaces already taken\n";
+      Follow(watcher, false, err, started);
+      const auto now = std::chrono::steady_clock::now();
+      Report(watcher, output, std::chrono::duration<double>(now - started).count(),
+             std::chrono::duration<double>(now - sent).count(), sent_namespaces, out, err);
+    }
     return 2;
   }
   for (const std::string& name : wanted_jobs) {

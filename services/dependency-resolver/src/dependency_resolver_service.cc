@@ -298,9 +298,20 @@ absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox
     auto own = batch.deployment_of.find(k);
     if (own != batch.deployment_of.end()) {
       items.push_back({k, own->second, false});
-    } else {
-      items.push_back({k, batch.first_deployment, true});
+      continue;
     }
+    // A cascade is credited to the deployment of the upstream that caused it: that deployment
+    // is not done before this job is (both go out together), so its watchers see how the job
+    // ends. (Crediting another deployment of the batch, one already done, left a job that had
+    // waited for that upstream looking "waiting" to everyone watching.)
+    std::string cause = batch.first_deployment;
+    for (const Upstream& u : graph_.Resolve(k).upstreams) {
+      if (auto d = batch.deployment_of.find(u.key); d != batch.deployment_of.end()) {
+        cause = d->second;
+        break;
+      }
+    }
+    items.push_back({k, cause, true});
   }
   return EmitOrHold(tx, outbox, std::move(items), backlog);
 }

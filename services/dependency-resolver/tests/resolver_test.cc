@@ -223,6 +223,19 @@ TEST_F(ResolverTest, PriorityFallsWithLocalUpstreamsAndASharedDestinationWarns) 
   EXPECT_THAT(ProgressOf(out, "c").warning(), ::testing::HasSubstr("also written by p/c2"));
 }
 
+TEST_F(ResolverTest, ACascadeIsCreditedToTheDeploymentOfItsCause) {
+  Plugin(kPlugin);
+  Project();
+  Job("r", 1, Spec("r"), "select * from `acme.d.u`", "d_r");
+  Drain();
+  // One batch, two deployments: x's comes first, u's makes r resolve again.
+  ASSERT_TRUE(Batch({SpecRecord("x", "select 1", "d_a"), SpecRecord("u", "select 1", "d_b")}).ok());
+  const auto out = Drain();
+  EXPECT_TRUE(ProgressOf(out, "r").cascaded());
+  EXPECT_EQ(ProgressOf(out, "r").deployment_id(), "d_b");
+  EXPECT_EQ(ResolutionOf(out, "p/r").deployment_id(), "d_b");
+}
+
 TEST_F(ResolverTest, DeletedJobsAreTombstonedAndTheirReadersResolvedAgain) {
   Plugin(kPlugin);
   Project();

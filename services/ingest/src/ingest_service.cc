@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <map>
 #include <set>
@@ -348,12 +349,23 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
             grpc::CreateChannel(host, grpc::InsecureChannelCredentials()));
       }
     }
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-    // A resolver restarting (a rollout, a crash) is waited for, up to the deadline.
-    context.set_wait_for_ready(true);
+    // A resolver restarting (a rollout, a crash) is waited for, up to the deadline: a call
+    // waits for it to be reachable, and one cut by a crash is asked again (it only reads).
+    const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(20);
     core::v1::CheckDeletionResponse response;
-    grpc::Status s = lineage_->CheckDeletion(&context, request, &response);
+    grpc::Status s;
+    for (int attempt = 0;; ++attempt) {
+      grpc::ClientContext context;
+      context.set_deadline(deadline);
+      context.set_wait_for_ready(true);
+      response.Clear();
+      s = lineage_->CheckDeletion(&context, request, &response);
+      if (s.error_code() != grpc::StatusCode::UNAVAILABLE ||
+          std::chrono::system_clock::now() >= deadline) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100 << std::min(attempt, 4)));
+    }
     if (!s.ok()) {
       return absl::UnavailableError("cannot ask dependency-resolver (" + host +
                                     ") which jobs read the ones to delete: " + s.error_message() +
