@@ -26,6 +26,8 @@
 #include "optimus/telemetry/health.h"
 #include "optimus/telemetry/log.h"
 #include "optimus/telemetry/metrics.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
 
 namespace optimus::app {
 namespace {
@@ -381,9 +383,26 @@ int RunMain(int argc, char** argv, const HostOptions& options,
     }
     r->publisher = *std::move(publisher);
     r->outbox = std::make_unique<store::Outbox>("optimus/" + name);
+    // How far each service's relay is behind, for alerts on a stuck bus.
+    const prometheus::Labels labels{{"service", name}};
+    prometheus::Gauge* pending = &prometheus::BuildGauge()
+                                      .Name("optimus_outbox_pending_records")
+                                      .Help("Outbox rows not yet published to the bus, by service.")
+                                      .Register(telemetry::Metrics())
+                                      .Add(labels);
+    prometheus::Gauge* oldest =
+        &prometheus::BuildGauge()
+             .Name("optimus_outbox_oldest_pending_seconds")
+             .Help("How long the oldest unpublished outbox row has waited, by service.")
+             .Register(telemetry::Metrics())
+             .Add(labels);
     r->relay = std::make_unique<store::OutboxRelay>(
         *r->db, *r->publisher,
-        store::RelayOptions{.batch_size = static_cast<int>(config->Int("relay.batch_size"))});
+        store::RelayOptions{.batch_size = static_cast<int>(config->Int("relay.batch_size")),
+                            .on_backlog = [pending, oldest](const store::OutboxBacklog& b) {
+                              pending->Set(static_cast<double>(b.pending));
+                              oldest->Set(static_cast<double>(b.oldest_age_ms) / 1e3);
+                            }});
     store::Database* raw_db = r->db.get();
     health.AddReadinessCheck("db:" + name, [raw_db] { return raw_db->Ping(); });
     r->context = std::make_unique<Context>(Context{*config, *r->db, *r->outbox, **bus, *blob_store,

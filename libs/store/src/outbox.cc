@@ -104,8 +104,25 @@ absl::StatusOr<int> OutboxRelay::PublishBatch() {
   return published;
 }
 
+absl::StatusOr<OutboxBacklog> OutboxRelay::Backlog() {
+  auto row =
+      db_.Execute("SELECT COUNT(*), MIN(created_at_ms) FROM outbox WHERE published_at_ms IS NULL");
+  if (!row.ok()) return row.status();
+  OutboxBacklog backlog;
+  backlog.pending = row->rows[0].Int(0);
+  if (backlog.pending > 0)
+    backlog.oldest_age_ms = std::max<int64_t>(0, NowMs() - row->rows[0].Int(1));
+  return backlog;
+}
+
 void OutboxRelay::Run(std::stop_token stop) {
+  auto next_report = std::chrono::steady_clock::now();
   while (!stop.stop_requested()) {
+    if (options_.on_backlog && std::chrono::steady_clock::now() >= next_report) {
+      next_report = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(options_.backlog_interval_ms);
+      if (auto backlog = Backlog(); backlog.ok()) options_.on_backlog(*backlog);
+    }
     auto published = PublishBatch();
     if (!published.ok()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(options_.retry_wait_ms));

@@ -319,6 +319,30 @@ TEST_P(StoreContractTest, OutboxRowCommittedWhileTheRelayPublishesIsNotLost) {
   EXPECT_THAT(publisher.published, ::testing::ElementsAre("first", "early", "late"));
 }
 
+TEST_P(StoreContractTest, OutboxBacklogCountsWhatWaits) {
+  Migrate(*db_);
+  Outbox outbox("optimus/test");
+  RecordingPublisher publisher;
+  OutboxRelay relay(*db_, publisher, {.batch_size = 2});
+  auto empty = relay.Backlog();
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->pending, 0);
+  EXPECT_EQ(empty->oldest_age_ms, 0);
+  ASSERT_TRUE(
+      db_->InTransaction([&](Transaction& tx) {
+           return outbox.EnqueueAll(tx, {Event("k", "1"), Event("k", "2"), Event("k", "3")});
+         })
+          .ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto waiting = relay.Backlog();
+  EXPECT_EQ(waiting->pending, 3);
+  EXPECT_GE(waiting->oldest_age_ms, 20);
+  ASSERT_TRUE(relay.PublishBatch().ok());
+  EXPECT_EQ(relay.Backlog()->pending, 1);
+  ASSERT_TRUE(relay.Drain().ok());
+  EXPECT_EQ(relay.Backlog()->pending, 0);
+}
+
 TEST_P(StoreContractTest, OutboxEnqueueAllKeepsOrderAcrossStatements) {
   Migrate(*db_);
   Outbox outbox("optimus/test");

@@ -30,10 +30,19 @@ class Outbox {
   std::string source_;
 };
 
+// What is waiting in an outbox.
+struct OutboxBacklog {
+  int64_t pending = 0;        // rows not yet published
+  int64_t oldest_age_ms = 0;  // how long the oldest of them has waited; 0 when none
+};
+
 struct RelayOptions {
   int batch_size = 500;
   int idle_wait_ms = 1000;  // Upper bound between checks when no notification arrives.
   int retry_wait_ms = 500;  // After a failed publish.
+  // Run() reports the backlog to `on_backlog` about this often (for gauges: also when empty).
+  int backlog_interval_ms = 5000;
+  std::function<void(const OutboxBacklog&)> on_backlog;
 };
 
 // Publishes outbox rows in id order and marks them published. Each batch runs in one
@@ -53,6 +62,9 @@ class OutboxRelay {
 
   // Publishes everything pending now (used at shutdown and by tests).
   absl::Status Drain();
+
+  // Counts the rows waiting to be published (one query; for metrics).
+  absl::StatusOr<OutboxBacklog> Backlog();
 
   int64_t published() const { return published_.load(); }
   int64_t failures() const { return failures_.load(); }
