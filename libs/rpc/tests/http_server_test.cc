@@ -50,6 +50,20 @@ class HttpServerTest : public ::testing::Test {
     return -1;
   }
 
+  // The /metrics text once `series` reads `value`, or after 5 s. A request is counted when the
+  // server finishes it, which may be just after its client already has the response.
+  static std::string ScrapeWhen(const HttpServer& server, const std::string& series, double value) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::string text;
+    do {
+      auto scrape = Client(server).Get("/metrics");
+      text = scrape ? scrape->body : "";
+      if (Sample(text, series) == value) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    } while (std::chrono::steady_clock::now() < until);
+    return text;
+  }
+
   prometheus::Registry registry_;
   telemetry::HealthRegistry health_;
 };
@@ -139,12 +153,10 @@ TEST_F(HttpServerTest, OversizedBodyIs413) {
   EXPECT_NE(body["message"].get<std::string>().find("1024"), std::string::npos) << big->body;
   EXPECT_EQ(calls, 1) << "the handler never sees an oversized body";
 
-  std::string metrics = Client(*server).Get("/metrics")->body;
-  EXPECT_EQ(
-      Sample(metrics,
-             R"(optimus_http_requests_total{code="413",method="POST",route="/upload/{name}"})"),
-      1)
-      << metrics;
+  const std::string series =
+      R"(optimus_http_requests_total{code="413",method="POST",route="/upload/{name}"})";
+  std::string metrics = ScrapeWhen(*server, series, 1);
+  EXPECT_EQ(Sample(metrics, series), 1) << metrics;
 }
 
 TEST_F(HttpServerTest, MetricsEndpointCountsByRouteTemplate) {
@@ -158,6 +170,12 @@ TEST_F(HttpServerTest, MetricsEndpointCountsByRouteTemplate) {
         200);
   }
   client.Get("/no/such/route");
+  ScrapeWhen(*server,
+             std::string(R"(optimus_http_request_duration_seconds_count{method="GET",route=")") +
+                 kRunInputRoute + "\"}",
+             3);
+  ScrapeWhen(*server, R"(optimus_http_requests_total{code="404",method="GET",route="unmatched"})",
+             1);
   auto scrape = client.Get("/metrics");
   ASSERT_TRUE(scrape);
   EXPECT_EQ(scrape->status, 200);
