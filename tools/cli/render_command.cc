@@ -6,10 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
+#include "deploy_command.h"
 #include "flags.h"
 #include "optimus/compiler/dag_renderer.h"
 #include "optimus/dependency_resolver/job_graph.h"
@@ -42,24 +42,21 @@ constexpr char kHelp[] =
     "                         http://localhost:8080)\n\n"
     "Exit status: 0 rendered, 1 the job is unknown, broken or cannot be resolved, 2 bad flags.\n";
 
+// The project as the server would hold it: what `optimus deploy` registers (presets file read
+// from `dir`), with config keys upper-cased as spec-store keeps them.
 events::v1::ProjectRecord ProjectRecordOf(const spec::Project& project, const fs::path& dir) {
+  const core::v1::RegisterProjectRequest request = ProjectRequest(project.config, dir, true);
   events::v1::ProjectRecord r;
-  const spec::ClientConfig& c = project.config;
-  r.set_name(c.project_name);
-  for (const auto& [k, v] : c.project_config) (*r.mutable_config())[absl::AsciiStrToUpper(k)] = v;
-  for (const auto& [k, v] : c.project_variables) (*r.mutable_variables())[k] = v;
-  for (const auto& ns : c.namespaces) {
+  r.set_name(request.name());
+  for (const auto& [k, v] : request.config()) (*r.mutable_config())[absl::AsciiStrToUpper(k)] = v;
+  *r.mutable_variables() = request.variables();
+  for (const auto& ns : request.namespaces()) {
     auto* n = r.add_namespaces();
-    n->set_name(ns.name);
-    for (const auto& [k, v] : ns.config) (*n->mutable_config())[absl::AsciiStrToUpper(k)] = v;
-    for (const auto& [k, v] : ns.variables) (*n->mutable_variables())[k] = v;
+    n->set_name(ns.name());
+    for (const auto& [k, v] : ns.config()) (*n->mutable_config())[absl::AsciiStrToUpper(k)] = v;
+    *n->mutable_variables() = ns.variables();
   }
-  if (!c.preset_path.empty()) {
-    std::ifstream file(dir / c.preset_path, std::ios::binary);
-    std::stringstream text;
-    text << file.rdbuf();
-    r.set_presets_yaml(text.str());
-  }
+  r.set_presets_yaml(request.presets_yaml());
   return r;
 }
 

@@ -84,8 +84,7 @@ absl::Status ApplyProgress(store::Transaction& tx,
     Stage stage = Stage::STAGE_UNSPECIFIED;
     std::string error, warning;
     bool cascaded = false, recompiled = false;
-    int64_t seq = 0;      // 0: unchanged by this batch
-    bool stored = false;  // already a row
+    int64_t seq = 0;  // 0: unchanged by this batch
   };
   std::map<std::string, bool> deployments;  // id -> known
   for (const auto& p : records) deployments.emplace(p.deployment_id(), false);
@@ -103,8 +102,7 @@ absl::Status ApplyProgress(store::Transaction& tx,
     for (const auto& r : jobs->rows) {
       rows[{id, r.Text(0), r.Text(2)}] =
           JobRow{id,        r.Text(0), r.Text(1),     r.Text(2),     static_cast<Stage>(r.Int(3)),
-                 r.Text(4), r.Text(5), r.Int(6) != 0, r.Int(7) != 0, 0,
-                 true};
+                 r.Text(4), r.Text(5), r.Int(6) != 0, r.Int(7) != 0, 0};
     }
   }
   auto seq = NextSeq(tx);
@@ -124,9 +122,8 @@ absl::Status ApplyProgress(store::Transaction& tx,
     auto [it, fresh] = rows.try_emplace({p.deployment_id(), p.project(), p.job_name()});
     JobRow& row = it->second;
     if (fresh) {  // deletions found by spec-store, jobs cascaded by the resolver
-      row = JobRow{p.deployment_id(), p.project(), p.namespace_(), p.job_name(),
-                   p.stage(),         p.error(),   p.warning(),    p.cascaded(),
-                   p.cascaded(),      next++,      false};
+      row = JobRow{p.deployment_id(), p.project(), p.namespace_(), p.job_name(), p.stage(),
+                   p.error(),         p.warning(), p.cascaded(),   p.cascaded(), next++};
       continue;
     }
     // A warning stays with the job whatever its stage (the next record of the same stage that
@@ -151,39 +148,28 @@ absl::Status ApplyProgress(store::Transaction& tx,
     row.error = p.error();
     row.seq = next++;
   }
-  // One upsert per chunk of changed rows, in the order they changed.
+  // The changed rows in the order they changed, in chunked upserts.
   std::vector<const JobRow*> changed;
   for (const auto& [key, row] : rows) {
     if (row.seq != 0) changed.push_back(&row);
   }
   std::sort(changed.begin(), changed.end(),
             [](const JobRow* a, const JobRow* b) { return a->seq < b->seq; });
-  constexpr size_t kChunk = 500;
-  for (size_t first = 0; first < changed.size(); first += kChunk) {
-    std::string sql =
-        "INSERT INTO deployment_jobs (deployment_id, project, namespace, job, stage, error, "
-        "cascaded, seq, recompiled, warning) VALUES ";
-    std::vector<store::Value> params;
-    const size_t last = std::min(changed.size(), first + kChunk);
-    for (size_t i = first; i < last; ++i) {
-      const JobRow& r = *changed[i];
-      const size_t n = params.size();
-      absl::StrAppend(&sql, i == first ? "" : ", ", "($", n + 1, ", $", n + 2, ", $", n + 3, ", $",
-                      n + 4, ", $", n + 5, ", $", n + 6, ", $", n + 7, ", $", n + 8, ", $", n + 9,
-                      ", $", n + 10, ")");
-      params.insert(params.end(),
-                    {r.deployment_id, r.project, r.namespace_name, r.job,
-                     static_cast<int64_t>(r.stage), r.error, static_cast<int64_t>(r.cascaded),
-                     r.seq, static_cast<int64_t>(r.recompiled), r.warning});
-    }
-    sql +=
-        " ON CONFLICT (deployment_id, project, job) DO UPDATE SET stage = excluded.stage, error "
-        "= excluded.error, seq = excluded.seq, recompiled = excluded.recompiled, warning = "
-        "excluded.warning";
-    auto written = tx.Execute(sql, params);
-    if (!written.ok()) return written.status();
+  std::vector<std::vector<store::Value>> values;
+  values.reserve(changed.size());
+  for (const JobRow* r : changed) {
+    values.push_back({r->deployment_id, r->project, r->namespace_name, r->job,
+                      static_cast<int64_t>(r->stage), r->error, static_cast<int64_t>(r->cascaded),
+                      r->seq, static_cast<int64_t>(r->recompiled), r->warning});
   }
-  return absl::OkStatus();
+  return store::ExecuteValues(
+      tx,
+      "INSERT INTO deployment_jobs (deployment_id, project, namespace, job, stage, error, "
+      "cascaded, seq, recompiled, warning)",
+      values,
+      "ON CONFLICT (deployment_id, project, job) DO UPDATE SET stage = excluded.stage, error = "
+      "excluded.error, seq = excluded.seq, recompiled = excluded.recompiled, warning = "
+      "excluded.warning");
 }
 
 absl::StatusOr<core::v1::DeploymentStatus> Status(store::Database& db, const std::string& id,

@@ -108,28 +108,13 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
                                 "\" is not an Airflow 2.x or 3.x version");
       }
     }
-    const std::string id = bus::NewEventId();
-    events::v1::Submission s;
-    auto* p = s.mutable_project();
-    p->set_deployment_id(id);
-    p->set_name(req->name());
-    *p->mutable_config() = req->config();
-    *p->mutable_variables() = req->variables();
-    p->set_presets_yaml(req->presets_yaml());
-    for (const auto& ns : req->namespaces()) {
-      auto* n = p->add_namespaces();
-      n->set_name(ns.name());
-      *n->mutable_config() = ns.config();
-      *n->mutable_variables() = ns.variables();
-    }
-    absl::Status saved = ctx_.db.InTransaction([&](store::Transaction& tx) -> absl::Status {
-      if (absl::Status st = RecordDeployment(tx, id, req->name(), "", {}); !st.ok()) return st;
-      return ctx_.outbox.Enqueue(
-          tx, pipeline::ProtoRecord(pipeline::kSubmissionsTopic, req->name(), s));
-    });
-    if (!saved.ok()) return ToGrpc(saved);
-    resp->set_deployment_id(id);
-    return grpc::Status::OK;
+    events::v1::ProjectSubmission p;
+    p.set_name(req->name());
+    *p.mutable_config() = req->config();
+    *p.mutable_variables() = req->variables();
+    p.set_presets_yaml(req->presets_yaml());
+    for (const auto& ns : req->namespaces()) *p.add_namespaces() = NamespaceSubmission(ns);
+    return SubmitProject(std::move(p), "", resp->mutable_deployment_id());
   }
 
   grpc::Status RegisterNamespace(grpc::ServerContext*,
@@ -141,27 +126,11 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     }
     // Whether the project exists is spec-store's to say (this read model may lag a
     // registration just made); the deployment fails with the reason if it does not.
-    const std::string id = bus::NewEventId();
-    events::v1::Submission s;
-    auto* p = s.mutable_project();
-    p->set_deployment_id(id);
-    p->set_name(req->project());
-    p->set_namespaces_only(true);
-    auto* n = p->add_namespaces();
-    n->set_name(req->namespace_().name());
-    *n->mutable_config() = req->namespace_().config();
-    *n->mutable_variables() = req->namespace_().variables();
-    absl::Status saved = ctx_.db.InTransaction([&](store::Transaction& tx) -> absl::Status {
-      if (absl::Status st = RecordDeployment(tx, id, req->project(), req->namespace_().name(), {});
-          !st.ok()) {
-        return st;
-      }
-      return ctx_.outbox.Enqueue(
-          tx, pipeline::ProtoRecord(pipeline::kSubmissionsTopic, req->project(), s));
-    });
-    if (!saved.ok()) return ToGrpc(saved);
-    resp->set_deployment_id(id);
-    return grpc::Status::OK;
+    events::v1::ProjectSubmission p;
+    p.set_name(req->project());
+    p.set_namespaces_only(true);
+    *p.add_namespaces() = NamespaceSubmission(req->namespace_());
+    return SubmitProject(std::move(p), req->namespace_().name(), resp->mutable_deployment_id());
   }
 
   grpc::Status ListProjects(grpc::ServerContext*, const core::v1::ListProjectsRequest*,
@@ -437,6 +406,31 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     }
     pending_.push_back(*std::move(progress));
     return absl::OkStatus();
+  }
+
+  static events::v1::NamespaceSubmission NamespaceSubmission(const core::v1::Namespace& ns) {
+    events::v1::NamespaceSubmission n;
+    n.set_name(ns.name());
+    *n.mutable_config() = ns.config();
+    *n.mutable_variables() = ns.variables();
+    return n;
+  }
+
+  // Records a registration as a deployment (with no jobs) and submits it; `*id` is its id.
+  grpc::Status SubmitProject(events::v1::ProjectSubmission project,
+                             const std::string& namespace_name, std::string* id) {
+    *id = bus::NewEventId();
+    project.set_deployment_id(*id);
+    events::v1::Submission s;
+    *s.mutable_project() = std::move(project);
+    const std::string& name = s.project().name();
+    absl::Status saved = ctx_.db.InTransaction([&](store::Transaction& tx) -> absl::Status {
+      if (absl::Status st = RecordDeployment(tx, *id, name, namespace_name, {}); !st.ok()) {
+        return st;
+      }
+      return ctx_.outbox.Enqueue(tx, pipeline::ProtoRecord(pipeline::kSubmissionsTopic, name, s));
+    });
+    return ToGrpc(saved);
   }
 
   app::Context& ctx_;

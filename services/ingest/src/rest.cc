@@ -2,6 +2,7 @@
 // grpc-gateway does), calls the DeploymentService handler and answers in Optimus's shape.
 #include "optimus/ingest/rest.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,22 +29,23 @@ absl::Status FromGrpc(const grpc::Status& s) {
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
 }
 
-absl::StatusOr<json> Body(const HttpRequest& request) {
-  const std::string& body = request.body();
-  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return json::object();
-  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) return absl::InvalidArgumentError("the body is not valid JSON");
-  if (!parsed.is_object()) return absl::InvalidArgumentError("the body is not a JSON object");
-  return parsed;
-}
-
-const json* Member(const json& object, const std::string& snake) {
-  return spec::ProtoJsonField(object, snake);
+// The member `field` of the request's JSON body (an object), or why there is none.
+absl::StatusOr<json> BodyField(const HttpRequest& request, const std::string& field,
+                               const std::string& wanted) {
+  json body = json::object();
+  if (request.body().find_first_not_of(" \t\r\n") != std::string::npos) {
+    body = json::parse(request.body(), nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded()) return absl::InvalidArgumentError("the body is not valid JSON");
+    if (!body.is_object()) return absl::InvalidArgumentError("the body is not a JSON object");
+  }
+  const json* value = spec::ProtoJsonField(body, field);
+  if (value == nullptr) return absl::InvalidArgumentError(field + ": expected " + wanted);
+  return *value;
 }
 
 absl::StatusOr<std::string> Text(const json& object, const std::string& field,
                                  const std::string& where) {
-  const json* v = Member(object, field);
+  const json* v = spec::ProtoJsonField(object, field);
   if (v == nullptr || v->is_null()) return std::string();
   if (!v->is_string()) return absl::InvalidArgumentError(where + field + ": expected a string");
   return v->get<std::string>();
@@ -52,7 +54,7 @@ absl::StatusOr<std::string> Text(const json& object, const std::string& field,
 // A map<string, string> field; numbers and booleans are taken as their text.
 absl::Status Map(const json& object, const std::string& field, const std::string& where,
                  google::protobuf::Map<std::string, std::string>* out) {
-  const json* v = Member(object, field);
+  const json* v = spec::ProtoJsonField(object, field);
   if (v == nullptr || v->is_null()) return absl::OkStatus();
   if (!v->is_object()) return absl::InvalidArgumentError(where + field + ": expected an object");
   for (const auto& [k, value] : v->items()) {
@@ -65,6 +67,23 @@ absl::Status Map(const json& object, const std::string& field, const std::string
     }
   }
   return absl::OkStatus();
+}
+
+// A project's or namespace's name, config and variables, from an object of the body.
+absl::StatusOr<core::v1::Namespace> Named(const json& object, const std::string& field) {
+  const std::string where = field + ".";
+  if (!object.is_object()) {
+    return absl::InvalidArgumentError(field + ": expected an object with the " + field + "'s name");
+  }
+  core::v1::Namespace out;
+  auto name = Text(object, "name", where);
+  if (!name.ok()) return name.status();
+  out.set_name(*name);
+  if (absl::Status s = Map(object, "config", where, out.mutable_config()); !s.ok()) return s;
+  if (absl::Status s = Map(object, "variables", where, out.mutable_variables()); !s.ok()) {
+    return s;
+  }
+  return out;
 }
 
 json MapJson(const google::protobuf::Map<std::string, std::string>& map) {
@@ -84,9 +103,19 @@ json ProjectJson(const core::v1::ProjectInfo& p) {
       {"name", p.name()}, {"config", MapJson(p.config())}, {"variables", MapJson(p.variables())}};
 }
 
-HttpResponse Respond(const absl::StatusOr<json>& body) {
-  if (!body.ok()) return HttpResponse::Error(body.status());
-  return HttpResponse::Json(body->dump());
+// A route answering JSON, or the error's status and message.
+rpc::HttpHandler JsonRoute(std::function<absl::StatusOr<json>(const HttpRequest&)> handler) {
+  return [handler = std::move(handler)](const HttpRequest& request) {
+    auto body = handler(request);
+    if (!body.ok()) return HttpResponse::Error(body.status());
+    return HttpResponse::Json(body->dump());
+  };
+}
+
+json Submitted(const std::string& what, const std::string& deployment_id) {
+  return json{{"success", true},
+              {"message", what + " submitted; follow /api/v1beta1/deployment/" + deployment_id},
+              {"deploymentId", deployment_id}};
 }
 
 // One namespace's specs as a deployment, answered the way Optimus answers Add/Update/Upsert:
@@ -137,158 +166,118 @@ absl::StatusOr<json> DeploySpecs(core::v1::DeploymentService::Service& service,
 
 void AddRestRoutes(rpc::HttpServer& http, core::v1::DeploymentService::Service& service,
                    store::Database& db) {
-  http.Post(kProjects, [&service](const HttpRequest& request) {
-    return Respond([&]() -> absl::StatusOr<json> {
-      auto body = Body(request);
-      if (!body.ok()) return body.status();
-      const json* project = Member(*body, "project");
-      if (project == nullptr || !project->is_object()) {
-        return absl::InvalidArgumentError("project: expected an object with the project's name");
-      }
-      core::v1::RegisterProjectRequest register_project;
-      auto name = Text(*project, "name", "project.");
-      if (!name.ok()) return name.status();
-      register_project.set_name(*name);
-      for (const char* field : {"config", "variables"}) {
-        auto* target = std::string(field) == "config" ? register_project.mutable_config()
-                                                      : register_project.mutable_variables();
-        if (absl::Status s = Map(*project, field, "project.", target); !s.ok()) return s;
-      }
-      core::v1::RegisterProjectResponse response;
-      if (auto s = service.RegisterProject(nullptr, &register_project, &response); !s.ok()) {
-        return FromGrpc(s);
-      }
-      return json{{"success", true},
-                  {"message", "project " + *name + " submitted"},
-                  {"deploymentId", response.deployment_id()}};
-    }());
-  });
-  http.Get(kProjects, [&service](const HttpRequest&) {
-    return Respond([&]() -> absl::StatusOr<json> {
-      core::v1::ListProjectsRequest list;
-      core::v1::ListProjectsResponse response;
-      if (auto s = service.ListProjects(nullptr, &list, &response); !s.ok()) return FromGrpc(s);
-      json projects = json::array();
-      for (const auto& p : response.projects()) projects.push_back(ProjectJson(p));
-      return json{{"projects", projects}};
-    }());
-  });
-  auto get_project = [&service](const std::string& name) -> absl::StatusOr<core::v1::ProjectInfo> {
+  http.Post(kProjects, JsonRoute([&service](const HttpRequest& request) -> absl::StatusOr<json> {
+              auto project = BodyField(request, "project", "an object with the project's name");
+              if (!project.ok()) return project.status();
+              auto named = Named(*project, "project");
+              if (!named.ok()) return named.status();
+              core::v1::RegisterProjectRequest register_project;
+              register_project.set_name(named->name());
+              *register_project.mutable_config() = named->config();
+              *register_project.mutable_variables() = named->variables();
+              core::v1::RegisterProjectResponse response;
+              if (auto s = service.RegisterProject(nullptr, &register_project, &response);
+                  !s.ok()) {
+                return FromGrpc(s);
+              }
+              return Submitted("project " + named->name(), response.deployment_id());
+            }));
+  http.Get(kProjects, JsonRoute([&service](const HttpRequest&) -> absl::StatusOr<json> {
+             core::v1::ListProjectsRequest list;
+             core::v1::ListProjectsResponse response;
+             if (auto s = service.ListProjects(nullptr, &list, &response); !s.ok())
+               return FromGrpc(s);
+             json projects = json::array();
+             for (const auto& p : response.projects()) projects.push_back(ProjectJson(p));
+             return json{{"projects", projects}};
+           }));
+  auto get_project =
+      [&service](const HttpRequest& request) -> absl::StatusOr<core::v1::ProjectInfo> {
     core::v1::GetProjectRequest get;
-    get.set_name(name);
+    get.set_name(request.PathParam("project_name"));
     core::v1::ProjectInfo info;
     if (auto s = service.GetProject(nullptr, &get, &info); !s.ok()) return FromGrpc(s);
     return info;
   };
-  http.Get(kProject, [get_project](const HttpRequest& request) {
-    return Respond([&]() -> absl::StatusOr<json> {
-      auto p = get_project(request.PathParam("project_name"));
-      if (!p.ok()) return p.status();
-      return json{{"project", ProjectJson(*p)}};
-    }());
-  });
-  http.Post(kNamespaces, [&service](const HttpRequest& request) {
-    return Respond([&]() -> absl::StatusOr<json> {
-      auto body = Body(request);
-      if (!body.ok()) return body.status();
-      const json* ns = Member(*body, "namespace");
-      if (ns == nullptr || !ns->is_object()) {
-        return absl::InvalidArgumentError(
-            "namespace: expected an object with the namespace's name");
-      }
-      core::v1::RegisterNamespaceRequest register_namespace;
-      register_namespace.set_project(request.PathParam("project_name"));
-      auto name = Text(*ns, "name", "namespace.");
-      if (!name.ok()) return name.status();
-      auto* n = register_namespace.mutable_namespace_();
-      n->set_name(*name);
-      if (absl::Status s = Map(*ns, "config", "namespace.", n->mutable_config()); !s.ok()) return s;
-      if (absl::Status s = Map(*ns, "variables", "namespace.", n->mutable_variables()); !s.ok()) {
-        return s;
-      }
-      core::v1::RegisterNamespaceResponse response;
-      if (auto s = service.RegisterNamespace(nullptr, &register_namespace, &response); !s.ok()) {
-        return FromGrpc(s);
-      }
-      return json{{"success", true},
-                  {"message", "namespace " + *name + " submitted"},
-                  {"deploymentId", response.deployment_id()}};
-    }());
-  });
-  http.Get(kNamespaces, [get_project](const HttpRequest& request) {
-    return Respond([&]() -> absl::StatusOr<json> {
-      auto p = get_project(request.PathParam("project_name"));
-      if (!p.ok()) return p.status();
-      json namespaces = json::array();
-      for (const auto& ns : p->namespaces()) namespaces.push_back(NamespaceJson(ns));
-      return json{{"namespaces", namespaces}};
-    }());
-  });
-  http.Get(kNamespace, [get_project](const HttpRequest& request) {
-    return Respond([&]() -> absl::StatusOr<json> {
-      auto p = get_project(request.PathParam("project_name"));
-      if (!p.ok()) return p.status();
-      const std::string& wanted = request.PathParam("namespace_name");
-      for (const auto& ns : p->namespaces()) {
-        if (ns.name() == wanted) return json{{"namespace", NamespaceJson(ns)}};
-      }
-      return absl::NotFoundError("namespace " + wanted + " is not registered in project " +
-                                 p->name());
-    }());
-  });
+  http.Get(kProject, JsonRoute([get_project](const HttpRequest& request) -> absl::StatusOr<json> {
+             auto p = get_project(request);
+             if (!p.ok()) return p.status();
+             return json{{"project", ProjectJson(*p)}};
+           }));
+  http.Post(kNamespaces, JsonRoute([&service](const HttpRequest& request) -> absl::StatusOr<json> {
+              auto ns = BodyField(request, "namespace", "an object with the namespace's name");
+              if (!ns.ok()) return ns.status();
+              auto named = Named(*ns, "namespace");
+              if (!named.ok()) return named.status();
+              core::v1::RegisterNamespaceRequest register_namespace;
+              register_namespace.set_project(request.PathParam("project_name"));
+              *register_namespace.mutable_namespace_() = *named;
+              core::v1::RegisterNamespaceResponse response;
+              if (auto s = service.RegisterNamespace(nullptr, &register_namespace, &response);
+                  !s.ok()) {
+                return FromGrpc(s);
+              }
+              return Submitted("namespace " + named->name(), response.deployment_id());
+            }));
+  http.Get(kNamespaces,
+           JsonRoute([get_project](const HttpRequest& request) -> absl::StatusOr<json> {
+             auto p = get_project(request);
+             if (!p.ok()) return p.status();
+             json namespaces = json::array();
+             for (const auto& ns : p->namespaces()) namespaces.push_back(NamespaceJson(ns));
+             return json{{"namespaces", namespaces}};
+           }));
+  http.Get(kNamespace, JsonRoute([get_project](const HttpRequest& request) -> absl::StatusOr<json> {
+             auto p = get_project(request);
+             if (!p.ok()) return p.status();
+             const std::string& wanted = request.PathParam("namespace_name");
+             for (const auto& ns : p->namespaces()) {
+               if (ns.name() == wanted) return json{{"namespace", NamespaceJson(ns)}};
+             }
+             return absl::NotFoundError("namespace " + wanted + " is not registered in project " +
+                                        p->name());
+           }));
 
   // Job specifications. Optimus's Add refuses jobs that exist and Update jobs that do not;
   // here all three add or update (a deployment never deletes what it does not list).
-  auto deploy_list = [&service](const HttpRequest& request) {
-    return Respond([&]() -> absl::StatusOr<json> {
-      auto body = Body(request);
-      if (!body.ok()) return body.status();
-      const json* specs = Member(*body, "specs");
-      if (specs == nullptr) return absl::InvalidArgumentError("specs: expected a list of jobs");
-      return DeploySpecs(service, request, *specs);
-    }());
-  };
+  auto deploy_list = JsonRoute([&service](const HttpRequest& request) -> absl::StatusOr<json> {
+    auto specs = BodyField(request, "specs", "a list of jobs");
+    if (!specs.ok()) return specs.status();
+    return DeploySpecs(service, request, *specs);
+  });
   const std::string jobs = std::string(kNamespace) + "/jobs";
   http.Post(jobs, deploy_list);
   http.Put(jobs, deploy_list);
   http.Post(std::string(kNamespace) + "/jobs-upsert", deploy_list);
-  http.Post(std::string(kNamespace) + "/job", [&service](const HttpRequest& request) {
-    return Respond([&]() -> absl::StatusOr<json> {
-      auto body = Body(request);
-      if (!body.ok()) return body.status();
-      const json* spec = Member(*body, "spec");
-      if (spec == nullptr) return absl::InvalidArgumentError("spec: expected a job");
-      return DeploySpecs(service, request, json::array({*spec}));
-    }());
-  });
+  http.Post(std::string(kNamespace) + "/job",
+            JsonRoute([&service](const HttpRequest& request) -> absl::StatusOr<json> {
+              auto spec = BodyField(request, "spec", "a job");
+              if (!spec.ok()) return spec.status();
+              return DeploySpecs(service, request, json::array({*spec}));
+            }));
   http.Delete(std::string(kNamespace) + "/job/{job_name}",
-              [&service, &db](const HttpRequest& request) {
-                return Respond([&]() -> absl::StatusOr<json> {
-                  core::v1::DeployRequest deploy;
-                  deploy.set_project(request.PathParam("project_name"));
-                  deploy.set_namespace_(request.PathParam("namespace_name"));
-                  deploy.set_mode(events::v1::DEPLOY_MODE_DELETE);
-                  deploy.add_delete_jobs(request.PathParam("job_name"));
-                  deploy.set_force(request.Query("force") == "true");
-                  core::v1::DeployResponse response;
-                  if (auto s = service.Deploy(nullptr, &deploy, &response); !s.ok())
-                    return FromGrpc(s);
-                  // A job others still read is refused at once (recorded failed with the reason).
-                  int64_t last = 0;
-                  auto now = Status(db, response.deployment_id(), 0, &last);
-                  if (!now.ok()) return now.status();
-                  for (const auto& change : now->changes()) {
-                    if (change.stage() == events::v1::STAGE_FAILED) {
-                      return absl::FailedPreconditionError(change.job() + ": " + change.error());
-                    }
+              JsonRoute([&service, &db](const HttpRequest& request) -> absl::StatusOr<json> {
+                core::v1::DeployRequest deploy;
+                deploy.set_project(request.PathParam("project_name"));
+                deploy.set_namespace_(request.PathParam("namespace_name"));
+                deploy.set_mode(events::v1::DEPLOY_MODE_DELETE);
+                deploy.add_delete_jobs(request.PathParam("job_name"));
+                deploy.set_force(request.Query("force") == "true");
+                core::v1::DeployResponse response;
+                if (auto s = service.Deploy(nullptr, &deploy, &response); !s.ok())
+                  return FromGrpc(s);
+                // A job others still read is refused at once (recorded failed with the reason).
+                int64_t last = 0;
+                auto now = Status(db, response.deployment_id(), 0, &last);
+                if (!now.ok()) return now.status();
+                for (const auto& change : now->changes()) {
+                  if (change.stage() == events::v1::STAGE_FAILED) {
+                    return absl::FailedPreconditionError(change.job() + ": " + change.error());
                   }
-                  return json{{"success", true},
-                              {"message", "deletion of " + request.PathParam("job_name") +
-                                              " submitted; follow /api/v1beta1/deployment/" +
-                                              response.deployment_id()},
-                              {"deploymentId", response.deployment_id()}};
-                }());
-              });
+                }
+                return Submitted("deletion of " + request.PathParam("job_name"),
+                                 response.deployment_id());
+              }));
 
   http.Get("/api/v1beta1/deployment/{deployment_id}", [&db](const HttpRequest& request) {
     int64_t last = 0;

@@ -17,23 +17,28 @@ using events::v1::Stage;
 
 class DeploymentsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    db_ = *store::OpenDatabase("sqlite:" + dir_.File("ingest.db"), "ingest");
-    ASSERT_TRUE(store::ApplyMigrations(*db_, "ingest", IngestService().Migrations()).ok());
+  void SetUp() override { db_ = NewDatabase(dir_); }
+
+  // An ingest database with deployment d1 of jobs "a" (accepted) and "bad" (refused).
+  static std::unique_ptr<store::Database> NewDatabase(const testing::TempDir& dir) {
+    auto db = *store::OpenDatabase("sqlite:" + dir.File("ingest.db"), "ingest");
+    EXPECT_TRUE(store::ApplyMigrations(*db, "ingest", IngestService().Migrations()).ok());
     std::vector<core::v1::JobProgress> jobs(2);
     jobs[0].set_job("a");
     jobs[0].set_stage(Stage::STAGE_ACCEPTED);
     jobs[1].set_job("bad");
     jobs[1].set_stage(Stage::STAGE_FAILED);
     jobs[1].set_error("invalid cron");
-    ASSERT_TRUE(db_->InTransaction([&](store::Transaction& tx) {
-                     return RecordDeployment(tx, "d1", "p", "ns", jobs);
-                   })
-                    .ok());
+    EXPECT_TRUE(db->InTransaction([&](store::Transaction& tx) {
+                    return RecordDeployment(tx, "d1", "p", "ns", jobs);
+                  }).ok());
+    return db;
   }
 
-  void Progress(const std::string& job, Stage stage, bool cascaded = false,
-                const std::string& warning = "") {
+  // A progress record of job `job` of deployment d1.
+  static events::v1::DeploymentProgress Record(const std::string& job, Stage stage,
+                                               bool cascaded = false,
+                                               const std::string& warning = "") {
     events::v1::DeploymentProgress p;
     p.set_deployment_id("d1");
     p.set_project("p");
@@ -42,6 +47,12 @@ class DeploymentsTest : public ::testing::Test {
     p.set_stage(stage);
     p.set_cascaded(cascaded);
     p.set_warning(warning);
+    return p;
+  }
+
+  void Progress(const std::string& job, Stage stage, bool cascaded = false,
+                const std::string& warning = "") {
+    const auto p = Record(job, stage, cascaded, warning);
     ASSERT_TRUE(
         db_->InTransaction([&](store::Transaction& tx) { return ApplyProgress(tx, p); }).ok());
   }
@@ -124,10 +135,7 @@ TEST_F(DeploymentsTest, AWarningStaysWithTheJobUntilItsCauseGoes) {
 }
 
 TEST_F(DeploymentsTest, ADeploymentRefusedAsAWholeIsDoneWithItsReason) {
-  events::v1::DeploymentProgress p;
-  p.set_deployment_id("d1");
-  p.set_project("p");
-  p.set_stage(Stage::STAGE_FAILED);
+  auto p = Record("", Stage::STAGE_FAILED);
   p.set_error("project p is not registered");
   Progress("a", Stage::STAGE_FAILED);
   ASSERT_TRUE(
@@ -138,48 +146,24 @@ TEST_F(DeploymentsTest, ADeploymentRefusedAsAWholeIsDoneWithItsReason) {
 }
 
 TEST_F(DeploymentsTest, ABatchEndsWhereRecordByRecordEnds) {
-  auto record = [](const std::string& job, Stage stage, bool cascaded = false,
-                   const std::string& warning = "") {
-    events::v1::DeploymentProgress p;
-    p.set_deployment_id("d1");
-    p.set_project("p");
-    p.set_namespace_("ns");
-    p.set_job_name(job);
-    p.set_stage(stage);
-    p.set_cascaded(cascaded);
-    p.set_warning(warning);
-    return p;
-  };
   const std::vector<events::v1::DeploymentProgress> records = {
-      record("a", Stage::STAGE_STORED),
-      record("a", Stage::STAGE_RESOLVED, false, "t is also written by p/b"),
-      record("a", Stage::STAGE_STORED),  // late: ignored
-      record("down", Stage::STAGE_RESOLVED, true),
-      record("a", Stage::STAGE_PUBLISHED),
-      record("a", Stage::STAGE_RESOLVED, true),  // an upstream changed: more work
-      record("down", Stage::STAGE_PUBLISHED, true),
-      record("", Stage::STAGE_STORED),
+      Record("a", Stage::STAGE_STORED),
+      Record("a", Stage::STAGE_RESOLVED, false, "t is also written by p/b"),
+      Record("a", Stage::STAGE_STORED),  // late: ignored
+      Record("down", Stage::STAGE_RESOLVED, true),
+      Record("a", Stage::STAGE_PUBLISHED),
+      Record("a", Stage::STAGE_RESOLVED, true),  // an upstream changed: more work
+      Record("down", Stage::STAGE_PUBLISHED, true),
+      Record("", Stage::STAGE_STORED),
       [&] {  // another ingest's deployment: ignored
-        auto p = record("elsewhere", Stage::STAGE_STORED);
+        auto p = Record("elsewhere", Stage::STAGE_STORED);
         p.set_deployment_id("d9");
         return p;
       }(),
-      record("a", Stage::STAGE_PUBLISHED, true)};
+      Record("a", Stage::STAGE_PUBLISHED, true)};
   // The same records into a second database, one transaction each.
   testing::TempDir other_dir;
-  auto other = *store::OpenDatabase("sqlite:" + other_dir.File("ingest.db"), "ingest");
-  ASSERT_TRUE(store::ApplyMigrations(*other, "ingest", IngestService().Migrations()).ok());
-  std::vector<core::v1::JobProgress> jobs(2);
-  jobs[0].set_job("a");
-  jobs[0].set_stage(Stage::STAGE_ACCEPTED);
-  jobs[1].set_job("bad");
-  jobs[1].set_stage(Stage::STAGE_FAILED);
-  jobs[1].set_error("invalid cron");
-  ASSERT_TRUE(other
-                  ->InTransaction([&](store::Transaction& tx) {
-                    return RecordDeployment(tx, "d1", "p", "ns", jobs);
-                  })
-                  .ok());
+  auto other = NewDatabase(other_dir);
   for (const auto& r : records) {
     ASSERT_TRUE(
         other->InTransaction([&](store::Transaction& tx) { return ApplyProgress(tx, r); }).ok());

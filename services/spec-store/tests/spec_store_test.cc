@@ -39,8 +39,10 @@ class SpecStoreTest : public ::testing::Test {
         [&](store::Transaction& tx) { return ApplySubmission(tx, outbox_, m); });
   }
 
-  absl::Status Job(const std::string& name, const std::string& yaml, const std::string& sql,
-                   const std::string& ns = "ns1") {
+  // A job submission of deployment d1 in project p.
+  static events::v1::Submission JobSubmission(const std::string& name, const std::string& yaml,
+                                              const std::string& sql,
+                                              const std::string& ns = "ns1") {
     events::v1::Submission s;
     auto* job = s.mutable_job();
     job->set_deployment_id("d1");
@@ -51,7 +53,22 @@ class SpecStoreTest : public ::testing::Test {
     auto* asset = job->add_assets();
     asset->set_name("query.sql");
     asset->set_inline_(sql);
-    return Apply(s);
+    return s;
+  }
+
+  // Project p (storage_path file://dags) with namespace ns1.
+  static events::v1::Submission ProjectSubmission() {
+    events::v1::Submission s;
+    auto* p = s.mutable_project();
+    p->set_name("p");
+    (*p->mutable_config())["storage_path"] = "file://dags";
+    p->add_namespaces()->set_name("ns1");
+    return s;
+  }
+
+  absl::Status Job(const std::string& name, const std::string& yaml, const std::string& sql,
+                   const std::string& ns = "ns1") {
+    return Apply(JobSubmission(name, yaml, sql, ns));
   }
 
   // Everything enqueued since the last call.
@@ -159,17 +176,8 @@ TEST_F(SpecStoreTest, DeleteOnlyReachesJobsOfItsNamespace) {
 
 TEST_F(SpecStoreTest, ABatchStoresJobsInOrderAndASealSeesThem) {
   auto job = [](const std::string& name, const std::string& sql) {
-    events::v1::Submission s;
-    auto* j = s.mutable_job();
-    j->set_deployment_id("d1");
-    j->set_project("p");
-    j->set_namespace_("ns1");
-    j->set_job_name(name);
-    j->set_spec_yaml("name: " + name);
-    auto* a = j->add_assets();
-    a->set_name("query.sql");
-    a->set_inline_(sql);
-    return bus::Message{pipeline::kSubmissionsTopic, "p/ns1", s.SerializeAsString()};
+    return bus::Message{pipeline::kSubmissionsTopic, "p/ns1",
+                        JobSubmission(name, "name: " + name, sql).SerializeAsString()};
   };
   ASSERT_TRUE(Job("old", "name: old", "select 0").ok());
   Drain();
@@ -209,11 +217,7 @@ TEST_F(SpecStoreTest, ABatchStoresJobsInOrderAndASealSeesThem) {
 }
 
 TEST_F(SpecStoreTest, ProjectsKeepUpperCasedConfigAndVersionOnlyOnChange) {
-  events::v1::Submission s;
-  auto* p = s.mutable_project();
-  p->set_name("p");
-  (*p->mutable_config())["storage_path"] = "file://dags";
-  p->add_namespaces()->set_name("ns1");
+  const events::v1::Submission s = ProjectSubmission();
   ASSERT_TRUE(Apply(s).ok());
   auto out = Drain();
   ASSERT_THAT(Topics(out), ElementsAre("optimus.projects p", "optimus.deployments.progress "));
@@ -245,11 +249,7 @@ TEST_F(SpecStoreTest, NamespacesMergeByNameAndANamespaceNeedsItsProject) {
   EXPECT_EQ(failed.error(),
             "project p is not registered (register it first: optimus project register)");
 
-  events::v1::Submission s;
-  auto* p = s.mutable_project();
-  p->set_name("p");
-  (*p->mutable_config())["storage_path"] = "file://dags";
-  p->add_namespaces()->set_name("ns1");
+  const events::v1::Submission s = ProjectSubmission();
   ASSERT_TRUE(Apply(s).ok());
   Drain();
   ASSERT_TRUE(Apply(only).ok());
