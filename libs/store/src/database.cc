@@ -80,11 +80,16 @@ void AppendPlaceholders(std::string& sql, size_t first, size_t count) {
 
 }  // namespace
 
+size_t RowsPerStatement(const Transaction& tx, size_t width) {
+  if (tx.dialect() == Dialect::kSqlite) return 1;
+  return std::max<size_t>(1, kMaxParams / std::max<size_t>(1, width));
+}
+
 absl::Status ExecuteValues(Transaction& tx, std::string_view head,
                            const std::vector<std::vector<Value>>& rows, std::string_view tail) {
   if (rows.empty()) return absl::OkStatus();
   const size_t width = rows.front().size();
-  const size_t per_chunk = std::max<size_t>(1, kMaxParams / std::max<size_t>(1, width));
+  const size_t per_chunk = RowsPerStatement(tx, width);
   for (size_t first = 0; first < rows.size(); first += per_chunk) {
     const size_t last = std::min(rows.size(), first + per_chunk);
     std::string sql(head);

@@ -23,39 +23,35 @@ absl::Status Outbox::Enqueue(Transaction& tx, bus::OutgoingMessage message) cons
 }
 
 absl::Status Outbox::EnqueueAll(Transaction& tx, std::vector<bus::OutgoingMessage> messages) const {
-  // Rows per statement: 5 parameters each stays far below SQLite's and PostgreSQL's limits.
-  constexpr size_t kRowsPerStatement = 1000;
+  if (messages.empty()) return absl::OkStatus();
   const int64_t now = NowMs();
-  for (size_t first = 0; first < messages.size(); first += kRowsPerStatement) {
-    const size_t last = std::min(messages.size(), first + kRowsPerStatement);
-    std::string sql =
-        "INSERT INTO outbox (topic, msg_key, payload, headers, created_at_ms, tombstone) VALUES ";
-    std::vector<Value> params;
-    params.reserve((last - first) * 6);
-    for (size_t i = first; i < last; ++i) {
-      bus::OutgoingMessage& message = messages[i];
-      if (message.topic.empty()) return absl::InvalidArgumentError("outbox: message has no topic");
-      bool has_type = false;
-      for (const auto& [k, v] : message.headers) has_type |= (k == bus::kCeType && !v.empty());
-      if (!has_type) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("outbox: message for ", message.topic, " has no ce_type header"));
-      }
-      bus::StampCloudEvent(message, source_);
-      const size_t n = params.size();
-      absl::StrAppend(&sql, i == first ? "" : ", ", "($", n + 1, ", $", n + 2, ", $", n + 3, ", $",
-                      n + 4, ", $", n + 5, ", $", n + 6, ")");
-      const bool tombstone = message.tombstone;
-      params.emplace_back(std::move(message.topic));
-      params.emplace_back(std::move(message.key));
-      params.emplace_back(Blob{std::move(message.payload)});
-      params.emplace_back(Blob{bus::EncodeHeaders(message.headers)});
-      params.emplace_back(now);
-      params.emplace_back(static_cast<int64_t>(tombstone));
+  std::vector<std::vector<Value>> rows;
+  rows.reserve(messages.size());
+  for (bus::OutgoingMessage& message : messages) {
+    if (message.topic.empty()) return absl::InvalidArgumentError("outbox: message has no topic");
+    bool has_type = false;
+    for (const auto& [k, v] : message.headers) has_type |= (k == bus::kCeType && !v.empty());
+    if (!has_type) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("outbox: message for ", message.topic, " has no ce_type header"));
     }
-    if (auto inserted = tx.Execute(sql, params); !inserted.ok()) return inserted.status();
+    bus::StampCloudEvent(message, source_);
+    std::vector<Value>& row = rows.emplace_back();
+    row.reserve(6);
+    row.emplace_back(std::move(message.topic));
+    row.emplace_back(std::move(message.key));
+    row.emplace_back(Blob{std::move(message.payload)});
+    row.emplace_back(Blob{bus::EncodeHeaders(message.headers)});
+    row.emplace_back(now);
+    row.emplace_back(static_cast<int64_t>(message.tombstone));
   }
-  return messages.empty() ? absl::OkStatus() : tx.Notify(kOutboxChannel);
+  if (absl::Status s = ExecuteValues(
+          tx, "INSERT INTO outbox (topic, msg_key, payload, headers, created_at_ms, tombstone)",
+          rows);
+      !s.ok()) {
+    return s;
+  }
+  return tx.Notify(kOutboxChannel);
 }
 
 absl::StatusOr<int> OutboxRelay::PublishBatch() {

@@ -1,6 +1,7 @@
 // Optimus' template functions and its two-pass asset compiler.
 #include "optimus/template/optimus_funcs.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "absl/status/status.h"
@@ -216,6 +217,10 @@ FuncMap OptimusFuncMap(const FuncContext& ctx) {
   return m;
 }
 
+namespace {
+bool HasAction(std::string_view text) { return text.find("{{") != std::string_view::npos; }
+}  // namespace
+
 bool IsPartialAsset(std::string_view filename) {
   for (std::string_view ext : {".gtpl", ".j2", ".tmpl", ".tpl"}) {
     if (filename.size() >= ext.size() && filename.substr(filename.size() - ext.size()) == ext)
@@ -226,6 +231,10 @@ bool IsPartialAsset(std::string_view filename) {
 
 absl::StatusOr<std::string> CompileString(std::string_view name, std::string_view text,
                                           const Value& data, const FuncContext& ctx) {
+  // Text without an action renders as itself: most config values and many queries are plain,
+  // and building a set of functions costs more than the rest of a job's resolution.
+  if (!HasAction(text))
+    return std::string(absl::StripAsciiWhitespace(absl::string_view(text.data(), text.size())));
   TemplateSet set(OptimusFuncMap(ctx));
   if (auto s = set.Parse(name, text); !s.ok()) return s;
   auto out = set.Execute(name, data);
@@ -235,6 +244,15 @@ absl::StatusOr<std::string> CompileString(std::string_view name, std::string_vie
 
 absl::StatusOr<std::map<std::string, std::string>> CompileAssets(
     const std::map<std::string, std::string>& files, const Value& data, const FuncContext& ctx) {
+  // Without an action in any file (none defines a template another could name), each file
+  // renders as itself.
+  if (std::none_of(files.begin(), files.end(), [](const auto& f) { return HasAction(f.second); })) {
+    std::map<std::string, std::string> rendered;
+    for (const auto& [name, text] : files) {
+      rendered[name] = IsPartialAsset(name) ? text : std::string(absl::StripAsciiWhitespace(text));
+    }
+    return rendered;
+  }
   TemplateSet set(OptimusFuncMap(ctx));
   for (const auto& [name, text] : files) {
     if (auto s = set.Parse(name, text); !s.ok())

@@ -144,6 +144,25 @@ TEST(OptimusCompile, AssetsResolveIncludesInTwoPasses) {
   EXPECT_EQ(out->size(), 4u);
 }
 
+// Plain text takes a short cut past the template engine; it must render exactly as the engine
+// would: trimmed, except partials, which come back untouched.
+TEST(OptimusCompile, TextWithoutActionsRendersAsTheEngineWould) {
+  const std::string plain = "\n  select a, '}}' from t -- { {\n\n";
+  auto fast = CompileString("t", plain, Data(), Ctx());
+  ASSERT_TRUE(fast.ok());
+  EXPECT_EQ(*fast, "select a, '}}' from t -- { {");
+  // One action anywhere sends every file through the engine: compare both paths.
+  std::map<std::string, std::string> files = {{"q.sql", plain}, {"p.gtpl", plain}};
+  auto shortcut = CompileAssets(files, Data(), Ctx());
+  files["x.sql"] = "{{.n}}";
+  auto engine = CompileAssets(files, Data(), Ctx());
+  ASSERT_TRUE(shortcut.ok() && engine.ok());
+  EXPECT_EQ(shortcut->at("q.sql"), engine->at("q.sql"));
+  EXPECT_EQ(shortcut->at("p.gtpl"), engine->at("p.gtpl"));
+  EXPECT_EQ(shortcut->at("p.gtpl"), plain);
+  EXPECT_EQ(engine->at("x.sql"), "42");
+}
+
 TEST(OptimusCompile, AssetErrorsNameTheFile) {
   auto out = CompileAssets({{"ok.sql", "x"}, {"bad.sql", "select\n{{ .a } }"}}, Data(), Ctx());
   ASSERT_FALSE(out.ok());

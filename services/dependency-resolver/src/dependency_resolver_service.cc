@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -13,6 +14,7 @@
 #include "optimus/dependency_resolver/lineage_of.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/rpc/grpc_server.h"
+#include "optimus/spec/parallel_for.h"
 #include "optimus/telemetry/log.h"
 
 namespace optimus::dependency_resolver {
@@ -32,7 +34,7 @@ std::string SharedDestinationWarning(const events::v1::JobResolution& r) {
 
 }  // namespace
 
-JobLineage Resolver::Recompute(const std::string& key) {
+LineageResult Resolver::LineageFor(const std::string& key) const {
   const auto& record = specs_.at(key);
   auto project = projects_.find(record.project());
   // Large assets travel by reference: read them back from the object store.
@@ -54,14 +56,30 @@ JobLineage Resolver::Recompute(const std::string& key) {
   }
   LineageResult r = LineageOf(record, project == projects_.end() ? nullptr : &project->second,
                               plugins_, blob_assets);
-  task_of_[key] = r.task;
   if (r.error.empty() && !blob_error.empty()) r.error = blob_error;
-  if (r.error.empty()) {
-    errors_.erase(key);
-  } else {
-    errors_[key] = r.error;
+  return r;
+}
+
+std::vector<JobLineage> Resolver::Recompute(const std::vector<std::string>& keys) {
+  // Rendering templates and parsing SQL is pure and costs most of a deploy's resolution: it
+  // runs on every core; the results are applied in order.
+  std::vector<LineageResult> results(keys.size());
+  const size_t workers =
+      keys.size() < kParallelFrom ? 1 : std::max(1u, std::thread::hardware_concurrency());
+  spec::ParallelFor(keys.size(), workers, [&](size_t i) { results[i] = LineageFor(keys[i]); });
+  std::vector<JobLineage> lineages;
+  lineages.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    LineageResult& r = results[i];
+    task_of_[keys[i]] = r.task;
+    if (r.error.empty()) {
+      errors_.erase(keys[i]);
+    } else {
+      errors_[keys[i]] = r.error;
+    }
+    lineages.push_back(std::move(r.lineage));
   }
-  return r.lineage;
+  return lineages;
 }
 
 absl::Status Resolver::Load(store::Database& db) {
@@ -91,12 +109,12 @@ absl::Status Resolver::Load(store::Database& db) {
   for (const auto& row : projects->rows) projects_[row.Text(0)].ParseFromString(row.Text(1));
   auto jobs = db.Execute("SELECT job_key, record FROM jobs");
   if (!jobs.ok()) return jobs.status();
-  std::vector<JobLineage> lineages;
+  std::vector<std::string> keys;
   for (const auto& row : jobs->rows) {
     specs_[row.Text(0)].ParseFromString(row.Text(1));
-    lineages.push_back(Recompute(row.Text(0)));
+    keys.push_back(row.Text(0));
   }
-  graph_.Apply(lineages);
+  graph_.Apply(Recompute(keys));
   return absl::OkStatus();
 }
 
@@ -172,17 +190,18 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     if (!saved.ok()) return saved.status();
     plugins_[plugin->name] = *plugin;
     // Jobs of this task plugin resolve again (their destination or parsers may differ now).
-    std::vector<JobLineage> again;
+    std::vector<std::string> keys;
     for (const auto& [key, task] : task_of_) {
-      if (task == plugin->name) again.push_back(Recompute(key));
+      if (task == plugin->name) keys.push_back(key);
     }
+    const std::vector<JobLineage> again = Recompute(keys);
     std::vector<std::string> changed = graph_.Apply(again);
     for (const auto& l : again) changed.push_back(l.key());
     std::sort(changed.begin(), changed.end());
     changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
     std::vector<EmitItem> items;
     for (const auto& k : changed) items.push_back({k, "", false});
-    return EmitOrHold(tx, outbox, std::move(items), false);
+    return EmitOrHold(tx, outbox, std::move(items), false, true);
   }
   if (m.topic == pipeline::kProjectsTopic) {
     if (m.tombstone) return absl::OkStatus();
@@ -194,15 +213,15 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
         {record->name(), store::Blob{m.payload}});
     if (!saved.ok()) return saved.status();
     projects_[record->name()] = *record;
-    std::vector<JobLineage> again;
+    std::vector<std::string> keys;
     for (const auto& [key, spec] : specs_) {
       if (spec.project() == record->name() && spec.spec_yaml().find("{{") != std::string::npos) {
-        again.push_back(Recompute(key));
+        keys.push_back(key);
       }
     }
     std::vector<EmitItem> items;
-    for (const auto& k : graph_.Apply(again)) items.push_back({k, "", false});
-    return EmitOrHold(tx, outbox, std::move(items), false);
+    for (const auto& k : graph_.Apply(Recompute(keys))) items.push_back({k, "", false});
+    return EmitOrHold(tx, outbox, std::move(items), false, true);
   }
   if (m.topic != pipeline::kJobSpecsTopic) {
     return absl::InvalidArgumentError("unexpected topic " + m.topic);
@@ -215,10 +234,7 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     specs_.erase(key);
     errors_.erase(key);
     task_of_.erase(key);
-    auto& ups = pending_.upserts;
-    ups.erase(
-        std::remove_if(ups.begin(), ups.end(), [&](const JobLineage& l) { return l.key() == key; }),
-        ups.end());
+    pending_.upserts.erase(key);
     pending_.deployment_of.erase(key);
     pending_.removals.push_back(key);
     auto tombstone =
@@ -243,7 +259,7 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
   specs_[key] = *record;
   auto& removals = pending_.removals;
   removals.erase(std::remove(removals.begin(), removals.end(), key), removals.end());
-  pending_.upserts.push_back(Recompute(key));
+  pending_.upserts.insert(key);  // its lineage is computed by Flush, with the batch's others
   ++applied_specs_;
   pending_.deployment_of[key] = record->deployment_id();
   if (pending_.first_deployment.empty()) pending_.first_deployment = record->deployment_id();
@@ -255,7 +271,7 @@ absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox
   applied_specs_ = 0;
   if (pending_.upserts.empty() && pending_.removals.empty()) {
     // A batch of plugins or projects only: nothing new streams in, held jobs may go.
-    return held_.empty() ? absl::OkStatus() : EmitOrHold(tx, outbox, {}, false);
+    return held_.empty() ? absl::OkStatus() : EmitOrHold(tx, outbox, {}, false, true);
   }
   Pending batch = std::move(pending_);
   pending_ = Pending();
@@ -287,9 +303,11 @@ absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox
     if (absl::Status s = outbox.EnqueueAll(tx, std::move(gone)); !s.ok()) return s;
   }
   std::set<std::string> keys;
-  for (const auto& k : graph_.Apply(batch.upserts, batch.removals)) keys.insert(k);
+  const std::vector<JobLineage> upserts =
+      Recompute(std::vector<std::string>(batch.upserts.begin(), batch.upserts.end()));
+  for (const auto& k : graph_.Apply(upserts, batch.removals)) keys.insert(k);
   // Every job whose spec changed, even when its lineage did not.
-  for (const auto& l : batch.upserts) keys.insert(l.key());
+  keys.insert(batch.upserts.begin(), batch.upserts.end());
   if (!batch.tombstones.empty()) {
     if (absl::Status s = outbox.EnqueueAll(tx, std::move(batch.tombstones)); !s.ok()) return s;
   }
@@ -313,15 +331,15 @@ absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox
     }
     items.push_back({k, cause, true});
   }
-  return EmitOrHold(tx, outbox, std::move(items), backlog);
+  return EmitOrHold(tx, outbox, std::move(items), backlog, false);
 }
 
 absl::Status Resolver::Release(store::Transaction& tx, const store::Outbox& outbox) {
-  return EmitOrHold(tx, outbox, {}, false);
+  return EmitOrHold(tx, outbox, {}, false, true);
 }
 
 absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& outbox,
-                                  std::vector<EmitItem> items, bool backlog) {
+                                  std::vector<EmitItem> items, bool backlog, bool release) {
   const absl::Time now = absl::Now();
   std::vector<EmitItem> out;
   std::set<std::string> seen;
@@ -357,10 +375,12 @@ absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& o
     }
     out.push_back(std::move(item));
   }
-  // Held jobs this batch did not touch go once the stream is small or they waited long enough.
+  // Held jobs this batch did not touch go when the input pauses or they waited long enough,
+  // not on a small batch: a deploy's stream has small batches too, between large ones, and
+  // releasing then compiled a fifth of a 10,000-job project twice.
   std::vector<std::string> due;
   for (const auto& [key, held] : held_) {
-    if (seen.count(key) == 0 && (!backlog || now - held.since >= kMaxHold)) due.push_back(key);
+    if (seen.count(key) == 0 && (release || now - held.since >= kMaxHold)) due.push_back(key);
   }
   for (const std::string& key : due) {
     out.push_back({key, held_.at(key).deployment_id, held_.at(key).cascaded});

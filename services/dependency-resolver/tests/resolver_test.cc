@@ -337,6 +337,29 @@ TEST_F(ResolverTest, DuringABacklogAReaderWaitsForItsWriterAndResolvesOnce) {
   EXPECT_FALSE(resolver_.holding());
 }
 
+TEST_F(ResolverTest, ASmallBatchInTheStreamDoesNotReleaseHeldJobs) {
+  Plugin(kPlugin);
+  Project();
+  Drain();
+  std::vector<bus::Message> full{SpecRecord("reader", "select * from acme.d.writer")};
+  for (size_t i = 1; i < Resolver::kBacklogRecords; ++i) {
+    full.push_back(SpecRecord("f" + std::to_string(i), "select 1"));
+  }
+  ASSERT_TRUE(Batch(full).ok());
+  Drain();
+  // A few unrelated jobs between two large batches: they go out, the reader keeps waiting.
+  ASSERT_TRUE(Batch({SpecRecord("other", "select 3", "d2")}).ok());
+  auto out = Drain();
+  EXPECT_THAT(Resolved(out), ElementsAre("p/other"));
+  EXPECT_TRUE(resolver_.holding());
+  // Its writer comes later in the stream: the reader is compiled once, with its upstream.
+  ASSERT_TRUE(Batch({SpecRecord("writer", "select 2", "d3")}).ok());
+  out = Drain();
+  EXPECT_THAT(Resolved(out), ElementsAre("p/reader", "p/writer"));
+  EXPECT_EQ(ResolutionOf(out, "p/reader").upstreams_size(), 1);
+  EXPECT_FALSE(resolver_.holding());
+}
+
 TEST_F(ResolverTest, HeldJobsGoOutWhenTheInputPauses) {
   Plugin(kPlugin);
   Project();

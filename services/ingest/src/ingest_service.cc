@@ -347,9 +347,10 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
                                const core::v1::WatchDeploymentRequest* req,
                                grpc::ServerWriter<core::v1::DeploymentStatus>* writer) override {
     // The status is read again only when progress for this deployment was committed, and at
-    // most every kMinInterval: many watchers of a large deploy would otherwise re-read their
-    // deployments on every batch of every other one.
-    constexpr auto kMinInterval = std::chrono::milliseconds(40);
+    // most every interval: many watchers of a large deploy would otherwise re-read their
+    // deployments on every batch of every other one. Reading a large deployment costs more, so
+    // its watchers read it less often (40 ms for a few jobs, 90 ms for 250, at most 250 ms).
+    auto interval = std::chrono::milliseconds(40);
     const std::string& id = req->deployment_id();
     int64_t seq = 0;
     uint64_t seen = 0;
@@ -367,12 +368,13 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
         if (!writer->Write(*status)) return grpc::Status::CANCELLED;
       }
       seq = std::max<int64_t>(last, 1);
+      interval = std::chrono::milliseconds(std::min(250, 40 + status->total() / 5));
       if (status->done()) {
         std::lock_guard<std::mutex> lock(mu_);
         versions_.erase(id);  // another watcher of it finds it done on its next read
         return grpc::Status::OK;
       }
-      std::this_thread::sleep_until(read_at + kMinInterval);
+      std::this_thread::sleep_until(read_at + interval);
       std::unique_lock<std::mutex> lock(mu_);
       changed_.wait_for(lock, std::chrono::milliseconds(200), [&] {
         auto v = versions_.find(id);

@@ -91,12 +91,16 @@ class Database {
 };
 
 // Many rows in few statements, for batches that would otherwise cost a round trip per row.
-// Both run in chunks that keep under either engine's limit on parameters.
+// Both run in chunks that keep under either engine's limit on parameters. SQLite, which has
+// no round trips, runs ExecuteValues one row per statement: a statement it has prepared once
+// costs less than preparing one with thousands of parameters (the same effect, row by row).
 //
 // `head` VALUES ($1, ...), (...) `tail` for `rows` (all of one width), e.g.
 //   ExecuteValues(tx, "INSERT INTO t (a, b)", rows, "ON CONFLICT (a) DO UPDATE SET b = excluded.b")
 absl::Status ExecuteValues(Transaction& tx, std::string_view head,
                            const std::vector<std::vector<Value>>& rows, std::string_view tail = "");
+// Rows of `width` values per ExecuteValues statement on `tx`'s engine.
+size_t RowsPerStatement(const Transaction& tx, size_t width);
 // `statement` IN ($1, ...) `tail` for `keys`, the rows of every chunk together, e.g.
 //   ExecuteIn(tx, "SELECT k, v FROM t WHERE k", keys)
 //   ExecuteIn(tx, "UPDATE t SET done = 1 WHERE k", keys)

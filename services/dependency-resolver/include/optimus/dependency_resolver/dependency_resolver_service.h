@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "optimus/bus/message.h"
 #include "optimus/core/v1/lineage.pb.h"
 #include "optimus/dependency_resolver/job_graph.h"
+#include "optimus/dependency_resolver/lineage_of.h"
 #include "optimus/events/v1/jobs.pb.h"
 #include "optimus/spec/model.h"
 #include "optimus/store/database.h"
@@ -49,7 +51,7 @@ class Resolver {
   // While a large deploy streams in (a batch of at least kBacklogRecords job specs), a job that
   // reads tables no known job writes is held back: the job writing them is often later in the
   // stream, and resolving now would compile the job twice. Held jobs (kept in the `held` table)
-  // go out when a batch is small, when the stream pauses (Release), or after kMaxHold.
+  // go out when their upstream arrives, when the stream pauses (Release), or after kMaxHold.
   absl::Status Flush(store::Transaction& tx, const store::Outbox& outbox);
   // Resolves every held job (the input went quiet).
   absl::Status Release(store::Transaction& tx, const store::Outbox& outbox);
@@ -78,14 +80,19 @@ class Resolver {
   };
   absl::Status Emit(store::Transaction& tx, const store::Outbox& outbox,
                     const std::vector<EmitItem>& items);
-  // Emits `items` except those to hold back (see Flush), recording the held ones.
+  // Emits `items` except those to hold back (see Flush), recording the held ones; with
+  // `release`, every held job goes too.
   absl::Status EmitOrHold(store::Transaction& tx, const store::Outbox& outbox,
-                          std::vector<EmitItem> items, bool backlog);
-  JobLineage Recompute(const std::string& key);
+                          std::vector<EmitItem> items, bool backlog, bool release);
+  // A job's lineage from its stored spec (pure: reads the resolver's state only).
+  LineageResult LineageFor(const std::string& key) const;
+  // The lineages of `keys`, computed in parallel; records each job's task plugin and error.
+  std::vector<JobLineage> Recompute(const std::vector<std::string>& keys);
+  static constexpr size_t kParallelFrom = 8;  // fewer jobs are not worth a thread
 
   // Applied but not yet resolved.
   struct Pending {
-    std::vector<JobLineage> upserts;
+    std::set<std::string> upserts;  // job keys
     std::vector<std::string> removals;
     std::map<std::string, std::string> deployment_of;  // job key -> deployment that changed it
     std::string first_deployment;                      // credited with cascaded jobs
