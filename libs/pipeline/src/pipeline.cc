@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/time_util.h"
+#include "optimus/pipeline/change_events.h"
 #include "optimus/spec/loaders.h"
 #include "optimus/telemetry/log.h"
 #include "optimus/telemetry/metrics.h"
@@ -26,7 +27,7 @@ absl::Status EnsurePipelineTopics(bus::Bus& bus) {
   static constexpr Spec kTopics[] = {{kSubmissionsTopic, false}, {kJobSpecsTopic, true},
                                      {kProjectsTopic, true},     {kPluginsTopic, true},
                                      {kResolutionsTopic, true},  {kDagsTopic, true},
-                                     {kProgressTopic, false}};
+                                     {kProgressTopic, false},    {kChangesTopic, false}};
   for (const Spec& spec : kTopics) {
     bus::TopicConfig config;
     config.compacted = spec.compacted;

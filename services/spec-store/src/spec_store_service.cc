@@ -5,13 +5,18 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "optimus/events/v1/jobs.pb.h"
+#include "optimus/pipeline/change_events.h"
 #include "optimus/pipeline/pipeline.h"
+#include "optimus/spec/loaders.h"
+#include "optimus/spec/parallel_for.h"
 #include "optimus/telemetry/log.h"
 
 namespace optimus::spec_store {
@@ -32,11 +37,65 @@ std::string ContentHash(const events::v1::JobSubmission& job) {
   return pipeline::Sha256Hex(text);
 }
 
+// A job spec record's spec, or nothing when it does not load (ingest checked it; an older
+// version may predate a check).
+std::optional<spec::JobSpec> SpecOf(const events::v1::JobSpecRecord& record) {
+  spec::Diagnostics ignored;
+  return spec::LoadJobSpec(record.name() + "/job.yaml", record.spec_yaml(), ignored);
+}
+
+// Optimus's change events for the job versions a batch stores, in order: JOB_CREATE for a job
+// new (or deleted) before, JOB_UPDATE with the change's impact otherwise. `existing` holds the
+// jobs stored before the batch, whose old records are read from `tx` here.
+absl::StatusOr<std::vector<bus::OutgoingMessage>> ChangeEvents(
+    store::Transaction& tx, const std::set<std::pair<std::string, std::string>>& existing,
+    const std::vector<events::v1::JobSpecRecord>& stored) {
+  using Key = std::pair<std::string, std::string>;
+  std::map<std::string, std::vector<store::Value>> names;  // by project
+  for (const auto& r : stored) {
+    if (existing.count({r.project(), r.name()}) > 0) names[r.project()].push_back(r.name());
+  }
+  std::map<Key, events::v1::JobSpecRecord> before;
+  for (const auto& [project, in_project] : names) {
+    auto rows = store::ExecuteIn(tx, "SELECT name, record FROM jobs WHERE project = $1 AND name",
+                                 in_project, "", {project});
+    if (!rows.ok()) return rows.status();
+    for (const auto& row : rows->rows) before[{project, row.Text(0)}].ParseFromString(row.Text(1));
+  }
+  // Loading specs is the costly part: on every core.
+  std::vector<std::optional<spec::JobSpec>> after(stored.size());
+  spec::ParallelFor(stored.size(), std::max(1u, std::thread::hardware_concurrency()),
+                    [&](size_t i) { after[i] = SpecOf(stored[i]); });
+  std::vector<bus::OutgoingMessage> out;
+  for (size_t i = 0; i < stored.size(); ++i) {
+    const auto& record = stored[i];
+    const spec::StringMap assets = pipeline::InlineAssets(record);
+    const spec::JobSpec* job = after[i] ? &*after[i] : nullptr;
+    auto old = before.find({record.project(), record.name()});
+    if (old == before.end()) {
+      out.push_back(pipeline::JobChangeRecord(
+          pipeline::OptimusChangeEvent::EVENT_TYPE_JOB_CREATE, record.project(),
+          record.namespace_(), record.name(), job, assets,
+          pipeline::ChangeImpact::CHANGE_IMPACT_TYPE_UNSPECIFIED));
+    } else {
+      const std::optional<spec::JobSpec> was = SpecOf(old->second);
+      const pipeline::ChangeImpact impact =
+          was && job ? pipeline::ImpactOf(*was, pipeline::InlineAssets(old->second), *job, assets)
+                     : pipeline::ChangeImpact::CHANGE_IMPACT_TYPE_BEHAVIOUR;
+      out.push_back(pipeline::JobChangeRecord(pipeline::OptimusChangeEvent::EVENT_TYPE_JOB_UPDATE,
+                                              record.project(), record.namespace_(), record.name(),
+                                              job, assets, impact));
+    }
+    before[{record.project(), record.name()}] = record;  // a second version compares to this
+  }
+  return out;
+}
+
 // Stores a batch of job submissions in a few statements: a new version only when a job's
 // content hash changed. Submissions apply in order (a job twice in the batch gets two
 // versions, the second stored).
 absl::Status StoreJobs(store::Transaction& tx, const store::Outbox& outbox,
-                       const std::vector<events::v1::JobSubmission>& jobs) {
+                       const std::vector<events::v1::JobSubmission>& jobs, bool changes) {
   struct Current {
     int64_t version = 0;
     std::string hash;
@@ -55,8 +114,13 @@ absl::Status StoreJobs(store::Transaction& tx, const store::Outbox& outbox,
       current[{project, r.Text(0)}] = Current{r.Int(1), r.Text(2), r.Int(3) != 0};
     }
   }
+  std::set<Key> current_before;  // jobs stored and not deleted before this batch
+  for (const auto& [key, c] : current) {
+    if (!c.deleted) current_before.insert(key);
+  }
   std::vector<bus::OutgoingMessage> out;
   std::map<Key, std::vector<store::Value>> rows;  // the last version of each job
+  std::vector<events::v1::JobSpecRecord> stored;  // in order, for the change events
   for (const auto& job : jobs) {
     const std::string hash = ContentHash(job);
     const Key key{job.project(), job.job_name()};
@@ -88,6 +152,13 @@ absl::Status StoreJobs(store::Transaction& tx, const store::Outbox& outbox,
                                         pipeline::JobKey(job.project(), job.job_name()), record));
     out.push_back(pipeline::ProgressRecord(job.deployment_id(), job.project(), job.namespace_(),
                                            job.job_name(), Stage::STAGE_STORED, kReporter));
+    if (changes) stored.push_back(std::move(record));
+  }
+  if (!stored.empty()) {
+    // Read before the new versions overwrite them.
+    auto events = ChangeEvents(tx, current_before, stored);
+    if (!events.ok()) return events.status();
+    for (auto& e : *events) out.push_back(std::move(e));
   }
   std::vector<std::vector<store::Value>> values;
   values.reserve(rows.size());
@@ -105,7 +176,7 @@ absl::Status StoreJobs(store::Transaction& tx, const store::Outbox& outbox,
 }
 
 absl::Status DeleteJobs(store::Transaction& tx, const store::Outbox& outbox,
-                        const events::v1::SubmissionSealed& sealed) {
+                        const events::v1::SubmissionSealed& sealed, bool changes) {
   std::vector<std::string> doomed;
   if (sealed.mode() == events::v1::DEPLOY_MODE_REPLACE_ALL) {
     const std::set<std::string> keep(sealed.job_names().begin(), sealed.job_names().end());
@@ -121,6 +192,15 @@ absl::Status DeleteJobs(store::Transaction& tx, const store::Outbox& outbox,
   }
   std::vector<bus::OutgoingMessage> out;
   for (const std::string& name : doomed) {
+    std::optional<events::v1::JobSpecRecord> was;
+    if (changes) {
+      auto row = tx.Execute(
+          "SELECT record FROM jobs WHERE project = $1 AND name = $2 AND namespace = $3 AND "
+          "deleted = 0",
+          {sealed.project(), name, sealed.namespace_()});
+      if (!row.ok()) return row.status();
+      if (!row->rows.empty()) was.emplace().ParseFromString(row->rows[0].Text(0));
+    }
     // Only a job of the deployment's namespace: a name alone never reaches into another.
     auto deleted = tx.Execute(
         "UPDATE jobs SET deleted = 1, version = version + 1 WHERE project = $1 AND name = $2 "
@@ -142,6 +222,13 @@ absl::Status DeleteJobs(store::Transaction& tx, const store::Outbox& outbox,
                             "optimus.events.v1.JobSpecRecord");
     tombstone.headers.emplace_back(pipeline::kDeploymentHeader, sealed.deployment_id());
     out.push_back(std::move(tombstone));
+    if (was) {
+      const std::optional<spec::JobSpec> job = SpecOf(*was);
+      out.push_back(pipeline::JobChangeRecord(
+          pipeline::OptimusChangeEvent::EVENT_TYPE_JOB_DELETE, sealed.project(),
+          sealed.namespace_(), name, job ? &*job : nullptr, pipeline::InlineAssets(*was),
+          pipeline::ChangeImpact::CHANGE_IMPACT_TYPE_BEHAVIOUR));
+    }
   }
   // The deployment is taken in whole: ingest may call it done once its jobs are.
   out.push_back(pipeline::ProgressRecord(sealed.deployment_id(), sealed.project(),
@@ -218,7 +305,7 @@ absl::Status SubmissionBatch::Flush(store::Transaction& tx) {
   if (jobs_.empty()) return absl::OkStatus();
   std::vector<events::v1::JobSubmission> jobs;
   jobs.swap(jobs_);
-  return StoreJobs(tx, outbox_, jobs);
+  return StoreJobs(tx, outbox_, jobs, changes_);
 }
 
 absl::Status SubmissionBatch::Apply(store::Transaction& tx, const bus::Message& message) {
@@ -236,7 +323,7 @@ absl::Status SubmissionBatch::Apply(store::Transaction& tx, const bus::Message& 
   if (absl::Status s = Flush(tx); !s.ok()) return s;
   switch (submission->body_case()) {
     case events::v1::Submission::kSealed:
-      return DeleteJobs(tx, outbox, submission->sealed());
+      return DeleteJobs(tx, outbox, submission->sealed(), changes_);
     case events::v1::Submission::kProject:
       if (submission->project().name().empty()) {
         return absl::InvalidArgumentError("a project submission without a name");
@@ -290,6 +377,16 @@ absl::Status ReportDeadLetter(store::Database& db, const store::Outbox& outbox,
 }
 
 SpecStoreService::SpecStoreService() = default;
+
+config::Schema SpecStoreService::ConfigSchema() const {
+  config::Schema schema;
+  schema.Add({.name = "spec_store.change_events",
+              .type = config::Type::kBool,
+              .default_value = "true",
+              .description = "Publish Optimus-compatible change events (OptimusChangeEvent: job "
+                             "create, update with its impact, delete) on optimus.changes."});
+  return schema;
+}
 SpecStoreService::~SpecStoreService() = default;
 
 std::vector<store::Migration> SpecStoreService::Migrations() const {
@@ -304,7 +401,8 @@ std::vector<store::Migration> SpecStoreService::Migrations() const {
 
 absl::Status SpecStoreService::Start(app::Context& context) {
   if (absl::Status s = pipeline::EnsurePipelineTopics(context.bus); !s.ok()) return s;
-  batch_ = std::make_unique<SubmissionBatch>(context.outbox);
+  batch_ = std::make_unique<SubmissionBatch>(context.outbox,
+                                             context.config.Bool("spec_store.change_events"));
   worker_ = std::make_unique<pipeline::ConsumerWorker>(
       context.bus, context.db,
       pipeline::ConsumerWorker::Options{

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "optimus/events/v1/jobs.pb.h"
+#include "optimus/pipeline/change_events.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/spec_store/spec_store_service.h"
 #include "optimus/store/migrations.h"
@@ -71,7 +72,7 @@ class SpecStoreTest : public ::testing::Test {
     return Apply(JobSubmission(name, yaml, sql, ns));
   }
 
-  // Everything enqueued since the last call.
+  // Everything enqueued since the last call, except change events (kept for Changes()).
   std::vector<Out> Drain() {
     auto rows = db_->Execute(
         "SELECT topic, msg_key, tombstone, payload FROM outbox WHERE id > $1 ORDER BY id",
@@ -79,7 +80,15 @@ class SpecStoreTest : public ::testing::Test {
     EXPECT_TRUE(rows.ok()) << rows.status();
     std::vector<Out> out;
     for (const auto& r : rows->rows) {
-      out.push_back({r.Text(0), r.Text(1), r.Int(2) != 0, r.Text(3)});
+      Out o{r.Text(0), r.Text(1), r.Int(2) != 0, r.Text(3)};
+      if (o.topic == pipeline::kChangesTopic) {
+        pipeline::OptimusChangeEvent event;
+        EXPECT_TRUE(event.ParseFromString(o.payload));
+        EXPECT_EQ(o.key, "p/" + event.job_name());
+        changes_.push_back(std::move(event));
+        continue;
+      }
+      out.push_back(std::move(o));
     }
     auto max = db_->Execute("SELECT COALESCE(MAX(id), 0) FROM outbox");
     last_id_ = max->rows[0].Int(0);
@@ -93,10 +102,26 @@ class SpecStoreTest : public ::testing::Test {
     return t;
   }
 
+  // The change events enqueued since the last call, as "TYPE job IMPACT".
+  std::vector<std::string> Changes() {
+    Drain();
+    std::vector<std::string> out;
+    for (const auto& e : changes_) {
+      out.push_back(pipeline::OptimusChangeEvent::EventType_Name(e.event_type()) + " " +
+                    e.job_name() + " " +
+                    ::gotocompany::optimus::integration::v1beta1::ChangeImpact_Name(
+                        e.job_change().change_impact()));
+    }
+    last_changes_ = std::move(changes_);
+    changes_.clear();
+    return out;
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<store::Database> db_;
   store::Outbox outbox_{"optimus/spec-store"};
   int64_t last_id_ = 0;
+  std::vector<pipeline::OptimusChangeEvent> changes_, last_changes_;
 };
 
 TEST_F(SpecStoreTest, NewJobsAreStoredAndPublishedUnchangedOnesOnlyReported) {
@@ -123,6 +148,77 @@ TEST_F(SpecStoreTest, NewJobsAreStoredAndPublishedUnchangedOnesOnlyReported) {
   ASSERT_TRUE(record.ParseFromString(Drain()[0].payload));
   EXPECT_EQ(record.version(), 3);
   EXPECT_EQ(record.namespace_(), "ns2");
+}
+
+TEST_F(SpecStoreTest, ChangesArePublishedAsOptimusChangeEventsWithTheirImpact) {
+  const std::string v1 =
+      "version: 3\nname: a\nowner: o@x\nschedule:\n  start_date: \"2024-01-01\"\n  interval: "
+      "\"0 1 * * *\"\ntask:\n  name: bq2bq\n  config:\n    PROJECT: acme\n  window:\n    size: "
+      "1d\nbehavior:\n  notify:\n    - on: failure\n      channels: [\"slack://#a\"]\n";
+  ASSERT_TRUE(Job("a", v1, "select 1").ok());
+  EXPECT_THAT(Changes(), ElementsAre("EVENT_TYPE_JOB_CREATE a CHANGE_IMPACT_TYPE_UNSPECIFIED"));
+  const auto& created = last_changes_.at(0);
+  EXPECT_EQ(created.project_name(), "p");
+  EXPECT_EQ(created.namespace_name(), "ns1");
+  EXPECT_FALSE(created.event_id().empty());
+  EXPECT_GT(created.occurred_at().seconds(), 1700000000);
+  const auto& spec = created.job_change().job_spec();
+  EXPECT_EQ(spec.name(), "a");
+  EXPECT_EQ(spec.version(), 3);
+  EXPECT_EQ(spec.interval(), "0 1 * * *");
+  EXPECT_EQ(spec.task_name(), "bq2bq");
+  EXPECT_EQ(spec.window().size(), "1d");
+  EXPECT_EQ(spec.window_size(), "");  // version 3 uses the window message
+  ASSERT_EQ(spec.config_size(), 1);
+  EXPECT_EQ(spec.config(0).name(), "PROJECT");
+  EXPECT_EQ(spec.assets().at("query.sql"), "select 1");
+  ASSERT_EQ(spec.behavior().notify_size(), 1);
+  EXPECT_EQ(spec.behavior().notify(0).on(),
+            ::gotocompany::optimus::core::v1beta1::JobEvent::TYPE_FAILURE);
+  // Unchanged: no event. The owner only: INTERNAL. The interval, the config or an asset:
+  // BEHAVIOUR.
+  ASSERT_TRUE(Job("a", v1, "select 1").ok());
+  EXPECT_THAT(Changes(), ElementsAre());
+  std::string v2 = v1;
+  v2.replace(v2.find("o@x"), 3, "p@x");
+  ASSERT_TRUE(Job("a", v2, "select 1").ok());
+  EXPECT_THAT(Changes(), ElementsAre("EVENT_TYPE_JOB_UPDATE a CHANGE_IMPACT_TYPE_INTERNAL"));
+  ASSERT_TRUE(Job("a", v2, "select 2").ok());
+  EXPECT_THAT(Changes(), ElementsAre("EVENT_TYPE_JOB_UPDATE a CHANGE_IMPACT_TYPE_BEHAVIOUR"));
+  std::string v3 = v2;
+  v3.replace(v3.find("0 1 * * *"), 9, "0 2 * * *");
+  ASSERT_TRUE(Job("a", v3, "select 2").ok());
+  EXPECT_THAT(Changes(), ElementsAre("EVENT_TYPE_JOB_UPDATE a CHANGE_IMPACT_TYPE_BEHAVIOUR"));
+  // Deleted: BEHAVIOUR, with the spec it had.
+  events::v1::Submission del;
+  del.mutable_sealed()->set_deployment_id("d2");
+  del.mutable_sealed()->set_project("p");
+  del.mutable_sealed()->set_namespace_("ns1");
+  del.mutable_sealed()->set_mode(events::v1::DEPLOY_MODE_DELETE);
+  del.mutable_sealed()->add_job_names("a");
+  ASSERT_TRUE(Apply(del).ok());
+  EXPECT_THAT(Changes(), ElementsAre("EVENT_TYPE_JOB_DELETE a CHANGE_IMPACT_TYPE_BEHAVIOUR"));
+  EXPECT_EQ(last_changes_.at(0).job_change().job_spec().interval(), "0 2 * * *");
+  // Deployed again: created again.
+  ASSERT_TRUE(Job("a", v3, "select 2").ok());
+  EXPECT_THAT(Changes(), ElementsAre("EVENT_TYPE_JOB_CREATE a CHANGE_IMPACT_TYPE_UNSPECIFIED"));
+}
+
+TEST_F(SpecStoreTest, AJobTwiceInABatchGetsAnEventPerVersion) {
+  const std::vector<std::string> specs = {"name: a\nowner: x\n", "name: a\nowner: y\n"};
+  ASSERT_TRUE(db_->InTransaction([&](store::Transaction& tx) -> absl::Status {
+                   SubmissionBatch batch(outbox_);
+                   for (const auto& yaml : specs) {
+                     bus::Message m;
+                     m.topic = pipeline::kSubmissionsTopic;
+                     m.payload = JobSubmission("a", yaml, "select 1").SerializeAsString();
+                     if (absl::Status s = batch.Apply(tx, m); !s.ok()) return s;
+                   }
+                   return batch.Flush(tx);
+                 })
+                  .ok());
+  EXPECT_THAT(Changes(), ElementsAre("EVENT_TYPE_JOB_CREATE a CHANGE_IMPACT_TYPE_UNSPECIFIED",
+                                     "EVENT_TYPE_JOB_UPDATE a CHANGE_IMPACT_TYPE_INTERNAL"));
 }
 
 TEST_F(SpecStoreTest, ReplaceAllDeletesWhatTheDeploymentDoesNotList) {

@@ -23,7 +23,10 @@ namespace optimus::spec_store {
 // deployment or a project flushes what came before it, so each sees its predecessors.
 class SubmissionBatch {
  public:
-  explicit SubmissionBatch(const store::Outbox& outbox) : outbox_(outbox) {}
+  // With `change_events`, every stored or deleted job also gets its Optimus-compatible change
+  // event on optimus.changes (pipeline/change_events.h), in the same transaction.
+  explicit SubmissionBatch(const store::Outbox& outbox, bool change_events = true)
+      : outbox_(outbox), changes_(change_events) {}
   absl::Status Apply(store::Transaction& tx, const bus::Message& message);
   absl::Status Flush(store::Transaction& tx);
   // After a rollback: forget what was gathered (the records come again).
@@ -31,6 +34,7 @@ class SubmissionBatch {
 
  private:
   const store::Outbox& outbox_;
+  bool changes_;
   std::vector<events::v1::JobSubmission> jobs_;
 };
 
@@ -39,6 +43,7 @@ class SpecStoreService : public app::Component {
   SpecStoreService();
   ~SpecStoreService() override;
   std::string name() const override { return "spec-store"; }
+  config::Schema ConfigSchema() const override;
   std::vector<store::Migration> Migrations() const override;
   absl::Status Start(app::Context& context) override;
   void Stop() override;
