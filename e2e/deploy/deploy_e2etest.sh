@@ -90,6 +90,18 @@ for _ in $(seq 1 100); do
 done
 [ -n "$rid" ] && [ -f "$DAGS/$ins/rest.job.py" ] && curl -fsS "http://127.0.0.1:$http/api/v1beta1/deployment/$rid" | grep -q '"published":1' \
   && pass "a REST jobs-upsert is followed to its published DAG" || { fail "REST jobs-upsert: $rest"; }
+# Read back as Optimus reads jobs: the same JSON, with the lineage the server inferred.
+curl -fsS "http://127.0.0.1:$http/api/v1beta1/project/sample-project/namespace/$ins/job/rest.job" >"$TMP/get.json" 2>&1
+curl -fsS "http://127.0.0.1:$http/api/v1beta1/jobs?project_name=sample-project" >"$TMP/jobs.json" 2>&1
+python3 - "$TMP/get.json" "$TMP/jobs.json" "$JOBS" <<'PY' && pass "GET .../job/rest.job and GET /api/v1beta1/jobs read the jobs back in Optimus's JSON" || { fail "REST job reads"; head -c 600 "$TMP/get.json"; }
+import json, sys
+spec = json.load(open(sys.argv[1]))["spec"]
+listed = json.load(open(sys.argv[2]))["jobSpecificationResponses"]
+ok = (spec["name"] == "rest.job" and spec["interval"] == "0 3 * * *" and spec["windowSize"] == "24h"
+      and spec["assets"] == {"query.sql": "select 1"} and spec["destination"] == "bigquery://sample-project:rest.job"
+      and len(listed) == int(sys.argv[3]) + 1 and any(r["job"]["name"] == "rest.job" for r in listed))
+sys.exit(0 if ok else 1)
+PY
 curl -fsS -XDELETE "http://127.0.0.1:$http/api/v1beta1/project/sample-project/namespace/$ins/job/rest.job" >/dev/null \
   && for _ in $(seq 1 100); do [ -e "$DAGS/$ins/rest.job.py" ] || break; sleep 0.1; done
 [ ! -e "$DAGS/$ins/rest.job.py" ] && pass "a REST delete removes its DAG" || fail "REST delete left the DAG"

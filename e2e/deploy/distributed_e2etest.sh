@@ -158,6 +158,26 @@ PY
 else
   fail "the deployment with a poison record did not complete as expected"; cat "$TMP/follow.json"; echo
 fi
+
+# Optimus-compatible change events, read back with a standard Kafka client (kcat) and decoded
+# with protoc: one JOB_CREATE per stored job of the poison project (the mangled one was never
+# stored).
+kcat -b "$OPTIMUS_TEST_KAFKA_BROKERS" -C -t "$RUN.optimus.changes" -o beginning -e -q \
+  -f '%p %o %k\n' >"$TMP/changes.txt" 2>"$TMP/kcat.log" || { fail "kcat could not read optimus.changes"; cat "$TMP/kcat.log"; }
+n=$(grep -c ' poison/poison\.job_' "$TMP/changes.txt" || true)
+u=$(grep ' poison/poison\.job_' "$TMP/changes.txt" | cut -d' ' -f3 | sort -u | wc -l)
+read -r part offs _ < <(grep -m1 ' poison/poison\.job_' "$TMP/changes.txt")
+kcat -b "$OPTIMUS_TEST_KAFKA_BROKERS" -C -t "$RUN.optimus.changes" -p "${part:-0}" -o "${offs:-0}" \
+  -c 1 -e -q -f '%s' >"$TMP/change.bin" 2>>"$TMP/kcat.log"
+PROTO=$(cd "$(dirname "$0")/../../proto" && pwd)
+decoded=$(protoc --decode=gotocompany.optimus.integration.v1beta1.OptimusChangeEvent -I "$PROTO" \
+  -I /usr/include "$PROTO/optimus/integration/v1beta1/event.proto" <"$TMP/change.bin" 2>&1)
+if [ "$n" = 20 ] && [ "$u" = 20 ] && echo "$decoded" | grep -q 'event_type: EVENT_TYPE_JOB_CREATE' &&
+   echo "$decoded" | grep -q 'project_name: "poison"' && echo "$decoded" | grep -q 'task_name: "bq2bq"'; then
+  pass "20 OptimusChangeEvents on Kafka for the poison project, read by kcat and decoded by protoc"
+else
+  fail "change events: $n records ($u jobs) for poison; decoded: $(echo "$decoded" | head -5 | tr '\n' ' ')"
+fi
 "$BIN/optimus" dlq list optimus.spec.submissions.dlq --bus "kafka://$OPTIMUS_TEST_KAFKA_BROKERS?optimus.topic_prefix=$RUN." -o json >"$TMP/dlq.json" 2>"$TMP/dlq.err"
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["records"]; sys.exit(0 if len(r)==1 and r[0]["group"]=="spec-store" and r[0]["key"]=="poison/ns" else 1)' "$TMP/dlq.json" \
   && pass "optimus dlq list shows it in optimus.spec.submissions.dlq, dead-lettered by spec-store" || { fail "dead-letter topic"; cat "$TMP/dlq.json" "$TMP/dlq.err"; }

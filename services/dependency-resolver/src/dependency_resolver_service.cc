@@ -400,6 +400,33 @@ absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& o
   return Emit(tx, outbox, out);
 }
 
+core::v1::ListJobSpecsResponse Resolver::ListJobSpecs(
+    const core::v1::ListJobSpecsRequest& request) const {
+  core::v1::ListJobSpecsResponse out;
+  auto it =
+      request.project().empty() ? specs_.begin() : specs_.lower_bound(request.project() + "/");
+  for (; it != specs_.end(); ++it) {
+    const events::v1::JobSpecRecord& spec = it->second;
+    if (!request.project().empty() && spec.project() != request.project()) break;
+    if (!request.namespace_().empty() && spec.namespace_() != request.namespace_()) continue;
+    if (!request.job().empty() && spec.name() != request.job()) continue;
+    auto* entry = out.add_jobs();
+    entry->set_project(spec.project());
+    entry->set_namespace_(spec.namespace_());
+    entry->set_name(spec.name());
+    entry->set_spec_yaml(spec.spec_yaml());
+    for (const auto& a : spec.assets()) {
+      if (a.content_case() == events::v1::Asset::kInline)
+        (*entry->mutable_assets())[a.name()] = a.inline_();
+    }
+    if (const JobLineage* l = graph_.Find(it->first)) {
+      entry->set_destination(l->destination);
+      for (const auto& source : l->sources) entry->add_sources(source);
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<core::v1::GetLineageResponse> Resolver::Lineage(const std::string& project,
                                                                const std::string& job) const {
   const std::string key = pipeline::JobKey(project, job);
@@ -507,6 +534,12 @@ class DependencyResolverService::LineageApi final : public core::v1::LineageServ
                              core::v1::CheckDeletionResponse* resp) override {
     std::lock_guard<std::mutex> lock(mu_);
     *resp = resolver_.CheckDeletion(*req);
+    return grpc::Status::OK;
+  }
+  grpc::Status ListJobSpecs(grpc::ServerContext*, const core::v1::ListJobSpecsRequest* req,
+                            core::v1::ListJobSpecsResponse* resp) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    *resp = resolver_.ListJobSpecs(*req);
     return grpc::Status::OK;
   }
 

@@ -360,6 +360,50 @@ TEST_F(ResolverTest, ASmallBatchInTheStreamDoesNotReleaseHeldJobs) {
   EXPECT_FALSE(resolver_.holding());
 }
 
+TEST_F(ResolverTest, JobSpecsAreListedByProjectNamespaceAndName) {
+  Plugin(kPlugin);
+  Project();
+  auto other = [](const std::string& project, const std::string& ns) {
+    bus::Message m = SpecRecord("z", "select 1");
+    events::v1::JobSpecRecord r;
+    r.ParseFromString(m.payload);
+    r.set_project(project);
+    r.set_namespace_(ns);
+    m.key = project + "/z";
+    m.payload = r.SerializeAsString();
+    return m;
+  };
+  // Projects whose names sort right before and after "p/" must not leak into p's list.
+  ASSERT_TRUE(Batch({SpecRecord("a", "select * from acme.d.b"), SpecRecord("b", "select 1"),
+                     other("p-x", "ns"), other("p0", "ns"), other("p", "ns2")})
+                  .ok());
+  auto names = [&](const std::string& project, const std::string& ns, const std::string& job) {
+    core::v1::ListJobSpecsRequest request;
+    request.set_project(project);
+    request.set_namespace_(ns);
+    request.set_job(job);
+    std::vector<std::string> out;
+    const core::v1::ListJobSpecsResponse found = resolver_.ListJobSpecs(request);
+    for (const auto& j : found.jobs()) {
+      out.push_back(j.project() + "/" + j.namespace_() + "/" + j.name());
+    }
+    return out;
+  };
+  EXPECT_THAT(names("p", "", ""), ElementsAre("p/ns/a", "p/ns/b", "p/ns2/z"));
+  EXPECT_THAT(names("p", "ns", ""), ElementsAre("p/ns/a", "p/ns/b"));
+  EXPECT_THAT(names("p", "", "b"), ElementsAre("p/ns/b"));
+  EXPECT_THAT(names("", "", "z"), ElementsAre("p-x/ns/z", "p/ns2/z", "p0/ns/z"));  // by key
+  EXPECT_THAT(names("q", "", ""), ElementsAre());
+  core::v1::ListJobSpecsRequest one;
+  one.set_project("p");
+  one.set_job("a");
+  const auto a = resolver_.ListJobSpecs(one);
+  ASSERT_EQ(a.jobs_size(), 1);
+  EXPECT_EQ(a.jobs(0).assets().at("query.sql"), "select * from acme.d.b");
+  EXPECT_EQ(a.jobs(0).destination(), "bigquery://acme:d.a");
+  EXPECT_THAT(a.jobs(0).sources(), ElementsAre("bigquery://acme:d.b"));
+}
+
 TEST_F(ResolverTest, HeldJobsGoOutWhenTheInputPauses) {
   Plugin(kPlugin);
   Project();

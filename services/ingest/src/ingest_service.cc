@@ -306,18 +306,40 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
 
   // Asks dependency-resolver which of the jobs a replace-all or delete would remove are still
   // read by jobs that stay; those are kept unless the request forces it.
-  absl::StatusOr<core::v1::CheckDeletionResponse> CheckDeletion(
-      const core::v1::CheckDeletionRequest& request) {
+  // dependency-resolver's LineageService (in `optimus serve`, this process's own server).
+  core::v1::LineageService::Stub& Lineage(std::string* host_out) {
     std::string host = ctx_.config.String("ingest.lineage_host");
     if (host.empty()) host = "127.0.0.1:" + std::to_string(ctx_.grpc.port());
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!lineage_ || lineage_host_ != host) {
-        lineage_host_ = host;
-        lineage_ = core::v1::LineageService::NewStub(
-            grpc::CreateChannel(host, grpc::InsecureChannelCredentials()));
-      }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!lineage_ || lineage_host_ != host) {
+      lineage_host_ = host;
+      lineage_ = core::v1::LineageService::NewStub(
+          grpc::CreateChannel(host, grpc::InsecureChannelCredentials()));
     }
+    *host_out = host;
+    return *lineage_;
+  }
+
+  absl::StatusOr<core::v1::ListJobSpecsResponse> ListJobSpecs(
+      const core::v1::ListJobSpecsRequest& request) {
+    std::string host;
+    auto& lineage = Lineage(&host);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    context.set_wait_for_ready(true);
+    core::v1::ListJobSpecsResponse response;
+    grpc::Status s = lineage.ListJobSpecs(&context, request, &response);
+    if (!s.ok()) {
+      return absl::UnavailableError("cannot ask dependency-resolver (" + host +
+                                    ") for the job specs: " + s.error_message());
+    }
+    return response;
+  }
+
+  absl::StatusOr<core::v1::CheckDeletionResponse> CheckDeletion(
+      const core::v1::CheckDeletionRequest& request) {
+    std::string host;
+    auto& lineage = Lineage(&host);
     // A resolver restarting (a rollout, a crash) is waited for, up to the deadline: a call
     // waits for it to be reachable, and one cut by a crash is asked again (it only reads).
     const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(20);
@@ -328,7 +350,7 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
       context.set_deadline(deadline);
       context.set_wait_for_ready(true);
       response.Clear();
-      s = lineage_->CheckDeletion(&context, request, &response);
+      s = lineage.CheckDeletion(&context, request, &response);
       if (s.error_code() != grpc::StatusCode::UNAVAILABLE ||
           std::chrono::system_clock::now() >= deadline) {
         break;
@@ -475,6 +497,11 @@ class LineageProxy final : public core::v1::LineageService::Service {
     auto out = Forward(in);
     return stub_->CheckDeletion(out.get(), *req, resp);
   }
+  grpc::Status ListJobSpecs(grpc::ServerContext* in, const core::v1::ListJobSpecsRequest* req,
+                            core::v1::ListJobSpecsResponse* resp) override {
+    auto out = Forward(in);
+    return stub_->ListJobSpecs(out.get(), *req, resp);
+  }
 
  private:
   static std::unique_ptr<grpc::ClientContext> Forward(grpc::ServerContext* in) {
@@ -522,7 +549,8 @@ absl::Status IngestService::Start(app::Context& context) {
   if (absl::Status s = pipeline::EnsurePipelineTopics(context.bus); !s.ok()) return s;
   impl_ = std::make_unique<Impl>(context);
   context.grpc.AddService(impl_.get(), "optimus.core.v1.DeploymentService");
-  AddRestRoutes(context.http, *impl_, context.db);
+  AddRestRoutes(context.http, *impl_, context.db,
+                [this](const core::v1::ListJobSpecsRequest& r) { return impl_->ListJobSpecs(r); });
   if (const std::string host = context.config.String("ingest.lineage_host"); !host.empty()) {
     lineage_proxy_ = std::make_unique<LineageProxy>(host);
     context.grpc.AddService(lineage_proxy_.get(), "optimus.core.v1.LineageService");

@@ -9,7 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "optimus/ingest/deployments.h"
+#include "optimus/pipeline/change_events.h"
 #include "optimus/rpc/proto_json.h"
+#include "optimus/spec/loaders.h"
 #include "optimus/spec/optimus_json.h"
 #include "optimus/spec/writer.h"
 
@@ -162,10 +164,95 @@ absl::StatusOr<json> DeploySpecs(core::v1::DeploymentService::Service& service,
               {"deploymentId", response.deployment_id()}};
 }
 
+// A stored job as Optimus's JobSpecification JSON (grpc-gateway names, defaults printed).
+absl::StatusOr<json> JobSpecificationJson(const core::v1::JobSpecEntry& entry) {
+  spec::Diagnostics d;
+  auto job = spec::LoadJobSpec(entry.name() + "/job.yaml", entry.spec_yaml(), d);
+  if (!job) {
+    return absl::InternalError("the stored spec of " + entry.name() + " does not load: " +
+                               (d.items().empty() ? "" : d.items().front().ToString()));
+  }
+  const spec::StringMap assets(entry.assets().begin(), entry.assets().end());
+  pipeline::OptimusJobSpecification out = pipeline::ToOptimusJobSpecification(*job, assets);
+  out.set_destination(entry.destination());
+  for (const auto& s : entry.sources()) out.add_sources(s);
+  auto text = rpc::ToJson(out);
+  if (!text.ok()) return text.status();
+  return json::parse(*text);
+}
+
+// The stored jobs matching `request`, each as Optimus's JobSpecification JSON; NotFound when a
+// single job was asked for and none matched.
+absl::StatusOr<std::vector<std::pair<core::v1::JobSpecEntry, json>>> FindJobs(
+    const ListJobSpecsFn& list, const core::v1::ListJobSpecsRequest& request) {
+  auto found = list(request);
+  if (!found.ok()) return found.status();
+  if (!request.job().empty() && found->jobs().empty()) {
+    return absl::NotFoundError(
+        "no job " + request.job() +
+        (request.namespace_().empty() ? "" : " in namespace " + request.namespace_()) +
+        " of project " + request.project());
+  }
+  std::vector<std::pair<core::v1::JobSpecEntry, json>> out;
+  for (const auto& entry : found->jobs()) {
+    auto spec = JobSpecificationJson(entry);
+    if (!spec.ok()) return spec.status();
+    out.emplace_back(entry, *std::move(spec));
+  }
+  return out;
+}
+
+core::v1::ListJobSpecsRequest JobsOf(const std::string& project, const std::string& namespace_name,
+                                     const std::string& job) {
+  core::v1::ListJobSpecsRequest request;
+  request.set_project(project);
+  request.set_namespace_(namespace_name);
+  request.set_job(job);
+  return request;
+}
+
 }  // namespace
 
 void AddRestRoutes(rpc::HttpServer& http, core::v1::DeploymentService::Service& service,
-                   store::Database& db) {
+                   store::Database& db, ListJobSpecsFn list_job_specs) {
+  // Reading jobs: Optimus's List, Get and GetJobSpecifications.
+  http.Get(std::string(kNamespace) + "/job",
+           JsonRoute([list_job_specs](const HttpRequest& request) -> absl::StatusOr<json> {
+             auto jobs = FindJobs(list_job_specs, JobsOf(request.PathParam("project_name"),
+                                                         request.PathParam("namespace_name"), ""));
+             if (!jobs.ok()) return jobs.status();
+             const bool ignore_assets = request.Query("ignore_assets") == "true";
+             json list = json::array();
+             for (auto& [entry, spec] : *jobs) {
+               if (ignore_assets) spec["assets"] = json::object();
+               list.push_back(std::move(spec));
+             }
+             return json{{"jobs", std::move(list)}};
+           }));
+  http.Get(std::string(kNamespace) + "/job/{job_name}",
+           JsonRoute([list_job_specs](const HttpRequest& request) -> absl::StatusOr<json> {
+             auto jobs = FindJobs(list_job_specs, JobsOf(request.PathParam("project_name"),
+                                                         request.PathParam("namespace_name"),
+                                                         request.PathParam("job_name")));
+             if (!jobs.ok()) return jobs.status();
+             return json{{"spec", std::move(jobs->front().second)}};
+           }));
+  http.Get(
+      "/api/v1beta1/jobs",
+      JsonRoute([list_job_specs](const HttpRequest& request) -> absl::StatusOr<json> {
+        auto jobs = FindJobs(list_job_specs,
+                             JobsOf(request.Query("project_name"), request.Query("namespace_name"),
+                                    request.Query("job_name")));
+        if (!jobs.ok()) return jobs.status();
+        json responses = json::array();
+        for (auto& [entry, spec] : *jobs) {
+          responses.push_back({{"projectName", entry.project()},
+                               {"namespaceName", entry.namespace_()},
+                               {"job", std::move(spec)}});
+        }
+        return json{{"jobs", json::array()}, {"jobSpecificationResponses", std::move(responses)}};
+      }));
+
   http.Post(kProjects, JsonRoute([&service](const HttpRequest& request) -> absl::StatusOr<json> {
               auto project = BodyField(request, "project", "an object with the project's name");
               if (!project.ok()) return project.status();

@@ -81,7 +81,18 @@ class RestTest : public ::testing::Test {
     service_.held.add_namespaces()->set_name("ns1");
     server_ = std::make_unique<rpc::HttpServer>(rpc::HttpServerOptions{
         .host = "127.0.0.1", .port = 0, .threads = 2, .metrics = &registry_});
-    AddRestRoutes(*server_, service_, *db_);
+    AddRestRoutes(*server_, service_, *db_, [this](const core::v1::ListJobSpecsRequest& r) {
+      asked_.push_back(r);
+      core::v1::ListJobSpecsResponse out;
+      for (const auto& j : stored_.jobs()) {
+        if ((r.project().empty() || j.project() == r.project()) &&
+            (r.namespace_().empty() || j.namespace_() == r.namespace_()) &&
+            (r.job().empty() || j.name() == r.job())) {
+          *out.add_jobs() = j;
+        }
+      }
+      return out;
+    });
     ASSERT_TRUE(server_->Start().ok());
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
   }
@@ -102,9 +113,62 @@ class RestTest : public ::testing::Test {
   std::unique_ptr<store::Database> db_;
   prometheus::Registry registry_;
   RecordingService service_;
+  core::v1::ListJobSpecsResponse stored_;  // what the resolver holds
+  std::vector<core::v1::ListJobSpecsRequest> asked_;
   std::unique_ptr<rpc::HttpServer> server_;
   std::unique_ptr<httplib::Client> client_;
 };
+
+TEST_F(RestTest, JobsReadBackAsOptimusJobSpecifications) {
+  auto* a = stored_.add_jobs();
+  a->set_project("p");
+  a->set_namespace_("ns1");
+  a->set_name("a");
+  a->set_spec_yaml(
+      "version: 1\nname: a\nowner: o@x\nschedule:\n  start_date: \"2024-01-01\"\n  interval: "
+      "\"0 2 * * *\"\ntask:\n  name: bq2bq\n  config:\n    TABLE: t\n  window:\n    size: 24h\n");
+  (*a->mutable_assets())["query.sql"] = "select 1";
+  a->set_destination("bigquery://p:d.t");
+  a->add_sources("bigquery://p:d.s");
+  *stored_.add_jobs() = *a;
+  stored_.mutable_jobs(1)->set_name("b");
+  stored_.mutable_jobs(1)->set_namespace_("ns2");
+  stored_.mutable_jobs(1)->set_spec_yaml("name: b\n");
+
+  auto [code, body] = Call("GET", "/api/v1beta1/project/p/namespace/ns1/job/a");
+  ASSERT_EQ(code, 200) << body;
+  const json& spec = body["spec"];
+  EXPECT_EQ(spec["name"], "a");
+  EXPECT_EQ(spec["version"], 1);
+  EXPECT_EQ(spec["startDate"], "2024-01-01");
+  EXPECT_EQ(spec["interval"], "0 2 * * *");
+  EXPECT_EQ(spec["taskName"], "bq2bq");
+  EXPECT_EQ(spec["windowSize"], "24h");
+  EXPECT_EQ(spec["config"][0]["name"], "TABLE");
+  EXPECT_EQ(spec["assets"]["query.sql"], "select 1");
+  EXPECT_EQ(spec["destination"], "bigquery://p:d.t");
+  EXPECT_THAT(spec["sources"], ElementsAre("bigquery://p:d.s"));
+  EXPECT_EQ(spec["dependsOnPast"], false);  // defaults printed, as grpc-gateway does
+
+  std::tie(code, body) = Call("GET", "/api/v1beta1/project/p/namespace/ns2/job/a");
+  EXPECT_EQ(code, 404);
+  EXPECT_EQ(body["message"], "no job a in namespace ns2 of project p");
+
+  std::tie(code, body) = Call("GET", "/api/v1beta1/project/p/namespace/ns1/job?ignore_assets=true");
+  ASSERT_EQ(code, 200) << body;
+  ASSERT_EQ(body["jobs"].size(), 1u);
+  EXPECT_EQ(body["jobs"][0]["name"], "a");
+  EXPECT_TRUE(body["jobs"][0]["assets"].empty());
+
+  std::tie(code, body) = Call("GET", "/api/v1beta1/jobs?project_name=p");
+  ASSERT_EQ(code, 200) << body;
+  const json& found = body["jobSpecificationResponses"];
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[1]["namespaceName"], "ns2");
+  EXPECT_EQ(found[1]["job"]["name"], "b");
+  EXPECT_EQ(asked_.back().project(), "p");
+  EXPECT_EQ(asked_.back().job(), "");
+}
 
 TEST_F(RestTest, ProjectsAndNamespacesInOptimusShape) {
   auto [code, body] = Call("POST", "/api/v1beta1/project",

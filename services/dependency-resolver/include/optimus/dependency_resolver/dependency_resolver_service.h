@@ -71,6 +71,8 @@ class Resolver {
   // removed set (those may be deleted only when forced).
   core::v1::CheckDeletionResponse CheckDeletion(
       const core::v1::CheckDeletionRequest& request) const;
+  // The stored specs matching `request`, by job key, with their destination and sources.
+  core::v1::ListJobSpecsResponse ListJobSpecs(const core::v1::ListJobSpecsRequest& request) const;
 
  private:
   struct EmitItem {

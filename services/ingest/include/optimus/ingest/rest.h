@@ -4,15 +4,23 @@
 // deployment. docs/rest.md lists every route and how it differs from Optimus.
 #pragma once
 
+#include <functional>
+
+#include "absl/status/statusor.h"
 #include "optimus/core/v1/deploy.grpc.pb.h"
+#include "optimus/core/v1/lineage.pb.h"
 #include "optimus/rpc/http_server.h"
 #include "optimus/store/database.h"
 
 namespace optimus::ingest {
 
+// Asks dependency-resolver for stored job specs (the GET job routes).
+using ListJobSpecsFn = std::function<absl::StatusOr<core::v1::ListJobSpecsResponse>(
+    const core::v1::ListJobSpecsRequest&)>;
+
 // Registers the routes on `http`. `service` must outlive the server; its handlers are called
 // without a gRPC context (they use none).
 void AddRestRoutes(rpc::HttpServer& http, core::v1::DeploymentService::Service& service,
-                   store::Database& db);
+                   store::Database& db, ListJobSpecsFn list_job_specs);
 
 }  // namespace optimus::ingest
