@@ -70,7 +70,7 @@ start() {  # service [extra flags]
   fail "optimus-$name never became ready"; tail -5 "$TMP/$name.log"; return 1
 }
 start plugin-manager --set plugins.dirs="$EXAMPLES/plugins" || exit 1
-start spec-store || exit 1
+start spec-store --set spec_store.change_events=true || exit 1
 start dependency-resolver || exit 1
 start compiler || exit 1
 start ingest --set ingest.lineage_host="127.0.0.1:${GRPC[dependency-resolver]}" || exit 1
@@ -224,6 +224,7 @@ for svc in ingest spec-store dependency-resolver compiler plugin-manager; do
   case $svc in
     ingest) start ingest --set ingest.lineage_host="127.0.0.1:${GRPC[dependency-resolver]}" || exit 1 ;;
     plugin-manager) start plugin-manager --set plugins.dirs="$EXAMPLES/plugins" || exit 1 ;;
+    spec-store) start spec-store --set spec_store.change_events=true || exit 1 ;;
     *) start "$svc" || exit 1 ;;
   esac
   sleep 1

@@ -382,9 +382,11 @@ config::Schema SpecStoreService::ConfigSchema() const {
   config::Schema schema;
   schema.Add({.name = "spec_store.change_events",
               .type = config::Type::kBool,
-              .default_value = "true",
+              .default_value = "false",
               .description = "Publish Optimus-compatible change events (OptimusChangeEvent: job "
-                             "create, update with its impact, delete) on optimus.changes."});
+                             "create, update with its impact, delete) on optimus.changes. Off "
+                             "by default, as in Optimus (its `publisher` setting): building "
+                             "each event costs a parse of the job's spec."});
   return schema;
 }
 SpecStoreService::~SpecStoreService() = default;
