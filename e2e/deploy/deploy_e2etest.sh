@@ -81,6 +81,20 @@ nns=$(grep -c 'server, local' "$TMP/ns.out")
   || { fail "namespace list"; cat "$TMP/ns.out"; }
 curl -fsS "http://127.0.0.1:$http/api/v1beta1/project/sample-project/namespace" | python3 -c 'import json,sys; n=json.load(sys.stdin)["namespaces"]; sys.exit(0 if len(n)==int(sys.argv[1]) else 1)' "$nns" \
   && pass "GET .../namespace lists the same $nns" || fail "REST namespace list"
+# What a task pod's init container runs: the run input, written to in/ and sourced as the
+# main container does. DSTART/DEND must be the window `optimus window` computes from the file.
+jobdir=$(dirname "$(grep -rl "^name: $ijob\$" "$TMP/project" --include=job.yaml | head -1)")
+"$BIN/optimus" job run-input "$ijob" --project-name sample-project --scheduled-at 2024-03-07T02:00:00Z \
+  --host "127.0.0.1:$grpc" --output-dir "$TMP/pod" >"$TMP/run-input.out" 2>&1
+"$BIN/optimus" window --job "$jobdir" --scheduled-at 2024-03-07T02:00:00Z --output json >"$TMP/window.json" 2>&1
+got=$(bash -c 'set -a; . "$1/in/.env"; printf "%s %s" "$DSTART" "$DEND"' _ "$TMP/pod")
+want=$(python3 -c 'import json,sys; w=json.load(open(sys.argv[1])); print(w["DSTART"], w["DEND"])' "$TMP/window.json" 2>/dev/null)
+if [ -n "$got" ] && [ "$got" = "$want" ] && [ -s "$TMP/pod/in/query.sql" ] && ! grep -q '{{' "$TMP/pod/in/query.sql"; then
+  pass "optimus job run-input writes $ijob's in/.env (DSTART/DEND $got, as optimus window says) and its rendered query"
+else
+  fail "job run-input: got [$got], want [$want]"; cat "$TMP/run-input.out"; head -c 400 "$TMP/window.json"
+fi
+
 # An Optimus JSON job through REST, followed to its published DAG.
 rest=$(curl -fsS -XPOST "http://127.0.0.1:$http/api/v1beta1/project/sample-project/namespace/$ins/jobs-upsert" -d '{"specs": [{"version": 1, "name": "rest.job", "owner": "e2e@example.com", "startDate": "2024-01-01", "interval": "0 3 * * *", "taskName": "bq2bq", "config": [{"name": "PROJECT", "value": "sample-project"}, {"name": "DATASET", "value": "rest"}, {"name": "TABLE", "value": "job"}], "windowSize": "24h", "assets": {"query.sql": "select 1"}}]}')
 rid=$(echo "$rest" | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploymentId"])' 2>/dev/null)

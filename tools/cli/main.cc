@@ -25,6 +25,7 @@
 #include "plugin_validate_command.h"
 #include "project_command.h"
 #include "render_command.h"
+#include "run_input_command.h"
 #include "verify_specs_command.h"
 #include "window_command.h"
 
@@ -43,6 +44,7 @@ constexpr char kUsage[] =
     "  job delete    delete a job on the server\n"
     "  job inspect   a deployed job's lineage: destination, sources, upstreams, downstreams\n"
     "  job render    a job's Airflow DAG, compiled locally with its upstream sensors\n"
+    "  job run-input a run's input from the server, written to in/ (what task pods run)\n"
     "  job create    write a new job from a task plugin's questions\n"
     "  job addhook   add a hook plugin to a job\n"
     "  job validate  check job specs offline (file:line:column for every problem)\n"
@@ -139,6 +141,9 @@ int main(int argc, char** argv) {
   if (command == "job" && argc >= 3 && std::strcmp(argv[2], "deploy") == 0) {
     return optimus::cli::RunDeployCommand(argc - 2, argv + 2, optimus::cli::DeployMode::kUpsert,
                                           std::cout, std::cerr);
+  }
+  if (command == "job" && argc >= 3 && std::strcmp(argv[2], "run-input") == 0) {
+    return optimus::cli::RunJobRunInputCommand(argc - 2, argv + 2, std::cout, std::cerr);
   }
   if (command == "job" && argc >= 3 && std::strcmp(argv[2], "inspect") == 0) {
     return optimus::cli::RunJobInspectCommand(argc - 2, argv + 2, std::cout, std::cerr);

@@ -87,6 +87,16 @@ std::string JobKey(std::string_view project, std::string_view job) {
   return out;
 }
 
+absl::Status SaveRecord(store::Transaction& tx, std::string_view table, std::string_view key_column,
+                        const std::string& key, const std::string& payload) {
+  const std::string column(key_column);
+  auto saved = tx.Execute("INSERT INTO " + std::string(table) + " (" + column +
+                              ", record) VALUES ($1, $2) ON CONFLICT (" + column +
+                              ") DO UPDATE SET record = excluded.record",
+                          {key, store::Blob{payload}});
+  return saved.ok() ? absl::OkStatus() : saved.status();
+}
+
 absl::StatusOr<spec::PluginSpec> PluginFromRecord(const events::v1::PluginRecord& record) {
   spec::Diagnostics d;
   auto plugin = spec::LoadPluginSpec(record.name(), record.spec_yaml(), d);

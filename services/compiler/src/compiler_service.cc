@@ -254,23 +254,17 @@ absl::Status Compiler::Apply(store::Transaction& tx, const store::Outbox& outbox
     auto plugin = pipeline::PluginFromRecord(*record);
     if (!plugin.ok()) return plugin.status();
     plugins_[plugin->name] = *plugin;
-    return tx
-        .Execute(
-            "INSERT INTO plugins (name, record) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
-            "record = excluded.record",
-            {plugin->name, store::Blob{m.payload}})
-        .status();
+    return pipeline::SaveRecord(tx, "plugins", "name", plugin->name, m.payload);
   }
   if (m.topic == pipeline::kProjectsTopic) {
     if (m.tombstone) return absl::OkStatus();
     auto record = pipeline::ParseRecord<events::v1::ProjectRecord>(m);
     if (!record.ok()) return record.status();
     projects_[record->name()] = *record;
-    auto saved = tx.Execute(
-        "INSERT INTO projects (name, record) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
-        "record = excluded.record",
-        {record->name(), store::Blob{m.payload}});
-    if (!saved.ok()) return saved.status();
+    if (absl::Status s = pipeline::SaveRecord(tx, "projects", "name", record->name(), m.payload);
+        !s.ok()) {
+      return s;
+    }
     // The project's Airflow version or flags may have changed: every DAG of it again (only
     // those whose bytes differ are written).
     auto kept = tx.Execute("SELECT record FROM resolutions WHERE project = $1", {record->name()});

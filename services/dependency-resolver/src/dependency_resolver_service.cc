@@ -183,11 +183,10 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     if (!record.ok()) return record.status();
     auto plugin = pipeline::PluginFromRecord(*record);
     if (!plugin.ok()) return plugin.status();
-    auto saved = tx.Execute(
-        "INSERT INTO plugins (name, record) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
-        "record = excluded.record",
-        {plugin->name, store::Blob{m.payload}});
-    if (!saved.ok()) return saved.status();
+    if (absl::Status s = pipeline::SaveRecord(tx, "plugins", "name", plugin->name, m.payload);
+        !s.ok()) {
+      return s;
+    }
     plugins_[plugin->name] = *plugin;
     // Jobs of this task plugin resolve again (their destination or parsers may differ now).
     std::vector<std::string> keys;
@@ -207,11 +206,10 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     if (m.tombstone) return absl::OkStatus();
     auto record = pipeline::ParseRecord<events::v1::ProjectRecord>(m);
     if (!record.ok()) return record.status();
-    auto saved = tx.Execute(
-        "INSERT INTO projects (name, record) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
-        "record = excluded.record",
-        {record->name(), store::Blob{m.payload}});
-    if (!saved.ok()) return saved.status();
+    if (absl::Status s = pipeline::SaveRecord(tx, "projects", "name", record->name(), m.payload);
+        !s.ok()) {
+      return s;
+    }
     projects_[record->name()] = *record;
     std::vector<std::string> keys;
     for (const auto& [key, spec] : specs_) {

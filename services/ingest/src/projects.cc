@@ -40,12 +40,7 @@ absl::Status ApplyProjectRecord(store::Transaction& tx, const bus::Message& mess
   if (!record.ok()) return record.status();
   if (record->name().empty()) return absl::InvalidArgumentError("a project record without a name");
   // Records of one project arrive in order (one key, one partition); a replay is the same.
-  return tx
-      .Execute(
-          "INSERT INTO projects (name, record) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
-          "record = excluded.record",
-          {record->name(), store::Blob{message.payload}})
-      .status();
+  return pipeline::SaveRecord(tx, "projects", "name", record->name(), message.payload);
 }
 
 absl::StatusOr<std::vector<core::v1::ProjectInfo>> ListProjects(store::Database& db) {

@@ -1,12 +1,284 @@
-// optimus-runtime-context: component wiring. Its handlers arrive with the deploy pipeline (issue
-// 4).
+// optimus-runtime-context: a read model of jobs and projects from the compacted topics, and the
+// run input every task pod's init container asks for (gRPC JobRunService and REST).
 #include "optimus/runtime_context/runtime_context_service.h"
 
+#include <grpcpp/grpcpp.h>
+
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "optimus/blob/blob_store.h"
+#include "optimus/core/v1/job_run.grpc.pb.h"
+#include "optimus/pipeline/pipeline.h"
+#include "optimus/rpc/grpc_server.h"
+#include "optimus/rpc/http_server.h"
+#include "optimus/rpc/proto_json.h"
+#include "optimus/spec/loaders.h"
+#include "optimus/telemetry/log.h"
+
 namespace optimus::runtime_context {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  return s.ok() ? grpc::Status::OK
+                : grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const ReadModel::Job>> ReadModel::MakeJob(
+    events::v1::JobSpecRecord record) const {
+  auto job = std::make_shared<Job>();
+  spec::Diagnostics diagnostics;
+  auto loaded = spec::LoadJobSpec(record.name() + "/job.yaml", record.spec_yaml(), diagnostics);
+  if (loaded && !diagnostics.HasErrors()) {
+    job->spec = *std::move(loaded);
+  } else {
+    job->load_error = diagnostics.ToString();
+  }
+  for (const auto& a : record.assets()) {
+    if (a.content_case() == events::v1::Asset::kInline) {
+      job->assets[a.name()] = a.inline_();
+      continue;
+    }
+    // Large assets travel by reference: read once here, not on every request.
+    if (blob_ == nullptr) return absl::FailedPreconditionError("no object store for " + a.name());
+    auto content = blob_->Get(a.blob_key());
+    if (!content.ok()) return content.status();  // retried: the batch fails and comes again
+    job->assets[a.name()] = *std::move(content);
+  }
+  job->record = std::move(record);
+  return job;
+}
+
+std::shared_ptr<const ReadModel::Project> ReadModel::MakeProject(events::v1::ProjectRecord record) {
+  auto project = std::make_shared<Project>();
+  if (!record.presets_yaml().empty()) {
+    spec::Diagnostics ignored;  // checked when the project was registered
+    project->presets = spec::LoadPresets("presets.yaml", record.presets_yaml(), ignored);
+  }
+  project->record = std::move(record);
+  return project;
+}
+
+absl::Status ReadModel::Load(store::Database& db) {
+  std::map<std::string, std::shared_ptr<const Job>> jobs;
+  std::map<std::string, std::string> destinations;
+  std::map<std::string, std::shared_ptr<const Project>> projects;
+  auto rows = db.Execute("SELECT job_key, record FROM jobs");
+  if (!rows.ok()) return rows.status();
+  for (const auto& row : rows->rows) {
+    events::v1::JobSpecRecord record;
+    record.ParseFromString(row.Text(1));
+    auto job = MakeJob(std::move(record));
+    if (!job.ok()) return job.status();
+    jobs[row.Text(0)] = *std::move(job);
+  }
+  rows = db.Execute("SELECT job_key, destination FROM destinations");
+  if (!rows.ok()) return rows.status();
+  for (const auto& row : rows->rows) destinations[row.Text(0)] = row.Text(1);
+  rows = db.Execute("SELECT name, record FROM projects");
+  if (!rows.ok()) return rows.status();
+  for (const auto& row : rows->rows) {
+    events::v1::ProjectRecord record;
+    record.ParseFromString(row.Text(1));
+    projects[row.Text(0)] = MakeProject(std::move(record));
+  }
+  std::unique_lock lock(mu_);
+  jobs_ = std::move(jobs);
+  destinations_ = std::move(destinations);
+  projects_ = std::move(projects);
+  return absl::OkStatus();
+}
+
+absl::Status ReadModel::Apply(store::Transaction& tx, const bus::Message& m) {
+  if (m.topic == pipeline::kProjectsTopic) {
+    if (m.tombstone) return absl::OkStatus();
+    auto record = pipeline::ParseRecord<events::v1::ProjectRecord>(m);
+    if (!record.ok()) return record.status();
+    if (absl::Status s = pipeline::SaveRecord(tx, "projects", "name", record->name(), m.payload);
+        !s.ok()) {
+      return s;
+    }
+    auto project = MakeProject(*std::move(record));
+    std::unique_lock lock(mu_);
+    projects_[project->record.name()] = std::move(project);
+    return absl::OkStatus();
+  }
+  if (m.topic == pipeline::kResolutionsTopic) {
+    if (m.tombstone) {
+      auto gone = tx.Execute("DELETE FROM destinations WHERE job_key = $1", {m.key});
+      if (!gone.ok()) return gone.status();
+      std::unique_lock lock(mu_);
+      destinations_.erase(m.key);
+      return absl::OkStatus();
+    }
+    auto record = pipeline::ParseRecord<events::v1::JobResolution>(m);
+    if (!record.ok()) return record.status();
+    auto saved = tx.Execute(
+        "INSERT INTO destinations (job_key, destination) VALUES ($1, $2) ON CONFLICT (job_key) "
+        "DO UPDATE SET destination = excluded.destination",
+        {m.key, record->destination()});
+    if (!saved.ok()) return saved.status();
+    std::unique_lock lock(mu_);
+    destinations_[m.key] = record->destination();
+    return absl::OkStatus();
+  }
+  if (m.topic != pipeline::kJobSpecsTopic) {
+    return absl::InvalidArgumentError("unexpected topic " + m.topic);
+  }
+  if (m.tombstone) {
+    auto gone = tx.Execute("DELETE FROM jobs WHERE job_key = $1", {m.key});
+    if (!gone.ok()) return gone.status();
+    std::unique_lock lock(mu_);
+    jobs_.erase(m.key);
+    return absl::OkStatus();
+  }
+  auto record = pipeline::ParseRecord<events::v1::JobSpecRecord>(m);
+  if (!record.ok()) return record.status();
+  {
+    std::shared_lock lock(mu_);
+    auto old = jobs_.find(m.key);
+    if (old != jobs_.end() && old->second->record.version() > record->version()) {
+      return absl::OkStatus();  // an older version arriving late changes nothing
+    }
+  }
+  if (absl::Status s = pipeline::SaveRecord(tx, "jobs", "job_key", m.key, m.payload); !s.ok()) {
+    return s;
+  }
+  auto job = MakeJob(*std::move(record));
+  if (!job.ok()) return job.status();
+  std::unique_lock lock(mu_);
+  jobs_[m.key] = *std::move(job);
+  return absl::OkStatus();
+}
+
+size_t ReadModel::jobs() const {
+  std::shared_lock lock(mu_);
+  return jobs_.size();
+}
+
+absl::StatusOr<core::v1::JobRunInputResponse> ReadModel::RunInput(
+    const core::v1::JobRunInputRequest& request) const {
+  if (request.project_name().empty() || request.job_name().empty()) {
+    return absl::InvalidArgumentError("a run input request needs project_name and job_name");
+  }
+  if (!request.has_scheduled_at()) {
+    return absl::InvalidArgumentError(
+        "a run input request needs scheduled_at (RFC 3339, e.g. 2024-03-07T02:00:00Z)");
+  }
+  const std::string key = pipeline::JobKey(request.project_name(), request.job_name());
+  std::shared_ptr<const Job> job;
+  std::shared_ptr<const Project> project;
+  std::string destination;
+  {
+    std::shared_lock lock(mu_);
+    auto j = jobs_.find(key);
+    if (j == jobs_.end()) {
+      return absl::NotFoundError("no job " + request.job_name() + " in project " +
+                                 request.project_name());
+    }
+    job = j->second;
+    if (auto p = projects_.find(request.project_name()); p != projects_.end()) project = p->second;
+    if (auto d = destinations_.find(key); d != destinations_.end()) destination = d->second;
+  }
+  if (!job->load_error.empty()) {
+    return absl::FailedPreconditionError("the stored spec of " + request.job_name() +
+                                         " does not load: " + job->load_error);
+  }
+  JobContext context;
+  context.job = &job->spec;
+  context.project = request.project_name();
+  context.namespace_name = job->record.namespace_();
+  context.assets = &job->assets;
+  context.project_record = project ? &project->record : nullptr;
+  context.presets = project ? &project->presets : nullptr;
+  context.destination = destination;
+  RunInputRequest r;
+  r.scheduled_at = absl::FromUnixNanos(
+      google::protobuf::util::TimeUtil::TimestampToNanoseconds(request.scheduled_at()));
+  r.instance_name = request.instance_name();
+  r.instance_type = request.instance_type() == core::v1::JobRunInputRequest::TYPE_HOOK
+                        ? InstanceType::kHook
+                        : InstanceType::kTask;
+  auto input = CompileRunInput(context, r);
+  if (!input.ok()) return input.status();
+  core::v1::JobRunInputResponse out;
+  out.mutable_envs()->insert(input->envs.begin(), input->envs.end());
+  out.mutable_files()->insert(input->files.begin(), input->files.end());
+  out.mutable_secrets()->insert(input->secrets.begin(), input->secrets.end());
+  return out;
+}
+
+class RuntimeContextService::Api final : public core::v1::JobRunService::Service {
+ public:
+  explicit Api(const ReadModel& model) : model_(model) {}
+  grpc::Status JobRunInput(grpc::ServerContext*, const core::v1::JobRunInputRequest* req,
+                           core::v1::JobRunInputResponse* resp) override {
+    auto input = model_.RunInput(*req);
+    if (!input.ok()) return ToGrpc(input.status());
+    *resp = *std::move(input);
+    return grpc::Status::OK;
+  }
+
+ private:
+  const ReadModel& model_;
+};
+
+RuntimeContextService::RuntimeContextService() = default;
+RuntimeContextService::~RuntimeContextService() = default;
+
+std::vector<store::Migration> RuntimeContextService::Migrations() const {
+  return {{1, "jobs, destinations and projects",
+           "CREATE TABLE jobs (job_key TEXT PRIMARY KEY, record ${BLOB} NOT NULL);"
+           "CREATE TABLE destinations (job_key TEXT PRIMARY KEY, destination TEXT NOT NULL);"
+           "CREATE TABLE projects (name TEXT PRIMARY KEY, record ${BLOB} NOT NULL)"}};
+}
 
 absl::Status RuntimeContextService::Start(app::Context& context) {
-  (void)context;
-  return absl::OkStatus();
+  if (absl::Status s = pipeline::EnsurePipelineTopics(context.bus); !s.ok()) return s;
+  model_ = std::make_unique<ReadModel>(&context.blob);
+  if (absl::Status s = model_->Load(context.db); !s.ok()) return s;
+  LOG_INFO("run input read model loaded", {{"jobs", static_cast<int64_t>(model_->jobs())}});
+  api_ = std::make_unique<Api>(*model_);
+  context.grpc.AddService(api_.get(), "optimus.core.v1.JobRunService");
+  const auto run_input = [this](const std::string& project, const std::string& job,
+                                const rpc::HttpRequest& request) {
+    auto body = rpc::ParseJsonBody<core::v1::JobRunInputRequest>(request.body());
+    if (!body.ok()) return rpc::HttpResponse::Error(body.status());
+    body->set_project_name(project);
+    body->set_job_name(job);
+    auto input = model_->RunInput(*body);
+    if (!input.ok()) return rpc::HttpResponse::Error(input.status());
+    auto json = rpc::ToJson(*input);
+    if (!json.ok()) return rpc::HttpResponse::Error(json.status());
+    return rpc::HttpResponse::Json(*std::move(json));
+  };
+  context.http.Post("/api/v1beta1/project/{project_name}/job/{job_name}/run_input",
+                    [run_input](const rpc::HttpRequest& request) {
+                      return run_input(request.PathParam("project_name"),
+                                       request.PathParam("job_name"), request);
+                    });
+  store::Database& db = context.db;
+  worker_ = std::make_unique<pipeline::ConsumerWorker>(
+      context.bus, context.db,
+      pipeline::ConsumerWorker::Options{
+          .group = "runtime-context",
+          .topics = {pipeline::kProjectsTopic, pipeline::kJobSpecsTopic,
+                     pipeline::kResolutionsTopic},
+          .after_failure =
+              [this, &db] {
+                if (absl::Status s = model_->Load(db); !s.ok()) {
+                  LOG_ERROR("cannot reload the run input read model", {{"error", s}});
+                }
+              }},
+      [this](store::Transaction& tx, const bus::Message& m) { return model_->Apply(tx, m); });
+  return worker_->Start();
+}
+
+void RuntimeContextService::Stop() {
+  if (worker_) worker_->Stop();
 }
 
 }  // namespace optimus::runtime_context

@@ -70,6 +70,11 @@ bus::OutgoingMessage ProgressRecord(const std::string& deployment_id, const std:
 
 std::string JobKey(std::string_view project, std::string_view job);
 
+// Keeps the latest record of a compacted topic in a service's table `table` (columns: the key
+// column `key_column`, then `record`): inserted, or replaced when the key is there.
+absl::Status SaveRecord(store::Transaction& tx, std::string_view table, std::string_view key_column,
+                        const std::string& key, const std::string& payload);
+
 // The plugin a plugins-topic record carries; InvalidArgument (poison) when its YAML does not
 // load as a plugin.
 absl::StatusOr<spec::PluginSpec> PluginFromRecord(const events::v1::PluginRecord& record);

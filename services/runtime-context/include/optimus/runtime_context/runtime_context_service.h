@@ -2,16 +2,84 @@
 // scheduler.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <shared_mutex>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "optimus/app/component.h"
+#include "optimus/bus/message.h"
+#include "optimus/core/v1/job_run.pb.h"
+#include "optimus/events/v1/jobs.pb.h"
+#include "optimus/runtime_context/run_input.h"
+#include "optimus/spec/model.h"
+#include "optimus/store/database.h"
+
+namespace optimus::pipeline {
+class ConsumerWorker;
+}  // namespace optimus::pipeline
+namespace optimus::blob {
+class BlobStore;
+}  // namespace optimus::blob
 
 namespace optimus::runtime_context {
 
+// What runtime-context knows of every job and project, built from the compacted topics
+// (optimus.job.specs, optimus.job.resolutions, optimus.projects) and kept in its own tables,
+// loaded into memory at start. Reads never wait for the database.
+class ReadModel {
+ public:
+  // `blob` holds the assets that travel by reference; may be null in tests that send none.
+  explicit ReadModel(blob::BlobStore* blob = nullptr) : blob_(blob) {}
+
+  absl::Status Load(store::Database& db);
+  // Applies one record inside `tx` (the table) and to memory at once; after a rolled-back
+  // transaction, Load again.
+  absl::Status Apply(store::Transaction& tx, const bus::Message& m);
+
+  // The run input of a job: NotFound for a job or hook the server does not know,
+  // InvalidArgument for what cannot be compiled.
+  absl::StatusOr<core::v1::JobRunInputResponse> RunInput(
+      const core::v1::JobRunInputRequest& request) const;
+
+  size_t jobs() const;
+
+ private:
+  struct Job {
+    events::v1::JobSpecRecord record;
+    spec::JobSpec spec;
+    std::map<std::string, std::string> assets;
+    std::string load_error;  // why the stored spec does not load ("" = it does)
+  };
+  struct Project {
+    events::v1::ProjectRecord record;
+    std::map<std::string, spec::Preset> presets;
+  };
+  absl::StatusOr<std::shared_ptr<const Job>> MakeJob(events::v1::JobSpecRecord record) const;
+  static std::shared_ptr<const Project> MakeProject(events::v1::ProjectRecord record);
+
+  blob::BlobStore* blob_;
+  mutable std::shared_mutex mu_;
+  std::map<std::string, std::shared_ptr<const Job>> jobs_;  // by project/job
+  std::map<std::string, std::string> destinations_;         // by project/job
+  std::map<std::string, std::shared_ptr<const Project>> projects_;
+};
+
 class RuntimeContextService : public app::Component {
  public:
+  RuntimeContextService();
+  ~RuntimeContextService() override;
   std::string name() const override { return "runtime-context"; }
+  std::vector<store::Migration> Migrations() const override;
   absl::Status Start(app::Context& context) override;
+  void Stop() override;
+
+ private:
+  class Api;
+  std::unique_ptr<ReadModel> model_;
+  std::unique_ptr<Api> api_;
+  std::unique_ptr<pipeline::ConsumerWorker> worker_;
 };
 
 // What `optimus-runtime-context --help` says about the service.

@@ -1,0 +1,130 @@
+// The read model on a real SQLite database: records of the compacted topics build it, a run
+// input comes from it, a restart loads the same, and deletes remove jobs.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "google/protobuf/util/message_differencer.h"
+#include "google/protobuf/util/time_util.h"
+#include "optimus/pipeline/pipeline.h"
+#include "optimus/runtime_context/runtime_context_service.h"
+#include "optimus/store/migrations.h"
+#include "optimus/store/sqlite_database.h"
+#include "optimus/testing/testing.h"
+
+namespace optimus::runtime_context {
+namespace {
+
+class ReadModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = store::OpenDatabase("sqlite:" + dir_.File("rc.db"), "runtime_context");
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = *std::move(db);
+    ASSERT_TRUE(store::ApplyMigrations(*db_, "store", store::CoreMigrations()).ok());
+    ASSERT_TRUE(
+        store::ApplyMigrations(*db_, "runtime-context", RuntimeContextService().Migrations()).ok());
+  }
+
+  absl::Status Feed(const bus::Message& m) {
+    return db_->InTransaction([&](store::Transaction& tx) { return model_.Apply(tx, m); });
+  }
+
+  static bus::Message Spec(const std::string& name, const std::string& sql, int64_t version = 1) {
+    events::v1::JobSpecRecord r;
+    r.set_project("acme");
+    r.set_namespace_("finance");
+    r.set_name(name);
+    r.set_version(version);
+    r.set_spec_yaml("version: 3\nname: " + name +
+                    "\nowner: o@acme.com\nschedule:\n  start_date: \"2024-01-01\"\n  interval: "
+                    "\"0 2 * * *\"\ntask:\n  name: bq2bq\n  config:\n    PROJECT: "
+                    "\"{{.GLOBAL__GCP_PROJECT}}\"\n  window:\n    preset: yesterday\n");
+    auto* a = r.add_assets();
+    a->set_name("query.sql");
+    a->set_inline_(sql);
+    return bus::Message{pipeline::kJobSpecsTopic, "acme/" + name, r.SerializeAsString()};
+  }
+
+  static bus::Message Project() {
+    events::v1::ProjectRecord p;
+    p.set_name("acme");
+    (*p.mutable_config())["GCP_PROJECT"] = "acme-prod";
+    p.add_namespaces()->set_name("finance");
+    p.set_presets_yaml(
+        "presets:\n  yesterday:\n    description: the day before\n    window:\n      size: 1d\n"
+        "      shift_by: -1d\n");
+    return bus::Message{pipeline::kProjectsTopic, "acme", p.SerializeAsString()};
+  }
+
+  static bus::Message Resolution(const std::string& name, const std::string& destination) {
+    events::v1::JobResolution r;
+    r.set_project("acme");
+    r.set_name(name);
+    r.set_destination(destination);
+    return bus::Message{pipeline::kResolutionsTopic, "acme/" + name, r.SerializeAsString()};
+  }
+
+  static core::v1::JobRunInputRequest Request(const std::string& job) {
+    core::v1::JobRunInputRequest r;
+    r.set_project_name("acme");
+    r.set_job_name(job);
+    *r.mutable_scheduled_at() =
+        google::protobuf::util::TimeUtil::SecondsToTimestamp(1678154400);  // 2023-03-07T02:00:00Z
+    r.set_instance_name("bq2bq");
+    r.set_instance_type(core::v1::JobRunInputRequest::TYPE_TASK);
+    return r;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::Database> db_;
+  ReadModel model_;
+};
+
+TEST_F(ReadModelTest, RecordsBuildTheRunInputAndARestartLoadsTheSame) {
+  ASSERT_TRUE(Feed(Project()).ok());
+  ASSERT_TRUE(Feed(Spec("revenue", "select '{{.DSTART}}'")).ok());
+  ASSERT_TRUE(Feed(Resolution("revenue", "bigquery://acme-prod:fin.revenue")).ok());
+  auto in = model_.RunInput(Request("revenue"));
+  ASSERT_TRUE(in.ok()) << in.status();
+  // The project's preset: the day before yesterday to yesterday.
+  EXPECT_EQ(in->envs().at("DSTART"), "2023-03-05T00:00:00Z");
+  EXPECT_EQ(in->envs().at("DEND"), "2023-03-06T00:00:00Z");
+  EXPECT_EQ(in->envs().at("PROJECT"), "acme-prod");
+  EXPECT_EQ(in->envs().at("JOB_DESTINATION"), "bigquery://acme-prod:fin.revenue");
+  EXPECT_EQ(in->files().at("query.sql"), "select '2023-03-05T00:00:00Z'");
+
+  ReadModel restarted;
+  ASSERT_TRUE(restarted.Load(*db_).ok());
+  auto again = restarted.RunInput(Request("revenue"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*again, *in));
+}
+
+TEST_F(ReadModelTest, NewerVersionsWinDeletesRemoveAndUnknownsAreNamed) {
+  ASSERT_TRUE(Feed(Project()).ok());
+  ASSERT_TRUE(Feed(Spec("revenue", "v2", 2)).ok());
+  ASSERT_TRUE(Feed(Spec("revenue", "v1", 1)).ok());  // late and older: ignored
+  EXPECT_EQ(model_.RunInput(Request("revenue"))->files().at("query.sql"), "v2");
+  bus::Message gone{pipeline::kJobSpecsTopic, "acme/revenue", ""};
+  gone.tombstone = true;
+  ASSERT_TRUE(Feed(gone).ok());
+  auto in = model_.RunInput(Request("revenue"));
+  EXPECT_EQ(in.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(in.status().message(), "no job revenue in project acme");
+  ReadModel restarted;
+  ASSERT_TRUE(restarted.Load(*db_).ok());
+  EXPECT_EQ(restarted.jobs(), 0u);
+
+  ASSERT_TRUE(Feed(Spec("revenue", "v3", 3)).ok());
+  auto no_time = Request("revenue");
+  no_time.clear_scheduled_at();
+  EXPECT_EQ(model_.RunInput(no_time).status().code(), absl::StatusCode::kInvalidArgument);
+  auto hook = Request("revenue");
+  hook.set_instance_type(core::v1::JobRunInputRequest::TYPE_HOOK);
+  hook.set_instance_name("transporter");
+  EXPECT_EQ(model_.RunInput(hook).status().message(),
+            "job revenue has no hook \"transporter\" (it has none)");
+}
+
+}  // namespace
+}  // namespace optimus::runtime_context
