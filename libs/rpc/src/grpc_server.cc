@@ -58,9 +58,12 @@ std::string TraceFromMetadata(const std::multimap<grpc::string_ref, grpc::string
   return context ? std::move(context->trace_id) : std::string();
 }
 
-// Health checks and reflection are probes and tools; their access logs go to debug.
-bool IsInfrastructureMethod(std::string_view method) {
-  return method.rfind("grpc.health.", 0) == 0 || method.rfind("grpc.reflection.", 0) == 0;
+// Health checks and reflection are probes and tools, and run input is asked by every task pod
+// (thousands a second at a schedule boundary): their successful calls are logged at debug; the
+// request metrics still count every one.
+bool IsQuietMethod(std::string_view method) {
+  return method.rfind("grpc.health.", 0) == 0 || method.rfind("grpc.reflection.", 0) == 0 ||
+         method == "optimus.core.v1.JobRunService/JobRunInput";
 }
 
 // Services whose methods may appear as metric labels. Calls to anything else (a client probing
@@ -129,7 +132,7 @@ class ObservingInterceptor : public grpc::experimental::Interceptor {
     if (!access_log_) return;
     if (trace_id_.empty()) trace_id_ = telemetry::NewTraceId();
     telemetry::ScopedTraceId trace(trace_id_);
-    telemetry::LogLevel level = IsInfrastructureMethod(method_) && code == grpc::StatusCode::OK
+    telemetry::LogLevel level = IsQuietMethod(method_) && code == grpc::StatusCode::OK
                                     ? telemetry::LogLevel::kDebug
                                     : telemetry::LogLevel::kInfo;
     if (code == grpc::StatusCode::OK) {
