@@ -96,7 +96,7 @@ else
 fi
 
 # An Optimus JSON job through REST, followed to its published DAG.
-rest=$(curl -fsS -XPOST "http://127.0.0.1:$http/api/v1beta1/project/sample-project/namespace/$ins/jobs-upsert" -d '{"specs": [{"version": 1, "name": "rest.job", "owner": "e2e@example.com", "startDate": "2024-01-01", "interval": "0 3 * * *", "taskName": "bq2bq", "config": [{"name": "PROJECT", "value": "sample-project"}, {"name": "DATASET", "value": "rest"}, {"name": "TABLE", "value": "job"}], "windowSize": "24h", "assets": {"query.sql": "select 1"}}]}')
+rest=$(curl -fsS -XPOST "http://127.0.0.1:$http/api/v1beta1/project/sample-project/namespace/$ins/jobs-upsert" -d '{"specs": [{"version": 1, "name": "rest.job", "owner": "e2e@example.com", "startDate": "2024-01-01", "interval": "0 3 * * *", "taskName": "bq2bq", "config": [{"name": "PROJECT", "value": "sample-project"}, {"name": "DATASET", "value": "rest"}, {"name": "TABLE", "value": "job"}, {"name": "TOKEN", "value": "{{.secret.E2E_TOKEN}}"}], "windowSize": "24h", "assets": {"query.sql": "select 1"}}]}')
 rid=$(echo "$rest" | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploymentId"])' 2>/dev/null)
 for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$http/api/v1beta1/deployment/$rid" 2>/dev/null | grep -q '"done":true' && break
@@ -104,6 +104,22 @@ for _ in $(seq 1 100); do
 done
 [ -n "$rid" ] && [ -f "$DAGS/$ins/rest.job.py" ] && curl -fsS "http://127.0.0.1:$http/api/v1beta1/deployment/$rid" | grep -q '"published":1' \
   && pass "a REST jobs-upsert is followed to its published DAG" || { fail "REST jobs-upsert: $rest"; }
+# A secret set with the CLI reaches the job's run input, in in/.secret only, and is nowhere in
+# the clear on disk (tables, bus, logs, DAGs).
+token="e2e-\$(not run) it's $RANDOM$RANDOM"
+"$BIN/optimus" secret set e2e_token "$token" -d "$TMP/project" --host "127.0.0.1:$grpc" >"$TMP/secret.out" 2>&1
+for _ in $(seq 1 50); do
+  "$BIN/optimus" job run-input rest.job --project-name sample-project --scheduled-at 2024-03-07T02:00:00Z \
+    --host "127.0.0.1:$grpc" --output-dir "$TMP/pod2" >"$TMP/run-input2.out" 2>&1 &&
+    got=$(bash -c 'set -a; . "$1/in/.secret"; printf "%s" "$TOKEN"' _ "$TMP/pod2") && [ "$got" = "$token" ] && break
+  sleep 0.1
+done
+if [ "$got" = "$token" ] && ! grep -q TOKEN "$TMP/pod2/in/.env" && ! grep -rqF "$token" "$TMP/data" "$TMP/serve.log"; then
+  pass "a secret set with optimus secret reaches rest.job's in/.secret, and no file holds it in the clear"
+else
+  fail "secret in run input: got [$got]"; cat "$TMP/secret.out" "$TMP/run-input2.out"; grep -rlF "$token" "$TMP/data" | head -3
+fi
+
 # Read back as Optimus reads jobs: the same JSON, with the lineage the server inferred.
 curl -fsS "http://127.0.0.1:$http/api/v1beta1/project/sample-project/namespace/$ins/job/rest.job" >"$TMP/get.json" 2>&1
 curl -fsS "http://127.0.0.1:$http/api/v1beta1/jobs?project_name=sample-project" >"$TMP/jobs.json" 2>&1

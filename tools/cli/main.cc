@@ -26,6 +26,7 @@
 #include "project_command.h"
 #include "render_command.h"
 #include "run_input_command.h"
+#include "secret_command.h"
 #include "verify_specs_command.h"
 #include "window_command.h"
 
@@ -53,6 +54,7 @@ constexpr char kUsage[] =
     "  namespace list      the project's namespaces, on the server and in optimus.yaml\n"
     "  plugin validate  check YAML plugin files offline\n"
     "  verify specs  check single job.yaml / resource.yaml files\n"
+    "  secret set|list|delete  the project's secrets on the server (values sealed)\n"
     "  dlq list  the records of a dead-letter topic and why each is there\n"
     "  version   print the client version and, with --host, the server's\n"
     "  window    compute a job window's DSTART and DEND for a scheduled time\n\n"
@@ -178,6 +180,9 @@ int main(int argc, char** argv) {
   }
   if (command == "namespace") {
     return optimus::cli::RunNamespaceCommand(argc - 1, argv + 1, std::cout, std::cerr);
+  }
+  if (command == "secret") {
+    return optimus::cli::RunSecretCommand(argc - 1, argv + 1, std::cout, std::cerr);
   }
   if (command == "window") {
     return optimus::cli::RunWindowCommand(argc - 1, argv + 1, std::cout, std::cerr);

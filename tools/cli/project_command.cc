@@ -58,15 +58,10 @@ constexpr char kNamespaceListHelp[] =
     "Exit status: 0 listed, 1 the project is not registered, 2 bad flags or config, or an\n"
     "unreachable server.\n";
 
-// What every one of these commands starts from: optimus.yaml and a connection to the server.
-struct Session {
-  spec::ClientConfig config;
-  fs::path dir;
-  std::shared_ptr<grpc::Channel> channel;
-};
+}  // namespace
 
-std::optional<Session> Open(const std::string& command, const std::string& dir,
-                            const std::string& config, std::string host, std::ostream& err) {
+std::optional<Session> OpenSession(const std::string& command, const std::string& dir,
+                                   const std::string& config, std::string host, std::ostream& err) {
   spec::Diagnostics d;
   const fs::path path = fs::path(dir) / config;
   auto text = spec::ReadFile(path, path.string(), d);
@@ -88,6 +83,8 @@ std::optional<Session> Open(const std::string& command, const std::string& dir,
   if (!channel) return std::nullopt;
   return Session{*std::move(client), dir, std::move(channel)};
 }
+
+namespace {
 
 // Follows a registration to its end: 0 stored, 1 refused (the reason on `err`), 2 the watch
 // itself failed.
@@ -129,7 +126,7 @@ int ProjectRegister(int argc, char** argv, std::ostream& out, std::ostream& err)
   flags.String("host", 0, &host);
   flags.Bool("with-namespaces", 0, &with_namespaces);
   if (auto code = flags.ParseCommand(argc, argv, kProjectRegisterHelp, out, err)) return *code;
-  auto session = Open(command, dir, config, host, err);
+  auto session = OpenSession(command, dir, config, host, err);
   if (!session) return 2;
   auto stub = core::v1::DeploymentService::NewStub(session->channel);
   grpc::ClientContext context;
@@ -164,7 +161,7 @@ int NamespaceRegister(int argc, char** argv, std::ostream& out, std::ostream& er
     err << command << ": name the namespace with --name NAME\n";
     return 2;
   }
-  auto session = Open(command, dir, config, host, err);
+  auto session = OpenSession(command, dir, config, host, err);
   if (!session) return 2;
   const spec::NamespaceConfig* ns = nullptr;
   for (const auto& n : session->config.namespaces) {
@@ -204,7 +201,7 @@ int NamespaceList(int argc, char** argv, std::ostream& out, std::ostream& err) {
     err << command << ": --output is table or json, not \"" << output << "\"\n";
     return 2;
   }
-  auto session = Open(command, dir, config, host, err);
+  auto session = OpenSession(command, dir, config, host, err);
   if (!session) return 2;
   auto stub = core::v1::DeploymentService::NewStub(session->channel);
   grpc::ClientContext context;

@@ -8,8 +8,10 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -51,6 +53,28 @@ class MissingBlobStore : public blob::BlobStore {
         "no object store configured: set blob.uri (OPTIMUS_BLOB_URI), e.g. s3://bucket/prefix");
   }
 };
+
+// The embedded server's app key: read from `path`, or made (48 random letters and digits, the
+// file readable by its owner only) on the first start.
+absl::StatusOr<std::string> EmbeddedAppKey(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string key;
+  if (in && std::getline(in, key) && key.size() >= 32) return key;
+  static constexpr char kAlphabet[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::random_device random;
+  key.clear();
+  for (int i = 0; i < 48; ++i) key += kAlphabet[random() % (sizeof(kAlphabet) - 1)];
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << key << "\n";
+  out.close();
+  std::error_code ec;
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+      std::filesystem::perm_options::replace, ec);
+  if (!out || ec) return absl::UnavailableError("cannot write the app key to " + path.string());
+  return key;
+}
 
 // RuntimeService: the version handshake every client makes.
 class RuntimeServiceImpl final : public core::v1::RuntimeService::Service {
@@ -233,6 +257,11 @@ config::Schema HostSchema(const HostOptions& options) {
               .description = "Bearer tokens accepted by the APIs; none means no authentication "
                              "(for local use only).",
               .secret = true});
+  schema.Add({.name = "secrets.app_key",
+              .description = "The key secrets are sealed with (AES-256-GCM over its first 32 "
+                             "bytes); the same on ingest and runtime-context. Embedded default: "
+                             "a random key kept in <data_dir>/app.key.",
+              .secret = true});
   schema.Add({.name = "shutdown.grace",
               .type = Type::kDuration,
               .default_value = "10s",
@@ -311,6 +340,13 @@ int RunMain(int argc, char** argv, const HostOptions& options,
     auto opened = blob::OpenBlobStore(blob_uri);
     if (!opened.ok()) return Die(options, opened.status(), 1);
     blob_store = *std::move(opened);
+  }
+
+  std::string app_key = config->String("secrets.app_key");
+  if (app_key.empty() && options.embedded) {
+    auto key = EmbeddedAppKey(std::filesystem::path(data_dir) / "app.key");
+    if (!key.ok()) return Die(options, key.status(), 1);
+    app_key = *std::move(key);
   }
 
   telemetry::HealthRegistry health;
@@ -406,7 +442,7 @@ int RunMain(int argc, char** argv, const HostOptions& options,
     store::Database* raw_db = r->db.get();
     health.AddReadinessCheck("db:" + name, [raw_db] { return raw_db->Ping(); });
     r->context = std::make_unique<Context>(Context{*config, *r->db, *r->outbox, **bus, *blob_store,
-                                                   health, metrics, http, grpc_server});
+                                                   health, metrics, http, grpc_server, app_key});
     running.push_back(std::move(r));
   }
   for (auto& r : running) {

@@ -22,6 +22,7 @@
 #include "optimus/ingest/deployments.h"
 #include "optimus/ingest/projects.h"
 #include "optimus/ingest/rest.h"
+#include "optimus/ingest/secrets.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/rpc/grpc_server.h"
 #include "optimus/spec/loaders.h"
@@ -542,13 +543,23 @@ std::vector<store::Migration> IngestService::Migrations() const {
            "ALTER TABLE deployment_jobs ADD COLUMN warning TEXT NOT NULL DEFAULT ''"},
           {4, "projects and deployment errors",
            "ALTER TABLE deployments ADD COLUMN error TEXT NOT NULL DEFAULT '';"
-           "CREATE TABLE projects (name TEXT PRIMARY KEY, record ${BLOB} NOT NULL)"}};
+           "CREATE TABLE projects (name TEXT PRIMARY KEY, record ${BLOB} NOT NULL)"},
+          SecretsMigration()};
 }
 
 absl::Status IngestService::Start(app::Context& context) {
   if (absl::Status s = pipeline::EnsurePipelineTopics(context.bus); !s.ok()) return s;
   impl_ = std::make_unique<Impl>(context);
   context.grpc.AddService(impl_.get(), "optimus.core.v1.DeploymentService");
+  std::optional<secrets::SecretBox> box;
+  if (!context.app_key.empty()) {
+    auto made = secrets::SecretBox::FromAppKey(context.app_key);
+    if (!made.ok()) return made.status();
+    box = *std::move(made);
+  }
+  secrets_ = std::make_unique<SecretsApi>(context.db, context.outbox, std::move(box));
+  context.grpc.AddService(secrets_.get(), "optimus.core.v1.SecretService");
+  AddSecretRoutes(context.http, *secrets_);
   AddRestRoutes(context.http, *impl_, context.db,
                 [this](const core::v1::ListJobSpecsRequest& r) { return impl_->ListJobSpecs(r); });
   if (const std::string host = context.config.String("ingest.lineage_host"); !host.empty()) {

@@ -85,10 +85,15 @@ absl::Status ReadModel::Load(store::Database& db) {
     record.ParseFromString(row.Text(1));
     projects[row.Text(0)] = MakeProject(std::move(record));
   }
+  std::map<std::string, events::v1::SecretRecord> secrets;
+  rows = db.Execute("SELECT secret_key, record FROM secrets");
+  if (!rows.ok()) return rows.status();
+  for (const auto& row : rows->rows) secrets[row.Text(0)].ParseFromString(row.Text(1));
   std::unique_lock lock(mu_);
   jobs_ = std::move(jobs);
   destinations_ = std::move(destinations);
   projects_ = std::move(projects);
+  secrets_ = std::move(secrets);
   return absl::OkStatus();
 }
 
@@ -104,6 +109,24 @@ absl::Status ReadModel::Apply(store::Transaction& tx, const bus::Message& m) {
     auto project = MakeProject(*std::move(record));
     std::unique_lock lock(mu_);
     projects_[project->record.name()] = std::move(project);
+    return absl::OkStatus();
+  }
+  if (m.topic == pipeline::kSecretsTopic) {
+    if (m.tombstone) {
+      auto gone = tx.Execute("DELETE FROM secrets WHERE secret_key = $1", {m.key});
+      if (!gone.ok()) return gone.status();
+      std::unique_lock lock(mu_);
+      secrets_.erase(m.key);
+      return absl::OkStatus();
+    }
+    auto record = pipeline::ParseRecord<events::v1::SecretRecord>(m);
+    if (!record.ok()) return record.status();
+    if (absl::Status s = pipeline::SaveRecord(tx, "secrets", "secret_key", m.key, m.payload);
+        !s.ok()) {
+      return s;
+    }
+    std::unique_lock lock(mu_);
+    secrets_[m.key] = *std::move(record);
     return absl::OkStatus();
   }
   if (m.topic == pipeline::kResolutionsTopic) {
@@ -159,6 +182,33 @@ size_t ReadModel::jobs() const {
   return jobs_.size();
 }
 
+absl::StatusOr<std::map<std::string, std::string>> ReadModel::SecretsFor(
+    const std::string& project, const std::string& namespace_name) const {
+  std::vector<events::v1::SecretRecord> visible;
+  {
+    std::shared_lock lock(mu_);
+    for (auto it = secrets_.lower_bound(project + "/");
+         it != secrets_.end() && it->second.project() == project; ++it) {
+      if (it->second.namespace_().empty() || it->second.namespace_() == namespace_name) {
+        visible.push_back(it->second);
+      }
+    }
+  }
+  std::map<std::string, std::string> out;
+  if (!box_ || visible.empty()) return out;
+  for (const auto& s : visible) {
+    auto value = box_->Open(s.sealed());
+    if (!value.ok()) {
+      return absl::FailedPreconditionError(
+          "secret " + s.name() + " of project " + project +
+          " does not open with this server's app key (is secrets.app_key the same on ingest "
+          "and runtime-context?)");
+    }
+    out[s.name()] = *std::move(value);
+  }
+  return out;
+}
+
 absl::StatusOr<core::v1::JobRunInputResponse> ReadModel::RunInput(
     const core::v1::JobRunInputRequest& request) const {
   if (request.project_name().empty() || request.job_name().empty()) {
@@ -187,7 +237,10 @@ absl::StatusOr<core::v1::JobRunInputResponse> ReadModel::RunInput(
     return absl::FailedPreconditionError("the stored spec of " + request.job_name() +
                                          " does not load: " + job->load_error);
   }
+  auto secrets = SecretsFor(request.project_name(), job->record.namespace_());
+  if (!secrets.ok()) return secrets.status();
   JobContext context;
+  context.secrets = &*secrets;
   context.job = &job->spec;
   context.project = request.project_name();
   context.namespace_name = job->record.namespace_();
@@ -233,12 +286,20 @@ std::vector<store::Migration> RuntimeContextService::Migrations() const {
   return {{1, "jobs, destinations and projects",
            "CREATE TABLE jobs (job_key TEXT PRIMARY KEY, record ${BLOB} NOT NULL);"
            "CREATE TABLE destinations (job_key TEXT PRIMARY KEY, destination TEXT NOT NULL);"
-           "CREATE TABLE projects (name TEXT PRIMARY KEY, record ${BLOB} NOT NULL)"}};
+           "CREATE TABLE projects (name TEXT PRIMARY KEY, record ${BLOB} NOT NULL)"},
+          {2, "sealed secrets",
+           "CREATE TABLE secrets (secret_key TEXT PRIMARY KEY, record ${BLOB} NOT NULL)"}};
 }
 
 absl::Status RuntimeContextService::Start(app::Context& context) {
   if (absl::Status s = pipeline::EnsurePipelineTopics(context.bus); !s.ok()) return s;
-  model_ = std::make_unique<ReadModel>(&context.blob);
+  std::optional<secrets::SecretBox> box;
+  if (!context.app_key.empty()) {
+    auto made = secrets::SecretBox::FromAppKey(context.app_key);
+    if (!made.ok()) return made.status();
+    box = *std::move(made);
+  }
+  model_ = std::make_unique<ReadModel>(&context.blob, std::move(box));
   if (absl::Status s = model_->Load(context.db); !s.ok()) return s;
   LOG_INFO("run input read model loaded", {{"jobs", static_cast<int64_t>(model_->jobs())}});
   api_ = std::make_unique<Api>(*model_);
@@ -266,7 +327,7 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
       pipeline::ConsumerWorker::Options{
           .group = "runtime-context",
           .topics = {pipeline::kProjectsTopic, pipeline::kJobSpecsTopic,
-                     pipeline::kResolutionsTopic},
+                     pipeline::kResolutionsTopic, pipeline::kSecretsTopic},
           .after_failure =
               [this, &db] {
                 if (absl::Status s = model_->Load(db); !s.ok()) {

@@ -126,5 +126,56 @@ TEST_F(ReadModelTest, NewerVersionsWinDeletesRemoveAndUnknownsAreNamed) {
             "job revenue has no hook \"transporter\" (it has none)");
 }
 
+bus::Message Secret(const secrets::SecretBox& box, const std::string& name,
+                    const std::string& value, const std::string& ns = "") {
+  events::v1::SecretRecord r;
+  r.set_project("acme");
+  r.set_namespace_(ns);
+  r.set_name(name);
+  r.set_sealed(*box.Seal(value));
+  r.set_digest(secrets::Digest(r.sealed()));
+  return bus::Message{pipeline::kSecretsTopic, "acme/" + name, r.SerializeAsString()};
+}
+
+TEST_F(ReadModelTest, SecretsOfTheProjectAndTheJobsNamespaceReachTheRunInput) {
+  const auto box = *secrets::SecretBox::FromAppKey("0123456789abcdef0123456789abcdef");
+  ReadModel model(nullptr, box);
+  auto feed = [&](const bus::Message& m) {
+    return db_->InTransaction([&](store::Transaction& tx) { return model.Apply(tx, m); });
+  };
+  ASSERT_TRUE(feed(Project()).ok());
+  bus::Message spec = Spec("revenue", "select 1");
+  events::v1::JobSpecRecord r;
+  r.ParseFromString(spec.payload);
+  std::string yaml = r.spec_yaml();
+  yaml.insert(yaml.find("  window:"),
+              "    SA: \"{{.secret.BQ_SA}}\"\n    OTHER: \"{{.secret.SALES_ONLY}}\"\n");
+  r.set_spec_yaml(yaml);
+  spec.payload = r.SerializeAsString();
+  ASSERT_TRUE(feed(spec).ok());
+  ASSERT_TRUE(feed(Secret(box, "BQ_SA", "it's {secret}")).ok());
+  ASSERT_TRUE(feed(Secret(box, "SALES_ONLY", "not for finance", "sales")).ok());
+  auto in = model.RunInput(Request("revenue"));
+  ASSERT_TRUE(in.ok()) << in.status();
+  EXPECT_EQ(in->secrets().at("SA"), "it's {secret}");
+  EXPECT_EQ(in->secrets().at("OTHER"), "<no value>");  // another namespace's secret
+  EXPECT_EQ(in->envs().count("SA"), 0u);
+  // A restart opens the same; a server with another app key says why it cannot.
+  ReadModel restarted(nullptr, box);
+  ASSERT_TRUE(restarted.Load(*db_).ok());
+  EXPECT_EQ(restarted.RunInput(Request("revenue"))->secrets().at("SA"), "it's {secret}");
+  ReadModel other(nullptr, *secrets::SecretBox::FromAppKey("ffffffffffffffffffffffffffffffff"));
+  ASSERT_TRUE(other.Load(*db_).ok());
+  auto refused = other.RunInput(Request("revenue"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()),
+              ::testing::HasSubstr("secret BQ_SA of project acme does not open"));
+  // Deleted: gone from the next run input.
+  bus::Message gone{pipeline::kSecretsTopic, "acme/BQ_SA", ""};
+  gone.tombstone = true;
+  ASSERT_TRUE(feed(gone).ok());
+  EXPECT_EQ(model.RunInput(Request("revenue"))->secrets().at("SA"), "<no value>");
+}
+
 }  // namespace
 }  // namespace optimus::runtime_context

@@ -46,6 +46,9 @@ struct Context {
   prometheus::Registry& metrics;
   rpc::HttpServer& http;  // Register routes in Start(); the host starts serving afterwards.
   rpc::GrpcServer& grpc;  // Register services in Start().
+  // The key secrets are sealed with (secrets.app_key; embedded: <data_dir>/app.key, made on
+  // first start). Empty when not configured: secrets are refused with that reason.
+  std::string app_key;
 };
 
 class Component {

@@ -14,6 +14,8 @@ class Service;
 
 namespace optimus::ingest {
 
+class SecretsApi;
+
 class IngestService : public app::Component {
  public:
   IngestService();
@@ -29,6 +31,7 @@ class IngestService : public app::Component {
  private:
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<grpc::Service> lineage_proxy_;
+  std::unique_ptr<SecretsApi> secrets_;
 };
 
 // What `optimus-ingest --help` says about the service.

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 
@@ -12,7 +13,9 @@
 #include "optimus/bus/message.h"
 #include "optimus/core/v1/job_run.pb.h"
 #include "optimus/events/v1/jobs.pb.h"
+#include "optimus/events/v1/secrets.pb.h"
 #include "optimus/runtime_context/run_input.h"
+#include "optimus/secrets/secret_box.h"
 #include "optimus/spec/model.h"
 #include "optimus/store/database.h"
 
@@ -26,12 +29,16 @@ class BlobStore;
 namespace optimus::runtime_context {
 
 // What runtime-context knows of every job and project, built from the compacted topics
-// (optimus.job.specs, optimus.job.resolutions, optimus.projects) and kept in its own tables,
+// (optimus.job.specs, optimus.job.resolutions, optimus.projects, optimus.secrets — secrets
+// stay sealed until a run input needs them) and kept in its own tables,
 // loaded into memory at start. Reads never wait for the database.
 class ReadModel {
  public:
   // `blob` holds the assets that travel by reference; may be null in tests that send none.
-  explicit ReadModel(blob::BlobStore* blob = nullptr) : blob_(blob) {}
+  // `box` opens the sealed secrets; without it jobs see none.
+  explicit ReadModel(blob::BlobStore* blob = nullptr,
+                     std::optional<secrets::SecretBox> box = std::nullopt)
+      : blob_(blob), box_(std::move(box)) {}
 
   absl::Status Load(store::Database& db);
   // Applies one record inside `tx` (the table) and to memory at once; after a rolled-back
@@ -59,10 +66,17 @@ class ReadModel {
   absl::StatusOr<std::shared_ptr<const Job>> MakeJob(events::v1::JobSpecRecord record) const;
   static std::shared_ptr<const Project> MakeProject(events::v1::ProjectRecord record);
 
+  // The secrets a job of `project` in `namespace_name` sees, opened: the project's and its
+  // namespace's.
+  absl::StatusOr<std::map<std::string, std::string>> SecretsFor(
+      const std::string& project, const std::string& namespace_name) const;
+
   blob::BlobStore* blob_;
+  std::optional<secrets::SecretBox> box_;
   mutable std::shared_mutex mu_;
-  std::map<std::string, std::shared_ptr<const Job>> jobs_;  // by project/job
-  std::map<std::string, std::string> destinations_;         // by project/job
+  std::map<std::string, events::v1::SecretRecord> secrets_;  // by project/NAME, sealed
+  std::map<std::string, std::shared_ptr<const Job>> jobs_;   // by project/job
+  std::map<std::string, std::string> destinations_;          // by project/job
   std::map<std::string, std::shared_ptr<const Project>> projects_;
 };
 
