@@ -74,7 +74,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{- define "optimus.hasInlineSecrets" -}}
 {{- $v := .Values }}
-{{- if or (and $v.db.uri (not $v.db.existingSecret)) (and $v.auth.tokens (not $v.auth.existingSecret)) (and $v.blob.accessKeyId (not $v.blob.existingSecret)) -}}
+{{- if or (and $v.db.uri (not $v.db.existingSecret)) (and $v.auth.tokens (not $v.auth.existingSecret)) (and $v.blob.accessKeyId (not $v.blob.existingSecret)) (and $v.secrets.appKey (not $v.secrets.existingSecret)) -}}
 true
 {{- end }}
 {{- end }}
@@ -86,6 +86,9 @@ Stops the render with one line per mistake in the values, before anything reache
 {{- $errors := list }}
 {{- if not (has .Values.mode (list "embedded" "distributed")) }}
 {{- $errors = append $errors (printf "mode must be embedded or distributed, got %q" .Values.mode) }}
+{{- end }}
+{{- if and .Values.secrets.appKey (lt (len .Values.secrets.appKey) 32) }}
+{{- $errors = append $errors "secrets.appKey must be at least 32 characters (its first 32 are the AES-256 key)" }}
 {{- end }}
 {{- if eq .Values.mode "distributed" }}
 {{- if not (or .Values.db.uri .Values.db.existingSecret) }}
@@ -187,6 +190,13 @@ Secrets as OPTIMUS_* / AWS_* variables, which win over the file.
       name: {{ default $secret $v.auth.existingSecret }}
       key: {{ ternary $v.auth.existingSecretKey "auth-tokens" (not (empty $v.auth.existingSecret)) }}
 {{- end }}
+{{- if or $v.secrets.existingSecret $v.secrets.appKey }}
+- name: OPTIMUS_SECRETS_APP_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ default $secret $v.secrets.existingSecret }}
+      key: {{ ternary $v.secrets.existingSecretKey "app-key" (not (empty $v.secrets.existingSecret)) }}
+{{- end }}
 {{- if or $v.blob.existingSecret $v.blob.accessKeyId }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
@@ -210,7 +220,7 @@ Secrets as OPTIMUS_* / AWS_* variables, which win over the file.
 {{/* Checksum of everything in the chart's own Secret, so that changing a token restarts the pods. */}}
 {{- define "optimus.secretChecksum" -}}
 {{- $v := .Values }}
-{{- list $v.db.uri $v.auth.tokens $v.blob.accessKeyId $v.blob.secretAccessKey $v.db.existingSecret $v.bus.existingSecret $v.auth.existingSecret $v.blob.existingSecret | toJson | sha256sum }}
+{{- list $v.db.uri $v.auth.tokens $v.blob.accessKeyId $v.blob.secretAccessKey $v.db.existingSecret $v.bus.existingSecret $v.auth.existingSecret $v.blob.existingSecret $v.secrets.appKey $v.secrets.existingSecret | toJson | sha256sum }}
 {{- end }}
 
 {{/*
