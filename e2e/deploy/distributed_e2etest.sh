@@ -52,7 +52,8 @@ PG=${OPTIMUS_TEST_PG_URI%/*}/$RUN
 COMMON=(--set "bus.uri=kafka://$OPTIMUS_TEST_KAFKA_BROKERS?optimus.topic_prefix=$RUN."
         --set "db.uri=$PG"
         --set "blob.uri=s3://optimus-e2e/$RUN?endpoint=$OPTIMUS_TEST_S3_ENDPOINT&region=$OPTIMUS_TEST_S3_REGION&path_style=true"
-        --set http.host=127.0.0.1 --set grpc.host=127.0.0.1 --set log.format=json)
+        --set http.host=127.0.0.1 --set grpc.host=127.0.0.1 --set log.format=json
+        --set "secrets.app_key=e2e-app-key-of-at-least-32-characters-$RUN")
 declare -A HTTP GRPC PID
 start() {  # service [extra flags]
   local name=$1; shift
@@ -74,7 +75,8 @@ start spec-store --set spec_store.change_events=true || exit 1
 start dependency-resolver || exit 1
 start compiler || exit 1
 start ingest --set ingest.lineage_host="127.0.0.1:${GRPC[dependency-resolver]}" || exit 1
-pass "five services ready on Kafka ($RUN.*), PostgreSQL ($RUN) and S3 (optimus-e2e/$RUN)"
+start runtime-context || exit 1
+pass "six services ready on Kafka ($RUN.*), PostgreSQL ($RUN) and S3 (optimus-e2e/$RUN)"
 
 "$BIN/gen-project" --out "$TMP/project" --jobs "$JOBS" --seed 5 >/dev/null
 deploy() { "$BIN/optimus" deploy -d "$TMP/project" --host "127.0.0.1:${GRPC[ingest]}" --timeout 5m "$@"; }
@@ -139,7 +141,7 @@ import json
 print(json.dumps({"specs": [{"version": 1, "name": f"poison.job_{i}", "owner": "e2e@example.com",
     "startDate": "2024-01-01", "interval": "0 3 * * *", "taskName": "bq2bq", "windowSize": "24h",
     "config": [{"name": "PROJECT", "value": "poison"}, {"name": "DATASET", "value": "d"},
-               {"name": "TABLE", "value": f"t{i}"}],
+               {"name": "TABLE", "value": f"t{i}"}, {"name": "TOKEN", "value": "{{.secret.E2E_TOKEN}}"}],
     "assets": {"query.sql": f"select * from `poison.d.t{i - 1}`" if i else "select 1"}} for i in range(20)]}))')
 did=$(curl -fsS -XPOST "$api/project/poison/namespace/ns/jobs-upsert" -d "$specs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploymentId"])')
 KAFKA_HOME=${OPTIMUS_DEV_HOME:-$HOME/.cache/optimus-dev}/kafka
@@ -157,6 +159,34 @@ sys.exit(0 if len(bad) == 1 and bad[0]["job"] == "poison.mangled" and ".dlq" in 
 PY
 else
   fail "the deployment with a poison record did not complete as expected"; cat "$TMP/follow.json"; echo
+fi
+
+# A secret set over REST on ingest reaches a job's run input from runtime-context (its own
+# process, fed by Kafka), and is in the clear neither on Kafka nor in PostgreSQL.
+token="e2e-secret-$RANDOM$RANDOM-it's"
+curl -fsS -XPOST "$api/project/poison/secret/e2e_token" \
+  -d "{\"value\": \"$(printf '%s' "$token" | base64 -w0)\"}" >"$TMP/secret.json" 2>&1 || { fail "REST secret set"; cat "$TMP/secret.json"; }
+rc=http://127.0.0.1:${HTTP[runtime-context]}/api/v1beta1/project/poison/job/poison.job_3/run_input
+for _ in $(seq 1 100); do
+  curl -fsS -XPOST "$rc" -d '{"scheduled_at": "2024-03-07T02:00:00Z", "instance_type": "TYPE_TASK"}' \
+    >"$TMP/run-input.json" 2>/dev/null &&
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["secrets"].get("TOKEN")==sys.argv[2] else 1)' "$TMP/run-input.json" "$token" && break
+  sleep 0.2
+done
+kcat -b "$OPTIMUS_TEST_KAFKA_BROKERS" -C -t "$RUN.optimus.secrets" -o beginning -e -q -f '%s\n' >"$TMP/secrets-topic.bin" 2>/dev/null
+if python3 - "$TMP/run-input.json" "$token" <<'PY' && [ -s "$TMP/secrets-topic.bin" ] && ! grep -qF "$token" "$TMP/secrets-topic.bin" &&
+import json, sys
+d = json.load(open(sys.argv[1]))
+ok = (d["secrets"].get("TOKEN") == sys.argv[2] and "TOKEN" not in d["envs"]
+      and d["envs"]["DEND"] and d["envs"]["JOB_DESTINATION"] == "bigquery://poison:d.t3"
+      and d["envs"]["TABLE"] == "t3")
+sys.exit(0 if ok else 1)
+PY
+   psql "$PG" -Atc "SELECT encode(sealed, 'escape') FROM ingest.secrets; SELECT encode(record, 'escape') FROM runtime_context.secrets" >"$TMP/secrets-rows.txt" 2>&1 &&
+   [ "$(grep -c . "$TMP/secrets-rows.txt")" -ge 2 ] && ! grep -qF "$token" "$TMP/secrets-rows.txt"; then
+  pass "a REST secret reaches poison.job_3's run input from runtime-context; sealed on Kafka and in PostgreSQL"
+else
+  fail "run input with a secret in distributed mode"; head -c 600 "$TMP/run-input.json"; echo; tail -3 "$TMP/runtime-context.log"
 fi
 
 # Optimus-compatible change events, read back with a standard Kafka client (kcat) and decoded
