@@ -14,7 +14,9 @@
 #include "optimus/rpc/grpc_server.h"
 #include "optimus/rpc/http_server.h"
 #include "optimus/rpc/proto_json.h"
+#include "optimus/schedule/time_util.h"
 #include "optimus/spec/loaders.h"
+#include "optimus/spec/schedule_hooks.h"
 #include "optimus/telemetry/log.h"
 
 namespace optimus::runtime_context {
@@ -25,7 +27,62 @@ grpc::Status ToGrpc(const absl::Status& s) {
                 : grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
 }
 
+// An RFC 3339 query parameter; InvalidArgument naming it when missing or malformed.
+absl::StatusOr<absl::Time> TimeParam(const rpc::HttpRequest& request, const std::string& name) {
+  const std::string text = request.Query(name);
+  absl::Time t;
+  std::string why;
+  if (text.empty() || !absl::ParseTime(absl::RFC3339_full, text, &t, &why)) {
+    return absl::InvalidArgumentError(
+        name + " must be an RFC 3339 time (e.g. 2024-03-07T02:00:00Z), got \"" + text + "\"");
+  }
+  return t;
+}
+
+std::string IntervalJson(const schedule::Interval& interval, const char* start, const char* end) {
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  return absl::StrCat("{\"", start, "\":\"", schedule::FormatRfc3339(interval.start, utc), "\",\"",
+                      end, "\":\"", schedule::FormatRfc3339(interval.end, utc), "\"}");
+}
+
 }  // namespace
+
+void AddWindowRoutes(rpc::HttpServer& http, const ReadModel& model) {
+  // A job's window for a reference time: what upstream sensors ask (Optimus's GetInterval).
+  http.Get("/api/v1beta1/project/{project_name}/job/{job_name}/interval",
+           [&model](const rpc::HttpRequest& request) {
+             auto at = TimeParam(request, "reference_time");
+             if (!at.ok()) return rpc::HttpResponse::Error(at.status());
+             auto interval = model.Interval(request.PathParam("project_name"),
+                                            request.PathParam("job_name"), *at);
+             if (!interval.ok()) return rpc::HttpResponse::Error(interval.status());
+             return rpc::HttpResponse::Json(IntervalJson(*interval, "startTime", "endTime"));
+           });
+  // Any window, from its parameters (Optimus's older GetWindow).
+  http.Get("/api/v1beta1/window", [](const rpc::HttpRequest& request) {
+    auto at = TimeParam(request, "scheduled_at");
+    if (!at.ok()) return rpc::HttpResponse::Error(at.status());
+    schedule::WindowSpec spec;
+    const std::string version = request.Query("version");
+    if (version != "" && version != "1" && version != "2" && version != "3") {
+      return rpc::HttpResponse::Error(
+          absl::InvalidArgumentError("version is 1, 2 or 3, got \"" + version + "\""));
+    }
+    spec.version = version.empty() ? 1 : version[0] - '0';
+    spec.size = request.Query("size");
+    spec.offset = request.Query("offset");
+    spec.shift_by = request.Query("shift_by");
+    spec.truncate_to = request.Query("truncate_to");
+    spec.location = request.Query("location");
+    if (absl::Status s = schedule::ValidateWindow(spec); !s.ok()) {
+      return rpc::HttpResponse::Error(absl::InvalidArgumentError(s.message()));
+    }
+    auto interval = schedule::ComputeInterval(spec, *at);
+    if (!interval.ok())
+      return rpc::HttpResponse::Error(absl::InvalidArgumentError(interval.status().message()));
+    return rpc::HttpResponse::Json(IntervalJson(*interval, "start", "end"));
+  });
+}
 
 absl::StatusOr<std::shared_ptr<const ReadModel::Job>> ReadModel::MakeJob(
     events::v1::JobSpecRecord record) const {
@@ -177,6 +234,30 @@ absl::Status ReadModel::Apply(store::Transaction& tx, const bus::Message& m) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<schedule::Interval> ReadModel::Interval(const std::string& project,
+                                                       const std::string& job,
+                                                       absl::Time reference_time) const {
+  std::shared_ptr<const Job> found;
+  std::shared_ptr<const Project> owner;
+  {
+    std::shared_lock lock(mu_);
+    auto j = jobs_.find(pipeline::JobKey(project, job));
+    if (j == jobs_.end()) return absl::NotFoundError("no job " + job + " in project " + project);
+    found = j->second;
+    if (auto p = projects_.find(project); p != projects_.end()) owner = p->second;
+  }
+  if (!found->load_error.empty()) {
+    return absl::FailedPreconditionError("the stored spec of " + job +
+                                         " does not load: " + found->load_error);
+  }
+  static const std::map<std::string, spec::Preset> kNoPresets;
+  auto window = spec::JobWindow(found->spec, owner ? owner->presets : kNoPresets);
+  if (!window.ok()) return absl::InvalidArgumentError(window.status().message());
+  auto interval = schedule::ComputeInterval(*window, reference_time);
+  if (!interval.ok()) return absl::InvalidArgumentError(interval.status().message());
+  return *interval;
+}
+
 size_t ReadModel::jobs() const {
   std::shared_lock lock(mu_);
   return jobs_.size();
@@ -321,6 +402,7 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
                       return run_input(request.PathParam("project_name"),
                                        request.PathParam("job_name"), request);
                     });
+  AddWindowRoutes(context.http, *model_);
   store::Database& db = context.db;
   worker_ = std::make_unique<pipeline::ConsumerWorker>(
       context.bus, context.db,

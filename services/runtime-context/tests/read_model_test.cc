@@ -2,6 +2,8 @@
 // input comes from it, a restart loads the same, and deletes remove jobs.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <prometheus/registry.h>
 
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
@@ -124,6 +126,48 @@ TEST_F(ReadModelTest, NewerVersionsWinDeletesRemoveAndUnknownsAreNamed) {
   hook.set_instance_name("transporter");
   EXPECT_EQ(model_.RunInput(hook).status().message(),
             "job revenue has no hook \"transporter\" (it has none)");
+}
+
+TEST_F(ReadModelTest, IntervalAndWindowRoutesAnswerAsOptimus) {
+  ASSERT_TRUE(Feed(Project()).ok());
+  ASSERT_TRUE(Feed(Spec("revenue", "select 1")).ok());
+  prometheus::Registry registry;
+  rpc::HttpServer server(
+      rpc::HttpServerOptions{.host = "127.0.0.1", .port = 0, .threads = 2, .metrics = &registry});
+  AddWindowRoutes(server, model_);
+  ASSERT_TRUE(server.Start().ok());
+  httplib::Client client("127.0.0.1", server.port());
+  auto get = [&](const std::string& path) {
+    auto r = client.Get(path);
+    EXPECT_TRUE(r) << path;
+    return r ? std::make_pair(r->status, r->body) : std::make_pair(0, std::string());
+  };
+  // The project's preset "yesterday": size 1d, shift_by -1d.
+  EXPECT_EQ(
+      get("/api/v1beta1/project/acme/job/revenue/interval?reference_time=2023-03-07T02:00:00Z"),
+      std::make_pair(
+          200,
+          std::string(R"({"startTime":"2023-03-05T00:00:00Z","endTime":"2023-03-06T00:00:00Z"})")));
+  auto [code, body] =
+      get("/api/v1beta1/project/acme/job/nope/interval?reference_time=2023-03-07T02:00:00Z");
+  EXPECT_EQ(code, 404);
+  EXPECT_THAT(body, ::testing::HasSubstr("no job nope in project acme"));
+  std::tie(code, body) = get("/api/v1beta1/project/acme/job/revenue/interval?reference_time=soon");
+  EXPECT_EQ(code, 400);
+  EXPECT_THAT(body, ::testing::HasSubstr("reference_time must be an RFC 3339 time"));
+  // The older GetWindow: v1 by default (size 24h, truncated to the day), v3 when asked.
+  EXPECT_EQ(
+      get("/api/v1beta1/window?scheduled_at=2023-03-07T02:00:00Z&size=24h&truncate_to=d"),
+      std::make_pair(
+          200, std::string(R"({"start":"2023-03-06T00:00:00Z","end":"2023-03-07T00:00:00Z"})")));
+  EXPECT_EQ(
+      get("/api/v1beta1/window?scheduled_at=2023-03-07T02:00:00Z&size=1M&version=3"),
+      std::make_pair(
+          200, std::string(R"({"start":"2023-02-01T00:00:00Z","end":"2023-03-01T00:00:00Z"})")));
+  std::tie(code, body) = get("/api/v1beta1/window?scheduled_at=2023-03-07T02:00:00Z&version=4");
+  EXPECT_EQ(code, 400);
+  EXPECT_THAT(body, ::testing::HasSubstr("version is 1, 2 or 3"));
+  EXPECT_TRUE(server.Stop(std::chrono::seconds(5)).ok());
 }
 
 bus::Message Secret(const secrets::SecretBox& box, const std::string& name,

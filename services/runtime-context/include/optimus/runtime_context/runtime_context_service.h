@@ -14,7 +14,9 @@
 #include "optimus/core/v1/job_run.pb.h"
 #include "optimus/events/v1/jobs.pb.h"
 #include "optimus/events/v1/secrets.pb.h"
+#include "optimus/rpc/http_server.h"
 #include "optimus/runtime_context/run_input.h"
+#include "optimus/schedule/window.h"
 #include "optimus/secrets/secret_box.h"
 #include "optimus/spec/model.h"
 #include "optimus/store/database.h"
@@ -50,6 +52,11 @@ class ReadModel {
   absl::StatusOr<core::v1::JobRunInputResponse> RunInput(
       const core::v1::JobRunInputRequest& request) const;
 
+  // The job's data window for a run scheduled at `reference_time` (Optimus's GetInterval, which
+  // upstream sensors ask): NotFound for an unknown job.
+  absl::StatusOr<schedule::Interval> Interval(const std::string& project, const std::string& job,
+                                              absl::Time reference_time) const;
+
   size_t jobs() const;
 
  private:
@@ -79,6 +86,11 @@ class ReadModel {
   std::map<std::string, std::string> destinations_;          // by project/job
   std::map<std::string, std::shared_ptr<const Project>> projects_;
 };
+
+// GET /api/v1beta1/project/{p}/job/{j}/interval?reference_time= ({"startTime", "endTime"})
+// and GET /api/v1beta1/window?scheduled_at&size&offset|shift_by&truncate_to&location&version
+// ({"start", "end"}; version 1 when not given), both in UTC.
+void AddWindowRoutes(rpc::HttpServer& http, const ReadModel& model);
 
 class RuntimeContextService : public app::Component {
  public:
