@@ -120,6 +120,21 @@ else
   fail "secret in run input: got [$got]"; cat "$TMP/secret.out" "$TMP/run-input2.out"; grep -rlF "$token" "$TMP/data" | head -3
 fi
 
+# The DAG callbacks' events: recorded as runs that sensors read back; bad ones refused.
+ev() {  # TYPE SCHEDULED_AT -> HTTP status
+  curl -s -o "$TMP/event.out" -w '%{http_code}' -XPOST \
+    "http://127.0.0.1:$http/api/v1beta1/project/sample-project/namespace/$ins/job/rest.job/event" \
+    -d "{\"event\": {\"type\": \"$1\", \"value\": {\"status\": \"running\", \"event_time\": 1709780400.0, \"task_id\": \"bq2bq\", \"scheduled_at\": \"$2\"}}}"
+}
+codes="$(ev TYPE_SENSOR_START 2024-03-07T03:00:00Z) $(ev TYPE_TASK_START 2024-03-07T03:00:00Z) $(ev TYPE_JOB_SUCCESS 2024-03-07T03:00:00Z) $(ev TYPE_SENSOR_START 2024-03-08T03:00:00Z) $(ev TYPE_NOT_A_TYPE 2024-03-07T03:00:00Z)"
+runs=$(curl -fsS "http://127.0.0.1:$http/api/v1beta1/project/sample-project/job/rest.job/run?start_date=2024-03-06T00:00:00Z&end_date=2024-03-08T23:00:00Z" 2>&1)
+want='{"jobRuns":[{"scheduledAt":"2024-03-06T03:00:00Z","state":"pending"},{"scheduledAt":"2024-03-07T03:00:00Z","state":"success"},{"scheduledAt":"2024-03-08T03:00:00Z","state":"running"}]}'
+if [ "$codes" = "200 200 200 200 400" ] && [ "$runs" = "$want" ]; then
+  pass "scheduler events for rest.job are recorded as runs that GET .../run reports (pending, success, running); an unknown type is a 400"
+else
+  fail "job events: codes [$codes], runs $runs"; cat "$TMP/event.out"
+fi
+
 # Read back as Optimus reads jobs: the same JSON, with the lineage the server inferred.
 curl -fsS "http://127.0.0.1:$http/api/v1beta1/project/sample-project/namespace/$ins/job/rest.job" >"$TMP/get.json" 2>&1
 curl -fsS "http://127.0.0.1:$http/api/v1beta1/jobs?project_name=sample-project" >"$TMP/jobs.json" 2>&1

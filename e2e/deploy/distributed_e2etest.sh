@@ -212,6 +212,38 @@ fi
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["records"]; sys.exit(0 if len(r)==1 and r[0]["group"]=="spec-store" and r[0]["key"]=="poison/ns" else 1)' "$TMP/dlq.json" \
   && pass "optimus dlq list shows it in optimus.spec.submissions.dlq, dead-lettered by spec-store" || { fail "dead-letter topic"; cat "$TMP/dlq.json" "$TMP/dlq.err"; }
 
+# A run's events posted to runtime-context come out on Kafka in order, once each, in our schema
+# (optimus.job.runs) and Optimus's (optimus.changes), read by kcat and decoded by protoc.
+for t in TYPE_SENSOR_START TYPE_SENSOR_SUCCESS TYPE_TASK_START TYPE_TASK_SUCCESS TYPE_JOB_SUCCESS; do
+  curl -fsS -XPOST "http://127.0.0.1:${HTTP[runtime-context]}/api/v1beta1/project/poison/namespace/ns/job/poison.job_5/event" \
+    -d "{\"event\": {\"type\": \"$t\", \"value\": {\"status\": \"running\", \"event_time\": 1709776800.0, \"task_id\": \"t\", \"scheduled_at\": \"2024-03-07T03:00:00Z\"}}}" \
+    >/dev/null 2>&1 || fail "posting $t"
+done
+decode() {  # TOPIC MESSAGE FILE...: each record's payload of poison/poison.job_5, decoded, one line each
+  local topic=$1 message=$2 file=$3 part offs key
+  kcat -b "$OPTIMUS_TEST_KAFKA_BROKERS" -C -t "$RUN.$topic" -o beginning -e -q -f '%p %o %k\n' 2>/dev/null |
+    while read -r part offs key; do
+      [ "$key" = "poison/poison.job_5" ] || continue
+      kcat -b "$OPTIMUS_TEST_KAFKA_BROKERS" -C -t "$RUN.$topic" -p "$part" -o "$offs" -c 1 -e -q -f '%s' 2>/dev/null |
+        protoc --decode="$message" -I "$PROTO" -I /usr/include "$file" | grep -E '^(type|event_type):' | tr '\n' ' '
+      echo
+    done
+}
+for _ in $(seq 1 50); do
+  runs=$(decode optimus.job.runs optimus.events.v1.JobRunEvent "$PROTO/optimus/events/v1/runs.proto" | paste -sd'|')
+  [ "$(echo "$runs" | tr '|' '\n' | grep -c .)" -ge 5 ] && break
+  sleep 0.2
+done
+changes=$(decode optimus.changes gotocompany.optimus.integration.v1beta1.OptimusChangeEvent "$PROTO/optimus/integration/v1beta1/event.proto" | grep -E 'WAIT_UPSTREAM|IN_PROGRESS|JOB_SUCCESS|JOB_FAILURE' | paste -sd'|')
+want_runs='type: "sensor_start" |type: "sensor_success" |type: "task_start" |type: "task_success" |type: "job_success" '
+want_changes='event_type: EVENT_TYPE_JOB_WAIT_UPSTREAM |event_type: EVENT_TYPE_JOB_IN_PROGRESS |event_type: EVENT_TYPE_JOB_SUCCESS '
+if [ "$runs" = "$want_runs" ] && [ "$changes" = "$want_changes" ]; then
+  pass "a run's 5 events are on Kafka in order, once each, as JobRunEvent and as OptimusChangeEvent (kcat + protoc)"
+else
+  fail "run events on Kafka: runs [$runs] changes [$changes]"
+fi
+
+
 # SIGKILL in the middle of a redeploy: every job is republished exactly once, nothing is lost.
 for f in $(find "$TMP/project" -name query.sql | sort | head -100); do echo "-- v2" >>"$f"; done
 deploy -o json >"$TMP/deploy2.json" 2>"$TMP/deploy2.err" &

@@ -8,12 +8,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "nlohmann/json.hpp"
 #include "optimus/blob/blob_store.h"
 #include "optimus/core/v1/job_run.grpc.pb.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/rpc/grpc_server.h"
 #include "optimus/rpc/http_server.h"
 #include "optimus/rpc/proto_json.h"
+#include "optimus/runtime_context/job_runs.h"
 #include "optimus/schedule/time_util.h"
 #include "optimus/spec/loaders.h"
 #include "optimus/spec/schedule_hooks.h"
@@ -82,6 +84,55 @@ void AddWindowRoutes(rpc::HttpServer& http, const ReadModel& model) {
       return rpc::HttpResponse::Error(absl::InvalidArgumentError(interval.status().message()));
     return rpc::HttpResponse::Json(IntervalJson(*interval, "start", "end"));
   });
+}
+
+void AddJobRunRoutes(rpc::HttpServer& http, const ReadModel& model, store::Database& db,
+                     const store::Outbox& outbox) {
+  http.Post("/api/v1beta1/project/{project_name}/namespace/{namespace_name}/job/{job_name}/event",
+            [&model, &db, &outbox](const rpc::HttpRequest& request) {
+              const std::string project = request.PathParam("project_name");
+              const std::string ns = request.PathParam("namespace_name");
+              const std::string name = request.PathParam("job_name");
+              auto body = nlohmann::json::parse(request.body(), nullptr, false);
+              if (body.is_discarded()) {
+                return rpc::HttpResponse::Error(absl::InvalidArgumentError("the body is not JSON"));
+              }
+              auto event = ParseJobEvent(body);
+              if (!event.ok()) return rpc::HttpResponse::Error(event.status());
+              auto job = model.JobOf(project, name);
+              if (!job.ok()) return rpc::HttpResponse::Error(job.status());
+              if (job->first != ns) {
+                return rpc::HttpResponse::Error(absl::NotFoundError("job " + name + " of project " +
+                                                                    project + " is in namespace " +
+                                                                    job->first + ", not " + ns));
+              }
+              event->set_project(project);
+              event->set_namespace_(ns);
+              event->set_job(name);
+              if (absl::Status s = RecordJobEvent(db, outbox, *std::move(event)); !s.ok()) {
+                return rpc::HttpResponse::Error(s);
+              }
+              return rpc::HttpResponse::Json("{}");
+            });
+  http.Get("/api/v1beta1/project/{project_name}/job/{job_name}/run",
+           [&model, &db](const rpc::HttpRequest& request) {
+             auto start = TimeParam(request, "start_date");
+             if (!start.ok()) return rpc::HttpResponse::Error(start.status());
+             auto end = TimeParam(request, "end_date");
+             if (!end.ok()) return rpc::HttpResponse::Error(end.status());
+             const std::string project = request.PathParam("project_name");
+             auto job = model.JobOf(project, request.PathParam("job_name"));
+             if (!job.ok()) return rpc::HttpResponse::Error(job.status());
+             auto runs = JobRuns(db, project, job->second, *start, *end);
+             if (!runs.ok()) return rpc::HttpResponse::Error(runs.status());
+             nlohmann::json list = nlohmann::json::array();
+             for (const ExpectedRun& r : *runs) {
+               list.push_back(
+                   {{"state", r.state},
+                    {"scheduledAt", schedule::FormatRfc3339(r.scheduled_at, absl::UTCTimeZone())}});
+             }
+             return rpc::HttpResponse::Json(nlohmann::json{{"jobRuns", list}}.dump());
+           });
 }
 
 absl::StatusOr<std::shared_ptr<const ReadModel::Job>> ReadModel::MakeJob(
@@ -258,6 +309,18 @@ absl::StatusOr<schedule::Interval> ReadModel::Interval(const std::string& projec
   return *interval;
 }
 
+absl::StatusOr<std::pair<std::string, spec::JobSpec>> ReadModel::JobOf(
+    const std::string& project, const std::string& job) const {
+  std::shared_lock lock(mu_);
+  auto j = jobs_.find(pipeline::JobKey(project, job));
+  if (j == jobs_.end()) return absl::NotFoundError("no job " + job + " in project " + project);
+  if (!j->second->load_error.empty()) {
+    return absl::FailedPreconditionError("the stored spec of " + job +
+                                         " does not load: " + j->second->load_error);
+  }
+  return std::make_pair(j->second->record.namespace_(), j->second->spec);
+}
+
 size_t ReadModel::jobs() const {
   std::shared_lock lock(mu_);
   return jobs_.size();
@@ -369,7 +432,8 @@ std::vector<store::Migration> RuntimeContextService::Migrations() const {
            "CREATE TABLE destinations (job_key TEXT PRIMARY KEY, destination TEXT NOT NULL);"
            "CREATE TABLE projects (name TEXT PRIMARY KEY, record ${BLOB} NOT NULL)"},
           {2, "sealed secrets",
-           "CREATE TABLE secrets (secret_key TEXT PRIMARY KEY, record ${BLOB} NOT NULL)"}};
+           "CREATE TABLE secrets (secret_key TEXT PRIMARY KEY, record ${BLOB} NOT NULL)"},
+          JobRunsMigration()};
 }
 
 absl::Status RuntimeContextService::Start(app::Context& context) {
@@ -403,6 +467,7 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
                                        request.PathParam("job_name"), request);
                     });
   AddWindowRoutes(context.http, *model_);
+  AddJobRunRoutes(context.http, *model_, context.db, context.outbox);
   store::Database& db = context.db;
   worker_ = std::make_unique<pipeline::ConsumerWorker>(
       context.bus, context.db,

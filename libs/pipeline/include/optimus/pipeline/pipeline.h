@@ -33,6 +33,7 @@ inline constexpr char kResolutionsTopic[] = "optimus.job.resolutions";
 inline constexpr char kDagsTopic[] = "optimus.dags";
 inline constexpr char kProgressTopic[] = "optimus.deployments.progress";
 inline constexpr char kSecretsTopic[] = "optimus.secrets";  // sealed values only
+inline constexpr char kJobRunsTopic[] = "optimus.job.runs";
 
 // On tombstones (which have no payload): the deployment that deleted the job. Also on job
 // submissions, with kJobHeader, so a submission whose payload cannot be read is still

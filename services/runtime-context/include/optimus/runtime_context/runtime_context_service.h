@@ -20,6 +20,7 @@
 #include "optimus/secrets/secret_box.h"
 #include "optimus/spec/model.h"
 #include "optimus/store/database.h"
+#include "optimus/store/outbox.h"
 
 namespace optimus::pipeline {
 class ConsumerWorker;
@@ -57,6 +58,10 @@ class ReadModel {
   absl::StatusOr<schedule::Interval> Interval(const std::string& project, const std::string& job,
                                               absl::Time reference_time) const;
 
+  // A job's namespace and spec; NotFound for an unknown job.
+  absl::StatusOr<std::pair<std::string, spec::JobSpec>> JobOf(const std::string& project,
+                                                              const std::string& job) const;
+
   size_t jobs() const;
 
  private:
@@ -91,6 +96,12 @@ class ReadModel {
 // and GET /api/v1beta1/window?scheduled_at&size&offset|shift_by&truncate_to&location&version
 // ({"start", "end"}; version 1 when not given), both in UTC.
 void AddWindowRoutes(rpc::HttpServer& http, const ReadModel& model);
+
+// POST /api/v1beta1/project/{p}/namespace/{ns}/job/{j}/event (the DAG callbacks) and
+// GET /api/v1beta1/project/{p}/job/{j}/run?start_date&end_date (upstream sensors), see
+// job_runs.h.
+void AddJobRunRoutes(rpc::HttpServer& http, const ReadModel& model, store::Database& db,
+                     const store::Outbox& outbox);
 
 class RuntimeContextService : public app::Component {
  public:

@@ -1,0 +1,223 @@
+// Job and operator runs from the scheduler's events; expected runs for sensors.
+#include "optimus/runtime_context/job_runs.h"
+
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "google/protobuf/util/time_util.h"
+#include "optimus/bus/cloudevents.h"
+#include "optimus/pipeline/change_events.h"
+#include "optimus/pipeline/pipeline.h"
+#include "optimus/schedule/cron.h"
+
+namespace optimus::runtime_context {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// Optimus's JobEvent types, by their wire name.
+const std::set<std::string>& KnownTypes() {
+  static const auto* types = new std::set<std::string>{
+      "TYPE_SLA_MISS",       "TYPE_JOB_SUCCESS",  "TYPE_FAILURE",      "TYPE_TASK_RETRY",
+      "TYPE_TASK_SUCCESS",   "TYPE_TASK_START",   "TYPE_TASK_FAIL",    "TYPE_SENSOR_RETRY",
+      "TYPE_SENSOR_SUCCESS", "TYPE_SENSOR_START", "TYPE_SENSOR_FAIL",  "TYPE_HOOK_START",
+      "TYPE_HOOK_RETRY",     "TYPE_HOOK_FAIL",    "TYPE_HOOK_SUCCESS", "TYPE_REPLAY_LIFECYCLE"};
+  return *types;
+}
+
+absl::StatusOr<absl::Time> Rfc3339(const std::string& text, const std::string& field) {
+  absl::Time t;
+  std::string why;
+  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &why)) {
+    return absl::InvalidArgumentError("event value " + field + " must be an RFC 3339 time, got \"" +
+                                      text + "\"");
+  }
+  return t;
+}
+
+int64_t Ms(const google::protobuf::Timestamp& t) { return TimeUtil::TimestampToMilliseconds(t); }
+
+}  // namespace
+
+store::Migration JobRunsMigration() {
+  return {3, "job and operator runs",
+          "CREATE TABLE job_runs (project TEXT NOT NULL, job TEXT NOT NULL, scheduled_at_ms "
+          "BIGINT NOT NULL, state TEXT NOT NULL, started_ms BIGINT NOT NULL, ended_ms BIGINT NOT "
+          "NULL, PRIMARY KEY (project, job, scheduled_at_ms));"
+          "CREATE TABLE operator_runs (project TEXT NOT NULL, job TEXT NOT NULL, scheduled_at_ms "
+          "BIGINT NOT NULL, operator TEXT NOT NULL, task_id TEXT NOT NULL, attempt INTEGER NOT "
+          "NULL, state TEXT NOT NULL, started_ms BIGINT NOT NULL, ended_ms BIGINT NOT NULL, "
+          "PRIMARY KEY (project, job, scheduled_at_ms, operator, task_id, attempt))"};
+}
+
+absl::StatusOr<events::v1::JobRunEvent> ParseJobEvent(const nlohmann::json& body) {
+  if (!body.is_object() || !body.contains("event") || !body["event"].is_object()) {
+    return absl::InvalidArgumentError(
+        "the body must be {\"event\": {\"type\": \"TYPE_...\", \"value\": {...}}}");
+  }
+  const nlohmann::json& e = body["event"];
+  const std::string type = e.value("type", "");
+  if (KnownTypes().count(type) == 0) {
+    return absl::InvalidArgumentError("unknown event type \"" + type + "\"");
+  }
+  const nlohmann::json value = e.contains("value") ? e["value"] : nlohmann::json::object();
+  if (!value.is_object()) return absl::InvalidArgumentError("event value must be an object");
+  events::v1::JobRunEvent out;
+  out.set_event_id(bus::NewEventId());
+  out.set_type(absl::AsciiStrToLower(type.substr(5)));
+  if (type == "TYPE_SLA_MISS" || type == "TYPE_REPLAY_LIFECYCLE") return out;
+  // What Optimus requires of every run event (core/scheduler/event.go).
+  for (const char* field : {"status", "event_time", "task_id", "scheduled_at"}) {
+    if (!value.contains(field) || value[field].is_null()) {
+      return absl::InvalidArgumentError(std::string("event value needs ") + field);
+    }
+  }
+  if (!value["status"].is_string() || !value["task_id"].is_string() ||
+      !value["scheduled_at"].is_string() || !value["event_time"].is_number()) {
+    return absl::InvalidArgumentError(
+        "event value: status, task_id and scheduled_at are strings, event_time a number");
+  }
+  auto scheduled = Rfc3339(value["scheduled_at"].get<std::string>(), "scheduled_at");
+  if (!scheduled.ok()) return scheduled.status();
+  *out.mutable_scheduled_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(*scheduled));
+  *out.mutable_event_time() = TimeUtil::NanosecondsToTimestamp(
+      static_cast<int64_t>(value["event_time"].get<double>() * 1e9));
+  out.set_status(value["status"].get<std::string>());
+  out.set_task_id(value["task_id"].get<std::string>());
+  if (value.contains("attempt") && value["attempt"].is_number_integer()) {
+    out.set_attempt(value["attempt"].get<int32_t>());
+  }
+  if (value.contains("message") && value["message"].is_string()) {
+    out.set_message(value["message"].get<std::string>());
+  }
+  if (value.contains("log_url") && value["log_url"].is_string()) {
+    out.set_log_url(value["log_url"].get<std::string>());
+  }
+  const std::string& t = out.type();
+  out.set_operator_(t.rfind("task_", 0) == 0     ? "task"
+                    : t.rfind("sensor_", 0) == 0 ? "sensor"
+                    : t.rfind("hook_", 0) == 0   ? "hook"
+                                                 : "");
+  return out;
+}
+
+absl::Status RecordJobEvent(store::Database& db, const store::Outbox& outbox,
+                            events::v1::JobRunEvent event) {
+  const std::string& t = event.type();
+  const std::string key = pipeline::JobKey(event.project(), event.job());
+  return db.InTransaction([&](store::Transaction& tx) -> absl::Status {
+    std::vector<bus::OutgoingMessage> out;
+    pipeline::OptimusChangeEvent::EventType change =
+        pipeline::OptimusChangeEvent::EVENT_TYPE_TYPE_UNSPECIFIED;
+    if (event.has_scheduled_at()) {
+      const int64_t at = Ms(event.scheduled_at());
+      const int64_t when = Ms(event.event_time());
+      auto row = tx.Execute(
+          "SELECT state, started_ms FROM job_runs WHERE project = $1 AND job = $2 AND "
+          "scheduled_at_ms = $3",
+          {event.project(), event.job(), at});
+      if (!row.ok()) return row.status();
+      std::string state = row->rows.empty() ? "" : row->rows[0].Text(0);
+      const int64_t started = row->rows.empty() ? when : row->rows[0].Int(1);
+      int64_t ended = 0;
+      if (t == "job_success" || t == "failure") {
+        state = t == "job_success" ? "success" : "failed";
+        ended = when;
+        change = t == "job_success" ? pipeline::OptimusChangeEvent::EVENT_TYPE_JOB_SUCCESS
+                                    : pipeline::OptimusChangeEvent::EVENT_TYPE_JOB_FAILURE;
+      } else if (state != "success" && state != "failed") {
+        // An operator's event: the run is waiting for upstreams while its sensors run, then
+        // in progress.
+        const bool sensor = event.operator_() == "sensor";
+        state =
+            sensor && (state.empty() || state == "wait_upstream") ? "wait_upstream" : "in_progress";
+        if (t == "sensor_start" || t == "task_start" || t == "hook_start") {
+          change = sensor ? pipeline::OptimusChangeEvent::EVENT_TYPE_JOB_WAIT_UPSTREAM
+                          : pipeline::OptimusChangeEvent::EVENT_TYPE_JOB_IN_PROGRESS;
+        }
+      }
+      auto saved = tx.Execute(
+          "INSERT INTO job_runs (project, job, scheduled_at_ms, state, started_ms, ended_ms) "
+          "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (project, job, scheduled_at_ms) DO UPDATE "
+          "SET state = excluded.state, ended_ms = excluded.ended_ms",
+          {event.project(), event.job(), at, state, started, ended});
+      if (!saved.ok()) return saved.status();
+      event.set_run_state(state);
+      if (!event.operator_().empty()) {
+        const std::string op_state = t.ends_with("_start")     ? "running"
+                                     : t.ends_with("_success") ? "success"
+                                     : t.ends_with("_retry")   ? "retried"
+                                                               : "failed";
+        auto op = tx.Execute(
+            "INSERT INTO operator_runs (project, job, scheduled_at_ms, operator, task_id, attempt, "
+            "state, started_ms, ended_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT "
+            "(project, job, scheduled_at_ms, operator, task_id, attempt) DO UPDATE SET state = "
+            "excluded.state, ended_ms = excluded.ended_ms",
+            {event.project(), event.job(), at, event.operator_(), event.task_id(),
+             static_cast<int64_t>(event.attempt()), op_state, when,
+             op_state == "running" ? int64_t{0} : when});
+        if (!op.ok()) return op.status();
+      }
+    }
+    out.push_back(pipeline::ProtoRecord(pipeline::kJobRunsTopic, key, event));
+    if (change != pipeline::OptimusChangeEvent::EVENT_TYPE_TYPE_UNSPECIFIED) {
+      pipeline::OptimusChangeEvent ce;
+      ce.set_event_id(event.event_id());
+      *ce.mutable_occurred_at() = event.event_time();
+      ce.set_project_name(event.project());
+      ce.set_namespace_name(event.namespace_());
+      ce.set_event_type(change);
+      ce.set_job_name(event.job());
+      auto* run = ce.mutable_job_run();
+      run->set_job_name(event.job());
+      *run->mutable_scheduled_at() = event.scheduled_at();
+      *run->mutable_start_time() = event.event_time();
+      out.push_back(pipeline::ProtoRecord(pipeline::kChangesTopic, key, ce));
+    }
+    return outbox.EnqueueAll(tx, std::move(out));
+  });
+}
+
+absl::StatusOr<std::vector<ExpectedRun>> JobRuns(store::Database& db, const std::string& project,
+                                                 const spec::JobSpec& job, absl::Time start,
+                                                 absl::Time end) {
+  if (job.schedule.interval.empty()) {
+    return absl::InvalidArgumentError("job " + job.name + " has no schedule, so no expected runs");
+  }
+  auto cron = schedule::CronSchedule::Parse(job.schedule.interval);
+  if (!cron.ok()) return cron.status();
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  absl::Time from = start;
+  absl::CivilDay day;
+  if (absl::ParseCivilTime(job.schedule.start_date, &day))
+    from = std::max(from, absl::FromCivil(day, utc));
+  absl::Time until = end;
+  if (absl::ParseCivilTime(job.schedule.end_date, &day)) {
+    until = std::min(until, absl::FromCivil(day + 1, utc));
+  }
+  std::vector<ExpectedRun> runs;
+  for (auto t = cron->Next(from - absl::Seconds(1), utc); t && *t <= until;
+       t = cron->Next(*t, utc)) {
+    if (runs.size() == 10000) {
+      return absl::InvalidArgumentError("the range holds more than 10,000 runs of " + job.name);
+    }
+    runs.push_back({*t, "pending"});
+  }
+  if (runs.empty()) return runs;
+  auto rows = db.Execute(
+      "SELECT scheduled_at_ms, state FROM job_runs WHERE project = $1 AND job = $2 AND "
+      "scheduled_at_ms >= $3 AND scheduled_at_ms <= $4",
+      {project, job.name, absl::ToUnixMillis(runs.front().scheduled_at),
+       absl::ToUnixMillis(runs.back().scheduled_at)});
+  if (!rows.ok()) return rows.status();
+  std::map<int64_t, std::string> states;
+  for (const auto& r : rows->rows) states[r.Int(0)] = r.Text(1);
+  for (ExpectedRun& run : runs) {
+    auto s = states.find(absl::ToUnixMillis(run.scheduled_at));
+    if (s == states.end()) continue;
+    run.state = s->second == "wait_upstream" || s->second == "in_progress" ? "running" : s->second;
+  }
+  return runs;
+}
+
+}  // namespace optimus::runtime_context

@@ -1,0 +1,142 @@
+// Scheduler events on a real SQLite database: Optimus's event shape checked, runs recorded and
+// published in both schemas, and the expected runs a sensor sees.
+#include "optimus/runtime_context/job_runs.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "optimus/pipeline/change_events.h"
+#include "optimus/pipeline/pipeline.h"
+#include "optimus/runtime_context/runtime_context_service.h"
+#include "optimus/store/sqlite_database.h"
+#include "optimus/testing/testing.h"
+
+namespace optimus::runtime_context {
+namespace {
+
+using ::testing::ElementsAre;
+
+absl::Time At(const std::string& text) {
+  absl::Time t;
+  std::string why;
+  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, text, &t, &why)) << why;
+  return t;
+}
+
+nlohmann::json Event(const std::string& type, const std::string& scheduled_at,
+                     const std::string& task_id = "bq2bq", double event_time = 1709776800.5) {
+  return {{"event",
+           {{"type", type},
+            {"value",
+             {{"status", "running"},
+              {"event_time", event_time},
+              {"task_id", task_id},
+              {"scheduled_at", scheduled_at},
+              {"attempt", 1},
+              {"log_url", "http://airflow/log"}}}}}};
+}
+
+class JobRunsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = *store::OpenDatabase("sqlite:" + dir_.File("rc.db"), "runtime_context");
+    ASSERT_TRUE(store::ApplyMigrations(*db_, "store", store::CoreMigrations()).ok());
+    ASSERT_TRUE(
+        store::ApplyMigrations(*db_, "runtime-context", RuntimeContextService().Migrations()).ok());
+    job_.name = "revenue";
+    job_.schedule.start_date = "2024-03-05";
+    job_.schedule.interval = "0 2 * * *";
+  }
+
+  absl::Status Post(const nlohmann::json& body) {
+    auto event = ParseJobEvent(body);
+    if (!event.ok()) return event.status();
+    event->set_project("acme");
+    event->set_namespace_("finance");
+    event->set_job("revenue");
+    return RecordJobEvent(*db_, outbox_, *std::move(event));
+  }
+
+  std::vector<std::string> Runs(const std::string& from, const std::string& to) {
+    auto runs = JobRuns(*db_, "acme", job_, At(from), At(to));
+    EXPECT_TRUE(runs.ok()) << runs.status();
+    std::vector<std::string> out;
+    for (const auto& r : *runs) {
+      out.push_back(absl::FormatTime("%m-%d ", r.scheduled_at, absl::UTCTimeZone()) + r.state);
+    }
+    return out;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::Database> db_;
+  store::Outbox outbox_{"optimus/runtime-context"};
+  spec::JobSpec job_;
+};
+
+TEST_F(JobRunsTest, EventsMustHaveOptimusShape) {
+  EXPECT_EQ(ParseJobEvent(Event("TYPE_TASK_BEGIN", "2024-03-07T02:00:00Z")).status().message(),
+            "unknown event type \"TYPE_TASK_BEGIN\"");
+  auto no_time = Event("TYPE_TASK_START", "2024-03-07T02:00:00Z");
+  no_time["event"]["value"].erase("scheduled_at");
+  EXPECT_EQ(ParseJobEvent(no_time).status().message(), "event value needs scheduled_at");
+  EXPECT_EQ(ParseJobEvent(Event("TYPE_TASK_START", "yesterday")).status().message(),
+            "event value scheduled_at must be an RFC 3339 time, got \"yesterday\"");
+  EXPECT_EQ(ParseJobEvent(nlohmann::json::array()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto ok = ParseJobEvent(Event("TYPE_SENSOR_RETRY", "2024-03-07T02:00:00Z", "wait_x"));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->type(), "sensor_retry");
+  EXPECT_EQ(ok->operator_(), "sensor");
+  EXPECT_EQ(ok->task_id(), "wait_x");
+  EXPECT_EQ(ok->event_time().seconds(), 1709776800);
+  EXPECT_TRUE(ParseJobEvent({{"event", {{"type", "TYPE_SLA_MISS"}}}}).ok());
+}
+
+TEST_F(JobRunsTest, RunsAreRecordedPublishedAndExpectedBySensors) {
+  ASSERT_TRUE(Post(Event("TYPE_SENSOR_START", "2024-03-06T02:00:00Z", "wait_up")).ok());
+  ASSERT_TRUE(Post(Event("TYPE_TASK_START", "2024-03-06T02:00:00Z")).ok());
+  ASSERT_TRUE(Post(Event("TYPE_JOB_SUCCESS", "2024-03-06T02:00:00Z")).ok());
+  ASSERT_TRUE(Post(Event("TYPE_SENSOR_START", "2024-03-07T02:00:00Z", "wait_up")).ok());
+  // Before the job's start date nothing is expected; runs never reported are pending.
+  EXPECT_THAT(Runs("2024-03-01T00:00:00Z", "2024-03-08T00:00:00Z"),
+              ElementsAre("03-05 pending", "03-06 success", "03-07 running"));
+  EXPECT_THAT(Runs("2024-03-06T02:00:00Z", "2024-03-06T02:00:00Z"), ElementsAre("03-06 success"));
+  auto ops = db_->Execute(
+      "SELECT operator, task_id, state FROM operator_runs ORDER BY started_ms, operator");
+  ASSERT_EQ(ops->rows.size(), 3u);
+
+  // Both schemas, in order: every event on optimus.job.runs; the job-run states on
+  // optimus.changes.
+  auto rows = db_->Execute("SELECT topic, msg_key, payload FROM outbox ORDER BY id");
+  std::vector<std::string> seen;
+  for (const auto& r : rows->rows) {
+    if (r.Text(0) == pipeline::kJobRunsTopic) {
+      events::v1::JobRunEvent e;
+      ASSERT_TRUE(e.ParseFromString(r.Text(2)));
+      seen.push_back("runs " + e.type() + " " + e.run_state());
+    } else {
+      pipeline::OptimusChangeEvent e;
+      ASSERT_TRUE(e.ParseFromString(r.Text(2)));
+      seen.push_back("changes " + pipeline::OptimusChangeEvent::EventType_Name(e.event_type()));
+      EXPECT_EQ(e.job_run().job_name(), "revenue");
+    }
+    EXPECT_EQ(r.Text(1), "acme/revenue");
+  }
+  EXPECT_THAT(
+      seen, ElementsAre("runs sensor_start wait_upstream", "changes EVENT_TYPE_JOB_WAIT_UPSTREAM",
+                        "runs task_start in_progress", "changes EVENT_TYPE_JOB_IN_PROGRESS",
+                        "runs job_success success", "changes EVENT_TYPE_JOB_SUCCESS",
+                        "runs sensor_start wait_upstream", "changes EVENT_TYPE_JOB_WAIT_UPSTREAM"));
+  // A late operator event does not undo a finished run.
+  ASSERT_TRUE(Post(Event("TYPE_HOOK_SUCCESS", "2024-03-06T02:00:00Z", "hook_x")).ok());
+  EXPECT_THAT(Runs("2024-03-06T02:00:00Z", "2024-03-06T02:00:00Z"), ElementsAre("03-06 success"));
+  // An unscheduled job has no expected runs.
+  job_.schedule.interval.clear();
+  EXPECT_EQ(JobRuns(*db_, "acme", job_, At("2024-03-01T00:00:00Z"), At("2024-03-02T00:00:00Z"))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace optimus::runtime_context
