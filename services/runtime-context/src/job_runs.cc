@@ -4,6 +4,8 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
 #include "optimus/bus/cloudevents.h"
 #include "optimus/pipeline/change_events.h"
@@ -47,7 +49,10 @@ store::Migration JobRunsMigration() {
           "CREATE TABLE operator_runs (project TEXT NOT NULL, job TEXT NOT NULL, scheduled_at_ms "
           "BIGINT NOT NULL, operator TEXT NOT NULL, task_id TEXT NOT NULL, attempt INTEGER NOT "
           "NULL, state TEXT NOT NULL, started_ms BIGINT NOT NULL, ended_ms BIGINT NOT NULL, "
-          "PRIMARY KEY (project, job, scheduled_at_ms, operator, task_id, attempt))"};
+          "PRIMARY KEY (project, job, scheduled_at_ms, operator, task_id, attempt));"
+          // What makes an event itself: a callback that posts again after a lost answer sends
+          // the same, and is recorded once.
+          "CREATE TABLE seen_events (fingerprint TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL)"};
 }
 
 absl::StatusOr<events::v1::JobRunEvent> ParseJobEvent(const nlohmann::json& body) {
@@ -105,7 +110,19 @@ absl::Status RecordJobEvent(store::Database& db, const store::Outbox& outbox,
                             events::v1::JobRunEvent event) {
   const std::string& t = event.type();
   const std::string key = pipeline::JobKey(event.project(), event.job());
+  const std::string fingerprint = pipeline::Sha256Hex(absl::StrCat(
+      key, "|", t, "|", event.has_scheduled_at() ? Ms(event.scheduled_at()) : 0, "|",
+      event.has_event_time() ? TimeUtil::TimestampToNanoseconds(event.event_time()) : 0, "|",
+      event.task_id(), "|", event.attempt(), "|", event.status()));
   return db.InTransaction([&](store::Transaction& tx) -> absl::Status {
+    if (event.has_scheduled_at()) {
+      auto fresh = tx.Execute(
+          "INSERT INTO seen_events (fingerprint, seen_ms) VALUES ($1, $2) ON CONFLICT "
+          "(fingerprint) DO NOTHING",
+          {fingerprint, absl::ToUnixMillis(absl::Now())});
+      if (!fresh.ok()) return fresh.status();
+      if (fresh->affected_rows == 0) return absl::OkStatus();  // posted again: already recorded
+    }
     std::vector<bus::OutgoingMessage> out;
     pipeline::OptimusChangeEvent::EventType change =
         pipeline::OptimusChangeEvent::EVENT_TYPE_TYPE_UNSPECIFIED;

@@ -97,6 +97,8 @@ TEST_F(JobRunsTest, RunsAreRecordedPublishedAndExpectedBySensors) {
   ASSERT_TRUE(Post(Event("TYPE_TASK_START", "2024-03-06T02:00:00Z")).ok());
   ASSERT_TRUE(Post(Event("TYPE_JOB_SUCCESS", "2024-03-06T02:00:00Z")).ok());
   ASSERT_TRUE(Post(Event("TYPE_SENSOR_START", "2024-03-07T02:00:00Z", "wait_up")).ok());
+  // A callback posting the same event again (its answer was lost) changes nothing.
+  ASSERT_TRUE(Post(Event("TYPE_SENSOR_START", "2024-03-07T02:00:00Z", "wait_up")).ok());
   // Before the job's start date nothing is expected; runs never reported are pending.
   EXPECT_THAT(Runs("2024-03-01T00:00:00Z", "2024-03-08T00:00:00Z"),
               ElementsAre("03-05 pending", "03-06 success", "03-07 running"));
