@@ -14,6 +14,7 @@
 #include "flags.h"
 #include "google/protobuf/util/time_util.h"
 #include "optimus/core/v1/job_run.grpc.pb.h"
+#include "optimus/schedule/time_util.h"
 
 namespace optimus::cli {
 namespace {
@@ -116,9 +117,8 @@ int RunJobRunInputCommand(int argc, char** argv, std::ostream& out, std::ostream
     err << command << ": give the job, --project-name and --scheduled-at (see --help)\n";
     return 2;
   }
-  absl::Time at;
-  std::string why;
-  if (!absl::ParseTime(absl::RFC3339_full, scheduled, &at, &why)) {
+  auto at = schedule::ParseRfc3339(scheduled);
+  if (!at.ok()) {
     err << command << ": --scheduled-at \"" << scheduled
         << "\" is not an RFC 3339 time (e.g. 2024-03-07T02:00:00Z)\n";
     return 2;
@@ -143,7 +143,7 @@ int RunJobRunInputCommand(int argc, char** argv, std::ostream& out, std::ostream
   request.set_project_name(project);
   request.set_job_name(flags.positional()[0]);
   *request.mutable_scheduled_at() =
-      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(at));
+      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(*at));
   request.set_instance_name(name);
   request.set_instance_type(type == "hook" ? core::v1::JobRunInputRequest::TYPE_HOOK
                                            : core::v1::JobRunInputRequest::TYPE_TASK);

@@ -58,19 +58,12 @@ std::string TraceFromMetadata(const std::multimap<grpc::string_ref, grpc::string
   return context ? std::move(context->trace_id) : std::string();
 }
 
-// Health checks and reflection are probes and tools, and run input is asked by every task pod
-// (thousands a second at a schedule boundary): their successful calls are logged at debug; the
-// request metrics still count every one.
-bool IsQuietMethod(std::string_view method) {
-  return method.rfind("grpc.health.", 0) == 0 || method.rfind("grpc.reflection.", 0) == 0 ||
-         method == "optimus.core.v1.JobRunService/JobRunInput";
-}
-
 // Services whose methods may appear as metric labels. Calls to anything else (a client probing
 // random names) are counted under "unknown" so they cannot create unbounded series.
 class KnownServices {
  public:
-  explicit KnownServices(std::vector<std::string> names) : names_(names.begin(), names.end()) {
+  KnownServices(std::vector<std::string> names, std::vector<std::string> quiet)
+      : names_(names.begin(), names.end()), quiet_(quiet.begin(), quiet.end()) {
     names_.insert("grpc.health.v1.Health");
     names_.insert("grpc.reflection.v1alpha.ServerReflection");
     names_.insert("grpc.reflection.v1.ServerReflection");
@@ -82,8 +75,17 @@ class KnownServices {
     return names_.find(method.substr(0, slash)) != names_.end() ? method : "unknown";
   }
 
+  // Health checks and reflection are probes and tools, and the methods marked with
+  // LogSuccessAtDebug are called very often: their successful calls are logged at debug (the
+  // request metrics still count every one).
+  bool Quiet(std::string_view method) const {
+    return method.rfind("grpc.health.", 0) == 0 || method.rfind("grpc.reflection.", 0) == 0 ||
+           quiet_.find(method) != quiet_.end();
+  }
+
  private:
   std::set<std::string, std::less<>> names_;
+  std::set<std::string, std::less<>> quiet_;
 };
 
 // One per call: assigns the trace id, then records metrics and the access log line when the
@@ -132,7 +134,7 @@ class ObservingInterceptor : public grpc::experimental::Interceptor {
     if (!access_log_) return;
     if (trace_id_.empty()) trace_id_ = telemetry::NewTraceId();
     telemetry::ScopedTraceId trace(trace_id_);
-    telemetry::LogLevel level = IsQuietMethod(method_) && code == grpc::StatusCode::OK
+    telemetry::LogLevel level = known_->Quiet(method_) && code == grpc::StatusCode::OK
                                     ? telemetry::LogLevel::kDebug
                                     : telemetry::LogLevel::kInfo;
     if (code == grpc::StatusCode::OK) {
@@ -188,6 +190,10 @@ GrpcServer::~GrpcServer() {
   }
 }
 
+void GrpcServer::LogSuccessAtDebug(std::string method) {
+  quiet_methods_.push_back(std::move(method));
+}
+
 void GrpcServer::AddService(grpc::Service* service, std::string name) {
   if (server_ != nullptr) {
     LOG_ERROR("gRPC service added after Start(); register services before starting",
@@ -226,7 +232,7 @@ absl::Status GrpcServer::Start() {
   for (const auto& [service, name] : services_) names.push_back(name);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
   creators.push_back(std::make_unique<ObservingInterceptorFactory>(
-      std::move(metrics), KnownServices(std::move(names)), options_.access_log));
+      std::move(metrics), KnownServices(std::move(names), quiet_methods_), options_.access_log));
   builder.experimental().SetInterceptorCreators(std::move(creators));
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {

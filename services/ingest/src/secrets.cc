@@ -8,14 +8,10 @@
 #include "optimus/events/v1/secrets.pb.h"
 #include "optimus/ingest/projects.h"
 #include "optimus/pipeline/pipeline.h"
+#include "optimus/rpc/status.h"
 
 namespace optimus::ingest {
 namespace {
-
-grpc::Status ToGrpc(const absl::Status& s) {
-  return s.ok() ? grpc::Status::OK
-                : grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
 
 std::string Scope(const std::string& project, const std::string& namespace_name) {
   return namespace_name.empty() ? "project " + project
@@ -135,21 +131,21 @@ absl::Status SecretsApi::Delete(const std::string& project, const std::string& r
 grpc::Status SecretsApi::RegisterSecret(grpc::ServerContext*,
                                         const core::v1::RegisterSecretRequest* req,
                                         core::v1::RegisterSecretResponse*) {
-  return ToGrpc(
+  return rpc::ToGrpcStatus(
       Save(req->project_name(), req->secret_name(), req->value(), req->namespace_name(), true));
 }
 
 grpc::Status SecretsApi::UpdateSecret(grpc::ServerContext*,
                                       const core::v1::UpdateSecretRequest* req,
                                       core::v1::UpdateSecretResponse*) {
-  return ToGrpc(
+  return rpc::ToGrpcStatus(
       Save(req->project_name(), req->secret_name(), req->value(), req->namespace_name(), false));
 }
 
 grpc::Status SecretsApi::ListSecrets(grpc::ServerContext*, const core::v1::ListSecretsRequest* req,
                                      core::v1::ListSecretsResponse* resp) {
   auto list = List(req->project_name());
-  if (!list.ok()) return ToGrpc(list.status());
+  if (!list.ok()) return rpc::ToGrpcStatus(list.status());
   *resp = *std::move(list);
   return grpc::Status::OK;
 }
@@ -157,7 +153,7 @@ grpc::Status SecretsApi::ListSecrets(grpc::ServerContext*, const core::v1::ListS
 grpc::Status SecretsApi::DeleteSecret(grpc::ServerContext*,
                                       const core::v1::DeleteSecretRequest* req,
                                       core::v1::DeleteSecretResponse*) {
-  return ToGrpc(Delete(req->project_name(), req->secret_name(), req->namespace_name()));
+  return rpc::ToGrpcStatus(Delete(req->project_name(), req->secret_name(), req->namespace_name()));
 }
 
 void AddSecretRoutes(rpc::HttpServer& http, SecretsApi& api) {

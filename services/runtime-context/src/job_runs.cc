@@ -11,6 +11,7 @@
 #include "optimus/pipeline/change_events.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/schedule/cron.h"
+#include "optimus/schedule/time_util.h"
 
 namespace optimus::runtime_context {
 namespace {
@@ -28,9 +29,8 @@ const std::set<std::string>& KnownTypes() {
 }
 
 absl::StatusOr<absl::Time> Rfc3339(const std::string& text, const std::string& field) {
-  absl::Time t;
-  std::string why;
-  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &why)) {
+  auto t = schedule::ParseRfc3339(text);
+  if (!t.ok()) {
     return absl::InvalidArgumentError("event value " + field + " must be an RFC 3339 time, got \"" +
                                       text + "\"");
   }

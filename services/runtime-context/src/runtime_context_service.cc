@@ -15,6 +15,7 @@
 #include "optimus/rpc/grpc_server.h"
 #include "optimus/rpc/http_server.h"
 #include "optimus/rpc/proto_json.h"
+#include "optimus/rpc/status.h"
 #include "optimus/runtime_context/job_runs.h"
 #include "optimus/schedule/time_util.h"
 #include "optimus/spec/loaders.h"
@@ -24,17 +25,11 @@
 namespace optimus::runtime_context {
 namespace {
 
-grpc::Status ToGrpc(const absl::Status& s) {
-  return s.ok() ? grpc::Status::OK
-                : grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
-}
-
 // An RFC 3339 query parameter; InvalidArgument naming it when missing or malformed.
 absl::StatusOr<absl::Time> TimeParam(const rpc::HttpRequest& request, const std::string& name) {
   const std::string text = request.Query(name);
-  absl::Time t;
-  std::string why;
-  if (text.empty() || !absl::ParseTime(absl::RFC3339_full, text, &t, &why)) {
+  auto t = schedule::ParseRfc3339(text);
+  if (!t.ok()) {
     return absl::InvalidArgumentError(
         name + " must be an RFC 3339 time (e.g. 2024-03-07T02:00:00Z), got \"" + text + "\"");
   }
@@ -414,7 +409,7 @@ class RuntimeContextService::Api final : public core::v1::JobRunService::Service
   grpc::Status JobRunInput(grpc::ServerContext*, const core::v1::JobRunInputRequest* req,
                            core::v1::JobRunInputResponse* resp) override {
     auto input = model_.RunInput(*req);
-    if (!input.ok()) return ToGrpc(input.status());
+    if (!input.ok()) return rpc::ToGrpcStatus(input.status());
     *resp = *std::move(input);
     return grpc::Status::OK;
   }
@@ -449,6 +444,8 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
   LOG_INFO("run input read model loaded", {{"jobs", static_cast<int64_t>(model_->jobs())}});
   api_ = std::make_unique<Api>(*model_);
   context.grpc.AddService(api_.get(), "optimus.core.v1.JobRunService");
+  // Every task pod asks, thousands at a schedule boundary.
+  context.grpc.LogSuccessAtDebug("optimus.core.v1.JobRunService/JobRunInput");
   const auto run_input = [this](const std::string& project, const std::string& job,
                                 const rpc::HttpRequest& request) {
     auto body = rpc::ParseJsonBody<core::v1::JobRunInputRequest>(request.body());

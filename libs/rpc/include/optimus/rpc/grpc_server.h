@@ -63,6 +63,10 @@ class GrpcServer {
   // reflection) become metric labels; calls to other names count as method="unknown".
   void AddService(grpc::Service* service, std::string name);
 
+  // Before Start(): successful calls of `method` ("package.Service/Method"), one asked
+  // thousands of times a second, are logged at debug instead of info.
+  void LogSuccessAtDebug(std::string method);
+
   // Binds and starts serving. Unavailable when the address cannot be bound.
   absl::Status Start();
 
@@ -85,6 +89,7 @@ class GrpcServer {
  private:
   GrpcServerOptions options_;
   std::vector<std::pair<grpc::Service*, std::string>> services_;
+  std::vector<std::string> quiet_methods_;
   std::unique_ptr<grpc::Server> server_;
   std::mutex health_mu_;
   bool draining_ = false;
