@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "channel.h"
 #include "diagnostics_output.h"
 #include "flags.h"
 #include "nlohmann/json.hpp"
@@ -383,10 +384,7 @@ void Follow(Watcher& watcher, bool bar, std::ostream& err,
 
 std::shared_ptr<grpc::Channel> Connect(const std::string& host, const std::string& command,
                                        std::ostream& err) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(128 << 20);
-  args.SetMaxSendMessageSize(128 << 20);
-  auto channel = grpc::CreateCustomChannel(host, grpc::InsecureChannelCredentials(), args);
+  auto channel = Dial(host);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
     err << command << ": cannot reach the server at " << host
         << " (is `optimus serve` running? set host in optimus.yaml or --host)\n";

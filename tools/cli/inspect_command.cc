@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "channel.h"
 #include "flags.h"
 #include "nlohmann/json.hpp"
 #include "optimus/core/v1/lineage.grpc.pb.h"
@@ -65,7 +66,7 @@ int RunJobInspectCommand(int argc, char** argv, std::ostream& out, std::ostream&
     if (host.empty()) host = client->host;
     if (project.empty()) project = client->project_name;
   }
-  auto channel = grpc::CreateChannel(host, grpc::InsecureChannelCredentials());
+  auto channel = Dial(host);
   auto stub = core::v1::LineageService::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));

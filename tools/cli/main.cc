@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string>
 
+#include "channel.h"
 #include "deploy_command.h"
 #include "dlq_command.h"
 #include "init_command.h"
@@ -27,6 +28,7 @@
 #include "render_command.h"
 #include "run_input_command.h"
 #include "secret_command.h"
+#include "token_command.h"
 #include "verify_specs_command.h"
 #include "window_command.h"
 
@@ -55,6 +57,7 @@ constexpr char kUsage[] =
     "  plugin validate  check YAML plugin files offline\n"
     "  verify specs  check single job.yaml / resource.yaml files\n"
     "  secret set|list|delete  the project's secrets on the server (values sealed)\n"
+    "  token new|hash  bearer tokens of a project or an admin, and their auth.tokens entries\n"
     "  dlq list  the records of a dead-letter topic and why each is there\n"
     "  version   print the client version and, with --host, the server's\n"
     "  window    compute a job window's DSTART and DEND for a scheduled time\n\n"
@@ -99,7 +102,7 @@ int Version(int argc, char** argv) {
   }
   std::printf("client: %s\n", optimus::telemetry::BuildVersion().c_str());
   if (host.empty()) return 0;
-  auto channel = grpc::CreateChannel(host, grpc::InsecureChannelCredentials());
+  auto channel = optimus::cli::Dial(host);
   auto stub = optimus::core::v1::RuntimeService::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -183,6 +186,9 @@ int main(int argc, char** argv) {
   }
   if (command == "secret") {
     return optimus::cli::RunSecretCommand(argc - 1, argv + 1, std::cout, std::cerr);
+  }
+  if (command == "token") {
+    return optimus::cli::RunTokenCommand(argc - 1, argv + 1, std::cin, std::cout, std::cerr);
   }
   if (command == "window") {
     return optimus::cli::RunWindowCommand(argc - 1, argv + 1, std::cout, std::cerr);

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/time/time.h"
+#include "channel.h"
 #include "flags.h"
 #include "google/protobuf/util/time_util.h"
 #include "optimus/core/v1/job_run.grpc.pb.h"
@@ -150,10 +151,7 @@ int RunJobRunInputCommand(int argc, char** argv, std::ostream& out, std::ostream
   request.set_dag_run_id(dag_run);
   request.set_jobrun_id(job_run);
 
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(128 << 20);
-  auto stub = core::v1::JobRunService::NewStub(
-      grpc::CreateCustomChannel(host, grpc::InsecureChannelCredentials(), args));
+  auto stub = core::v1::JobRunService::NewStub(Dial(host));
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(timeout);
   core::v1::JobRunInputResponse response;
   grpc::Status status;

@@ -254,8 +254,15 @@ config::Schema HostSchema(const HostOptions& options) {
                              " or file:///path. Embedded default: file://<data_dir>/blob."});
   schema.Add({.name = "auth.tokens",
               .type = Type::kStringList,
-              .description = "Bearer tokens accepted by the APIs; none means no authentication "
-                             "(for local use only).",
+              .description = "Bearer tokens the APIs accept, each \"admin=sha256:<hex>\" or "
+                             "\"project:<name>=sha256:<hex>\" (optimus token new makes one); "
+                             "none means no authentication (for local use only).",
+              .secret = true});
+  schema.Add({.name = "auth.internal_token",
+              .description = "The token services send each other when auth.tokens is set (ingest "
+                             "asking dependency-resolver); the same on every service of a "
+                             "distributed deployment. Default: a random one per process (enough "
+                             "for optimus serve).",
               .secret = true});
   schema.Add({.name = "secrets.app_key",
               .description = "The key secrets are sealed with (AES-256-GCM over its first 32 "
@@ -352,12 +359,22 @@ int RunMain(int argc, char** argv, const HostOptions& options,
   telemetry::HealthRegistry health;
   prometheus::Registry& metrics = telemetry::Metrics();
   std::shared_ptr<const rpc::Authenticator> authenticator;
+  std::string internal_token;
   if (auto tokens = config->StringList("auth.tokens"); !tokens.empty()) {
-    std::vector<telemetry::Redacted<std::string>> redacted;
-    for (auto& t : tokens) redacted.emplace_back(std::move(t));
-    authenticator = std::make_shared<rpc::StaticTokenAuthenticator>(
-        std::move(redacted), std::set<std::string, std::less<>>{
-                                 "/api/v1beta1/version", "optimus.core.v1.RuntimeService/Version"});
+    auto grants = rpc::ParseTokenGrants(tokens);
+    if (!grants.ok()) return Die(options, grants.status(), 2);
+    // What services send each other (ingest asking the resolver); one of this process's own
+    // when not configured, which is enough for optimus serve.
+    internal_token = config->String("auth.internal_token");
+    if (internal_token.empty()) internal_token = rpc::NewToken();
+    grants->push_back(
+        {.principal = {.admin = true}, .sha256_hex = rpc::TokenSha256Hex(internal_token)});
+    std::map<std::string, rpc::Access, std::less<>> rules = {
+        {"GET /api/v1beta1/version", rpc::Access::kPublic},
+        {"optimus.core.v1.RuntimeService/Version", rpc::Access::kPublic}};
+    for (const auto& c : components) rules.merge(c->AccessRules());
+    authenticator = std::make_shared<rpc::Authenticator>(*std::move(grants), std::move(rules),
+                                                         &telemetry::Metrics());
   }
   rpc::HttpServer http({.host = config->String("http.host"),
                         .port = static_cast<int>(config->Int("http.port")),
@@ -442,7 +459,8 @@ int RunMain(int argc, char** argv, const HostOptions& options,
     store::Database* raw_db = r->db.get();
     health.AddReadinessCheck("db:" + name, [raw_db] { return raw_db->Ping(); });
     r->context = std::make_unique<Context>(Context{*config, *r->db, *r->outbox, **bus, *blob_store,
-                                                   health, metrics, http, grpc_server, app_key});
+                                                   health, metrics, http, grpc_server, app_key,
+                                                   authenticator.get(), internal_token});
     running.push_back(std::move(r));
   }
   for (auto& r : running) {

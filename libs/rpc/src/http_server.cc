@@ -299,8 +299,17 @@ void HttpServer::Dispatch(const httplib::Request& raw, httplib::Response& out) {
   }
   const Route& route = *match.route;
   if (options_.authenticator != nullptr && !route.builtin) {
+    // The project a call acts on: its {project_name} segment, else its project_name query.
+    std::string project;
+    for (const auto& [name, value] : match.params) {
+      if (name == "project_name") project = value;
+    }
+    if (project.empty()) project = raw.get_param_value("project_name");
+    const std::string key = route.method + " " + route.pattern;
     absl::Status allowed =
-        Authorize(*options_.authenticator, route.pattern, raw.get_header_value("Authorization"));
+        options_.authenticator
+            ->Authorize({.route = key, .project = project}, raw.get_header_value("Authorization"))
+            .status();
     if (!allowed.ok()) {
       ApplyResponse(HttpResponse::Error(allowed), out);
       if (allowed.code() == absl::StatusCode::kUnauthenticated) {

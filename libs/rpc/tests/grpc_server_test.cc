@@ -58,7 +58,8 @@ class EchoService final : public Echo::Service {
 
   grpc::Status Guarded(grpc::ServerContext* context, const EchoRequest* request,
                        EchoReply* reply) override {
-    if (grpc::Status allowed = Authorize(context, *authenticator_, "optimus.rpc.test.Echo/Guarded");
+    if (grpc::Status allowed =
+            Authorize(context, authenticator_, "optimus.rpc.test.Echo/Guarded", request->message());
         !allowed.ok()) {
       return allowed;
     }
@@ -76,8 +77,7 @@ class EchoService final : public Echo::Service {
 class GrpcServerTest : public ::testing::Test {
  protected:
   GrpcServerTest()
-      : authenticator_({telemetry::Redacted<std::string>("secret-token")}),
-        service_(&authenticator_) {}
+      : authenticator_(*ParseTokenGrants({"project:x=secret-token"})), service_(&authenticator_) {}
 
   void SetUp() override {
     GrpcServerOptions options;
@@ -129,7 +129,7 @@ class GrpcServerTest : public ::testing::Test {
   }
 
   prometheus::Registry registry_;
-  StaticTokenAuthenticator authenticator_;
+  Authenticator authenticator_;
   EchoService service_;
   std::unique_ptr<GrpcServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -262,6 +262,16 @@ TEST_F(GrpcServerTest, AuthorizeHelperDistinguishesMissingAndWrongTokens) {
     grpc::Status status = stub->Guarded(&context, request, &reply);
     EXPECT_TRUE(status.ok()) << status.error_message();
     EXPECT_EQ(reply.message(), "guarded x");
+  }
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer secret-token");
+    EchoRequest other;
+    other.set_message("y");  // the project the call names
+    grpc::Status status = stub->Guarded(&context, other, &reply);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_NE(status.error_message().find("cannot act on project \"y\""), std::string::npos)
+        << status.error_message();
   }
   std::string metrics = Scrape();
   EXPECT_EQ(

@@ -232,12 +232,17 @@ TEST_F(HttpServerTest, HealthAndReadinessEndpoints) {
 
 TEST_F(HttpServerTest, BearerTokenAuth) {
   HttpServerOptions options;
-  options.authenticator = std::make_shared<StaticTokenAuthenticator>(
-      std::vector<telemetry::Redacted<std::string>>{telemetry::Redacted<std::string>("t0ken")},
-      std::set<std::string, std::less<>>{"/open"});
+  auto grants = ParseTokenGrants({"admin=t0ken", "project:p1=p1-token"});
+  ASSERT_TRUE(grants.ok());
+  options.authenticator = std::make_shared<Authenticator>(
+      *grants, std::map<std::string, Access, std::less<>>{{"GET /open", Access::kPublic}});
   auto server = MakeServer(options);
   server->Get("/secret/{id}", [](const HttpRequest&) { return HttpResponse::Text("classified"); });
   server->Get("/open", [](const HttpRequest&) { return HttpResponse::Text("hello"); });
+  server->Get("/project/{project_name}/run",
+              [](const HttpRequest& r) { return HttpResponse::Text(r.PathParam("project_name")); });
+  server->Get("/jobs",
+              [](const HttpRequest& r) { return HttpResponse::Text(r.Query("project_name")); });
   ASSERT_TRUE(server->Start().ok());
   auto client = Client(*server);
 
@@ -255,6 +260,13 @@ TEST_F(HttpServerTest, BearerTokenAuth) {
   EXPECT_EQ(right->body, "classified");
 
   EXPECT_EQ(client.Get("/open")->status, 200);
+  const httplib::Headers p1 = {{"Authorization", "Bearer p1-token"}};
+  EXPECT_EQ(client.Get("/project/p1/run", p1)->body, "p1") << "the path names the project";
+  EXPECT_EQ(client.Get("/project/p2/run", p1)->status, 403);
+  EXPECT_EQ(client.Get("/jobs?project_name=p1", p1)->body, "p1") << "or the query does";
+  EXPECT_EQ(client.Get("/jobs?project_name=p2", p1)->status, 403);
+  EXPECT_EQ(client.Get("/jobs", p1)->status, 403) << "naming no project is for admins";
+  EXPECT_EQ(client.Get("/jobs", {{"Authorization", "Bearer t0ken"}})->status, 200);
   EXPECT_EQ(client.Get("/metrics")->status, 200) << "scrapers carry no token";
   EXPECT_EQ(client.Get("/readyz")->status, 200) << "probes carry no token";
 }

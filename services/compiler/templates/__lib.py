@@ -257,12 +257,36 @@ def _segment(value):
     return urllib.parse.quote(str(value), safe="")
 
 
+AUTH_TOKEN_ENV = "OPTIMUS_AUTH_BEARER_TOKEN"
+
+
+def auth_token():
+    """The bearer token for runtime-context: the worker's OPTIMUS_AUTH_BEARER_TOKEN, else the
+    Airflow Variable optimus_auth_bearer_token; "" when the server needs none. Run time only."""
+    return (os.environ.get(AUTH_TOKEN_ENV, "") or str(variable("optimus_auth_bearer_token", "") or "")).strip()
+
+
+def auth_secret_env():
+    """The init container's token, taken from a Kubernetes Secret named by the Airflow Variable
+    optimus_auth_token_secret ("name" or "name:key", key "token" by default); None when unset.
+    The token itself never passes through Airflow."""
+    ref = str(variable("optimus_auth_token_secret", "") or "").strip()
+    if not ref:
+        return None
+    name, _, key = ref.partition(":")
+    selector = k8s.V1SecretKeySelector(name=name.strip(), key=key.strip() or "token")
+    return k8s.V1EnvVar(name=AUTH_TOKEN_ENV, value_from=k8s.V1EnvVarSource(secret_key_ref=selector))
+
+
 def http_json(method, url, *, params=None, body=None, headers=None, timeout=None):
     """One request; the parsed JSON answer. Raises OptimusRequestError on non-2xx, OSError on transport."""
     if params:
         url += ("&" if "?" in url else "?") + urllib.parse.urlencode(params)
     data = None
     all_headers = {"Accept": "application/json"}
+    token = auth_token()
+    if token:
+        all_headers["Authorization"] = "Bearer " + token
     if body is not None:
         data = json.dumps(body).encode("utf-8")
         all_headers["Content-Type"] = "application/json"
@@ -685,9 +709,13 @@ class OptimusPodOperator(KubernetesPodOperator):
                 k8s.V1EnvVar(name="SCHEDULED_AT", value=format_ts(self.optimus_job.scheduled_at(context))),
                 k8s.V1EnvVar(name="DAG_RUN_ID", value=str(context.get("run_id") or "")),
             ]
+            token_env = auth_secret_env()
+            if token_env is not None:
+                run_env.append(token_env)
+            replaced = {e.name for e in run_env}
             for container in pod.spec.init_containers or []:
                 if container.name == RUN_INPUT_CONTAINER:
-                    container.env = [e for e in container.env or [] if e.name not in ("SCHEDULED_AT", "DAG_RUN_ID")]
+                    container.env = [e for e in container.env or [] if e.name not in replaced]
                     container.env.extend(run_env)
         return pod
 

@@ -516,32 +516,53 @@ core::v1::CheckDeletionResponse Resolver::CheckDeletion(
 // LineageService over gRPC, answering from the resolver's memory under its lock.
 class DependencyResolverService::LineageApi final : public core::v1::LineageService::Service {
  public:
-  LineageApi(std::mutex& mu, Resolver& resolver) : mu_(mu), resolver_(resolver) {}
+  LineageApi(std::mutex& mu, Resolver& resolver, const rpc::Authenticator* authenticator)
+      : mu_(mu), resolver_(resolver), authenticator_(authenticator) {}
 
-  grpc::Status GetLineage(grpc::ServerContext*, const core::v1::GetLineageRequest* req,
+  grpc::Status GetLineage(grpc::ServerContext* context, const core::v1::GetLineageRequest* req,
                           core::v1::GetLineageResponse* resp) override {
+    if (grpc::Status allowed = Allowed(context, "GetLineage", req->project()); !allowed.ok()) {
+      return allowed;
+    }
     std::lock_guard<std::mutex> lock(mu_);
     return Answer(resolver_.Lineage(req->project(), req->job()), resp);
   }
-  grpc::Status Impact(grpc::ServerContext*, const core::v1::ImpactRequest* req,
+  grpc::Status Impact(grpc::ServerContext* context, const core::v1::ImpactRequest* req,
                       core::v1::ImpactResponse* resp) override {
+    if (grpc::Status allowed = Allowed(context, "Impact", req->project()); !allowed.ok()) {
+      return allowed;
+    }
     std::lock_guard<std::mutex> lock(mu_);
     return Answer(resolver_.Impact(req->project(), req->job()), resp);
   }
-  grpc::Status CheckDeletion(grpc::ServerContext*, const core::v1::CheckDeletionRequest* req,
+  grpc::Status CheckDeletion(grpc::ServerContext* context,
+                             const core::v1::CheckDeletionRequest* req,
                              core::v1::CheckDeletionResponse* resp) override {
+    if (grpc::Status allowed = Allowed(context, "CheckDeletion", req->project()); !allowed.ok()) {
+      return allowed;
+    }
     std::lock_guard<std::mutex> lock(mu_);
     *resp = resolver_.CheckDeletion(*req);
     return grpc::Status::OK;
   }
-  grpc::Status ListJobSpecs(grpc::ServerContext*, const core::v1::ListJobSpecsRequest* req,
+  grpc::Status ListJobSpecs(grpc::ServerContext* context, const core::v1::ListJobSpecsRequest* req,
                             core::v1::ListJobSpecsResponse* resp) override {
+    if (grpc::Status allowed = Allowed(context, "ListJobSpecs", req->project()); !allowed.ok()) {
+      return allowed;
+    }
     std::lock_guard<std::mutex> lock(mu_);
     *resp = resolver_.ListJobSpecs(*req);
     return grpc::Status::OK;
   }
 
  private:
+  // An admin token (ingest's internal one) or one of the project asked about.
+  grpc::Status Allowed(grpc::ServerContext* context, std::string_view method,
+                       const std::string& project) const {
+    return rpc::Authorize(context, authenticator_,
+                          "optimus.core.v1.LineageService/" + std::string(method), project);
+  }
+
   template <typename T>
   static grpc::Status Answer(absl::StatusOr<T> result, T* out) {
     if (!result.ok()) {
@@ -554,6 +575,7 @@ class DependencyResolverService::LineageApi final : public core::v1::LineageServ
 
   std::mutex& mu_;
   Resolver& resolver_;
+  const rpc::Authenticator* authenticator_;
 };
 
 DependencyResolverService::DependencyResolverService() = default;
@@ -573,7 +595,7 @@ absl::Status DependencyResolverService::Start(app::Context& context) {
   if (absl::Status s = pipeline::EnsurePipelineTopics(context.bus); !s.ok()) return s;
   resolver_ = std::make_unique<Resolver>(&context.blob);
   if (absl::Status s = resolver_->Load(context.db); !s.ok()) return s;
-  api_ = std::make_unique<LineageApi>(mu_, *resolver_);
+  api_ = std::make_unique<LineageApi>(mu_, *resolver_, context.authenticator);
   context.grpc.AddService(api_.get(), "optimus.core.v1.LineageService");
   LOG_INFO("job graph loaded", {{"jobs", static_cast<int64_t>(resolver_->graph().size())}});
   const store::Outbox& outbox = context.outbox;

@@ -37,6 +37,11 @@ namespace {
 using events::v1::Stage;
 constexpr size_t kInlineAssetLimit = 256 * 1024;
 
+// The token ingest speaks to dependency-resolver with (the caller was checked already).
+void AddInternalToken(grpc::ClientContext& context, const std::string& token) {
+  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+}
+
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
@@ -93,8 +98,18 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     if (worker_) worker_->Stop();
   }
 
-  grpc::Status RegisterProject(grpc::ServerContext*, const core::v1::RegisterProjectRequest* req,
+  grpc::Status RegisterProject(grpc::ServerContext* context,
+                               const core::v1::RegisterProjectRequest* req,
                                core::v1::RegisterProjectResponse* resp) override {
+    // A project's own token may register it again (every deploy does); creating one needs an
+    // admin token.
+    const bool known = ingest::GetProject(ctx_.db, req->name()).ok();
+    if (grpc::Status allowed = rpc::Authorize(
+            context, ctx_.authenticator, "optimus.core.v1.DeploymentService/RegisterProject",
+            req->name(), known ? rpc::Access::kProject : rpc::Access::kAdmin);
+        !allowed.ok()) {
+      return allowed;
+    }
     if (req->name().empty()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a project needs a name");
     }
@@ -118,9 +133,15 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     return SubmitProject(std::move(p), "", resp->mutable_deployment_id());
   }
 
-  grpc::Status RegisterNamespace(grpc::ServerContext*,
+  grpc::Status RegisterNamespace(grpc::ServerContext* context,
                                  const core::v1::RegisterNamespaceRequest* req,
                                  core::v1::RegisterNamespaceResponse* resp) override {
+    if (grpc::Status allowed =
+            rpc::Authorize(context, ctx_.authenticator,
+                           "optimus.core.v1.DeploymentService/RegisterNamespace", req->project());
+        !allowed.ok()) {
+      return allowed;
+    }
     if (req->project().empty() || req->namespace_().name().empty()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "a namespace needs a project and a name");
@@ -134,24 +155,42 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     return SubmitProject(std::move(p), req->namespace_().name(), resp->mutable_deployment_id());
   }
 
-  grpc::Status ListProjects(grpc::ServerContext*, const core::v1::ListProjectsRequest*,
+  grpc::Status ListProjects(grpc::ServerContext* context, const core::v1::ListProjectsRequest*,
                             core::v1::ListProjectsResponse* resp) override {
+    if (grpc::Status allowed = rpc::Authorize(context, ctx_.authenticator,
+                                              "optimus.core.v1.DeploymentService/ListProjects", "",
+                                              rpc::Access::kAdmin);
+        !allowed.ok()) {
+      return allowed;
+    }
     auto projects = ingest::ListProjects(ctx_.db);
     if (!projects.ok()) return ToGrpc(projects.status());
     for (auto& p : *projects) *resp->add_projects() = std::move(p);
     return grpc::Status::OK;
   }
 
-  grpc::Status GetProject(grpc::ServerContext*, const core::v1::GetProjectRequest* req,
+  grpc::Status GetProject(grpc::ServerContext* context, const core::v1::GetProjectRequest* req,
                           core::v1::ProjectInfo* resp) override {
+    if (grpc::Status allowed =
+            rpc::Authorize(context, ctx_.authenticator,
+                           "optimus.core.v1.DeploymentService/GetProject", req->name());
+        !allowed.ok()) {
+      return allowed;
+    }
     auto project = ingest::GetProject(ctx_.db, req->name());
     if (!project.ok()) return ToGrpc(project.status());
     *resp = *std::move(project);
     return grpc::Status::OK;
   }
 
-  grpc::Status Deploy(grpc::ServerContext*, const core::v1::DeployRequest* req,
+  grpc::Status Deploy(grpc::ServerContext* context, const core::v1::DeployRequest* req,
                       core::v1::DeployResponse* resp) override {
+    if (grpc::Status allowed =
+            rpc::Authorize(context, ctx_.authenticator, "optimus.core.v1.DeploymentService/Deploy",
+                           req->project());
+        !allowed.ok()) {
+      return allowed;
+    }
     if (req->project().empty() || req->namespace_().empty()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "a deployment needs a project and a namespace");
@@ -328,6 +367,7 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     context.set_wait_for_ready(true);
+    AddInternalToken(context, ctx_.internal_token);
     core::v1::ListJobSpecsResponse response;
     grpc::Status s = lineage.ListJobSpecs(&context, request, &response);
     if (!s.ok()) {
@@ -350,6 +390,7 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
       grpc::ClientContext context;
       context.set_deadline(deadline);
       context.set_wait_for_ready(true);
+      AddInternalToken(context, ctx_.internal_token);
       response.Clear();
       s = lineage.CheckDeletion(&context, request, &response);
       if (s.error_code() != grpc::StatusCode::UNAVAILABLE ||
@@ -369,6 +410,13 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
   grpc::Status WatchDeployment(grpc::ServerContext* context,
                                const core::v1::WatchDeploymentRequest* req,
                                grpc::ServerWriter<core::v1::DeploymentStatus>* writer) override {
+    // A deployment id is a random UUID its deployer was given: any accepted token may follow it.
+    if (grpc::Status allowed = rpc::Authorize(context, ctx_.authenticator,
+                                              "optimus.core.v1.DeploymentService/WatchDeployment",
+                                              "", rpc::Access::kAnyToken);
+        !allowed.ok()) {
+      return allowed;
+    }
     // The status is read again only when progress for this deployment was committed, and at
     // most every interval: many watchers of a large deploy would otherwise re-read their
     // deployments on every batch of every other one. Reading a large deployment costs more, so
@@ -479,40 +527,54 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
 // on to dependency-resolver. (In `optimus serve` the resolver answers on the same server.)
 class LineageProxy final : public core::v1::LineageService::Service {
  public:
-  explicit LineageProxy(const std::string& host)
+  LineageProxy(const std::string& host, const rpc::Authenticator* authenticator,
+               std::string internal_token)
       : stub_(core::v1::LineageService::NewStub(
-            grpc::CreateChannel(host, grpc::InsecureChannelCredentials()))) {}
+            grpc::CreateChannel(host, grpc::InsecureChannelCredentials()))),
+        authenticator_(authenticator),
+        internal_token_(std::move(internal_token)) {}
 
   grpc::Status GetLineage(grpc::ServerContext* in, const core::v1::GetLineageRequest* req,
                           core::v1::GetLineageResponse* resp) override {
-    auto out = Forward(in);
-    return stub_->GetLineage(out.get(), *req, resp);
+    return Forward(in, "GetLineage", req->project(),
+                   [&](grpc::ClientContext* out) { return stub_->GetLineage(out, *req, resp); });
   }
   grpc::Status Impact(grpc::ServerContext* in, const core::v1::ImpactRequest* req,
                       core::v1::ImpactResponse* resp) override {
-    auto out = Forward(in);
-    return stub_->Impact(out.get(), *req, resp);
+    return Forward(in, "Impact", req->project(),
+                   [&](grpc::ClientContext* out) { return stub_->Impact(out, *req, resp); });
   }
   grpc::Status CheckDeletion(grpc::ServerContext* in, const core::v1::CheckDeletionRequest* req,
                              core::v1::CheckDeletionResponse* resp) override {
-    auto out = Forward(in);
-    return stub_->CheckDeletion(out.get(), *req, resp);
+    return Forward(in, "CheckDeletion", req->project(),
+                   [&](grpc::ClientContext* out) { return stub_->CheckDeletion(out, *req, resp); });
   }
   grpc::Status ListJobSpecs(grpc::ServerContext* in, const core::v1::ListJobSpecsRequest* req,
                             core::v1::ListJobSpecsResponse* resp) override {
-    auto out = Forward(in);
-    return stub_->ListJobSpecs(out.get(), *req, resp);
+    return Forward(in, "ListJobSpecs", req->project(),
+                   [&](grpc::ClientContext* out) { return stub_->ListJobSpecs(out, *req, resp); });
   }
 
  private:
-  static std::unique_ptr<grpc::ClientContext> Forward(grpc::ServerContext* in) {
-    auto out = std::make_unique<grpc::ClientContext>();
-    out->set_deadline(
+  // Checks the caller here, at the front door, then asks the resolver as ingest.
+  template <typename Call>
+  grpc::Status Forward(grpc::ServerContext* in, std::string_view method, const std::string& project,
+                       Call call) {
+    if (grpc::Status allowed = rpc::Authorize(
+            in, authenticator_, "optimus.core.v1.LineageService/" + std::string(method), project);
+        !allowed.ok()) {
+      return allowed;
+    }
+    grpc::ClientContext out;
+    out.set_deadline(
         std::min(in->deadline(), std::chrono::system_clock::now() + std::chrono::seconds(30)));
-    return out;
+    AddInternalToken(out, internal_token_);
+    return call(&out);
   }
 
   std::unique_ptr<core::v1::LineageService::Stub> stub_;
+  const rpc::Authenticator* authenticator_;
+  std::string internal_token_;
 };
 
 IngestService::IngestService() = default;
@@ -557,13 +619,15 @@ absl::Status IngestService::Start(app::Context& context) {
     if (!made.ok()) return made.status();
     box = *std::move(made);
   }
-  secrets_ = std::make_unique<SecretsApi>(context.db, context.outbox, std::move(box));
+  secrets_ = std::make_unique<SecretsApi>(context.db, context.outbox, std::move(box),
+                                          context.authenticator);
   context.grpc.AddService(secrets_.get(), "optimus.core.v1.SecretService");
   AddSecretRoutes(context.http, *secrets_);
   AddRestRoutes(context.http, *impl_, context.db,
                 [this](const core::v1::ListJobSpecsRequest& r) { return impl_->ListJobSpecs(r); });
   if (const std::string host = context.config.String("ingest.lineage_host"); !host.empty()) {
-    lineage_proxy_ = std::make_unique<LineageProxy>(host);
+    lineage_proxy_ =
+        std::make_unique<LineageProxy>(host, context.authenticator, context.internal_token);
     context.grpc.AddService(lineage_proxy_.get(), "optimus.core.v1.LineageService");
   }
   return impl_->Start();

@@ -8,6 +8,7 @@
 #include "optimus/events/v1/secrets.pb.h"
 #include "optimus/ingest/projects.h"
 #include "optimus/pipeline/pipeline.h"
+#include "optimus/rpc/grpc_server.h"
 #include "optimus/rpc/status.h"
 
 namespace optimus::ingest {
@@ -28,8 +29,9 @@ store::Migration SecretsMigration() {
 }
 
 SecretsApi::SecretsApi(store::Database& db, const store::Outbox& outbox,
-                       std::optional<secrets::SecretBox> box)
-    : db_(db), outbox_(outbox), box_(std::move(box)) {}
+                       std::optional<secrets::SecretBox> box,
+                       const rpc::Authenticator* authenticator)
+    : db_(db), outbox_(outbox), box_(std::move(box)), authenticator_(authenticator) {}
 
 absl::Status SecretsApi::Ready() const {
   if (box_) return absl::OkStatus();
@@ -128,31 +130,56 @@ absl::Status SecretsApi::Delete(const std::string& project, const std::string& r
   });
 }
 
-grpc::Status SecretsApi::RegisterSecret(grpc::ServerContext*,
+grpc::Status SecretsApi::RegisterSecret(grpc::ServerContext* context,
                                         const core::v1::RegisterSecretRequest* req,
                                         core::v1::RegisterSecretResponse*) {
+  if (grpc::Status allowed =
+          rpc::Authorize(context, authenticator_, "optimus.core.v1.SecretService/RegisterSecret",
+                         req->project_name());
+      !allowed.ok()) {
+    return allowed;
+  }
   return rpc::ToGrpcStatus(
       Save(req->project_name(), req->secret_name(), req->value(), req->namespace_name(), true));
 }
 
-grpc::Status SecretsApi::UpdateSecret(grpc::ServerContext*,
+grpc::Status SecretsApi::UpdateSecret(grpc::ServerContext* context,
                                       const core::v1::UpdateSecretRequest* req,
                                       core::v1::UpdateSecretResponse*) {
+  if (grpc::Status allowed =
+          rpc::Authorize(context, authenticator_, "optimus.core.v1.SecretService/UpdateSecret",
+                         req->project_name());
+      !allowed.ok()) {
+    return allowed;
+  }
   return rpc::ToGrpcStatus(
       Save(req->project_name(), req->secret_name(), req->value(), req->namespace_name(), false));
 }
 
-grpc::Status SecretsApi::ListSecrets(grpc::ServerContext*, const core::v1::ListSecretsRequest* req,
+grpc::Status SecretsApi::ListSecrets(grpc::ServerContext* context,
+                                     const core::v1::ListSecretsRequest* req,
                                      core::v1::ListSecretsResponse* resp) {
+  if (grpc::Status allowed =
+          rpc::Authorize(context, authenticator_, "optimus.core.v1.SecretService/ListSecrets",
+                         req->project_name());
+      !allowed.ok()) {
+    return allowed;
+  }
   auto list = List(req->project_name());
   if (!list.ok()) return rpc::ToGrpcStatus(list.status());
   *resp = *std::move(list);
   return grpc::Status::OK;
 }
 
-grpc::Status SecretsApi::DeleteSecret(grpc::ServerContext*,
+grpc::Status SecretsApi::DeleteSecret(grpc::ServerContext* context,
                                       const core::v1::DeleteSecretRequest* req,
                                       core::v1::DeleteSecretResponse*) {
+  if (grpc::Status allowed =
+          rpc::Authorize(context, authenticator_, "optimus.core.v1.SecretService/DeleteSecret",
+                         req->project_name());
+      !allowed.ok()) {
+    return allowed;
+  }
   return rpc::ToGrpcStatus(Delete(req->project_name(), req->secret_name(), req->namespace_name()));
 }
 

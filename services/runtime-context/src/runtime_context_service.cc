@@ -405,9 +405,17 @@ absl::StatusOr<core::v1::JobRunInputResponse> ReadModel::RunInput(
 
 class RuntimeContextService::Api final : public core::v1::JobRunService::Service {
  public:
-  explicit Api(const ReadModel& model) : model_(model) {}
-  grpc::Status JobRunInput(grpc::ServerContext*, const core::v1::JobRunInputRequest* req,
+  Api(const ReadModel& model, const rpc::Authenticator* authenticator)
+      : model_(model), authenticator_(authenticator) {}
+  grpc::Status JobRunInput(grpc::ServerContext* context, const core::v1::JobRunInputRequest* req,
                            core::v1::JobRunInputResponse* resp) override {
+    // A run input holds the project's secrets: only its own token (or an admin) may ask.
+    if (grpc::Status allowed =
+            rpc::Authorize(context, authenticator_, "optimus.core.v1.JobRunService/JobRunInput",
+                           req->project_name());
+        !allowed.ok()) {
+      return allowed;
+    }
     auto input = model_.RunInput(*req);
     if (!input.ok()) return rpc::ToGrpcStatus(input.status());
     *resp = *std::move(input);
@@ -416,6 +424,7 @@ class RuntimeContextService::Api final : public core::v1::JobRunService::Service
 
  private:
   const ReadModel& model_;
+  const rpc::Authenticator* authenticator_;
 };
 
 RuntimeContextService::RuntimeContextService() = default;
@@ -442,7 +451,7 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
   model_ = std::make_unique<ReadModel>(&context.blob, std::move(box));
   if (absl::Status s = model_->Load(context.db); !s.ok()) return s;
   LOG_INFO("run input read model loaded", {{"jobs", static_cast<int64_t>(model_->jobs())}});
-  api_ = std::make_unique<Api>(*model_);
+  api_ = std::make_unique<Api>(*model_, context.authenticator);
   context.grpc.AddService(api_.get(), "optimus.core.v1.JobRunService");
   // Every task pod asks, thousands at a schedule boundary.
   context.grpc.LogSuccessAtDebug("optimus.core.v1.JobRunService/JobRunInput");

@@ -498,3 +498,46 @@ def test_dag_argument_helpers(monkeypatch):
     assert lib.pool_for("sensor", "payments") == "payments"
     assert lib.pod_resources() is None
     assert lib.pod_name("Sample.Project_Job", "BQ2BQ") == "sample-project-job-bq2bq"
+
+
+# --- bearer token ------------------------------------------------------------------------------------
+
+
+def test_requests_carry_the_bearer_token_from_the_environment(runtime, monkeypatch):
+    event_route(runtime)
+    serve_upstream(runtime)
+    job = make_job(runtime.url)
+    monkeypatch.delenv(lib.AUTH_TOKEN_ENV, raising=False)
+    monkeypatch.delenv("AIRFLOW_VAR_OPTIMUS_AUTH_BEARER_TOKEN", raising=False)
+    job.on_job_success(context(ti=FakeTI("bq2bq")))
+    assert "Authorization" not in runtime.requests[-1]["headers"], "no token configured: none sent"
+
+    monkeypatch.setenv("AIRFLOW_VAR_OPTIMUS_AUTH_BEARER_TOKEN", "from-variable")
+    job.on_job_success(context(ti=FakeTI("bq2bq")))
+    assert runtime.requests[-1]["headers"]["Authorization"] == "Bearer from-variable"
+
+    monkeypatch.setenv(lib.AUTH_TOKEN_ENV, "opt_worker")
+    assert upstream_sensor(runtime, job).poke(context()) is True
+    assert {r["headers"].get("Authorization") for r in runtime.requests[2:]} == {"Bearer opt_worker"}, (
+        "the worker's environment wins over the Variable, on every call"
+    )
+
+
+def test_init_container_token_comes_from_the_named_kubernetes_secret(runtime, monkeypatch):
+    class Dag:
+        dag_id = JOB
+
+    job = make_job(runtime.url)
+    task = pod_task(job)
+    monkeypatch.delenv("AIRFLOW_VAR_OPTIMUS_AUTH_TOKEN_SECRET", raising=False)
+    pod = task.build_pod_request_obj(context(task=task, ti=FakeTI("bq2bq"), dag=Dag()))
+    (init,) = pod.spec.init_containers
+    assert lib.AUTH_TOKEN_ENV not in {e.name for e in init.env}
+
+    monkeypatch.setenv("AIRFLOW_VAR_OPTIMUS_AUTH_TOKEN_SECRET", "optimus-token")
+    pod = task.build_pod_request_obj(context(task=task, ti=FakeTI("bq2bq"), dag=Dag()))
+    (init,) = pod.spec.init_containers
+    (env,) = [e for e in init.env if e.name == lib.AUTH_TOKEN_ENV]
+    assert env.value is None
+    assert (env.value_from.secret_key_ref.name, env.value_from.secret_key_ref.key) == ("optimus-token", "token")
+    assert lib.AUTH_TOKEN_ENV not in {e.name for e in pod.spec.containers[0].env or []}, "only the init container"

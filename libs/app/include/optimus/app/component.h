@@ -4,11 +4,13 @@
 // others inside `optimus serve`; it only sees the Context, never which adapters are behind it.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "optimus/config/config.h"
+#include "optimus/rpc/auth.h"
 #include "optimus/store/migrations.h"
 
 namespace prometheus {
@@ -31,6 +33,7 @@ class HealthRegistry;
 namespace optimus::rpc {
 class HttpServer;
 class GrpcServer;
+class Authenticator;
 }  // namespace optimus::rpc
 
 namespace optimus::app {
@@ -49,6 +52,13 @@ struct Context {
   // The key secrets are sealed with (secrets.app_key; embedded: <data_dir>/app.key, made on
   // first start). Empty when not configured: secrets are refused with that reason.
   std::string app_key;
+  // Decides who may call what (auth.tokens); null when authentication is off. gRPC handlers
+  // pass it to rpc::Authorize with the request's project; HTTP routes are checked before their
+  // handler runs.
+  const rpc::Authenticator* authenticator = nullptr;
+  // The token a component sends when it calls another service (an admin one, accepted by every
+  // service sharing auth.internal_token); empty when authentication is off.
+  std::string internal_token;
 };
 
 class Component {
@@ -61,6 +71,10 @@ class Component {
 
   // Keys this component reads, besides the host's (config.h); documented by --help-config.
   virtual config::Schema ConfigSchema() const { return {}; }
+
+  // The access its routes and gRPC methods need when it is not rpc::Access::kProject (an admin
+  // token or one of the project the call names), keyed as rpc::Call::route.
+  virtual std::map<std::string, rpc::Access, std::less<>> AccessRules() const { return {}; }
 
   // The component's tables, applied in order at start (after the store's outbox tables).
   virtual std::vector<store::Migration> Migrations() const { return {}; }

@@ -10,8 +10,9 @@
 //
 // Authentication: a sync-API interceptor in gRPC 1.51 cannot fail a call with a status of its
 // choosing, and AuthMetadataProcessor needs secure credentials (on insecure ones gRPC aborts the
-// process). So handlers begin with
-//   if (grpc::Status s = rpc::Authorize(context, *authenticator, kMethod); !s.ok()) return s;
+// process). Besides, only the handler knows the request's project. So handlers begin with
+//   if (grpc::Status s = rpc::Authorize(context, authenticator, kMethod, req->project());
+//       !s.ok()) return s;
 #pragma once
 
 #include <absl/status/status.h>
@@ -22,6 +23,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -113,9 +115,12 @@ class ScopedCallTrace {
 };
 
 // The bearer-token decision for a call, from its "authorization" metadata: OK, UNAUTHENTICATED
-// (missing or not a bearer token) or PERMISSION_DENIED (wrong token). `method` is the name the
-// authenticator sees, "package.Service/Method".
-grpc::Status Authorize(const grpc::ServerContextBase* context, const Authenticator& authenticator,
-                       std::string_view method);
+// (missing or not a bearer token) or PERMISSION_DENIED (unknown token, or one not enough for
+// `project` or `access`, see auth.h). `method` is "package.Service/Method". OK when no
+// authenticator is configured, and for a null `context`: a REST route calling the service
+// in-process, which the HTTP server has authorized already.
+grpc::Status Authorize(const grpc::ServerContextBase* context, const Authenticator* authenticator,
+                       std::string_view method, std::string_view project = {},
+                       std::optional<Access> access = std::nullopt);
 
 }  // namespace optimus::rpc

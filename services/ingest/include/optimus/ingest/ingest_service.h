@@ -21,6 +21,13 @@ class IngestService : public app::Component {
   IngestService();
   ~IngestService() override;
   std::string name() const override { return "ingest"; }
+  // Listing every project or creating one over REST needs an admin token; following a
+  // deployment (a random id its deployer was given) any accepted token.
+  std::map<std::string, rpc::Access, std::less<>> AccessRules() const override {
+    return {{"GET /api/v1beta1/project", rpc::Access::kAdmin},
+            {"POST /api/v1beta1/project", rpc::Access::kAdmin},
+            {"GET /api/v1beta1/deployment/{deployment_id}", rpc::Access::kAnyToken}};
+  }
   std::vector<store::Migration> Migrations() const override;
   config::Schema ConfigSchema() const override;
   absl::Status Start(app::Context& context) override;

@@ -16,17 +16,20 @@ namespace optimus::ingest {
 
 class SecretsApi final : public core::v1::SecretService::Service {
  public:
-  // Without a box (no app key configured) every call is refused with that reason.
+  // Without a box (no app key configured) every call is refused with that reason. gRPC calls
+  // need a token of their project (or an admin one) when `authenticator` is set.
   SecretsApi(store::Database& db, const store::Outbox& outbox,
-             std::optional<secrets::SecretBox> box);
+             std::optional<secrets::SecretBox> box,
+             const rpc::Authenticator* authenticator = nullptr);
 
-  grpc::Status RegisterSecret(grpc::ServerContext*, const core::v1::RegisterSecretRequest* req,
+  grpc::Status RegisterSecret(grpc::ServerContext* context,
+                              const core::v1::RegisterSecretRequest* req,
                               core::v1::RegisterSecretResponse*) override;
-  grpc::Status UpdateSecret(grpc::ServerContext*, const core::v1::UpdateSecretRequest* req,
+  grpc::Status UpdateSecret(grpc::ServerContext* context, const core::v1::UpdateSecretRequest* req,
                             core::v1::UpdateSecretResponse*) override;
-  grpc::Status ListSecrets(grpc::ServerContext*, const core::v1::ListSecretsRequest* req,
+  grpc::Status ListSecrets(grpc::ServerContext* context, const core::v1::ListSecretsRequest* req,
                            core::v1::ListSecretsResponse* resp) override;
-  grpc::Status DeleteSecret(grpc::ServerContext*, const core::v1::DeleteSecretRequest* req,
+  grpc::Status DeleteSecret(grpc::ServerContext* context, const core::v1::DeleteSecretRequest* req,
                             core::v1::DeleteSecretResponse*) override;
 
   // Creates (`create`) or updates a secret: AlreadyExists / NotFound by Optimus's rules.
@@ -43,6 +46,7 @@ class SecretsApi final : public core::v1::SecretService::Service {
   store::Database& db_;
   const store::Outbox& outbox_;
   std::optional<secrets::SecretBox> box_;
+  const rpc::Authenticator* authenticator_;
 };
 
 // Optimus's REST paths for secrets, answered by `api`.

@@ -13,6 +13,10 @@ namespace optimus::plugin_manager {
 class PluginManagerService : public app::Component {
  public:
   std::string name() const override { return "plugin-manager"; }
+  // Plugins belong to no project: any accepted token may read them.
+  std::map<std::string, rpc::Access, std::less<>> AccessRules() const override {
+    return {{"GET /api/v1beta1/plugins", rpc::Access::kAnyToken}};
+  }
   config::Schema ConfigSchema() const override;
   std::vector<store::Migration> Migrations() const override;
   // Discovers the plugins (a broken one stops the start, as in Optimus), publishes those that

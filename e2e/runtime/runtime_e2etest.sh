@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Access control and the scheduler's side end to end on the embedded default: `optimus serve`
+# with admin and project tokens; the CLI and REST are refused without a token, with an unknown
+# one and with another project's, and record nothing then; every denial is counted; the
+# published __lib.py and DAGs then run under pytest in the Airflow 2 and 3 venvs against the
+# live server (callbacks -> run states -> upstream sensor decisions).
+#   runtime_e2etest.sh BIN_DIR EXAMPLES_DIR
+set -uo pipefail
+BIN=${1:?usage: runtime_e2etest.sh BIN_DIR EXAMPLES_DIR}
+EXAMPLES=${2:?usage: runtime_e2etest.sh BIN_DIR EXAMPLES_DIR}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TMP=$(mktemp -d)
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok: $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+new_token() { "$BIN/optimus" token new "$@" | awk -v what="$1" '/^token:/ {print $2} /^auth.tokens entry:/ {print $3}'; }
+
+# Tokens: the servers get only their hashes.
+{ read -r ADMIN; read -r admin_entry; } < <(new_token --admin)
+{ read -r TOKEN; read -r token_entry; } < <(new_token -p sample-project)
+{ read -r OTHER; read -r other_entry; } < <(new_token -p other-project)
+case "$admin_entry,$token_entry,$other_entry" in
+  admin=sha256:*,project:sample-project=sha256:*,project:other-project=sha256:*) pass "optimus token new prints tokens and their auth.tokens entries" ;;
+  *) fail "token entries: $admin_entry $token_entry $other_entry"; exit 1 ;;
+esac
+[ "$(printf '%s\n' "$TOKEN" | "$BIN/optimus" token hash -p sample-project)" = "$token_entry" ] \
+  && pass "optimus token hash gives the same entry" || fail "optimus token hash"
+
+http=$(free_port)
+grpc=$(free_port)
+"$BIN/optimus" serve --data-dir "$TMP/data" --set plugins.dirs="$EXAMPLES/plugins" \
+  --set http.port="$http" --set grpc.port="$grpc" --set log.format=json \
+  --set compiler.runtime_host="http://127.0.0.1:$http" \
+  --set auth.tokens="$admin_entry,$token_entry,$other_entry" >"$TMP/serve.log" 2>&1 &
+SERVE=$!
+trap 'kill -TERM $SERVE 2>/dev/null; wait $SERVE 2>/dev/null; rm -rf "$TMP"' EXIT
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$http/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$http/readyz" >/dev/null 2>&1 && pass "optimus serve is ready with auth.tokens" || { fail "optimus serve never became ready"; cat "$TMP/serve.log"; exit 1; }
+! grep -qF -e "$ADMIN" -e "$TOKEN" "$TMP/serve.log" && pass "no token in the server log" || fail "a token is in the server log"
+
+cp -r "$EXAMPLES/sample-project" "$TMP/project"
+cli() { local token=$1; shift; OPTIMUS_AUTH_BEARER_TOKEN="$token" "$BIN/optimus" "$@" -d "$TMP/project" --host "127.0.0.1:$grpc"; }
+
+# Creating a project needs the admin token; its own token may then deploy it.
+cli "$TOKEN" project register >"$TMP/register1.out" 2>&1
+[ $? != 0 ] && grep -q "needs an admin token" "$TMP/register1.out" && pass "a project token cannot create its project" \
+  || { fail "project register with a project token"; cat "$TMP/register1.out"; }
+cli "" deploy >"$TMP/deploy0.out" 2>&1
+[ $? != 0 ] && grep -q "needs a token" "$TMP/deploy0.out" && pass "deploy without a token is refused" \
+  || { fail "deploy without a token"; cat "$TMP/deploy0.out"; }
+cli "$ADMIN" project register >"$TMP/register2.out" 2>&1 && pass "the admin token registers the project" \
+  || { fail "project register with the admin token"; cat "$TMP/register2.out"; }
+for _ in $(seq 1 50); do
+  curl -fsS -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$http/api/v1beta1/project/sample-project" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+cli "$OTHER" deploy >"$TMP/deploy1.out" 2>&1
+[ $? != 0 ] && grep -q 'cannot act on project "sample-project"' "$TMP/deploy1.out" && pass "another project's token cannot deploy it" \
+  || { fail "deploy with another project's token"; cat "$TMP/deploy1.out"; }
+if cli "$TOKEN" deploy >"$TMP/deploy2.out" 2>&1 && grep -q "9 published" "$TMP/deploy2.out"; then
+  pass "the project's token deploys it: $(tail -1 "$TMP/deploy2.out")"
+else
+  fail "deploy with the project's token"; cat "$TMP/deploy2.out"
+fi
+DAGS=$TMP/data/blob/sample-project/dags
+
+# Secrets: set with the project's token; another's can neither list nor read them in a run input.
+cli "$TOKEN" secret set bq_service_account "sa-$RANDOM$RANDOM" >"$TMP/secret1.out" 2>&1 && pass "the project's token sets a secret" \
+  || { fail "secret set"; cat "$TMP/secret1.out"; }
+cli "$OTHER" secret list >"$TMP/secret2.out" 2>&1
+[ $? != 0 ] && grep -q "cannot act on project" "$TMP/secret2.out" && pass "another project's token cannot list its secrets" \
+  || { fail "secret list with another project's token"; cat "$TMP/secret2.out"; }
+job=sample-project.sales_raw.orders
+run_input() { OPTIMUS_AUTH_BEARER_TOKEN="$1" "$BIN/optimus" job run-input "$job" --project-name sample-project \
+  --scheduled-at 2024-03-07T01:00:00Z --host "127.0.0.1:$grpc" --output-dir "$2" --timeout 5s; }
+run_input "$OTHER" "$TMP/pod-other" >"$TMP/ri-other.out" 2>&1
+[ $? != 0 ] && [ ! -e "$TMP/pod-other/in/.secret" ] && grep -q "cannot act on project" "$TMP/ri-other.out" \
+  && pass "another project's token gets no run input (gRPC PERMISSION_DENIED)" || { fail "run input with another project's token"; cat "$TMP/ri-other.out"; }
+for _ in $(seq 1 50); do
+  run_input "$TOKEN" "$TMP/pod" >"$TMP/ri.out" 2>&1 && grep -q BQ_SERVICE_ACCOUNT "$TMP/pod/in/.secret" 2>/dev/null && break
+  sleep 0.1
+done
+grep -q BQ_SERVICE_ACCOUNT "$TMP/pod/in/.secret" 2>/dev/null && pass "the project's token gets the run input with its secret" \
+  || { fail "run input with the project's token"; cat "$TMP/ri.out"; }
+
+# REST: each refusal with its status; nothing recorded for a refused event.
+api=http://127.0.0.1:$http/api/v1beta1
+status() { curl -s -o "$TMP/body" -w '%{http_code}' "$@"; }
+event='{"event":{"type":"TYPE_JOB_SUCCESS","value":{"status":"success","event_time":1710000000,"task_id":"bq2bq","scheduled_at":"2024-03-07T01:00:00Z"}}}'
+ev_url="$api/project/sample-project/namespace/sales/job/$job/event"
+runs_url="$api/project/sample-project/job/$job/run?start_date=2024-03-07T00:00:00Z&end_date=2024-03-07T23:00:00Z"
+ri_url="$api/project/sample-project/job/$job/run_input"
+check() {  # check WANT DESCRIPTION CURL_ARGS...
+  local want=$1 what=$2; shift 2
+  local got; got=$(status "$@")
+  [ "$got" = "$want" ] && pass "$what: $got" || { fail "$what: got $got, want $want: $(head -c 300 "$TMP/body")"; }
+}
+check 401 "event without a token" -XPOST "$ev_url" -d "$event"
+grep -q 'Authorization: Bearer' "$TMP/body" || fail "the 401 says how to send a token"
+check 401 "event with a Basic header" -XPOST -H "Authorization: Basic dXNlcjpwdw==" "$ev_url" -d "$event"
+check 403 "event with an unknown token" -XPOST -H "Authorization: Bearer opt_not-a-token" "$ev_url" -d "$event"
+check 403 "event with another project's token" -XPOST -H "Authorization: Bearer $OTHER" "$ev_url" -d "$event"
+check 403 "runs with another project's token" -H "Authorization: Bearer $OTHER" "$runs_url"
+check 403 "run input with another project's token" -XPOST -H "Authorization: Bearer $OTHER" "$ri_url" -d '{"scheduledAt":"2024-03-07T01:00:00Z","instanceType":"TYPE_TASK","instanceName":"bq2bq"}'
+check 403 "secrets with another project's token" -H "Authorization: Bearer $OTHER" "$api/project/sample-project/secret"
+check 403 "every project's jobs with a project token" -H "Authorization: Bearer $TOKEN" "$api/jobs"
+check 200 "the project's jobs with its token" -H "Authorization: Bearer $TOKEN" "$api/jobs?project_name=sample-project"
+check 403 "listing projects with a project token" -H "Authorization: Bearer $TOKEN" "$api/project"
+check 200 "listing projects with the admin token" -H "Authorization: Bearer $ADMIN" "$api/project"
+check 200 "window maths with any token" -H "Authorization: Bearer $OTHER" "$api/window?scheduled_at=2024-03-07T02:00:00Z&size=24h"
+check 200 "the version without a token" "$api/version"
+check 200 "runs with the project's token" -H "Authorization: Bearer $TOKEN" "$runs_url"
+grep -q '"state":"pending"' "$TMP/body" && pass "no refused event was recorded (the run is pending)" || fail "runs after refusals: $(cat "$TMP/body")"
+check 200 "run input with the project's token" -XPOST -H "Authorization: Bearer $TOKEN" "$ri_url" -d '{"scheduledAt":"2024-03-07T01:00:00Z","instanceType":"TYPE_TASK","instanceName":"bq2bq"}'
+check 200 "/metrics without a token" "http://127.0.0.1:$http/metrics"
+python3 - "$TMP/body" <<'PY' && pass "denials are counted by route and reason" || fail "denial metrics: $(grep optimus_auth_denials_total "$TMP/body" | head -20)"
+import re, sys
+text = open(sys.argv[1]).read()
+count = {}
+for line in text.splitlines():
+    if not line.startswith("optimus_auth_denials_total{"):
+        continue
+    labels, value = line.rsplit(" ", 1)
+    labels = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+    count[(labels["route"], labels["reason"])] = float(value)
+event = "POST /api/v1beta1/project/{project_name}/namespace/{namespace_name}/job/{job_name}/event"
+want = {
+    (event, "missing"): 2,
+    (event, "unknown"): 1,
+    (event, "project"): 1,
+    ("optimus.core.v1.JobRunService/JobRunInput", "project"): 1,
+    ("optimus.core.v1.DeploymentService/RegisterProject", "admin"): 1,
+    ("optimus.core.v1.SecretService/ListSecrets", "project"): 1,
+    ("GET /api/v1beta1/project", "admin"): 1,
+    ("GET /api/v1beta1/jobs", "project"): 1,
+}
+bad = {k: (count.get(k), v) for k, v in want.items() if count.get(k, 0) < v}
+print("denials:", {"%s %s" % k: v for k, v in count.items()})
+sys.exit(1 if bad else 0)
+PY
+
+# The published __lib.py and DAGs against this server, in both Airflow venvs.
+for v in 2 3; do
+  if OPTIMUS_LIVE_HTTP="http://127.0.0.1:$http" OPTIMUS_LIVE_DAGS="$DAGS" OPTIMUS_E2E_TOKEN="$TOKEN" OPTIMUS_E2E_YEAR=$((2022 + v)) \
+    OPTIMUS_E2E_OTHER_TOKEN="$OTHER" OPTIMUS_E2E_ADMIN_TOKEN="$ADMIN" \
+    "$ROOT/tools/dev/airflow" python "$v" -m pytest -q -p no:cacheprovider "$ROOT/e2e/runtime/test_live_lib.py" >"$TMP/pytest$v.out" 2>&1; then
+    pass "Airflow $v: $(tail -1 "$TMP/pytest$v.out")"
+  else
+    fail "Airflow $v: the live __lib.py tests"; tail -40 "$TMP/pytest$v.out"
+  fi
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
