@@ -74,7 +74,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{- define "optimus.hasInlineSecrets" -}}
 {{- $v := .Values }}
-{{- if or (and $v.db.uri (not $v.db.existingSecret)) (and $v.auth.tokens (not $v.auth.existingSecret)) (and $v.blob.accessKeyId (not $v.blob.existingSecret)) (and $v.secrets.appKey (not $v.secrets.existingSecret)) -}}
+{{- if or (and $v.db.uri (not $v.db.existingSecret)) (and $v.auth.tokens (not $v.auth.existingSecret)) $v.auth.internalToken (and $v.blob.accessKeyId (not $v.blob.existingSecret)) (and $v.secrets.appKey (not $v.secrets.existingSecret)) -}}
 true
 {{- end }}
 {{- end }}
@@ -89,6 +89,17 @@ Stops the render with one line per mistake in the values, before anything reache
 {{- end }}
 {{- if and .Values.secrets.appKey (lt (len .Values.secrets.appKey) 32) }}
 {{- $errors = append $errors "secrets.appKey must be at least 32 characters (its first 32 are the AES-256 key)" }}
+{{- end }}
+{{- range $i, $t := .Values.auth.tokens }}
+{{- if not (or (hasPrefix "admin=" $t) (and (hasPrefix "project:" $t) (contains "=" $t))) }}
+{{- $errors = append $errors (printf "auth.tokens[%d] must be \"admin=sha256:<hex>\" or \"project:<name>=sha256:<hex>\" (optimus token new prints one)" $i) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.auth.internalToken (lt (len .Values.auth.internalToken) 32) }}
+{{- $errors = append $errors "auth.internalToken must be at least 32 characters" }}
+{{- end }}
+{{- if and (eq .Values.mode "distributed") .Values.auth.tokens (not .Values.auth.internalToken) (not .Values.auth.existingSecret) }}
+{{- $errors = append $errors "distributed mode with auth.tokens needs auth.internalToken (a random string of 32+ characters the services send each other)" }}
 {{- end }}
 {{- if eq .Values.mode "distributed" }}
 {{- if not (or .Values.db.uri .Values.db.existingSecret) }}
@@ -189,6 +200,19 @@ Secrets as OPTIMUS_* / AWS_* variables, which win over the file.
     secretKeyRef:
       name: {{ default $secret $v.auth.existingSecret }}
       key: {{ ternary $v.auth.existingSecretKey "auth-tokens" (not (empty $v.auth.existingSecret)) }}
+{{- end }}
+{{- if $v.auth.internalToken }}
+- name: OPTIMUS_AUTH_INTERNAL_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: auth-internal-token
+{{- else if and $v.auth.existingSecret (eq $v.mode "distributed") }}
+- name: OPTIMUS_AUTH_INTERNAL_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.auth.existingSecret }}
+      key: {{ $v.auth.existingSecretInternalKey }}
 {{- end }}
 {{- if or $v.secrets.existingSecret $v.secrets.appKey }}
 - name: OPTIMUS_SECRETS_APP_KEY

@@ -307,6 +307,8 @@ int RunMain(int argc, char** argv, const HostOptions& options,
   auto config =
       config::Load(schema, flags->config_file, config::ProcessEnvironment(), flags->overrides);
   if (!config.ok()) return Die(options, config.status(), 2);
+  auto grants = rpc::ParseTokenGrants(config->StringList("auth.tokens"));
+  if (!grants.ok()) return Die(options, grants.status(), 2);
   if (flags->check_config) {
     for (const auto& [k, v] : config->Redacted()) {
       std::printf("%s = %s  (%s)\n", k.c_str(), v.c_str(), config->Origin(k).c_str());
@@ -360,9 +362,7 @@ int RunMain(int argc, char** argv, const HostOptions& options,
   prometheus::Registry& metrics = telemetry::Metrics();
   std::shared_ptr<const rpc::Authenticator> authenticator;
   std::string internal_token;
-  if (auto tokens = config->StringList("auth.tokens"); !tokens.empty()) {
-    auto grants = rpc::ParseTokenGrants(tokens);
-    if (!grants.ok()) return Die(options, grants.status(), 2);
+  if (!grants->empty()) {
     // What services send each other (ingest asking the resolver); one of this process's own
     // when not configured, which is enough for optimus serve.
     internal_token = config->String("auth.internal_token");
