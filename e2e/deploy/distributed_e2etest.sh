@@ -49,7 +49,15 @@ psql "$OPTIMUS_TEST_PG_URI" -qc "CREATE DATABASE $RUN" >/dev/null || { fail "can
 s3 PUT optimus-e2e >/dev/null 2>&1 || true  # the bucket may exist from an earlier run
 export AWS_ACCESS_KEY_ID=$OPTIMUS_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$OPTIMUS_TEST_S3_SECRET_KEY
 PG=${OPTIMUS_TEST_PG_URI%/*}/$RUN
-COMMON=(--set "bus.uri=kafka://$OPTIMUS_TEST_KAFKA_BROKERS?optimus.topic_prefix=$RUN."
+# Tokens on: every process holds only their hashes, and the services call each other with the
+# internal token (ingest asking dependency-resolver what a replace-all may delete).
+ADMIN=opt_e2e-admin-$RUN-$RANDOM$RANDOM
+OTHER=opt_e2e-other-$RUN-$RANDOM$RANDOM
+AUTH=(-H "Authorization: Bearer $ADMIN")
+export OPTIMUS_AUTH_BEARER_TOKEN=$ADMIN
+TOKENS="admin=sha256:$(printf %s "$ADMIN" | sha256sum | cut -d' ' -f1),project:other=sha256:$(printf %s "$OTHER" | sha256sum | cut -d' ' -f1)"
+COMMON=(--set "auth.tokens=$TOKENS" --set "auth.internal_token=e2e-internal-token-of-32-characters-$RUN"
+        --set "bus.uri=kafka://$OPTIMUS_TEST_KAFKA_BROKERS?optimus.topic_prefix=$RUN."
         --set "db.uri=$PG"
         --set "blob.uri=s3://optimus-e2e/$RUN?endpoint=$OPTIMUS_TEST_S3_ENDPOINT&region=$OPTIMUS_TEST_S3_REGION&path_style=true"
         --set http.host=127.0.0.1 --set grpc.host=127.0.0.1 --set log.format=json
@@ -126,15 +134,15 @@ got=$(echo "$inspect" | python3 -c 'import json,sys; print(",".join(sorted({u["j
 api=http://127.0.0.1:${HTTP[ingest]}/api/v1beta1
 follow() {  # DEPLOYMENT_ID [CONDITION]: waits until the deployment is done (and CONDITION holds)
   for _ in $(seq 1 300); do
-    curl -fsS "$api/deployment/$1" >"$TMP/follow.json" 2>/dev/null &&
+    curl -fsS "${AUTH[@]}" "$api/deployment/$1" >"$TMP/follow.json" 2>/dev/null &&
       python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["done"] and eval(sys.argv[2]) else 1)' "$TMP/follow.json" "${2:-True}" && return 0
     sleep 0.2
   done
   return 1
 }
-reg=$(curl -fsS -XPOST "$api/project" -d '{"project": {"name": "poison", "config": {"scheduler_version": "2.10"}}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploymentId"])')
+reg=$(curl -fsS "${AUTH[@]}" -XPOST "$api/project" -d '{"project": {"name": "poison", "config": {"scheduler_version": "2.10"}}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploymentId"])')
 follow "$reg" || fail "project registration through REST"
-reg=$(curl -fsS -XPOST "$api/project/poison/namespace" -d '{"namespace": {"name": "ns"}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploymentId"])')
+reg=$(curl -fsS "${AUTH[@]}" -XPOST "$api/project/poison/namespace" -d '{"namespace": {"name": "ns"}}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploymentId"])')
 follow "$reg" && pass "project and namespace registered through REST" || fail "namespace registration through REST"
 specs=$(python3 -c '
 import json
@@ -143,7 +151,7 @@ print(json.dumps({"specs": [{"version": 1, "name": f"poison.job_{i}", "owner": "
     "config": [{"name": "PROJECT", "value": "poison"}, {"name": "DATASET", "value": "d"},
                {"name": "TABLE", "value": f"t{i}"}, {"name": "TOKEN", "value": "{{.secret.E2E_TOKEN}}"}],
     "assets": {"query.sql": f"select * from `poison.d.t{i - 1}`" if i else "select 1"}} for i in range(20)]}))')
-did=$(curl -fsS -XPOST "$api/project/poison/namespace/ns/jobs-upsert" -d "$specs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploymentId"])')
+did=$(curl -fsS "${AUTH[@]}" -XPOST "$api/project/poison/namespace/ns/jobs-upsert" -d "$specs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["deploymentId"])')
 KAFKA_HOME=${OPTIMUS_DEV_HOME:-$HOME/.cache/optimus-dev}/kafka
 printf 'optimus_deployment_id:%s,optimus_job:poison.mangled\tpoison/ns\tthis is not a Submission\n' "$did" |
   java -Xmx128m -Dlog4j.configuration="file:$KAFKA_HOME/log4j-tools.properties" -cp "$KAFKA_HOME/libs/*" \
@@ -164,11 +172,11 @@ fi
 # A secret set over REST on ingest reaches a job's run input from runtime-context (its own
 # process, fed by Kafka), and is in the clear neither on Kafka nor in PostgreSQL.
 token="e2e-secret-$RANDOM$RANDOM-it's"
-curl -fsS -XPOST "$api/project/poison/secret/e2e_token" \
+curl -fsS "${AUTH[@]}" -XPOST "$api/project/poison/secret/e2e_token" \
   -d "{\"value\": \"$(printf '%s' "$token" | base64 -w0)\"}" >"$TMP/secret.json" 2>&1 || { fail "REST secret set"; cat "$TMP/secret.json"; }
 rc=http://127.0.0.1:${HTTP[runtime-context]}/api/v1beta1/project/poison/job/poison.job_3/run_input
 for _ in $(seq 1 100); do
-  curl -fsS -XPOST "$rc" -d '{"scheduled_at": "2024-03-07T02:00:00Z", "instance_type": "TYPE_TASK"}' \
+  curl -fsS "${AUTH[@]}" -XPOST "$rc" -d '{"scheduled_at": "2024-03-07T02:00:00Z", "instance_type": "TYPE_TASK"}' \
     >"$TMP/run-input.json" 2>/dev/null &&
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["secrets"].get("TOKEN")==sys.argv[2] else 1)' "$TMP/run-input.json" "$token" && break
   sleep 0.2
@@ -187,6 +195,16 @@ PY
   pass "a REST secret reaches poison.job_3's run input from runtime-context; sealed on Kafka and in PostgreSQL"
 else
   fail "run input with a secret in distributed mode"; head -c 600 "$TMP/run-input.json"; echo; tail -3 "$TMP/runtime-context.log"
+fi
+
+# Another project's token gets no run input from runtime-context, and the refusal is counted.
+code=$(curl -s -o "$TMP/denied.json" -w '%{http_code}' -H "Authorization: Bearer $OTHER" -XPOST "$rc" \
+  -d '{"scheduled_at": "2024-03-07T02:00:00Z", "instance_type": "TYPE_TASK"}')
+if [ "$code" = 403 ] && grep -q 'cannot act on project' "$TMP/denied.json" && ! grep -qF "$token" "$TMP/denied.json" &&
+   curl -fsS "http://127.0.0.1:${HTTP[runtime-context]}/metrics" | grep -q 'optimus_auth_denials_total{reason="project",route="POST /api/v1beta1/project/{project_name}/job/{job_name}/run_input"} 1'; then
+  pass "runtime-context refuses another project's token with 403 and counts it"
+else
+  fail "another project's token on runtime-context: $code $(head -c 300 "$TMP/denied.json")"
 fi
 
 # Optimus-compatible change events, read back with a standard Kafka client (kcat) and decoded
@@ -215,7 +233,7 @@ python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["records"]; sys.exit
 # A run's events posted to runtime-context come out on Kafka in order, once each, in our schema
 # (optimus.job.runs) and Optimus's (optimus.changes), read by kcat and decoded by protoc.
 for t in TYPE_SENSOR_START TYPE_SENSOR_SUCCESS TYPE_TASK_START TYPE_TASK_SUCCESS TYPE_JOB_SUCCESS; do
-  curl -fsS -XPOST "http://127.0.0.1:${HTTP[runtime-context]}/api/v1beta1/project/poison/namespace/ns/job/poison.job_5/event" \
+  curl -fsS "${AUTH[@]}" -XPOST "http://127.0.0.1:${HTTP[runtime-context]}/api/v1beta1/project/poison/namespace/ns/job/poison.job_5/event" \
     -d "{\"event\": {\"type\": \"$t\", \"value\": {\"status\": \"running\", \"event_time\": 1709776800.0, \"task_id\": \"t\", \"scheduled_at\": \"2024-03-07T03:00:00Z\"}}}" \
     >/dev/null 2>&1 || fail "posting $t"
 done

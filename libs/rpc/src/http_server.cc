@@ -232,6 +232,13 @@ void HttpServer::Handle(std::string_view method, std::string_view route_template
   routes_.push_back(std::move(route));
 }
 
+bool HttpServer::Has(std::string_view method, std::string_view route_template) const {
+  for (const auto& r : routes_) {
+    if (r->method == method && r->pattern == route_template) return true;
+  }
+  return false;
+}
+
 HttpServer::Match HttpServer::FindRoute(const std::string& method, const std::string& path) const {
   // HEAD is answered by the GET handler; httplib drops the body.
   std::string_view wanted = method == "HEAD" ? std::string_view("GET") : std::string_view(method);

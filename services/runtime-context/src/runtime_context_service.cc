@@ -81,6 +81,49 @@ void AddWindowRoutes(rpc::HttpServer& http, const ReadModel& model) {
   });
 }
 
+void AddJobSpecRoutes(rpc::HttpServer& http, const ReadModel& model) {
+  const auto json_of = [](const pipeline::OptimusJobSpecification& spec) {
+    auto text = rpc::ToJson(spec);
+    return nlohmann::json::parse(text.ok() ? *text : std::string("{}"));
+  };
+  constexpr char kOne[] =
+      "/api/v1beta1/project/{project_name}/namespace/{namespace_name}/job/{job_name}";
+  if (!http.Has("GET", kOne)) {
+    http.Get(kOne, [&model, json_of](const rpc::HttpRequest& request) {
+      const std::string& project = request.PathParam("project_name");
+      const std::string& job = request.PathParam("job_name");
+      auto found = model.JobSpecifications(project, request.PathParam("namespace_name"), job, true);
+      if (found.empty()) {
+        return rpc::HttpResponse::Error(absl::NotFoundError("no job " + job + " in namespace " +
+                                                            request.PathParam("namespace_name") +
+                                                            " of project " + project));
+      }
+      return rpc::HttpResponse::Json(
+          nlohmann::json{{"spec", json_of(found.front().second)}}.dump());
+    });
+  }
+  if (!http.Has("GET", "/api/v1beta1/jobs")) {
+    http.Get("/api/v1beta1/jobs", [&model, json_of](const rpc::HttpRequest& request) {
+      const std::string project = request.Query("project_name");
+      if (project.empty()) {
+        return rpc::HttpResponse::Error(
+            absl::InvalidArgumentError("project_name is required on the runtime host"));
+      }
+      nlohmann::json responses = nlohmann::json::array();
+      for (const auto& [ns, spec] : model.JobSpecifications(
+               project, request.Query("namespace_name"), request.Query("job_name"),
+               request.Query("ignore_assets") != "true")) {
+        responses.push_back(
+            {{"projectName", project}, {"namespaceName", ns}, {"job", json_of(spec)}});
+      }
+      return rpc::HttpResponse::Json(nlohmann::json{
+          {"jobs", nlohmann::json::array()},
+          {"jobSpecificationResponses",
+           std::move(responses)}}.dump());
+    });
+  }
+}
+
 void AddJobRunRoutes(rpc::HttpServer& http, const ReadModel& model, store::Database& db,
                      const store::Outbox& outbox) {
   http.Post("/api/v1beta1/project/{project_name}/namespace/{namespace_name}/job/{job_name}/event",
@@ -316,6 +359,39 @@ absl::StatusOr<std::pair<std::string, spec::JobSpec>> ReadModel::JobOf(
   return std::make_pair(j->second->record.namespace_(), j->second->spec);
 }
 
+std::vector<std::pair<std::string, pipeline::OptimusJobSpecification>> ReadModel::JobSpecifications(
+    const std::string& project, const std::string& namespace_name, const std::string& job,
+    bool with_assets) const {
+  std::vector<std::shared_ptr<const Job>> found;
+  std::vector<std::string> destinations;
+  {
+    std::shared_lock lock(mu_);
+    const std::string prefix = pipeline::JobKey(project, "");
+    for (auto it = job.empty() ? jobs_.lower_bound(prefix)
+                               : jobs_.find(pipeline::JobKey(project, job));
+         it != jobs_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+      const Job& j = *it->second;
+      if (j.load_error.empty() &&
+          (namespace_name.empty() || j.record.namespace_() == namespace_name)) {
+        found.push_back(it->second);
+        auto d = destinations_.find(it->first);
+        destinations.push_back(d == destinations_.end() ? "" : d->second);
+      }
+      if (!job.empty()) break;
+    }
+  }
+  std::vector<std::pair<std::string, pipeline::OptimusJobSpecification>> out;
+  for (size_t i = 0; i < found.size(); ++i) {
+    pipeline::OptimusJobSpecification spec = pipeline::ToOptimusJobSpecification(
+        found[i]->spec, with_assets
+                            ? spec::StringMap(found[i]->assets.begin(), found[i]->assets.end())
+                            : spec::StringMap{});
+    spec.set_destination(destinations[i]);
+    out.emplace_back(found[i]->record.namespace_(), std::move(spec));
+  }
+  return out;
+}
+
 size_t ReadModel::jobs() const {
   std::shared_lock lock(mu_);
   return jobs_.size();
@@ -403,26 +479,36 @@ absl::StatusOr<core::v1::JobRunInputResponse> ReadModel::RunInput(
   return out;
 }
 
-class RuntimeContextService::Api final : public core::v1::JobRunService::Service {
+// gRPC's callback API: the answer is built on the thread that read the request, with no hand-off
+// to a pool of synchronous handler threads (that hand-off was most of the cost under load).
+class RuntimeContextService::Api final : public core::v1::JobRunService::CallbackService {
  public:
   Api(const ReadModel& model, const rpc::Authenticator* authenticator)
       : model_(model), authenticator_(authenticator) {}
-  grpc::Status JobRunInput(grpc::ServerContext* context, const core::v1::JobRunInputRequest* req,
-                           core::v1::JobRunInputResponse* resp) override {
+  grpc::ServerUnaryReactor* JobRunInput(grpc::CallbackServerContext* context,
+                                        const core::v1::JobRunInputRequest* req,
+                                        core::v1::JobRunInputResponse* resp) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(Answer(context, *req, resp));
+    return reactor;
+  }
+
+ private:
+  grpc::Status Answer(grpc::CallbackServerContext* context, const core::v1::JobRunInputRequest& req,
+                      core::v1::JobRunInputResponse* resp) const {
     // A run input holds the project's secrets: only its own token (or an admin) may ask.
     if (grpc::Status allowed =
             rpc::Authorize(context, authenticator_, "optimus.core.v1.JobRunService/JobRunInput",
-                           req->project_name());
+                           req.project_name());
         !allowed.ok()) {
       return allowed;
     }
-    auto input = model_.RunInput(*req);
+    auto input = model_.RunInput(req);
     if (!input.ok()) return rpc::ToGrpcStatus(input.status());
     *resp = *std::move(input);
     return grpc::Status::OK;
   }
 
- private:
   const ReadModel& model_;
   const rpc::Authenticator* authenticator_;
 };
@@ -474,6 +560,7 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
                     });
   AddWindowRoutes(context.http, *model_);
   AddJobRunRoutes(context.http, *model_, context.db, context.outbox);
+  AddJobSpecRoutes(context.http, *model_);
   store::Database& db = context.db;
   worker_ = std::make_unique<pipeline::ConsumerWorker>(
       context.bus, context.db,

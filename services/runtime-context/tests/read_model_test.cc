@@ -5,6 +5,8 @@
 #include <httplib.h>
 #include <prometheus/registry.h>
 
+#include <nlohmann/json.hpp>
+
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "optimus/pipeline/pipeline.h"
@@ -179,6 +181,50 @@ bus::Message Secret(const secrets::SecretBox& box, const std::string& name,
   r.set_sealed(*box.Seal(value));
   r.set_digest(secrets::Digest(r.sealed()));
   return bus::Message{pipeline::kSecretsTopic, "acme/" + name, r.SerializeAsString()};
+}
+
+TEST_F(ReadModelTest, JobSpecRoutesAnswerTheSensorsOnTheRuntimeHost) {
+  ASSERT_TRUE(Feed(Project()).ok());
+  ASSERT_TRUE(Feed(Spec("acme.fin.daily", "select 1")).ok());
+  ASSERT_TRUE(Feed(Spec("acme.fin.weekly", "select 2")).ok());
+  ASSERT_TRUE(Feed(Resolution("acme.fin.daily", "bigquery://acme:fin.daily")).ok());
+  prometheus::Registry registry;
+  rpc::HttpServer server(
+      rpc::HttpServerOptions{.host = "127.0.0.1", .port = 0, .threads = 2, .metrics = &registry});
+  AddJobSpecRoutes(server, model_);
+  ASSERT_TRUE(server.Start().ok());
+  httplib::Client client("127.0.0.1", server.port());
+
+  auto one = client.Get("/api/v1beta1/project/acme/namespace/finance/job/acme.fin.daily");
+  ASSERT_EQ(one->status, 200) << one->body;
+  auto spec = nlohmann::json::parse(one->body)["spec"];
+  EXPECT_EQ(spec["name"], "acme.fin.daily");
+  EXPECT_EQ(spec["interval"], "0 2 * * *") << "what upstream sensors read";
+  EXPECT_EQ(spec["destination"], "bigquery://acme:fin.daily");
+  EXPECT_EQ(spec["assets"]["query.sql"], "select 1");
+  EXPECT_EQ(client.Get("/api/v1beta1/project/acme/namespace/other/job/acme.fin.daily")->status,
+            404);
+  EXPECT_EQ(client.Get("/api/v1beta1/project/acme/namespace/finance/job/nope")->status, 404);
+
+  auto all = client.Get("/api/v1beta1/jobs?project_name=acme&ignore_assets=true");
+  ASSERT_EQ(all->status, 200) << all->body;
+  auto responses = nlohmann::json::parse(all->body)["jobSpecificationResponses"];
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[0]["namespaceName"], "finance");
+  EXPECT_EQ(responses[1]["job"]["name"], "acme.fin.weekly");
+  EXPECT_TRUE(responses[1]["job"]["assets"].empty());
+  auto named = client.Get("/api/v1beta1/jobs?project_name=acme&job_name=acme.fin.weekly");
+  EXPECT_EQ(nlohmann::json::parse(named->body)["jobSpecificationResponses"].size(), 1u);
+  EXPECT_EQ(client.Get("/api/v1beta1/jobs")->status, 400);
+
+  rpc::HttpServer shared(
+      rpc::HttpServerOptions{.host = "127.0.0.1", .port = 0, .metrics = &registry});
+  shared.Get("/api/v1beta1/jobs",
+             [](const rpc::HttpRequest&) { return rpc::HttpResponse::Json("{}"); });
+  AddJobSpecRoutes(shared, model_);  // a path served already is left alone (no abort)
+  EXPECT_TRUE(shared.Has(
+      "GET", "/api/v1beta1/project/{project_name}/namespace/{namespace_name}/job/{job_name}"));
+  server.Stop(std::chrono::seconds(1)).IgnoreError();
 }
 
 TEST_F(ReadModelTest, SecretsOfTheProjectAndTheJobsNamespaceReachTheRunInput) {

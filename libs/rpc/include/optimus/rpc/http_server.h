@@ -143,6 +143,10 @@ class HttpServer {
     Handle("DELETE", route, std::move(handler));
   }
 
+  // Whether a route of exactly this method and template is registered (a component may leave a
+  // path to another one of the same process that answers it already).
+  bool Has(std::string_view method, std::string_view route_template) const;
+
   // Binds and starts serving on background threads. Unavailable when the address cannot be bound.
   absl::Status Start();
 

@@ -14,6 +14,7 @@
 #include "optimus/core/v1/job_run.pb.h"
 #include "optimus/events/v1/jobs.pb.h"
 #include "optimus/events/v1/secrets.pb.h"
+#include "optimus/pipeline/change_events.h"
 #include "optimus/rpc/http_server.h"
 #include "optimus/runtime_context/run_input.h"
 #include "optimus/schedule/window.h"
@@ -62,6 +63,14 @@ class ReadModel {
   absl::StatusOr<std::pair<std::string, spec::JobSpec>> JobOf(const std::string& project,
                                                               const std::string& job) const;
 
+  // Optimus's JobSpecification of the jobs of `project` (all when `job` is "", else that one;
+  // only `namespace_name`'s when it is not ""), with each job's namespace, by job name; the
+  // assets left out when `with_assets` is false. Jobs whose stored spec does not load are left
+  // out.
+  std::vector<std::pair<std::string, pipeline::OptimusJobSpecification>> JobSpecifications(
+      const std::string& project, const std::string& namespace_name, const std::string& job,
+      bool with_assets) const;
+
   size_t jobs() const;
 
  private:
@@ -96,6 +105,12 @@ class ReadModel {
 // and GET /api/v1beta1/window?scheduled_at&size&offset|shift_by&truncate_to&location&version
 // ({"start", "end"}; version 1 when not given), both in UTC.
 void AddWindowRoutes(rpc::HttpServer& http, const ReadModel& model);
+
+// GET /api/v1beta1/project/{p}/namespace/{ns}/job/{j} ({"spec": JobSpecification}) and
+// GET /api/v1beta1/jobs?project_name&namespace_name&job_name ({"jobSpecificationResponses"}),
+// which upstream sensors ask of the runtime host, answered from the read model. Skipped for a
+// path the process serves already (optimus serve: ingest answers them from the resolver).
+void AddJobSpecRoutes(rpc::HttpServer& http, const ReadModel& model);
 
 // POST /api/v1beta1/project/{p}/namespace/{ns}/job/{j}/event (the DAG callbacks) and
 // GET /api/v1beta1/project/{p}/job/{j}/run?start_date&end_date (upstream sensors), see
