@@ -1,6 +1,7 @@
 // Job and operator runs from the scheduler's events; expected runs for sensors.
 #include "optimus/runtime_context/job_runs.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -84,9 +85,21 @@ absl::StatusOr<events::v1::JobRunEvent> ParseJobEvent(const nlohmann::json& body
   }
   auto scheduled = Rfc3339(value["scheduled_at"].get<std::string>(), "scheduled_at");
   if (!scheduled.ok()) return scheduled.status();
+  // Times are kept in nanoseconds (int64: up to 2262); past 2200 no scheduler reports a run,
+  // and an overflowing time would make different events look the same.
+  const double event_time = value["event_time"].get<double>();
+  constexpr double kLatestSeconds = 7258118400;  // 2200-01-01T00:00:00Z
+  if (absl::ToUnixSeconds(*scheduled) < 0 || absl::ToUnixSeconds(*scheduled) >= kLatestSeconds) {
+    return absl::InvalidArgumentError("scheduled_at " + value["scheduled_at"].get<std::string>() +
+                                      " is outside 1970..2199");
+  }
+  if (!(event_time >= 0 && event_time < kLatestSeconds)) {
+    return absl::InvalidArgumentError("event_time must be seconds since 1970 (before 2200), got " +
+                                      value["event_time"].dump());
+  }
   *out.mutable_scheduled_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(*scheduled));
-  *out.mutable_event_time() = TimeUtil::NanosecondsToTimestamp(
-      static_cast<int64_t>(value["event_time"].get<double>() * 1e9));
+  *out.mutable_event_time() =
+      TimeUtil::NanosecondsToTimestamp(static_cast<int64_t>(event_time * 1e9));
   out.set_status(value["status"].get<std::string>());
   out.set_task_id(value["task_id"].get<std::string>());
   if (value.contains("attempt") && value["attempt"].is_number_integer()) {
@@ -108,13 +121,19 @@ absl::StatusOr<events::v1::JobRunEvent> ParseJobEvent(const nlohmann::json& body
 
 absl::Status RecordJobEvent(store::Database& db, const store::Outbox& outbox,
                             events::v1::JobRunEvent event) {
+  return db.InTransaction(
+      [&](store::Transaction& tx) { return RecordJobEventIn(tx, outbox, std::move(event)); });
+}
+
+absl::Status RecordJobEventIn(store::Transaction& tx, const store::Outbox& outbox,
+                              events::v1::JobRunEvent event) {
   const std::string& t = event.type();
   const std::string key = pipeline::JobKey(event.project(), event.job());
   const std::string fingerprint = pipeline::Sha256Hex(absl::StrCat(
       key, "|", t, "|", event.has_scheduled_at() ? Ms(event.scheduled_at()) : 0, "|",
       event.has_event_time() ? TimeUtil::TimestampToNanoseconds(event.event_time()) : 0, "|",
       event.task_id(), "|", event.attempt(), "|", event.status()));
-  return db.InTransaction([&](store::Transaction& tx) -> absl::Status {
+  {
     if (event.has_scheduled_at()) {
       auto fresh = tx.Execute(
           "INSERT INTO seen_events (fingerprint, seen_ms) VALUES ($1, $2) ON CONFLICT "
@@ -192,7 +211,63 @@ absl::Status RecordJobEvent(store::Database& db, const store::Outbox& outbox,
       out.push_back(pipeline::ProtoRecord(pipeline::kChangesTopic, key, ce));
     }
     return outbox.EnqueueAll(tx, std::move(out));
-  });
+  }
+}
+
+EventRecorder::EventRecorder(store::Database& db, const store::Outbox& outbox, size_t max_batch)
+    : db_(db), outbox_(outbox), max_batch_(std::max<size_t>(1, max_batch)) {
+  writer_ = std::jthread([this](std::stop_token stop) { Run(stop); });
+}
+
+EventRecorder::~EventRecorder() {
+  {
+    std::lock_guard lock(mu_);  // the writer is waiting, or sees the request before it waits
+    writer_.request_stop();
+  }
+  cv_.notify_all();
+}
+
+absl::Status EventRecorder::Record(events::v1::JobRunEvent event) {
+  Pending pending{std::move(event), {}};
+  std::future<absl::Status> done = pending.done.get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (writer_.get_stop_token().stop_requested()) {
+      return absl::UnavailableError("runtime-context is stopping; post the event again");
+    }
+    queue_.push_back(&pending);
+  }
+  cv_.notify_one();
+  return done.get();
+}
+
+void EventRecorder::Run(std::stop_token stop) {
+  for (;;) {
+    std::vector<Pending*> batch;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return !queue_.empty() || stop.stop_requested(); });
+      if (queue_.empty()) return;  // stopping, and every queued event was answered
+      while (!queue_.empty() && batch.size() < max_batch_) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    // One transaction for every event that arrived while the last one committed; in queue
+    // order, so events of one run apply in the order they came.
+    absl::Status shared = db_.InTransaction([&](store::Transaction& tx) {
+      for (Pending* p : batch) {
+        if (absl::Status s = RecordJobEventIn(tx, outbox_, p->event); !s.ok()) return s;
+      }
+      return absl::OkStatus();
+    });
+    for (Pending* p : batch) {
+      // A failed shared transaction recorded nothing: each event alone, so that one that
+      // cannot be recorded fails only its own request.
+      p->done.set_value(shared.ok() || batch.size() == 1 ? shared
+                                                         : RecordJobEvent(db_, outbox_, p->event));
+    }
+  }
 }
 
 absl::StatusOr<std::vector<ExpectedRun>> JobRuns(store::Database& db, const std::string& project,

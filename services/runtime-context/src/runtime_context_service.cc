@@ -125,9 +125,9 @@ void AddJobSpecRoutes(rpc::HttpServer& http, const ReadModel& model) {
 }
 
 void AddJobRunRoutes(rpc::HttpServer& http, const ReadModel& model, store::Database& db,
-                     const store::Outbox& outbox) {
+                     EventRecorder& recorder) {
   http.Post("/api/v1beta1/project/{project_name}/namespace/{namespace_name}/job/{job_name}/event",
-            [&model, &db, &outbox](const rpc::HttpRequest& request) {
+            [&model, &recorder](const rpc::HttpRequest& request) {
               const std::string project = request.PathParam("project_name");
               const std::string ns = request.PathParam("namespace_name");
               const std::string name = request.PathParam("job_name");
@@ -147,7 +147,7 @@ void AddJobRunRoutes(rpc::HttpServer& http, const ReadModel& model, store::Datab
               event->set_project(project);
               event->set_namespace_(ns);
               event->set_job(name);
-              if (absl::Status s = RecordJobEvent(db, outbox, *std::move(event)); !s.ok()) {
+              if (absl::Status s = recorder.Record(*std::move(event)); !s.ok()) {
                 return rpc::HttpResponse::Error(s);
               }
               return rpc::HttpResponse::Json("{}");
@@ -559,7 +559,8 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
                                        request.PathParam("job_name"), request);
                     });
   AddWindowRoutes(context.http, *model_);
-  AddJobRunRoutes(context.http, *model_, context.db, context.outbox);
+  recorder_ = std::make_unique<EventRecorder>(context.db, context.outbox);
+  AddJobRunRoutes(context.http, *model_, context.db, *recorder_);
   AddJobSpecRoutes(context.http, *model_);
   store::Database& db = context.db;
   worker_ = std::make_unique<pipeline::ConsumerWorker>(
@@ -580,6 +581,7 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
 
 void RuntimeContextService::Stop() {
   if (worker_) worker_->Stop();
+  recorder_.reset();  // after the requests drained: answers what is queued, then stops
 }
 
 }  // namespace optimus::runtime_context

@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 #include "optimus/pipeline/change_events.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/runtime_context/runtime_context_service.h"
@@ -90,6 +93,14 @@ TEST_F(JobRunsTest, EventsMustHaveOptimusShape) {
   EXPECT_EQ(ok->task_id(), "wait_x");
   EXPECT_EQ(ok->event_time().seconds(), 1709776800);
   EXPECT_TRUE(ParseJobEvent({{"event", {{"type", "TYPE_SLA_MISS"}}}}).ok());
+  // Times past 2262 overflow the nanoseconds they are kept in: refused, not silently merged.
+  EXPECT_EQ(ParseJobEvent(Event("TYPE_TASK_START", "2308-01-04T08:26:40Z")).status().message(),
+            "scheduled_at 2308-01-04T08:26:40Z is outside 1970..2199");
+  auto far = Event("TYPE_TASK_START", "2024-03-07T02:00:00Z");
+  far["event"]["value"]["event_time"] = 1.0e10;
+  EXPECT_EQ(ParseJobEvent(far).status().code(), absl::StatusCode::kInvalidArgument);
+  far["event"]["value"]["event_time"] = -5;
+  EXPECT_EQ(ParseJobEvent(far).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(JobRunsTest, RunsAreRecordedPublishedAndExpectedBySensors) {
@@ -138,6 +149,51 @@ TEST_F(JobRunsTest, RunsAreRecordedPublishedAndExpectedBySensors) {
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(JobRunsTest, EventsFromManyThreadsShareTransactionsAndEachIsRecordedOnce) {
+  auto event = [](const std::string& type, int day, const std::string& task = "bq2bq") {
+    auto e = ParseJobEvent(Event(
+        type,
+        absl::FormatTime("%Y-%m-%dT02:00:00Z", At("2024-03-05T02:00:00Z") + absl::Hours(24 * day),
+                         absl::UTCTimeZone()),
+        task));
+    EXPECT_TRUE(e.ok()) << e.status();
+    e->set_project("acme");
+    e->set_namespace_("finance");
+    e->set_job("revenue");
+    return *e;
+  };
+  constexpr int kThreads = 8, kDays = 25;
+  {
+    EventRecorder recorder(*db_, outbox_, 16);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int day = t; day < kDays * 2; day += kThreads) {
+          // Even days succeed, odd ones start; each event is posted twice (a retrying callback).
+          const auto e = event(day % 2 == 0 ? "TYPE_JOB_SUCCESS" : "TYPE_TASK_START", day);
+          EXPECT_TRUE(recorder.Record(e).ok());
+          EXPECT_TRUE(recorder.Record(e).ok());
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  }  // the recorder answers what is queued, then stops
+  auto runs = Runs("2024-03-05T00:00:00Z", "2024-04-30T00:00:00Z");
+  ASSERT_GE(runs.size(), 50u);
+  for (int day = 0; day < kDays * 2; ++day) {
+    EXPECT_THAT(runs[day], ::testing::EndsWith(day % 2 == 0 ? " success" : " running")) << day;
+  }
+  auto published = db_->Execute("SELECT COUNT(*) FROM outbox WHERE topic = $1",
+                                {std::string(pipeline::kJobRunsTopic)});
+  EXPECT_EQ(published->rows[0].Int(0), kDays * 2) << "each event once, though posted twice";
+
+  // Events of one run keep their order inside a shared transaction.
+  EventRecorder recorder(*db_, outbox_);
+  ASSERT_TRUE(recorder.Record(event("TYPE_TASK_START", 60)).ok());
+  ASSERT_TRUE(recorder.Record(event("TYPE_FAILURE", 60)).ok());
+  EXPECT_THAT(Runs("2024-05-04T02:00:00Z", "2024-05-04T02:00:00Z"), ElementsAre("05-04 failed"));
 }
 
 }  // namespace

@@ -94,7 +94,8 @@ int main(int argc, char** argv) {
   // Each event is its own run: scheduled at base + i seconds, so every record read back names
   // the event it came from. The base is new for every run of the benchmark.
   const int64_t total = static_cast<int64_t>(args.rate) * args.seconds;
-  const int64_t base = 1893456000 + (NowNanos() / 1000000000 % 100000) * 100000;  // from 2030
+  // 2030 onwards, at most ~31 years on: inside what the server accepts (before 2200).
+  const int64_t base = 1893456000 + (NowNanos() / 1000000000 % 10000) * 100000;
   std::vector<std::atomic<int64_t>> sent(total), received(total);
   for (int64_t i = 0; i < total; ++i) sent[i] = 0, received[i] = 0;
 
@@ -110,14 +111,21 @@ int main(int argc, char** argv) {
   }
   std::atomic<bool> stop_reading{false};
   std::atomic<int64_t> read_count{0};
+  std::atomic<int64_t> seen{0};  // every JobRunEvent read, ours or not
   std::thread reader([&] {
     while (!stop_reading.load()) {
       auto batch = (*consumer)->Poll(std::chrono::milliseconds(20), 1000);
-      if (!batch.ok()) continue;
+      if (!batch.ok()) {
+        std::fprintf(stderr, "bench-events: reading: %s\n",
+                     std::string(batch.status().message()).c_str());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
       const int64_t now = NowNanos();
       for (const auto& m : *batch) {
         optimus::events::v1::JobRunEvent event;
         if (!event.ParseFromString(m.payload)) continue;
+        seen.fetch_add(1);
         const int64_t i = event.scheduled_at().seconds() - base;
         if (i < 0 || i >= total || received[i].load() != 0) continue;
         received[i] = now;
@@ -125,12 +133,45 @@ int main(int argc, char** argv) {
       }
     }
   });
-  // The consumer has its partitions once a first poll returned; give it a moment.
-  std::this_thread::sleep_for(std::chrono::seconds(3));
-
   const size_t colon = args.http.rfind(':');
   const std::string host = args.http.substr(0, colon);
   const int port = std::stoi(args.http.substr(colon + 1));
+  const auto event_body = [](int64_t at, int64_t event_time) {
+    return "{\"event\":{\"type\":\"TYPE_TASK_START\",\"value\":{\"status\":\"running\","
+           "\"event_time\":" +
+           std::to_string(event_time) + ",\"task_id\":\"bq2bq\",\"scheduled_at\":\"" + Rfc3339(at) +
+           "\",\"attempt\":1}}}";
+  };
+  const auto event_path = [&](const std::string& job) {
+    return "/api/v1beta1/project/" + args.project + "/namespace/" + args.namespace_name + "/job/" +
+           job + "/event";
+  };
+  httplib::Headers auth;
+  if (!args.token.empty()) auth.emplace("Authorization", "Bearer " + args.token);
+  // A new consumer group gets its partitions only after Kafka's initial rebalance delay: one
+  // event first, read back, so the measured events find the reader in place.
+  {
+    httplib::Client warmup(host, port);
+    auto r = warmup.Post(event_path(jobs[0]), auth, event_body(base - 86400, base - 86400),
+                         "application/json");
+    if (!r || r->status != 200) {
+      std::fprintf(stderr, "bench-events: the warm-up event was refused: %s\n",
+                   r ? (std::to_string(r->status) + " " + r->body).c_str()
+                     : httplib::to_string(r.error()).c_str());
+      stop_reading = true;
+      reader.join();
+      return 1;
+    }
+    for (int i = 0; i < 600 && seen.load() == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (seen.load() == 0) {
+      std::fprintf(stderr, "bench-events: the warm-up event never reached the reader in 30 s\n");
+      stop_reading = true;
+      reader.join();
+      return 1;
+    }
+  }
   constexpr int kSenders = 8;
   std::atomic<int64_t> failures{0};
   std::string first_error;
@@ -142,20 +183,13 @@ int main(int argc, char** argv) {
     senders.emplace_back([&, s] {
       httplib::Client client(host, port);
       client.set_keep_alive(true);
-      httplib::Headers headers;
-      if (!args.token.empty()) headers.emplace("Authorization", "Bearer " + args.token);
+      client.set_tcp_nodelay(true);  // headers and body go in two writes: no Nagle delay
       for (int64_t i = s; i < total; i += kSenders) {
         std::this_thread::sleep_until(start + interval * i);
         const std::string& job = jobs[static_cast<size_t>(i) % jobs.size()];
-        const std::string body =
-            "{\"event\":{\"type\":\"TYPE_TASK_START\",\"value\":{\"status\":\"running\","
-            "\"event_time\":" +
-            std::to_string(base + i) + ",\"task_id\":\"bq2bq\",\"scheduled_at\":\"" +
-            Rfc3339(base + i) + "\",\"attempt\":1}}}";
+        const std::string body = event_body(base + i, base + i);
         sent[i] = NowNanos();
-        auto r = client.Post("/api/v1beta1/project/" + args.project + "/namespace/" +
-                                 args.namespace_name + "/job/" + job + "/event",
-                             headers, body, "application/json");
+        auto r = client.Post(event_path(job), auth, body, "application/json");
         if (!r || r->status != 200) {
           failures.fetch_add(1);
           std::lock_guard<std::mutex> lock(error_mu);
@@ -194,5 +228,7 @@ int main(int argc, char** argv) {
       static_cast<long long>(failures.load()), ms.size(), pct(0.50), pct(0.99),
       ms.empty() ? 0 : ms.back());
   if (!first_error.empty()) std::printf("first refusal: %s\n", first_error.c_str());
+  if (ms.empty())
+    std::printf("records read from the topic: %lld\n", static_cast<long long>(seen.load()));
   return failures.load() > 0 || static_cast<int64_t>(ms.size()) < expected ? 1 : 0;
 }

@@ -5,7 +5,12 @@
 // succeeded in a range of scheduled times.
 #pragma once
 
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -23,9 +28,46 @@ namespace optimus::runtime_context {
 // InvalidArgument naming what is wrong: an unknown type, a missing or malformed field.
 absl::StatusOr<events::v1::JobRunEvent> ParseJobEvent(const nlohmann::json& body);
 
-// Records `event` of the job (project, namespace, name in the event) and enqueues its records.
+// Records `event` of the job (project, namespace, name in the event) and enqueues its records,
+// in a transaction of its own.
 absl::Status RecordJobEvent(store::Database& db, const store::Outbox& outbox,
                             events::v1::JobRunEvent event);
+
+// The same inside `tx`. An event posted again (same job, type, times, task, attempt, status)
+// changes nothing.
+absl::Status RecordJobEventIn(store::Transaction& tx, const store::Outbox& outbox,
+                              events::v1::JobRunEvent event);
+
+// Records events from many request threads in shared transactions (group commit): at a
+// schedule boundary thousands of callbacks post at once, and one commit per event would bound
+// the rate by the database's commit latency. Record() returns once the transaction holding the
+// event committed. When a shared transaction fails, its events are recorded one by one, so a
+// bad event fails only its own request.
+class EventRecorder {
+ public:
+  EventRecorder(store::Database& db, const store::Outbox& outbox, size_t max_batch = 256);
+  // Answers the events queued so far, then stops; Record() then answers Unavailable.
+  ~EventRecorder();
+  EventRecorder(const EventRecorder&) = delete;
+  EventRecorder& operator=(const EventRecorder&) = delete;
+
+  absl::Status Record(events::v1::JobRunEvent event);
+
+ private:
+  struct Pending {
+    events::v1::JobRunEvent event;
+    std::promise<absl::Status> done;
+  };
+  void Run(std::stop_token stop);
+
+  store::Database& db_;
+  const store::Outbox& outbox_;
+  const size_t max_batch_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending*> queue_;
+  std::jthread writer_;  // last: stopped and joined before the members it uses go
+};
 
 struct ExpectedRun {
   absl::Time scheduled_at;

@@ -16,6 +16,7 @@
 #include "optimus/events/v1/secrets.pb.h"
 #include "optimus/pipeline/change_events.h"
 #include "optimus/rpc/http_server.h"
+#include "optimus/runtime_context/job_runs.h"
 #include "optimus/runtime_context/run_input.h"
 #include "optimus/schedule/window.h"
 #include "optimus/secrets/secret_box.h"
@@ -116,7 +117,7 @@ void AddJobSpecRoutes(rpc::HttpServer& http, const ReadModel& model);
 // GET /api/v1beta1/project/{p}/job/{j}/run?start_date&end_date (upstream sensors), see
 // job_runs.h.
 void AddJobRunRoutes(rpc::HttpServer& http, const ReadModel& model, store::Database& db,
-                     const store::Outbox& outbox);
+                     EventRecorder& recorder);
 
 class RuntimeContextService : public app::Component {
  public:
@@ -136,6 +137,7 @@ class RuntimeContextService : public app::Component {
   std::unique_ptr<ReadModel> model_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<pipeline::ConsumerWorker> worker_;
+  std::unique_ptr<EventRecorder> recorder_;
 };
 
 // What `optimus-runtime-context --help` says about the service.
