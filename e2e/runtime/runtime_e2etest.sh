@@ -117,6 +117,19 @@ check 200 "the version without a token" "$api/version"
 check 200 "runs with the project's token" -H "Authorization: Bearer $TOKEN" "$runs_url"
 grep -q '"state":"pending"' "$TMP/body" && pass "no refused event was recorded (the run is pending)" || fail "runs after refusals: $(cat "$TMP/body")"
 check 200 "run input with the project's token" -XPOST -H "Authorization: Bearer $TOKEN" "$ri_url" -d '{"scheduledAt":"2024-03-07T01:00:00Z","instanceType":"TYPE_TASK","instanceName":"bq2bq"}'
+inst_url="$api/project/sample-project/job/$job/instance"
+check 200 "the older …/instance path with the project's token" -XPOST -H "Authorization: Bearer $TOKEN" "$inst_url" -d '{"scheduledAt":"2024-03-07T01:00:00Z","instanceType":"TYPE_TASK","instanceName":"bq2bq"}'
+python3 - "$TMP/body" <<'PY' && pass "…/instance answers Optimus v0.1's shape (instance.data ENV and FILE entries, context envs and files)" || fail "…/instance body: $(head -c 400 "$TMP/body")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+data = {e["name"]: e["type"] for e in d["instance"]["data"]}
+ok = (d["job"]["name"] == "sample-project.sales_raw.orders" and d["namespace"]["name"] == "sales"
+      and data.get("DSTART") == "ENV" and data.get("query.sql") == "FILE"
+      and data.get("BQ_SERVICE_ACCOUNT") == "ENV" and d["context"]["envs"]["DEND"]
+      and d["instance"]["name"] == "bq2bq" and d["instance"]["type"] == "TASK")
+sys.exit(0 if ok else 1)
+PY
+check 403 "the older …/instance path with another project's token" -XPOST -H "Authorization: Bearer $OTHER" "$inst_url" -d '{"scheduledAt":"2024-03-07T01:00:00Z"}'
 check 200 "/metrics without a token" "http://127.0.0.1:$http/metrics"
 python3 - "$TMP/body" <<'PY' && pass "denials are counted by route and reason" || fail "denial metrics: $(grep optimus_auth_denials_total "$TMP/body" | head -20)"
 import re, sys

@@ -81,6 +81,41 @@ void AddWindowRoutes(rpc::HttpServer& http, const ReadModel& model) {
   });
 }
 
+// Optimus v0.1's RegisterInstance answer for a run input.
+static std::string LegacyInstanceJson(const core::v1::JobRunInputRequest& request,
+                                      const std::string& namespace_name,
+                                      const core::v1::JobRunInputResponse& input) {
+  nlohmann::json envs = nlohmann::json::object();
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto* values : {&input.envs(), &input.secrets()}) {
+    for (const auto& [name, value] :
+         std::map<std::string, std::string>(values->begin(), values->end())) {
+      envs[name] = value;
+      data.push_back({{"name", name}, {"value", value}, {"type", "ENV"}});
+    }
+  }
+  nlohmann::json files = nlohmann::json::object();
+  for (const auto& [name, content] :
+       std::map<std::string, std::string>(input.files().begin(), input.files().end())) {
+    files[name] = content;
+    data.push_back({{"name", name}, {"value", content}, {"type", "FILE"}});
+  }
+  auto env = input.envs().find("EXECUTION_TIME");
+  return nlohmann::json{
+      {"project", {{"name", request.project_name()}}},
+      {"namespace", {{"name", namespace_name}}},
+      {"job", {{"name", request.job_name()}}},
+      {"instance",
+       {{"state", "running"},
+        {"data", std::move(data)},
+        {"executedAt", env == input.envs().end() ? "" : env->second},
+        {"name", request.instance_name()},
+        {"type",
+         request.instance_type() == core::v1::JobRunInputRequest::TYPE_HOOK ? "HOOK" : "TASK"}}},
+      {"context", {{"envs", std::move(envs)}, {"files", std::move(files)}}}}
+      .dump();
+}
+
 void AddJobSpecRoutes(rpc::HttpServer& http, const ReadModel& model) {
   const auto json_of = [](const pipeline::OptimusJobSpecification& spec) {
     auto text = rpc::ToJson(spec);
@@ -541,22 +576,35 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
   context.grpc.AddService(api_.get(), "optimus.core.v1.JobRunService");
   // Every task pod asks, thousands at a schedule boundary.
   context.grpc.LogSuccessAtDebug("optimus.core.v1.JobRunService/JobRunInput");
-  const auto run_input = [this](const std::string& project, const std::string& job,
-                                const rpc::HttpRequest& request) {
+  const auto run_input =
+      [this](const rpc::HttpRequest& request) -> absl::StatusOr<core::v1::JobRunInputResponse> {
     auto body = rpc::ParseJsonBody<core::v1::JobRunInputRequest>(request.body());
-    if (!body.ok()) return rpc::HttpResponse::Error(body.status());
-    body->set_project_name(project);
-    body->set_job_name(job);
-    auto input = model_->RunInput(*body);
-    if (!input.ok()) return rpc::HttpResponse::Error(input.status());
-    auto json = rpc::ToJson(*input);
-    if (!json.ok()) return rpc::HttpResponse::Error(json.status());
-    return rpc::HttpResponse::Json(*std::move(json));
+    if (!body.ok()) return body.status();
+    body->set_project_name(request.PathParam("project_name"));
+    body->set_job_name(request.PathParam("job_name"));
+    return model_->RunInput(*body);
   };
   context.http.Post("/api/v1beta1/project/{project_name}/job/{job_name}/run_input",
                     [run_input](const rpc::HttpRequest& request) {
-                      return run_input(request.PathParam("project_name"),
-                                       request.PathParam("job_name"), request);
+                      auto input = run_input(request);
+                      if (!input.ok()) return rpc::HttpResponse::Error(input.status());
+                      auto json = rpc::ToJson(*input);
+                      if (!json.ok()) return rpc::HttpResponse::Error(json.status());
+                      return rpc::HttpResponse::Json(*std::move(json));
+                    });
+  // Optimus v0.1's RegisterInstance, for init containers of old DAGs: the same input in the
+  // shape they read (every value an ENV entry, secrets included, as .env was all they wrote).
+  context.http.Post("/api/v1beta1/project/{project_name}/job/{job_name}/instance",
+                    [this](const rpc::HttpRequest& request) {
+                      auto body = rpc::ParseJsonBody<core::v1::JobRunInputRequest>(request.body());
+                      if (!body.ok()) return rpc::HttpResponse::Error(body.status());
+                      body->set_project_name(request.PathParam("project_name"));
+                      body->set_job_name(request.PathParam("job_name"));
+                      auto input = model_->RunInput(*body);
+                      if (!input.ok()) return rpc::HttpResponse::Error(input.status());
+                      auto job = model_->JobOf(body->project_name(), body->job_name());
+                      return rpc::HttpResponse::Json(
+                          LegacyInstanceJson(*body, job.ok() ? job->first : "", *input));
                     });
   AddWindowRoutes(context.http, *model_);
   recorder_ = std::make_unique<EventRecorder>(context.db, context.outbox);
