@@ -157,6 +157,71 @@ print("denials:", {"%s %s" % k: v for k, v in count.items()})
 sys.exit(1 if bad else 0)
 PY
 
+# A task pod's view of v1, v2 and v3 windows: jobs of each version deployed, then for several
+# scheduled times `optimus job run-input` writes in/.env and in/.secret, sourced as the pod's
+# main container does. The expected values are Optimus's documented examples (reference §4.3),
+# worked out by hand, not by our window code.
+mkdir -p "$TMP/project/windows/jobs"
+cat >>"$TMP/project/optimus.yaml" <<'YAML'
+- name: windows
+  config: {}
+  job:
+    path: windows/jobs
+YAML
+window_job() {  # name version window-yaml
+  mkdir -p "$TMP/project/windows/jobs/$1/assets"
+  printf 'select 1 as x\n' >"$TMP/project/windows/jobs/$1/assets/query.sql"
+  cat >"$TMP/project/windows/jobs/$1/job.yaml" <<YAML
+version: $2
+name: sample-project.windows.$1
+owner: e2e@example.com
+schedule: {start_date: "2023-01-01", interval: "0 2 * * *"}
+task:
+  name: bq2bq
+  config: {PROJECT: sample-project, DATASET: windows, TABLE: $1, KEY: "{{.secret.BQ_SERVICE_ACCOUNT}}"}
+  window: $3
+YAML
+}
+window_job v1_daily 1 '{size: 24h, offset: "0", truncate_to: d}'
+window_job v1_weekly 1 '{size: 168h, offset: "0", truncate_to: w}'
+window_job v1_monthly 1 '{size: 720h, offset: "0", truncate_to: M}'
+window_job v2_daily 2 '{size: 24h, offset: -24h, truncate_to: d}'
+window_job v2_monthly 2 '{size: 1M, offset: -1M, truncate_to: M}'
+window_job v3_jakarta 3 '{size: 1d, shift_by: -1d, truncate_to: h, location: Asia/Jakarta}'
+window_job v3_monthly 3 '{size: 1M}'
+if cli "$TOKEN" deploy -N windows >"$TMP/deploy-windows.out" 2>&1 && grep -q "7 published" "$TMP/deploy-windows.out"; then
+  pass "v1, v2 and v3 window jobs deployed"
+else
+  fail "deploy of the window jobs"; cat "$TMP/deploy-windows.out"
+fi
+# job | scheduled at | DSTART | DEND
+cases=(
+  "v1_daily|2023-03-07T02:00:00Z|2023-03-06T00:00:00Z|2023-03-07T00:00:00Z"
+  "v1_weekly|2023-03-08T02:00:00Z|2023-03-05T00:00:00Z|2023-03-12T00:00:00Z"
+  "v1_monthly|2023-03-07T02:00:00Z|2023-03-01T00:00:00Z|2023-03-31T00:00:00Z"
+  "v2_daily|2023-03-07T02:00:00Z|2023-03-05T00:00:00Z|2023-03-06T00:00:00Z"
+  "v2_monthly|2023-03-07T02:00:00Z|2023-01-01T00:00:00Z|2023-02-01T00:00:00Z"
+  "v3_jakarta|2023-12-01T03:00:00Z|2023-11-29T10:00:00+07:00|2023-11-30T10:00:00+07:00"
+  "v3_monthly|2023-03-07T02:00:00Z|2023-02-01T00:00:00Z|2023-03-01T00:00:00Z"
+)
+bad=0
+mkdir -p "$TMP/pods"
+for c in "${cases[@]}"; do
+  IFS='|' read -r wjob at want_start want_end <<<"$c"
+  out=$TMP/pods/$wjob-$at
+  for _ in $(seq 1 50); do  # runtime-context knows a job a moment after its deploy
+    OPTIMUS_AUTH_BEARER_TOKEN="$TOKEN" "$BIN/optimus" job run-input "sample-project.windows.$wjob" --project-name sample-project \
+      --scheduled-at "$at" --host "127.0.0.1:$grpc" --output-dir "$out" --timeout 5s >"$out.log" 2>&1 && break
+    sleep 0.1
+  done
+  got=$(bash -c 'set -a; . "$1/in/.env"; . "$1/in/.secret"; printf "%s|%s|%s" "$DSTART" "$DEND" "${KEY:+secret}"' _ "$out" 2>/dev/null)
+  if [ "$got" != "$want_start|$want_end|secret" ]; then
+    bad=$((bad + 1)); echo "  $wjob at $at: got [$got], want [$want_start|$want_end|secret]"; cat "$out.log"
+  fi
+done
+[ "$bad" = 0 ] && pass "a task pod sources the right DSTART/DEND for ${#cases[@]} v1/v2/v3 windows (UTC and Asia/Jakarta), secret included" \
+  || fail "$bad of ${#cases[@]} windows wrong in the run input"
+
 # The published __lib.py and DAGs against this server, in both Airflow venvs.
 for v in 2 3; do
   if OPTIMUS_LIVE_HTTP="http://127.0.0.1:$http" OPTIMUS_LIVE_DAGS="$DAGS" OPTIMUS_E2E_TOKEN="$TOKEN" OPTIMUS_E2E_YEAR=$((2022 + v)) \
