@@ -12,7 +12,6 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -33,18 +32,11 @@ YEAR = int(os.environ.get("OPTIMUS_E2E_YEAR", "2024"))
 
 os.environ.setdefault("AIRFLOW_VAR_OPTIMUS_REQUEST_TIMEOUT_IN_SECS", "5")
 os.environ.setdefault("AIRFLOW_VAR_BYPASS_DISABLED_JOBS", "True")
-# Building a pod asks the Kubernetes hook whether it runs in a cluster: an unreachable loopback
-# API server answers that without a connection.
-_KUBECONFIG = os.path.join(tempfile.mkdtemp(prefix="optimus-kube-"), "config")
-with open(_KUBECONFIG, "w") as _f:
-    _f.write(
-        "apiVersion: v1\nkind: Config\n"
-        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
-        "users: [{name: u, user: {token: t}}]\n"
-        "contexts: [{name: x, context: {cluster: c, user: u, namespace: jobs}}]\n"
-        "current-context: x\n"
-    )
-os.environ["KUBECONFIG"] = _KUBECONFIG
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "services", "compiler", "templates", "tests"))
+from offline_kube import use_unreachable_cluster  # noqa: E402
+
+use_unreachable_cluster()  # building a pod asks whether it runs in a cluster
 sys.path.insert(0, DAGS)
 
 import __lib as lib  # noqa: E402  (the published copy, not the template source)

@@ -10,13 +10,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "job_names.h"
 #include "optimus/bus/open_bus.h"
 #include "optimus/events/v1/runs.pb.h"
 
@@ -81,11 +81,7 @@ int main(int argc, char** argv) {
                  "--jobs FILE [--rate 1000] [--seconds 10] [--token T]\n");
     return 2;
   }
-  std::vector<std::string> jobs;
-  std::ifstream in(args.jobs_file);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) jobs.push_back(line);
-  }
+  const std::vector<std::string> jobs = optimus::bench::ReadJobNames(args.jobs_file);
   if (jobs.empty()) {
     std::fprintf(stderr, "bench-events: no job names in %s\n", args.jobs_file.c_str());
     return 2;

@@ -8,12 +8,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "job_names.h"
 #include "google/protobuf/util/time_util.h"
 #include "optimus/core/v1/job_run.grpc.pb.h"
 
@@ -57,11 +57,7 @@ int main(int argc, char** argv) {
                  "[--threads N] [--seconds S]\n");
     return 2;
   }
-  std::vector<std::string> jobs;
-  std::ifstream in(args.jobs_file);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) jobs.push_back(line);
-  }
+  const std::vector<std::string> jobs = optimus::bench::ReadJobNames(args.jobs_file);
   if (jobs.empty()) {
     std::fprintf(stderr, "bench-runtime: no job names in %s\n", args.jobs_file.c_str());
     return 2;

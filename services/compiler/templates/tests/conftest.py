@@ -4,7 +4,6 @@ tools/dev/airflow python 2|3 -m pytest services/compiler/templates/tests)."""
 import json
 import os
 import sys
-import tempfile
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,18 +19,10 @@ os.environ.setdefault("AIRFLOW_VAR_BYPASS_DISABLED_JOBS", "True")
 os.environ.setdefault("AIRFLOW_VAR_SLAMISS_ALERT", "1")
 os.environ.setdefault("AIRFLOW_VAR_STARTUP_TIMEOUT_IN_SECS", "120")
 
-# The pod operator asks its Kubernetes hook whether it runs in a cluster while building the pod:
-# a config naming an unreachable loopback API server answers that without any connection.
-_KUBECONFIG = os.path.join(tempfile.mkdtemp(prefix="optimus-kube-"), "config")
-with open(_KUBECONFIG, "w") as _f:
-    _f.write(
-        "apiVersion: v1\nkind: Config\n"
-        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
-        "users: [{name: u, user: {token: t}}]\n"
-        "contexts: [{name: x, context: {cluster: c, user: u, namespace: jobs}}]\n"
-        "current-context: x\n"
-    )
-os.environ["KUBECONFIG"] = _KUBECONFIG
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from offline_kube import use_unreachable_cluster  # noqa: E402
+
+use_unreachable_cluster()
 
 
 class FakeRuntime:
