@@ -2,6 +2,7 @@
 #include "optimus/template/optimus_funcs.h"
 
 #include <algorithm>
+#include <mutex>
 #include <cstdlib>
 
 #include "absl/status/status.h"
@@ -95,7 +96,34 @@ absl::StatusOr<GoTime> DateFrom(const std::string& day, const std::string& month
 
 }  // namespace
 
+namespace {
+
+// The context of the render in progress on this thread, for the functions of cached sets.
+thread_local const FuncContext* tl_context = nullptr;
+
+class ScopedFuncContext {
+ public:
+  explicit ScopedFuncContext(const FuncContext& ctx) : saved_(tl_context) { tl_context = &ctx; }
+  ~ScopedFuncContext() { tl_context = saved_; }
+  ScopedFuncContext(const ScopedFuncContext&) = delete;
+  ScopedFuncContext& operator=(const ScopedFuncContext&) = delete;
+
+ private:
+  const FuncContext* saved_;
+};
+
+// The functions, each asking `context()` for the zone and the time when it runs.
+FuncMap BuildFuncMap(std::function<const FuncContext&()> context);
+
+}  // namespace
+
 FuncMap OptimusFuncMap(const FuncContext& ctx) {
+  return BuildFuncMap([ctx]() -> const FuncContext& { return ctx; });
+}
+
+namespace {
+
+FuncMap BuildFuncMap(std::function<const FuncContext&()> context) {
   FuncMap m;
   using Args = std::span<const Value>;
   m["Date"] = {[](Args a) -> absl::StatusOr<Value> {
@@ -125,7 +153,8 @@ FuncMap OptimusFuncMap(const FuncContext& ctx) {
                   return Value(*s);
                 },
                 2, 2};
-  m["date"] = {[ctx](Args a) -> absl::StatusOr<Value> {
+  m["date"] = {[context](Args a) -> absl::StatusOr<Value> {
+                 const FuncContext& ctx = context();
                  auto layout = Str(a[0]);
                  if (!layout.ok()) return layout.status();
                  absl::Time t = ctx.now;
@@ -146,7 +175,8 @@ FuncMap OptimusFuncMap(const FuncContext& ctx) {
                         return Value(GoTime{t->instant + *dur, t->zone});
                       },
                       2, 2};
-  m["toDate"] = {[ctx](Args a) -> absl::StatusOr<Value> {
+  m["toDate"] = {[context](Args a) -> absl::StatusOr<Value> {
+                   const FuncContext& ctx = context();
                    auto layout = Str(a[0]);
                    if (!layout.ok()) return layout.status();
                    auto s = Str(a[1]);
@@ -217,8 +247,66 @@ FuncMap OptimusFuncMap(const FuncContext& ctx) {
   return m;
 }
 
-namespace {
 bool HasAction(std::string_view text) { return text.find("{{") != std::string_view::npos; }
+
+std::string Trimmed(std::string_view text) {
+  return std::string(absl::StripAsciiWhitespace(absl::string_view(text.data(), text.size())));
+}
+
+// The functions of a cached set: they read the thread's context (ScopedFuncContext).
+const FuncMap& ContextualFuncMap() {
+  static const FuncMap* m = new FuncMap(BuildFuncMap([]() -> const FuncContext& {
+    static const FuncContext kDefault;
+    return tl_context != nullptr ? *tl_context : kDefault;
+  }));
+  return *m;
+}
+
+absl::StatusOr<std::string> ExecuteTrimmed(const TemplateSet& set, std::string_view name,
+                                           const Value& data) {
+  auto out = set.Execute(name, data);
+  if (!out.ok()) return out.status();
+  return Trimmed(*out);
+}
+
+absl::Status ParseAssets(TemplateSet& set, const std::map<std::string, std::string>& files) {
+  for (const auto& [name, text] : files) {
+    if (auto s = set.Parse(name, text); !s.ok())
+      return absl::InvalidArgumentError(
+          absl::StrCat("unable to parse asset ", name, ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ExecuteAssets(
+    const TemplateSet& set, const std::map<std::string, std::string>& files, const Value& data) {
+  std::map<std::string, std::string> rendered;
+  for (const auto& [name, text] : files) {
+    if (IsPartialAsset(name)) {
+      rendered[name] = text;
+      continue;
+    }
+    auto out = set.Execute(name, data);
+    if (!out.ok())
+      return absl::InvalidArgumentError(
+          absl::StrCat("unable to render asset ", name, ": ", out.status().message()));
+    rendered[name] = Trimmed(*out);
+  }
+  return rendered;
+}
+
+bool AnyAction(const std::map<std::string, std::string>& files) {
+  return std::any_of(files.begin(), files.end(), [](const auto& f) { return HasAction(f.second); });
+}
+
+std::map<std::string, std::string> Verbatim(const std::map<std::string, std::string>& files) {
+  std::map<std::string, std::string> rendered;
+  for (const auto& [name, text] : files) {
+    rendered[name] = IsPartialAsset(name) ? text : Trimmed(text);
+  }
+  return rendered;
+}
+
 }  // namespace
 
 bool IsPartialAsset(std::string_view filename) {
@@ -233,45 +321,72 @@ absl::StatusOr<std::string> CompileString(std::string_view name, std::string_vie
                                           const Value& data, const FuncContext& ctx) {
   // Text without an action renders as itself: most config values and many queries are plain,
   // and building a set of functions costs more than the rest of a job's resolution.
-  if (!HasAction(text))
-    return std::string(absl::StripAsciiWhitespace(absl::string_view(text.data(), text.size())));
+  if (!HasAction(text)) return Trimmed(text);
   TemplateSet set(OptimusFuncMap(ctx));
   if (auto s = set.Parse(name, text); !s.ok()) return s;
-  auto out = set.Execute(name, data);
-  if (!out.ok()) return out.status();
-  return std::string(absl::StripAsciiWhitespace(*out));
+  return ExecuteTrimmed(set, name, data);
 }
 
 absl::StatusOr<std::map<std::string, std::string>> CompileAssets(
     const std::map<std::string, std::string>& files, const Value& data, const FuncContext& ctx) {
   // Without an action in any file (none defines a template another could name), each file
   // renders as itself.
-  if (std::none_of(files.begin(), files.end(), [](const auto& f) { return HasAction(f.second); })) {
-    std::map<std::string, std::string> rendered;
-    for (const auto& [name, text] : files) {
-      rendered[name] = IsPartialAsset(name) ? text : std::string(absl::StripAsciiWhitespace(text));
-    }
-    return rendered;
-  }
+  if (!AnyAction(files)) return Verbatim(files);
   TemplateSet set(OptimusFuncMap(ctx));
-  for (const auto& [name, text] : files) {
-    if (auto s = set.Parse(name, text); !s.ok())
-      return absl::InvalidArgumentError(
-          absl::StrCat("unable to parse asset ", name, ": ", s.message()));
+  if (absl::Status s = ParseAssets(set, files); !s.ok()) return s;
+  return ExecuteAssets(set, files, data);
+}
+
+struct TemplateCache::Entry {
+  absl::Status parsed;
+  TemplateSet set{ContextualFuncMap()};
+};
+
+TemplateCache::TemplateCache(size_t max_entries) : max_entries_(std::max<size_t>(1, max_entries)) {}
+TemplateCache::~TemplateCache() = default;
+
+std::shared_ptr<const TemplateCache::Entry> TemplateCache::Find(
+    const std::string& key, const std::function<void(Entry&)>& parse) const {
+  {
+    std::shared_lock lock(mu_);
+    if (auto it = entries_.find(key); it != entries_.end()) return it->second;
   }
-  std::map<std::string, std::string> rendered;
-  for (const auto& [name, text] : files) {
-    if (IsPartialAsset(name)) {
-      rendered[name] = text;
-      continue;
-    }
-    auto out = set.Execute(name, data);
-    if (!out.ok())
-      return absl::InvalidArgumentError(
-          absl::StrCat("unable to render asset ", name, ": ", out.status().message()));
-    rendered[name] = std::string(absl::StripAsciiWhitespace(*out));
-  }
-  return rendered;
+  auto entry = std::make_shared<Entry>();
+  parse(*entry);
+  std::unique_lock lock(mu_);
+  // Past the bound it starts afresh: the texts asked for again come back at once.
+  if (entries_.size() >= max_entries_) entries_.clear();
+  return entries_.emplace(key, std::move(entry)).first->second;
+}
+
+size_t TemplateCache::size() const {
+  std::shared_lock lock(mu_);
+  return entries_.size();
+}
+
+absl::StatusOr<std::string> TemplateCache::CompileString(std::string_view name,
+                                                         std::string_view text, const Value& data,
+                                                         const FuncContext& ctx) const {
+  if (!HasAction(text)) return Trimmed(text);
+  std::string key = absl::StrCat("s", name.size(), ":", absl::string_view(name.data(), name.size()),
+                                 absl::string_view(text.data(), text.size()));
+  auto entry = Find(key, [&](Entry& e) { e.parsed = e.set.Parse(name, text); });
+  if (!entry->parsed.ok()) return entry->parsed;
+  ScopedFuncContext scope(ctx);
+  return ExecuteTrimmed(entry->set, name, data);
+}
+
+absl::StatusOr<std::map<std::string, std::string>> TemplateCache::CompileAssets(
+    const std::map<std::string, std::string>& files, const Value& data,
+    const FuncContext& ctx) const {
+  if (!AnyAction(files)) return Verbatim(files);
+  std::string key = "a";
+  for (const auto& [name, text] : files)
+    absl::StrAppend(&key, name.size(), ":", name, text.size(), ":", text);
+  auto entry = Find(key, [&](Entry& e) { e.parsed = ParseAssets(e.set, files); });
+  if (!entry->parsed.ok()) return entry->parsed;
+  ScopedFuncContext scope(ctx);
+  return ExecuteAssets(entry->set, files, data);
 }
 
 }  // namespace optimus::tmpl

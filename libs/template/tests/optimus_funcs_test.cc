@@ -4,6 +4,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <map>
+#include <thread>
+#include <vector>
+
 #include "absl/time/civil_time.h"
 
 namespace optimus::tmpl {
@@ -209,6 +214,60 @@ where d >= '{{ .DSTART | Date }}'
             "no token\n"
             "2023-03-07!\n"
             "select a, b, c from t");
+}
+
+TEST(TemplateCache, RendersAsTheUncachedCompilersWithEachCallsContext) {
+  TemplateCache cache(100);
+  const std::string text = R"({{ date "2006-01-02 15:04" .t }} {{ .DSTART | Date }})";
+  for (const FuncContext& ctx : {Ctx(), Ctx(Jakarta()), Ctx()}) {
+    auto cached = cache.CompileString("t", text, Data(), ctx);
+    ASSERT_TRUE(cached.ok()) << cached.status();
+    EXPECT_EQ(*cached, Compile(text, ctx)) << "each render reads its own zone";
+  }
+  EXPECT_EQ(cache.size(), 1u) << "parsed once";
+  EXPECT_EQ(*cache.CompileString("t", "  plain  ", Data(), Ctx()), "plain");
+  EXPECT_EQ(cache.size(), 1u) << "plain text is not kept";
+
+  auto broken = cache.CompileString("KEY", "{{ .x ", Data(), Ctx());
+  EXPECT_FALSE(broken.ok());
+  EXPECT_EQ(broken.status().message(),
+            CompileString("KEY", "{{ .x ", Data(), Ctx()).status().message())
+      << "a text that does not parse fails the same way, every time";
+  EXPECT_FALSE(cache.CompileString("KEY", "{{ .x ", Data(), Ctx()).ok());
+
+  const std::map<std::string, std::string> files = {
+      {"query.sql", R"(select {{ template "cols.gtpl" }} where d = "{{ .DSTART | Date }}")"},
+      {"cols.gtpl", "a, b"}};
+  auto assets = cache.CompileAssets(files, Data(), Ctx());
+  ASSERT_TRUE(assets.ok()) << assets.status();
+  EXPECT_EQ(*assets, *CompileAssets(files, Data(), Ctx()));
+  EXPECT_EQ(assets->at("query.sql"), R"(select a, b where d = "2023-03-07")");
+
+  // Past its bound it starts afresh and still answers.
+  for (int i = 0; i < 150; ++i) {
+    ASSERT_TRUE(cache.CompileString("k" + std::to_string(i), "{{ .n }}", Data(), Ctx()).ok());
+  }
+  EXPECT_LE(cache.size(), 100u);
+}
+
+TEST(TemplateCache, ManyThreadsRenderTheSameTextsAtOnce) {
+  TemplateCache cache;
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      const FuncContext ctx = t % 2 == 0 ? Ctx() : Ctx(Jakarta());
+      const std::string want = t % 2 == 0 ? "2023-03-31 10:00" : "2023-03-31 17:00";
+      for (int i = 0; i < 500; ++i) {
+        auto out = cache.CompileString("t" + std::to_string(i % 7),
+                                       R"({{ date "2006-01-02 15:04" .t }})", Data(), ctx);
+        if (!out.ok() || *out != want) wrong.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(cache.size(), 7u);
 }
 
 }  // namespace

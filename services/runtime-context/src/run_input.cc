@@ -32,12 +32,14 @@ std::string LabelText(const std::string& text) {
 bool NamesASecret(const std::string& raw) { return raw.find(".secret.") != std::string::npos; }
 
 // Compiles every value of `config` with `data`; values naming a secret go to `secrets`.
-absl::Status CompileConfig(const spec::StringMap& config, const tmpl::Value& data,
-                           const tmpl::FuncContext& funcs, const std::string& what,
-                           std::map<std::string, std::string>* plain,
+absl::Status CompileConfig(const JobContext& context, const spec::StringMap& config,
+                           const tmpl::Value& data, const tmpl::FuncContext& funcs,
+                           const std::string& what, std::map<std::string, std::string>* plain,
                            std::map<std::string, std::string>* secrets) {
   for (const auto& [key, raw] : config) {
-    auto compiled = tmpl::CompileString(key, raw, data, funcs);
+    auto compiled = context.templates != nullptr
+                        ? context.templates->CompileString(key, raw, data, funcs)
+                        : tmpl::CompileString(key, raw, data, funcs);
     if (!compiled.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(what, " config ", key, " does not compile: ", compiled.status().message()));
@@ -45,6 +47,14 @@ absl::Status CompileConfig(const spec::StringMap& config, const tmpl::Value& dat
     (NamesASecret(raw) ? *secrets : *plain)[key] = *std::move(compiled);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<std::string, std::string>> Assets(const JobContext& context,
+                                                          const tmpl::Value& data,
+                                                          const tmpl::FuncContext& funcs) {
+  return context.templates != nullptr
+             ? context.templates->CompileAssets(*context.assets, data, funcs)
+             : tmpl::CompileAssets(*context.assets, data, funcs);
 }
 
 }  // namespace
@@ -155,8 +165,8 @@ absl::StatusOr<RunInput> CompileRunInput(const JobContext& context,
   // The task config, then TASK__ for hooks and assets.
   RunInput out;
   std::map<std::string, std::string> task_plain, task_secrets;
-  if (absl::Status s = CompileConfig(job.task.config, tmpl::Value(data), funcs, "task", &task_plain,
-                                     &task_secrets);
+  if (absl::Status s = CompileConfig(context, job.task.config, tmpl::Value(data), funcs, "task",
+                                     &task_plain, &task_secrets);
       !s.ok()) {
     return s;
   }
@@ -179,8 +189,8 @@ absl::StatusOr<RunInput> CompileRunInput(const JobContext& context,
     }
     out.envs["JOB_LABELS"] = labels;
   } else {
-    if (absl::Status s =
-            CompileConfig(hook->config, full, funcs, "hook " + hook->name, &out.envs, &out.secrets);
+    if (absl::Status s = CompileConfig(context, hook->config, full, funcs, "hook " + hook->name,
+                                       &out.envs, &out.secrets);
         !s.ok()) {
       return s;
     }
@@ -188,7 +198,7 @@ absl::StatusOr<RunInput> CompileRunInput(const JobContext& context,
   for (const auto& [k, v] : system) out.envs[k] = v;
 
   if (context.assets != nullptr && !context.assets->empty()) {
-    auto files = tmpl::CompileAssets(*context.assets, full, funcs);
+    auto files = Assets(context, full, funcs);
     if (!files.ok()) return absl::InvalidArgumentError(files.status().message());
     out.files = *std::move(files);
     // bq2bq replacing a window longer than a day: the query once per day of it, so each
@@ -207,7 +217,7 @@ absl::StatusOr<RunInput> CompileRunInput(const JobContext& context,
         slice["DSTART"] = tmpl::Value(dstart);
         slice["DEND"] = tmpl::Value(dend);
         // The whole set, so that the query's includes resolve.
-        auto rendered = tmpl::CompileAssets(*context.assets, tmpl::Value(slice), funcs);
+        auto rendered = Assets(context, tmpl::Value(slice), funcs);
         if (!rendered.ok()) return absl::InvalidArgumentError(rendered.status().message());
         parts.push_back(rendered->at("query.sql"));
       }

@@ -498,6 +498,7 @@ absl::StatusOr<core::v1::JobRunInputResponse> ReadModel::RunInput(
   context.project_record = project ? &project->record : nullptr;
   context.presets = project ? &project->presets : nullptr;
   context.destination = destination;
+  context.templates = &templates_;
   RunInputRequest r;
   r.scheduled_at = absl::FromUnixNanos(
       google::protobuf::util::TimeUtil::TimestampToNanoseconds(request.scheduled_at()));

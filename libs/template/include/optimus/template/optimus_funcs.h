@@ -2,9 +2,13 @@
 // join, dateFrom, dateFromStr) and the compilers Optimus runs templates through.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <memory>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -37,5 +41,34 @@ absl::StatusOr<std::string> CompileString(std::string_view name, std::string_vie
 // is executed and trimmed. Partials come back unchanged. Errors name the file.
 absl::StatusOr<std::map<std::string, std::string>> CompileAssets(
     const std::map<std::string, std::string>& files, const Value& data, const FuncContext& ctx);
+
+// CompileString and CompileAssets for texts rendered again and again (a job's config and
+// assets, for the input of every run): each distinct text is parsed once and kept, and later
+// renders only execute it. The functions read the FuncContext of each call. Safe to use from
+// many threads. Past `max_entries` texts it starts afresh.
+class TemplateCache {
+ public:
+  explicit TemplateCache(size_t max_entries = 50000);
+  ~TemplateCache();
+  TemplateCache(const TemplateCache&) = delete;
+  TemplateCache& operator=(const TemplateCache&) = delete;
+
+  absl::StatusOr<std::string> CompileString(std::string_view name, std::string_view text,
+                                            const Value& data, const FuncContext& ctx) const;
+  absl::StatusOr<std::map<std::string, std::string>> CompileAssets(
+      const std::map<std::string, std::string>& files, const Value& data,
+      const FuncContext& ctx) const;
+
+  size_t size() const;
+
+ private:
+  struct Entry;
+  std::shared_ptr<const Entry> Find(const std::string& key,
+                                    const std::function<void(Entry&)>& parse) const;
+
+  const size_t max_entries_;
+  mutable std::shared_mutex mu_;
+  mutable std::unordered_map<std::string, std::shared_ptr<const Entry>> entries_;
+};
 
 }  // namespace optimus::tmpl

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "optimus/events/v1/jobs.pb.h"
 #include "optimus/spec/model.h"
+#include "optimus/template/optimus_funcs.h"
 
 namespace optimus::runtime_context {
 
@@ -43,6 +44,8 @@ struct JobContext {
   std::string destination;  // JOB_DESTINATION
   // The secrets the job may read (its project's and its namespace's), by upper-case name.
   const std::map<std::string, std::string>* secrets = nullptr;
+  // Keeps the parsed config values and assets between runs; each is parsed anew when null.
+  const tmpl::TemplateCache* templates = nullptr;
 };
 
 // The run input of one instance for one scheduled time. NotFound for a hook the job does not

@@ -95,6 +95,7 @@ class ReadModel {
 
   blob::BlobStore* blob_;
   std::optional<secrets::SecretBox> box_;
+  tmpl::TemplateCache templates_;  // the jobs' config values and assets, parsed once
   mutable std::shared_mutex mu_;
   std::map<std::string, events::v1::SecretRecord> secrets_;  // by project/NAME, sealed
   std::map<std::string, std::shared_ptr<const Job>> jobs_;   // by project/job
