@@ -201,7 +201,8 @@ fi
 code=$(curl -s -o "$TMP/denied.json" -w '%{http_code}' -H "Authorization: Bearer $OTHER" -XPOST "$rc" \
   -d '{"scheduled_at": "2024-03-07T02:00:00Z", "instance_type": "TYPE_TASK"}')
 if [ "$code" = 403 ] && grep -q 'cannot act on project' "$TMP/denied.json" && ! grep -qF "$token" "$TMP/denied.json" &&
-   curl -fsS "http://127.0.0.1:${HTTP[runtime-context]}/metrics" | grep -q 'optimus_auth_denials_total{reason="project",route="POST /api/v1beta1/project/{project_name}/job/{job_name}/run_input"} 1'; then
+   curl -fsS "http://127.0.0.1:${HTTP[runtime-context]}/metrics" >"$TMP/rc-metrics.txt" &&
+   grep -qF 'optimus_auth_denials_total{reason="project",route="POST /api/v1beta1/project/{project_name}/job/{job_name}/run_input"} 1' "$TMP/rc-metrics.txt"; then
   pass "runtime-context refuses another project's token with 403 and counts it"
 else
   fail "another project's token on runtime-context: $code $(head -c 300 "$TMP/denied.json")"
