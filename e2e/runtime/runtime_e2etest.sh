@@ -130,6 +130,19 @@ ok = (d["job"]["name"] == "sample-project.sales_raw.orders" and d["namespace"]["
 sys.exit(0 if ok else 1)
 PY
 check 403 "the older …/instance path with another project's token" -XPOST -H "Authorization: Bearer $OTHER" "$inst_url" -d '{"scheduledAt":"2024-03-07T01:00:00Z"}'
+# A deployment is read with a token of its project only; another project's token learns
+# nothing of whether a project exists when it tries to register it.
+did=$(curl -fsS -XPOST -H "Authorization: Bearer $TOKEN" "$api/project/sample-project/namespace" -d '{"namespace": {"name": "extra"}}' |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["deploymentId"])' 2>/dev/null)
+[ -n "$did" ] && pass "the project's token registers a namespace over REST ($did)" || fail "REST namespace register with the project's token"
+check 200 "its deployment with the project's token" -H "Authorization: Bearer $TOKEN" "$api/deployment/$did"
+check 403 "its deployment with another project's token" -H "Authorization: Bearer $OTHER" "$api/deployment/$did"
+check 401 "its deployment without a token" "$api/deployment/$did"
+check 404 "an unknown deployment" -H "Authorization: Bearer $TOKEN" "$api/deployment/no-such-id"
+check 403 "registering an existing project with another project's token" -XPOST -H "Authorization: Bearer $OTHER" "$api/project" -d '{"project": {"name": "sample-project"}}'
+grep -q 'cannot act on project' "$TMP/body" || fail "the refusal names the token's project: $(cat "$TMP/body")"
+check 403 "registering a new project with another project's token" -XPOST -H "Authorization: Bearer $OTHER" "$api/project" -d '{"project": {"name": "nobody-knows"}}'
+grep -q 'cannot act on project' "$TMP/body" && pass "the same refusal whether the project exists or not" || fail "refusal for a new project: $(cat "$TMP/body")"
 check 200 "/metrics without a token" "http://127.0.0.1:$http/metrics"
 python3 - "$TMP/body" <<'PY' && pass "denials are counted by route and reason" || fail "denial metrics: $(grep optimus_auth_denials_total "$TMP/body" | head -20)"
 import re, sys

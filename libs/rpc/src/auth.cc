@@ -101,8 +101,8 @@ absl::StatusOr<std::vector<TokenGrant>> ParseTokenGrants(const std::vector<std::
                scope.size() > kProjectPrefix.size()) {
       grant.principal.project = std::string(scope.substr(kProjectPrefix.size()));
     } else {
-      return BadEntry(i,
-                      Cat("has scope \"", scope, "\", which is neither admin nor project:<name>"));
+      // Not repeated: an entry in the old plain-token form may hold a token with a '='.
+      return BadEntry(i, "has a scope that is neither admin nor project:<name>");
     }
     if (secret.empty()) return BadEntry(i, "has no token after '='");
     if (StartsWithIgnoreCase(secret, kSha256Prefix)) {

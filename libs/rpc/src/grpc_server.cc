@@ -292,6 +292,11 @@ std::string CallTraceId(const grpc::ServerContextBase* context) {
 ScopedCallTrace::ScopedCallTrace(const grpc::ServerContextBase* context)
     : scope_(CallTraceId(context)) {}
 
+std::string_view CallAuthorization(const grpc::ServerContextBase* context) {
+  return context == nullptr ? std::string_view()
+                            : FindMetadata(context->client_metadata(), "authorization");
+}
+
 grpc::Status Authorize(const grpc::ServerContextBase* context, const Authenticator* authenticator,
                        std::string_view method, std::string_view project,
                        std::optional<Access> access) {

@@ -182,6 +182,8 @@ TEST(AuthTest, GrantsParseAndRefuseClearly) {
   EXPECT_EQ(scope.find("s3cr3t"), std::string::npos) << "the secret is never repeated";
   EXPECT_NE(bad({"admin=sha256:abc"}).find("not 64 hex digits"), std::string::npos);
   EXPECT_NE(bad({"project:=x"}).find("neither admin"), std::string::npos);
+  EXPECT_EQ(bad({"dG9rZW4tcGFydA=="}).find("dG9rZW4tcGFydA"), std::string::npos)
+      << "a base64 token with '=' in it is not read back as a scope";
   EXPECT_NE(bad({"admin="}).find("no token"), std::string::npos);
 
   std::string token = NewToken();

@@ -244,4 +244,11 @@ absl::StatusOr<core::v1::DeploymentStatus> Status(store::Database& db, const std
   return status;
 }
 
+absl::StatusOr<std::string> DeploymentProject(store::Database& db, const std::string& id) {
+  auto row = db.Execute("SELECT project FROM deployments WHERE id = $1", {id});
+  if (!row.ok()) return row.status();
+  if (row->rows.empty()) return absl::NotFoundError("no deployment " + id + " on this server");
+  return row->rows[0].Text(0);
+}
+
 }  // namespace optimus::ingest

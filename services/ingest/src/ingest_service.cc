@@ -25,6 +25,7 @@
 #include "optimus/ingest/secrets.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/rpc/grpc_server.h"
+#include "optimus/rpc/status.h"
 #include "optimus/spec/loaders.h"
 #include "optimus/spec/schedule_hooks.h"
 #include "optimus/spec/validate.h"
@@ -102,13 +103,14 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
                                const core::v1::RegisterProjectRequest* req,
                                core::v1::RegisterProjectResponse* resp) override {
     // A project's own token may register it again (every deploy does); creating one needs an
-    // admin token.
-    const bool known = ingest::GetProject(ctx_.db, req->name()).ok();
-    if (grpc::Status allowed = rpc::Authorize(
-            context, ctx_.authenticator, "optimus.core.v1.DeploymentService/RegisterProject",
-            req->name(), known ? rpc::Access::kProject : rpc::Access::kAdmin);
-        !allowed.ok()) {
-      return allowed;
+    // admin token. Null context: the REST route, which checked the caller itself.
+    if (context != nullptr) {
+      if (absl::Status allowed = MayRegisterProject(
+              ctx_.authenticator, "optimus.core.v1.DeploymentService/RegisterProject", req->name(),
+              ingest::GetProject(ctx_.db, req->name()).ok(), rpc::CallAuthorization(context));
+          !allowed.ok()) {
+        return rpc::ToGrpcStatus(allowed);
+      }
     }
     if (req->name().empty()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a project needs a name");
@@ -410,12 +412,22 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
   grpc::Status WatchDeployment(grpc::ServerContext* context,
                                const core::v1::WatchDeploymentRequest* req,
                                grpc::ServerWriter<core::v1::DeploymentStatus>* writer) override {
-    // A deployment id is a random UUID its deployer was given: any accepted token may follow it.
-    if (grpc::Status allowed = rpc::Authorize(context, ctx_.authenticator,
-                                              "optimus.core.v1.DeploymentService/WatchDeployment",
-                                              "", rpc::Access::kAnyToken);
+    // An accepted token first (401/403 before anything is looked up), then one of the
+    // deployment's project.
+    constexpr char kWatch[] = "optimus.core.v1.DeploymentService/WatchDeployment";
+    if (grpc::Status allowed =
+            rpc::Authorize(context, ctx_.authenticator, kWatch, "", rpc::Access::kAnyToken);
         !allowed.ok()) {
       return allowed;
+    }
+    if (ctx_.authenticator != nullptr) {
+      auto project = DeploymentProject(ctx_.db, req->deployment_id());
+      if (!project.ok()) return rpc::ToGrpcStatus(project.status());
+      if (grpc::Status allowed =
+              rpc::Authorize(context, ctx_.authenticator, kWatch, *project, rpc::Access::kProject);
+          !allowed.ok()) {
+        return allowed;
+      }
     }
     // The status is read again only when progress for this deployment was committed, and at
     // most every interval: many watchers of a large deploy would otherwise re-read their
@@ -623,8 +635,10 @@ absl::Status IngestService::Start(app::Context& context) {
                                           context.authenticator);
   context.grpc.AddService(secrets_.get(), "optimus.core.v1.SecretService");
   AddSecretRoutes(context.http, *secrets_);
-  AddRestRoutes(context.http, *impl_, context.db,
-                [this](const core::v1::ListJobSpecsRequest& r) { return impl_->ListJobSpecs(r); });
+  AddRestRoutes(
+      context.http, *impl_, context.db,
+      [this](const core::v1::ListJobSpecsRequest& r) { return impl_->ListJobSpecs(r); },
+      context.authenticator);
   if (const std::string host = context.config.String("ingest.lineage_host"); !host.empty()) {
     lineage_proxy_ =
         std::make_unique<LineageProxy>(host, context.authenticator, context.internal_token);

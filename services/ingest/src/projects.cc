@@ -64,4 +64,16 @@ absl::StatusOr<core::v1::ProjectInfo> GetProject(store::Database& db, const std:
   return Parse(rows->rows[0].Text(0));
 }
 
+absl::Status MayRegisterProject(const rpc::Authenticator* authenticator, std::string_view route,
+                                const std::string& project, bool exists,
+                                std::string_view authorization) {
+  for (rpc::Access access : {rpc::Access::kProject, rpc::Access::kAdmin}) {
+    if (access == rpc::Access::kAdmin && exists) break;
+    auto allowed = rpc::Authorize(
+        authenticator, {.route = route, .project = project, .access = access}, authorization);
+    if (!allowed.ok()) return allowed.status();
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace optimus::ingest

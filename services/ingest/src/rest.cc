@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "optimus/ingest/deployments.h"
+#include "optimus/ingest/projects.h"
 #include "optimus/pipeline/change_events.h"
 #include "optimus/rpc/proto_json.h"
 #include "optimus/spec/loaders.h"
@@ -214,7 +215,8 @@ core::v1::ListJobSpecsRequest JobsOf(const std::string& project, const std::stri
 }  // namespace
 
 void AddRestRoutes(rpc::HttpServer& http, core::v1::DeploymentService::Service& service,
-                   store::Database& db, ListJobSpecsFn list_job_specs) {
+                   store::Database& db, ListJobSpecsFn list_job_specs,
+                   const rpc::Authenticator* authenticator) {
   // Reading jobs: Optimus's List, Get and GetJobSpecifications.
   http.Get(std::string(kNamespace) + "/job",
            JsonRoute([list_job_specs](const HttpRequest& request) -> absl::StatusOr<json> {
@@ -253,22 +255,29 @@ void AddRestRoutes(rpc::HttpServer& http, core::v1::DeploymentService::Service& 
         return json{{"jobs", json::array()}, {"jobSpecificationResponses", std::move(responses)}};
       }));
 
-  http.Post(kProjects, JsonRoute([&service](const HttpRequest& request) -> absl::StatusOr<json> {
-              auto project = BodyField(request, "project", "an object with the project's name");
-              if (!project.ok()) return project.status();
-              auto named = Named(*project, "project");
-              if (!named.ok()) return named.status();
-              core::v1::RegisterProjectRequest register_project;
-              register_project.set_name(named->name());
-              *register_project.mutable_config() = named->config();
-              *register_project.mutable_variables() = named->variables();
-              core::v1::RegisterProjectResponse response;
-              if (auto s = service.RegisterProject(nullptr, &register_project, &response);
-                  !s.ok()) {
-                return FromGrpc(s);
-              }
-              return Submitted("project " + named->name(), response.deployment_id());
-            }));
+  http.Post(
+      kProjects,
+      JsonRoute([&service, &db, authenticator](const HttpRequest& request) -> absl::StatusOr<json> {
+        auto project = BodyField(request, "project", "an object with the project's name");
+        if (!project.ok()) return project.status();
+        auto named = Named(*project, "project");
+        if (!named.ok()) return named.status();
+        if (absl::Status allowed = MayRegisterProject(
+                authenticator, "POST /api/v1beta1/project", named->name(),
+                GetProject(db, named->name()).ok(), request.Header("Authorization"));
+            !allowed.ok()) {
+          return allowed;
+        }
+        core::v1::RegisterProjectRequest register_project;
+        register_project.set_name(named->name());
+        *register_project.mutable_config() = named->config();
+        *register_project.mutable_variables() = named->variables();
+        core::v1::RegisterProjectResponse response;
+        if (auto s = service.RegisterProject(nullptr, &register_project, &response); !s.ok()) {
+          return FromGrpc(s);
+        }
+        return Submitted("project " + named->name(), response.deployment_id());
+      }));
   http.Get(kProjects, JsonRoute([&service](const HttpRequest&) -> absl::StatusOr<json> {
              core::v1::ListProjectsRequest list;
              core::v1::ListProjectsResponse response;
@@ -366,12 +375,24 @@ void AddRestRoutes(rpc::HttpServer& http, core::v1::DeploymentService::Service& 
                                  response.deployment_id());
               }));
 
-  http.Get("/api/v1beta1/deployment/{deployment_id}", [&db](const HttpRequest& request) {
-    int64_t last = 0;
-    auto status = Status(db, request.PathParam("deployment_id"), 0, &last);
-    if (!status.ok()) return HttpResponse::Error(status.status());
-    return rpc::ProtoResponse(*status);
-  });
+  http.Get(
+      "/api/v1beta1/deployment/{deployment_id}", [&db, authenticator](const HttpRequest& request) {
+        // Any accepted token reaches here; the deployment's project decides.
+        auto project = DeploymentProject(db, request.PathParam("deployment_id"));
+        if (!project.ok()) return HttpResponse::Error(project.status());
+        if (auto allowed = rpc::Authorize(authenticator,
+                                          {.route = "GET /api/v1beta1/deployment/{deployment_id}",
+                                           .project = *project,
+                                           .access = rpc::Access::kProject},
+                                          request.Header("Authorization"));
+            !allowed.ok()) {
+          return HttpResponse::Error(allowed.status());
+        }
+        int64_t last = 0;
+        auto status = Status(db, request.PathParam("deployment_id"), 0, &last);
+        if (!status.ok()) return HttpResponse::Error(status.status());
+        return rpc::ProtoResponse(*status);
+      });
 }
 
 }  // namespace optimus::ingest

@@ -219,23 +219,26 @@ EventRecorder::EventRecorder(store::Database& db, const store::Outbox& outbox, s
   writer_ = std::jthread([this](std::stop_token stop) { Run(stop); });
 }
 
-EventRecorder::~EventRecorder() {
+EventRecorder::~EventRecorder() { Close(); }
+
+void EventRecorder::Close() {
   {
     std::lock_guard lock(mu_);  // the writer is waiting, or sees the request before it waits
+    closed_ = true;
     writer_.request_stop();
   }
   cv_.notify_all();
+  if (writer_.joinable() && writer_.get_id() != std::this_thread::get_id()) writer_.join();
 }
 
 absl::Status EventRecorder::Record(events::v1::JobRunEvent event) {
-  Pending pending{std::move(event), {}};
-  std::future<absl::Status> done = pending.done.get_future();
+  auto pending = std::make_shared<Pending>();
+  pending->event = std::move(event);
+  std::future<absl::Status> done = pending->done.get_future();
   {
     std::lock_guard lock(mu_);
-    if (writer_.get_stop_token().stop_requested()) {
-      return absl::UnavailableError("runtime-context is stopping; post the event again");
-    }
-    queue_.push_back(&pending);
+    if (closed_) return absl::UnavailableError("runtime-context is stopping; post the event again");
+    queue_.push_back(std::move(pending));
   }
   cv_.notify_one();
   return done.get();
@@ -243,30 +246,46 @@ absl::Status EventRecorder::Record(events::v1::JobRunEvent event) {
 
 void EventRecorder::Run(std::stop_token stop) {
   for (;;) {
-    std::vector<Pending*> batch;
+    std::vector<std::shared_ptr<Pending>> batch;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return !queue_.empty() || stop.stop_requested(); });
       if (queue_.empty()) return;  // stopping, and every queued event was answered
       while (!queue_.empty() && batch.size() < max_batch_) {
-        batch.push_back(queue_.front());
+        batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
-    // One transaction for every event that arrived while the last one committed; in queue
-    // order, so events of one run apply in the order they came.
-    absl::Status shared = db_.InTransaction([&](store::Transaction& tx) {
-      for (Pending* p : batch) {
+    Write(batch);
+  }
+}
+
+void EventRecorder::Write(const std::vector<std::shared_ptr<Pending>>& batch) {
+  // One transaction for every event that arrived while the last one committed; in queue
+  // order, so events of one run apply in the order they came.
+  absl::Status shared;
+  try {
+    shared = db_.InTransaction([&](store::Transaction& tx) {
+      for (const auto& p : batch) {
         if (absl::Status s = RecordJobEventIn(tx, outbox_, p->event); !s.ok()) return s;
       }
       return absl::OkStatus();
     });
-    for (Pending* p : batch) {
-      // A failed shared transaction recorded nothing: each event alone, so that one that
-      // cannot be recorded fails only its own request.
-      p->done.set_value(shared.ok() || batch.size() == 1 ? shared
-                                                         : RecordJobEvent(db_, outbox_, p->event));
+  } catch (const std::exception& e) {
+    shared = absl::InternalError(std::string("recording job events failed: ") + e.what());
+  }
+  for (const auto& p : batch) {
+    // A failed shared transaction recorded nothing: each event alone, so that one that cannot
+    // be recorded fails only its own request.
+    absl::Status own = shared;
+    if (!shared.ok() && batch.size() > 1) {
+      try {
+        own = RecordJobEvent(db_, outbox_, p->event);
+      } catch (const std::exception& e) {
+        own = absl::InternalError(std::string("recording a job event failed: ") + e.what());
+      }
     }
+    p->done.set_value(own);
   }
 }
 

@@ -630,7 +630,9 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
 
 void RuntimeContextService::Stop() {
   if (worker_) worker_->Stop();
-  recorder_.reset();  // after the requests drained: answers what is queued, then stops
+  // Answers what is queued, then refuses (503) events of requests still running; the recorder
+  // itself lives as long as the component, which outlives the HTTP server.
+  if (recorder_) recorder_->Close();
 }
 
 }  // namespace optimus::runtime_context

@@ -114,6 +114,9 @@ class ScopedCallTrace {
   telemetry::ScopedTraceId scope_;
 };
 
+// The call's "authorization" metadata ("" when it sent none).
+std::string_view CallAuthorization(const grpc::ServerContextBase* context);
+
 // The bearer-token decision for a call, from its "authorization" metadata: OK, UNAUTHENTICATED
 // (missing or not a bearer token) or PERMISSION_DENIED (unknown token, or one not enough for
 // `project` or `access`, see auth.h). `method` is "package.Service/Method". OK when no

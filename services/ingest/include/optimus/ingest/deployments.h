@@ -33,6 +33,9 @@ absl::Status ApplyProgress(store::Transaction& tx,
 // The deployment's counts, the jobs whose stage changed after `after_seq` (sets `last_seq`), and
 // whether it is done: spec-store took it all in (the progress record without a job) and every
 // job is terminal. NotFound for an unknown id.
+// The project deployment `id` belongs to; NotFound for an id this ingest does not know.
+absl::StatusOr<std::string> DeploymentProject(store::Database& db, const std::string& id);
+
 absl::StatusOr<core::v1::DeploymentStatus> Status(store::Database& db, const std::string& id,
                                                   int64_t after_seq, int64_t* last_seq);
 

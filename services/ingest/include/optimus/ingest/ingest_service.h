@@ -21,11 +21,12 @@ class IngestService : public app::Component {
   IngestService();
   ~IngestService() override;
   std::string name() const override { return "ingest"; }
-  // Listing every project or creating one over REST needs an admin token; following a
-  // deployment (a random id its deployer was given) any accepted token.
+  // Listing every project needs an admin token. Registering a project and reading a
+  // deployment need an accepted token at the route; the handler then asks for one of the
+  // project's (registering a new project: an admin's).
   std::map<std::string, rpc::Access, std::less<>> AccessRules() const override {
     return {{"GET /api/v1beta1/project", rpc::Access::kAdmin},
-            {"POST /api/v1beta1/project", rpc::Access::kAdmin},
+            {"POST /api/v1beta1/project", rpc::Access::kAnyToken},
             {"GET /api/v1beta1/deployment/{deployment_id}", rpc::Access::kAnyToken}};
   }
   std::vector<store::Migration> Migrations() const override;

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "optimus/bus/message.h"
 #include "optimus/core/v1/deploy.pb.h"
+#include "optimus/rpc/auth.h"
 #include "optimus/store/database.h"
 
 namespace optimus::ingest {
@@ -19,6 +20,14 @@ absl::Status ApplyProjectRecord(store::Transaction& tx, const bus::Message& mess
 
 // Every project, sorted by name.
 absl::StatusOr<std::vector<core::v1::ProjectInfo>> ListProjects(store::Database& db);
+
+// Whether the caller (its Authorization header value) may register `project`: a token of that
+// project may register it again, as every deploy does; creating one needs an admin token. The
+// project's own check comes first, so another project's token learns nothing of whether it
+// exists.
+absl::Status MayRegisterProject(const rpc::Authenticator* authenticator, std::string_view route,
+                                const std::string& project, bool exists,
+                                std::string_view authorization);
 
 // One project; NotFound when the server holds none of that name.
 absl::StatusOr<core::v1::ProjectInfo> GetProject(store::Database& db, const std::string& name);

@@ -19,8 +19,11 @@ using ListJobSpecsFn = std::function<absl::StatusOr<core::v1::ListJobSpecsRespon
     const core::v1::ListJobSpecsRequest&)>;
 
 // Registers the routes on `http`. `service` must outlive the server; its handlers are called
-// without a gRPC context (they use none).
+// without a gRPC context (the HTTP server checked the caller's token for the path's project).
+// Registering a project and reading a deployment check more in the route, with
+// `authenticator` (null: authentication off).
 void AddRestRoutes(rpc::HttpServer& http, core::v1::DeploymentService::Service& service,
-                   store::Database& db, ListJobSpecsFn list_job_specs);
+                   store::Database& db, ListJobSpecsFn list_job_specs,
+                   const rpc::Authenticator* authenticator = nullptr);
 
 }  // namespace optimus::ingest

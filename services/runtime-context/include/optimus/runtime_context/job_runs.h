@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -46,26 +47,32 @@ absl::Status RecordJobEventIn(store::Transaction& tx, const store::Outbox& outbo
 class EventRecorder {
  public:
   EventRecorder(store::Database& db, const store::Outbox& outbox, size_t max_batch = 256);
-  // Answers the events queued so far, then stops; Record() then answers Unavailable.
+  // Close(), then waits for the writer.
   ~EventRecorder();
+
+  // Answers the events queued so far, then stops the writer; Record() answers Unavailable from
+  // then on. Safe to call more than once.
+  void Close();
   EventRecorder(const EventRecorder&) = delete;
   EventRecorder& operator=(const EventRecorder&) = delete;
 
   absl::Status Record(events::v1::JobRunEvent event);
 
  private:
-  struct Pending {
+  struct Pending {  // owned by the queue and the writer; Record() keeps only the future
     events::v1::JobRunEvent event;
     std::promise<absl::Status> done;
   };
   void Run(std::stop_token stop);
+  void Write(const std::vector<std::shared_ptr<Pending>>& batch);
 
   store::Database& db_;
   const store::Outbox& outbox_;
   const size_t max_batch_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Pending*> queue_;
+  std::deque<std::shared_ptr<Pending>> queue_;
+  bool closed_ = false;
   std::jthread writer_;  // last: stopped and joined before the members it uses go
 };
 
