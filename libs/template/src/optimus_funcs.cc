@@ -2,8 +2,8 @@
 #include "optimus/template/optimus_funcs.h"
 
 #include <algorithm>
-#include <mutex>
 #include <cstdlib>
+#include <mutex>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -342,7 +342,8 @@ struct TemplateCache::Entry {
   TemplateSet set{ContextualFuncMap()};
 };
 
-TemplateCache::TemplateCache(size_t max_entries) : max_entries_(std::max<size_t>(1, max_entries)) {}
+TemplateCache::TemplateCache(size_t max_entries, size_t max_bytes)
+    : max_entries_(std::max<size_t>(1, max_entries)), max_bytes_(max_bytes) {}
 TemplateCache::~TemplateCache() = default;
 
 std::shared_ptr<const TemplateCache::Entry> TemplateCache::Find(
@@ -354,9 +355,16 @@ std::shared_ptr<const TemplateCache::Entry> TemplateCache::Find(
   auto entry = std::make_shared<Entry>();
   parse(*entry);
   std::unique_lock lock(mu_);
-  // Past the bound it starts afresh: the texts asked for again come back at once.
-  if (entries_.size() >= max_entries_) entries_.clear();
-  return entries_.emplace(key, std::move(entry)).first->second;
+  // Past a bound it starts afresh: the texts asked for again come back at once. A text larger
+  // than the whole budget is rendered but not kept.
+  if (key.size() > max_bytes_) return entry;
+  if (entries_.size() >= max_entries_ || bytes_ + key.size() > max_bytes_) {
+    entries_.clear();
+    bytes_ = 0;
+  }
+  auto [it, added] = entries_.emplace(key, std::move(entry));
+  if (added) bytes_ += key.size();
+  return it->second;
 }
 
 size_t TemplateCache::size() const {

@@ -248,6 +248,17 @@ TEST(TemplateCache, RendersAsTheUncachedCompilersWithEachCallsContext) {
     ASSERT_TRUE(cache.CompileString("k" + std::to_string(i), "{{ .n }}", Data(), Ctx()).ok());
   }
   EXPECT_LE(cache.size(), 100u);
+
+  // A byte budget too: texts larger than it render but are not kept.
+  TemplateCache small(100, 64);
+  const std::string big = "{{ .n }}" + std::string(100, ' ');
+  EXPECT_EQ(*small.CompileString("k", big, Data(), Ctx()), "42");
+  EXPECT_EQ(small.size(), 0u);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(*small.CompileString("k" + std::to_string(i), "{{ .n }} {{ .n }}", Data(), Ctx()),
+              "42 42");
+  }
+  EXPECT_LE(small.size(), 3u) << "about 22 bytes a key within 64";
 }
 
 TEST(TemplateCache, ManyThreadsRenderTheSameTextsAtOnce) {

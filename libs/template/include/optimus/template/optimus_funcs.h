@@ -45,10 +45,10 @@ absl::StatusOr<std::map<std::string, std::string>> CompileAssets(
 // CompileString and CompileAssets for texts rendered again and again (a job's config and
 // assets, for the input of every run): each distinct text is parsed once and kept, and later
 // renders only execute it. The functions read the FuncContext of each call. Safe to use from
-// many threads. Past `max_entries` texts it starts afresh.
+// many threads. Past `max_entries` texts, or `max_bytes` of text held, it starts afresh.
 class TemplateCache {
  public:
-  explicit TemplateCache(size_t max_entries = 50000);
+  explicit TemplateCache(size_t max_entries = 50000, size_t max_bytes = 64 << 20);
   ~TemplateCache();
   TemplateCache(const TemplateCache&) = delete;
   TemplateCache& operator=(const TemplateCache&) = delete;
@@ -67,7 +67,9 @@ class TemplateCache {
                                     const std::function<void(Entry&)>& parse) const;
 
   const size_t max_entries_;
+  const size_t max_bytes_;
   mutable std::shared_mutex mu_;
+  mutable size_t bytes_ = 0;  // of the keys, which hold the texts
   mutable std::unordered_map<std::string, std::shared_ptr<const Entry>> entries_;
 };
 
