@@ -209,6 +209,7 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
       std::lock_guard<std::mutex> lock(mu_);
       known_plugins = plugins_;
     }
+    const auto plugin_wait_until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     spec::JobValidationOptions options;
     options.hooks = spec::ScheduleValidationHooks();
     options.known_plugins = known_plugins.empty() ? nullptr : &known_plugins;
@@ -227,6 +228,9 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
         const std::string shown =
             file.source_path().empty() ? file.name() + "/job.yaml" : file.source_path();
         auto job = spec::LoadJobSpec(shown, file.spec_yaml(), d);
+        if (job && options.known_plugins != nullptr) {
+          AwaitPlugins(*job, plugin_wait_until, known_plugins);
+        }
         if (job) spec::ValidateJob(*job, options, d);
         if (job && job->name != file.name()) {
           error = "the spec names the job \"" + job->name + "\"";
@@ -518,8 +522,29 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     return ToGrpc(saved);
   }
 
+  // In its first minute ingest may still be reading the plugins topic (a new consumer gets its
+  // records over a few polls): a job naming a plugin whose record is on its way would be
+  // refused as naming an unknown one. Then waits for the job's plugins until `until`, and
+  // refreshes `known`.
+  void AwaitPlugins(const spec::JobSpec& job, std::chrono::steady_clock::time_point until,
+                    std::set<std::string>& known) {
+    std::vector<std::string> wanted = {job.task.name};
+    for (const auto& hook : job.hooks) wanted.push_back(hook.name);
+    const auto missing = [&] {
+      return std::any_of(wanted.begin(), wanted.end(),
+                         [&](const std::string& n) { return !n.empty() && known.count(n) == 0; });
+    };
+    while (missing() && std::chrono::steady_clock::now() - started_ < std::chrono::minutes(1) &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::lock_guard<std::mutex> lock(mu_);
+      known = plugins_;
+    }
+  }
+
   app::Context& ctx_;
   std::unique_ptr<pipeline::ConsumerWorker> worker_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::mutex mu_;
   std::condition_variable changed_;
   std::set<std::string> plugins_;
