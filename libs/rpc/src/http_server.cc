@@ -21,6 +21,7 @@ namespace optimus::rpc {
 struct HttpServer::Route {
   std::string method;
   std::string pattern;
+  std::string access_key;  // "METHOD pattern": what the authenticator's rules are keyed by
   // One entry per path segment: {literal, false} or {placeholder name, true}.
   std::vector<std::pair<std::string, bool>> segments;
   HttpHandler handler;
@@ -198,6 +199,7 @@ void HttpServer::Handle(std::string_view method, std::string_view route_template
   auto route = std::make_unique<Route>();
   route->method = std::string(method);
   route->pattern = std::string(route_template);
+  route->access_key = route->method + " " + route->pattern;
   route->handler = std::move(handler);
   for (std::string_view segment : SplitPath(route_template)) {
     bool opens = segment.find('{') != std::string_view::npos;
@@ -312,11 +314,10 @@ void HttpServer::Dispatch(const httplib::Request& raw, httplib::Response& out) {
       if (name == "project_name") project = value;
     }
     if (project.empty()) project = raw.get_param_value("project_name");
-    const std::string key = route.method + " " + route.pattern;
-    absl::Status allowed =
-        options_.authenticator
-            ->Authorize({.route = key, .project = project}, raw.get_header_value("Authorization"))
-            .status();
+    absl::Status allowed = options_.authenticator
+                               ->Authorize({.route = route.access_key, .project = project},
+                                           raw.get_header_value("Authorization"))
+                               .status();
     if (!allowed.ok()) {
       ApplyResponse(HttpResponse::Error(allowed), out);
       if (allowed.code() == absl::StatusCode::kUnauthenticated) {

@@ -397,32 +397,30 @@ absl::StatusOr<std::pair<std::string, spec::JobSpec>> ReadModel::JobOf(
 std::vector<std::pair<std::string, pipeline::OptimusJobSpecification>> ReadModel::JobSpecifications(
     const std::string& project, const std::string& namespace_name, const std::string& job,
     bool with_assets) const {
-  std::vector<std::shared_ptr<const Job>> found;
-  std::vector<std::string> destinations;
+  std::vector<std::pair<std::shared_ptr<const Job>, std::string>> found;  // with destination
   {
     std::shared_lock lock(mu_);
+    const std::string from = pipeline::JobKey(project, job);  // the job's key, or the project's
     const std::string prefix = pipeline::JobKey(project, "");
-    for (auto it = job.empty() ? jobs_.lower_bound(prefix)
-                               : jobs_.find(pipeline::JobKey(project, job));
-         it != jobs_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+    for (auto it = jobs_.lower_bound(from); it != jobs_.end() && it->first.starts_with(prefix);
+         ++it) {
+      if (!job.empty() && it->first != from) break;
       const Job& j = *it->second;
-      if (j.load_error.empty() &&
-          (namespace_name.empty() || j.record.namespace_() == namespace_name)) {
-        found.push_back(it->second);
-        auto d = destinations_.find(it->first);
-        destinations.push_back(d == destinations_.end() ? "" : d->second);
+      if (!j.load_error.empty() ||
+          (!namespace_name.empty() && j.record.namespace_() != namespace_name)) {
+        continue;
       }
-      if (!job.empty()) break;
+      auto d = destinations_.find(it->first);
+      found.emplace_back(it->second, d == destinations_.end() ? "" : d->second);
     }
   }
   std::vector<std::pair<std::string, pipeline::OptimusJobSpecification>> out;
-  for (size_t i = 0; i < found.size(); ++i) {
+  for (const auto& [j, destination] : found) {
     pipeline::OptimusJobSpecification spec = pipeline::ToOptimusJobSpecification(
-        found[i]->spec, with_assets
-                            ? spec::StringMap(found[i]->assets.begin(), found[i]->assets.end())
-                            : spec::StringMap{});
-    spec.set_destination(destinations[i]);
-    out.emplace_back(found[i]->record.namespace_(), std::move(spec));
+        j->spec,
+        with_assets ? spec::StringMap(j->assets.begin(), j->assets.end()) : spec::StringMap{});
+    spec.set_destination(destination);
+    out.emplace_back(j->record.namespace_(), std::move(spec));
   }
   return out;
 }
@@ -577,17 +575,20 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
   context.grpc.AddService(api_.get(), "optimus.core.v1.JobRunService");
   // Every task pod asks, thousands at a schedule boundary.
   context.grpc.LogSuccessAtDebug("optimus.core.v1.JobRunService/JobRunInput");
-  const auto run_input =
-      [this](const rpc::HttpRequest& request) -> absl::StatusOr<core::v1::JobRunInputResponse> {
+  // The request of a REST run-input call: its body, with the path's project and job.
+  const auto run_request =
+      [](const rpc::HttpRequest& request) -> absl::StatusOr<core::v1::JobRunInputRequest> {
     auto body = rpc::ParseJsonBody<core::v1::JobRunInputRequest>(request.body());
     if (!body.ok()) return body.status();
     body->set_project_name(request.PathParam("project_name"));
     body->set_job_name(request.PathParam("job_name"));
-    return model_->RunInput(*body);
+    return body;
   };
   context.http.Post("/api/v1beta1/project/{project_name}/job/{job_name}/run_input",
-                    [run_input](const rpc::HttpRequest& request) {
-                      auto input = run_input(request);
+                    [this, run_request](const rpc::HttpRequest& request) {
+                      auto body = run_request(request);
+                      if (!body.ok()) return rpc::HttpResponse::Error(body.status());
+                      auto input = model_->RunInput(*body);
                       if (!input.ok()) return rpc::HttpResponse::Error(input.status());
                       auto json = rpc::ToJson(*input);
                       if (!json.ok()) return rpc::HttpResponse::Error(json.status());
@@ -596,11 +597,9 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
   // Optimus v0.1's RegisterInstance, for init containers of old DAGs: the same input in the
   // shape they read (every value an ENV entry, secrets included, as .env was all they wrote).
   context.http.Post("/api/v1beta1/project/{project_name}/job/{job_name}/instance",
-                    [this](const rpc::HttpRequest& request) {
-                      auto body = rpc::ParseJsonBody<core::v1::JobRunInputRequest>(request.body());
+                    [this, run_request](const rpc::HttpRequest& request) {
+                      auto body = run_request(request);
                       if (!body.ok()) return rpc::HttpResponse::Error(body.status());
-                      body->set_project_name(request.PathParam("project_name"));
-                      body->set_job_name(request.PathParam("job_name"));
                       auto input = model_->RunInput(*body);
                       if (!input.ok()) return rpc::HttpResponse::Error(input.status());
                       auto job = model_->JobOf(body->project_name(), body->job_name());

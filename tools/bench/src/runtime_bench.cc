@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "job_names.h"
 #include "google/protobuf/util/time_util.h"
+#include "job_names.h"
 #include "optimus/core/v1/job_run.grpc.pb.h"
 
 namespace {
