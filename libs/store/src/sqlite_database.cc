@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 
@@ -135,7 +136,13 @@ class StatementCache {
   static constexpr size_t kMaxCachedText = 2048;
   static constexpr size_t kMaxStatements = 256;
   sqlite3* db_;
-  std::map<std::string, sqlite3_stmt*, std::less<>> statements_;
+  // Hashed, not ordered: statements share long prefixes ("INSERT INTO ..."), and an ordered
+  // map's comparisons of them were most of a lookup, run once per statement executed.
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+  std::unordered_map<std::string, sqlite3_stmt*, TextHash, std::equal_to<>> statements_;
 };
 
 class SqliteTransaction : public Transaction {

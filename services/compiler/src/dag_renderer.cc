@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "optimus/schedule/time_util.h"
 #include "optimus/spec/loaders.h"
+#include "optimus/spec/stored_spec.h"
 #include "optimus/template/template.h"
 #include "templates.h"
 
@@ -163,8 +164,8 @@ absl::StatusOr<tmpl::Value> DagContext(const events::v1::JobResolution& resoluti
                                        const std::map<std::string, spec::PluginSpec>& plugins,
                                        const RenderOptions& options) {
   spec::Diagnostics d;
-  auto job = spec::LoadJobSpec(resolution.name() + "/job.yaml", resolution.spec_yaml(), d);
-  if (!job || d.HasErrors()) {
+  auto job = spec::LoadStoredJobSpec(resolution.name() + "/job.yaml", resolution.spec_yaml(), d);
+  if (!job) {
     return absl::InvalidArgumentError("the job spec does not load: " + d.ToString());
   }
   auto plugin = plugins.find(job->task.name);

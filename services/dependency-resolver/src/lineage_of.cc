@@ -4,7 +4,7 @@
 #include "absl/strings/ascii.h"
 #include "optimus/lineage/sql_tables.h"
 #include "optimus/lineage/urn.h"
-#include "optimus/spec/loaders.h"
+#include "optimus/spec/stored_spec.h"
 #include "optimus/template/optimus_funcs.h"
 
 namespace optimus::dependency_resolver {
@@ -51,8 +51,8 @@ LineageResult LineageOf(const events::v1::JobSpecRecord& record,
   l.namespace_name = record.namespace_();
   l.name = record.name();
   spec::Diagnostics diagnostics;
-  auto job = spec::LoadJobSpec(record.name() + "/job.yaml", record.spec_yaml(), diagnostics);
-  if (!job || diagnostics.HasErrors()) {
+  auto job = spec::LoadStoredJobSpec(record.name() + "/job.yaml", record.spec_yaml(), diagnostics);
+  if (!job) {
     result.error = "the stored spec does not load: " + diagnostics.ToString();
     return result;
   }

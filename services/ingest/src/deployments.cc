@@ -182,60 +182,67 @@ absl::StatusOr<core::v1::DeploymentStatus> Status(store::Database& db, const std
     status.set_deployment_id(id);
     status.set_total(static_cast<int32_t>(dep->rows[0].Int(0)));
     status.set_error(dep->rows[0].Text(2));
-    auto jobs = tx.Execute(
-        "SELECT project, namespace, job, stage, error, cascaded, seq, recompiled, warning "
-        "FROM deployment_jobs "
-        "WHERE deployment_id = $1 ORDER BY seq",
+    // The counts in one grouped pass inside SQLite, then only the rows changed since the
+    // watcher's last read: watchers of a large deploy re-read often, and materialising every
+    // row of every deployment each time cost the server a twentieth of a deploy's CPU.
+    auto counts = tx.Execute(
+        "SELECT stage, cascaded, COUNT(*) FROM deployment_jobs WHERE deployment_id = $1 "
+        "GROUP BY stage, cascaded",
         {id});
-    if (!jobs.ok()) return jobs.status();
+    if (!counts.ok()) return counts.status();
     bool done = dep->rows[0].Int(1) != 0;
-    *last_seq = after_seq;
-    for (const auto& r : jobs->rows) {
-      const auto stage = static_cast<Stage>(r.Int(3));
-      const bool cascaded = r.Int(5) != 0;
+    for (const auto& r : counts->rows) {
+      const auto stage = static_cast<Stage>(r.Int(0));
+      const auto n = static_cast<int32_t>(r.Int(2));
       done = done && (IsTerminal(stage) || stage == Stage::STAGE_WAITING);
-      if (cascaded) status.set_cascaded(status.cascaded() + 1);
+      if (r.Int(1) != 0) status.set_cascaded(status.cascaded() + n);
       switch (stage) {
         case Stage::STAGE_ACCEPTED:
-          status.set_accepted(status.accepted() + 1);
+          status.set_accepted(status.accepted() + n);
           break;
         case Stage::STAGE_STORED:
-          status.set_stored(status.stored() + 1);
+          status.set_stored(status.stored() + n);
           break;
         case Stage::STAGE_UNCHANGED:
-          status.set_unchanged(status.unchanged() + 1);
+          status.set_unchanged(status.unchanged() + n);
           break;
         case Stage::STAGE_RESOLVED:
         case Stage::STAGE_COMPILED:
-          status.set_resolved(status.resolved() + 1);
+          status.set_resolved(status.resolved() + n);
           break;
         case Stage::STAGE_PUBLISHED:
-          status.set_published(status.published() + 1);
+          status.set_published(status.published() + n);
           break;
         case Stage::STAGE_DELETED:
-          status.set_deleted(status.deleted() + 1);
+          status.set_deleted(status.deleted() + n);
           break;
         case Stage::STAGE_FAILED:
-          status.set_failed(status.failed() + 1);
+          status.set_failed(status.failed() + n);
           break;
         case Stage::STAGE_WAITING:
-          status.set_waiting(status.waiting() + 1);
+          status.set_waiting(status.waiting() + n);
           break;
         default:
           break;
       }
-      if (r.Int(6) > after_seq) {
-        auto* c = status.add_changes();
-        c->set_project(r.Text(0));
-        c->set_namespace_(r.Text(1));
-        c->set_job(r.Text(2));
-        c->set_stage(stage);
-        c->set_error(r.Text(4));
-        c->set_cascaded(cascaded);
-        c->set_recompiled(r.Int(7) != 0);
-        c->set_warning(r.Text(8));
-        *last_seq = std::max(*last_seq, r.Int(6));
-      }
+    }
+    auto jobs = tx.Execute(
+        "SELECT project, namespace, job, stage, error, cascaded, seq, recompiled, warning "
+        "FROM deployment_jobs WHERE deployment_id = $1 AND seq > $2 ORDER BY seq",
+        {id, after_seq});
+    if (!jobs.ok()) return jobs.status();
+    *last_seq = after_seq;
+    for (const auto& r : jobs->rows) {
+      auto* c = status.add_changes();
+      c->set_project(r.Text(0));
+      c->set_namespace_(r.Text(1));
+      c->set_job(r.Text(2));
+      c->set_stage(static_cast<Stage>(r.Int(3)));
+      c->set_error(r.Text(4));
+      c->set_cascaded(r.Int(5) != 0);
+      c->set_recompiled(r.Int(7) != 0);
+      c->set_warning(r.Text(8));
+      *last_seq = std::max(*last_seq, r.Int(6));
     }
     status.set_done(done);
     return absl::OkStatus();

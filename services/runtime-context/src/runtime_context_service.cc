@@ -20,6 +20,7 @@
 #include "optimus/schedule/time_util.h"
 #include "optimus/spec/loaders.h"
 #include "optimus/spec/schedule_hooks.h"
+#include "optimus/spec/stored_spec.h"
 #include "optimus/telemetry/log.h"
 
 namespace optimus::runtime_context {
@@ -208,16 +209,19 @@ void AddJobRunRoutes(rpc::HttpServer& http, const ReadModel& model, store::Datab
            });
 }
 
+const ReadModel::Job::Loaded& ReadModel::Job::loaded() const {
+  std::call_once(once_, [this] {
+    spec::Diagnostics diagnostics;
+    loaded_.spec =
+        spec::LoadStoredJobSpec(record.name() + "/job.yaml", record.spec_yaml(), diagnostics);
+    if (loaded_.spec == nullptr) loaded_.error = diagnostics.ToString();
+  });
+  return loaded_;
+}
+
 absl::StatusOr<std::shared_ptr<const ReadModel::Job>> ReadModel::MakeJob(
     events::v1::JobSpecRecord record) const {
   auto job = std::make_shared<Job>();
-  spec::Diagnostics diagnostics;
-  auto loaded = spec::LoadJobSpec(record.name() + "/job.yaml", record.spec_yaml(), diagnostics);
-  if (loaded && !diagnostics.HasErrors()) {
-    job->spec = *std::move(loaded);
-  } else {
-    job->load_error = diagnostics.ToString();
-  }
   for (const auto& a : record.assets()) {
     if (a.content_case() == events::v1::Asset::kInline) {
       job->assets[a.name()] = a.inline_();
@@ -370,12 +374,13 @@ absl::StatusOr<schedule::Interval> ReadModel::Interval(const std::string& projec
     found = j->second;
     if (auto p = projects_.find(project); p != projects_.end()) owner = p->second;
   }
-  if (!found->load_error.empty()) {
+  const Job::Loaded& loaded = found->loaded();
+  if (!loaded.error.empty()) {
     return absl::FailedPreconditionError("the stored spec of " + job +
-                                         " does not load: " + found->load_error);
+                                         " does not load: " + loaded.error);
   }
   static const std::map<std::string, spec::Preset> kNoPresets;
-  auto window = spec::JobWindow(found->spec, owner ? owner->presets : kNoPresets);
+  auto window = spec::JobWindow(*loaded.spec, owner ? owner->presets : kNoPresets);
   if (!window.ok()) return absl::InvalidArgumentError(window.status().message());
   auto interval = schedule::ComputeInterval(*window, reference_time);
   if (!interval.ok()) return absl::InvalidArgumentError(interval.status().message());
@@ -384,14 +389,19 @@ absl::StatusOr<schedule::Interval> ReadModel::Interval(const std::string& projec
 
 absl::StatusOr<std::pair<std::string, spec::JobSpec>> ReadModel::JobOf(
     const std::string& project, const std::string& job) const {
-  std::shared_lock lock(mu_);
-  auto j = jobs_.find(pipeline::JobKey(project, job));
-  if (j == jobs_.end()) return absl::NotFoundError("no job " + job + " in project " + project);
-  if (!j->second->load_error.empty()) {
-    return absl::FailedPreconditionError("the stored spec of " + job +
-                                         " does not load: " + j->second->load_error);
+  std::shared_ptr<const Job> found;
+  {
+    std::shared_lock lock(mu_);
+    auto j = jobs_.find(pipeline::JobKey(project, job));
+    if (j == jobs_.end()) return absl::NotFoundError("no job " + job + " in project " + project);
+    found = j->second;
   }
-  return std::make_pair(j->second->record.namespace_(), j->second->spec);
+  const Job::Loaded& loaded = found->loaded();
+  if (!loaded.error.empty()) {
+    return absl::FailedPreconditionError("the stored spec of " + job +
+                                         " does not load: " + loaded.error);
+  }
+  return std::make_pair(found->record.namespace_(), *loaded.spec);
 }
 
 std::vector<std::pair<std::string, pipeline::OptimusJobSpecification>> ReadModel::JobSpecifications(
@@ -406,18 +416,17 @@ std::vector<std::pair<std::string, pipeline::OptimusJobSpecification>> ReadModel
          ++it) {
       if (!job.empty() && it->first != from) break;
       const Job& j = *it->second;
-      if (!j.load_error.empty() ||
-          (!namespace_name.empty() && j.record.namespace_() != namespace_name)) {
-        continue;
-      }
+      if (!namespace_name.empty() && j.record.namespace_() != namespace_name) continue;
       auto d = destinations_.find(it->first);
       found.emplace_back(it->second, d == destinations_.end() ? "" : d->second);
     }
   }
   std::vector<std::pair<std::string, pipeline::OptimusJobSpecification>> out;
   for (const auto& [j, destination] : found) {
+    const Job::Loaded& loaded = j->loaded();
+    if (!loaded.error.empty()) continue;
     pipeline::OptimusJobSpecification spec = pipeline::ToOptimusJobSpecification(
-        j->spec,
+        *loaded.spec,
         with_assets ? spec::StringMap(j->assets.begin(), j->assets.end()) : spec::StringMap{});
     spec.set_destination(destination);
     out.emplace_back(j->record.namespace_(), std::move(spec));
@@ -481,15 +490,16 @@ absl::StatusOr<core::v1::JobRunInputResponse> ReadModel::RunInput(
     if (auto p = projects_.find(request.project_name()); p != projects_.end()) project = p->second;
     if (auto d = destinations_.find(key); d != destinations_.end()) destination = d->second;
   }
-  if (!job->load_error.empty()) {
+  const Job::Loaded& loaded = job->loaded();
+  if (!loaded.error.empty()) {
     return absl::FailedPreconditionError("the stored spec of " + request.job_name() +
-                                         " does not load: " + job->load_error);
+                                         " does not load: " + loaded.error);
   }
   auto secrets = SecretsFor(request.project_name(), job->record.namespace_());
   if (!secrets.ok()) return secrets.status();
   JobContext context;
   context.secrets = &*secrets;
-  context.job = &job->spec;
+  context.job = loaded.spec.get();
   context.project = request.project_name();
   context.namespace_name = job->record.namespace_();
   context.assets = &job->assets;

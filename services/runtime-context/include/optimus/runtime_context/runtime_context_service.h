@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -75,11 +76,21 @@ class ReadModel {
   size_t jobs() const;
 
  private:
+  // A job's spec is parsed when a request first needs it: a deploy streams in thousands of
+  // jobs that no run asks for yet, and parsing them all as they arrive took a share of the CPU
+  // the deploy pipeline needed.
   struct Job {
+    struct Loaded {
+      std::shared_ptr<const spec::JobSpec> spec;  // null when it does not load
+      std::string error;                          // why it does not load
+    };
     events::v1::JobSpecRecord record;
-    spec::JobSpec spec;
     std::map<std::string, std::string> assets;
-    std::string load_error;  // why the stored spec does not load ("" = it does)
+    const Loaded& loaded() const;
+
+   private:
+    mutable std::once_flag once_;
+    mutable Loaded loaded_;
   };
   struct Project {
     events::v1::ProjectRecord record;
