@@ -28,6 +28,7 @@
 #include "optimus/rpc/status.h"
 #include "optimus/spec/loaders.h"
 #include "optimus/spec/schedule_hooks.h"
+#include "optimus/spec/stored_spec.h"
 #include "optimus/spec/validate.h"
 #include "optimus/store/outbox.h"
 #include "optimus/telemetry/log.h"
@@ -224,14 +225,22 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
       } else if (!names.insert(file.name()).second) {
         error = "the job is in the deployment twice";
       } else {
+        // Parsed through the stored-spec cache under the name the pipeline reads it by, so
+        // that in optimus serve the resolver and the compiler find it parsed. A spec with
+        // errors is parsed and checked again under its own file's name, which they name.
         spec::Diagnostics d;
-        const std::string shown =
-            file.source_path().empty() ? file.name() + "/job.yaml" : file.source_path();
-        auto job = spec::LoadJobSpec(shown, file.spec_yaml(), d);
+        auto job = spec::LoadStoredJobSpec(file.name() + "/job.yaml", file.spec_yaml(), d);
         if (job && options.known_plugins != nullptr) {
           AwaitPlugins(*job, plugin_wait_until, known_plugins);
         }
         if (job) spec::ValidateJob(*job, options, d);
+        if (job == nullptr || d.HasErrors()) {
+          d = spec::Diagnostics();
+          const std::string shown =
+              file.source_path().empty() ? file.name() + "/job.yaml" : file.source_path();
+          auto named = spec::LoadJobSpec(shown, file.spec_yaml(), d);
+          if (named) spec::ValidateJob(*named, options, d);
+        }
         if (job && job->name != file.name()) {
           error = "the spec names the job \"" + job->name + "\"";
         }
