@@ -1,6 +1,8 @@
 // CloudEvents stamping and message identity.
 #include "optimus/bus/cloudevents.h"
 
+#include <openssl/rand.h>
+
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -20,8 +22,20 @@ bool HasHeader(const OutgoingMessage& message, std::string_view name) {
 }  // namespace
 
 std::string NewEventId() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  uint64_t hi = rng(), lo = rng();
+  // From OpenSSL's CSPRNG: deployment ids are handed to callers, who must not be able to guess
+  // another deployment's from their own.
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    // Only when the system cannot seed a CSPRNG at all; std::random_device then still gives
+    // unique ids.
+    std::random_device device;
+    for (unsigned char& b : bytes) b = static_cast<unsigned char>(device());
+  }
+  uint64_t hi = 0, lo = 0;
+  for (int i = 0; i < 8; ++i) {
+    hi = (hi << 8) | bytes[i];
+    lo = (lo << 8) | bytes[8 + i];
+  }
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // Version 4.
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant.
   static constexpr char kHex[] = "0123456789abcdef";
