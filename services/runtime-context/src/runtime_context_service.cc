@@ -197,7 +197,7 @@ void AddJobRunRoutes(rpc::HttpServer& http, const ReadModel& model, store::Datab
              const std::string project = request.PathParam("project_name");
              auto job = model.JobOf(project, request.PathParam("job_name"));
              if (!job.ok()) return rpc::HttpResponse::Error(job.status());
-             auto runs = JobRuns(db, project, job->second, *start, *end);
+             auto runs = JobRuns(db, project, *job->second, *start, *end);
              if (!runs.ok()) return rpc::HttpResponse::Error(runs.status());
              nlohmann::json list = nlohmann::json::array();
              for (const ExpectedRun& r : *runs) {
@@ -387,7 +387,7 @@ absl::StatusOr<schedule::Interval> ReadModel::Interval(const std::string& projec
   return *interval;
 }
 
-absl::StatusOr<std::pair<std::string, spec::JobSpec>> ReadModel::JobOf(
+absl::StatusOr<std::pair<std::string, std::shared_ptr<const spec::JobSpec>>> ReadModel::JobOf(
     const std::string& project, const std::string& job) const {
   std::shared_ptr<const Job> found;
   {
@@ -401,7 +401,7 @@ absl::StatusOr<std::pair<std::string, spec::JobSpec>> ReadModel::JobOf(
     return absl::FailedPreconditionError("the stored spec of " + job +
                                          " does not load: " + loaded.error);
   }
-  return std::make_pair(found->record.namespace_(), *loaded.spec);
+  return std::make_pair(found->record.namespace_(), loaded.spec);
 }
 
 std::vector<std::pair<std::string, pipeline::OptimusJobSpecification>> ReadModel::JobSpecifications(

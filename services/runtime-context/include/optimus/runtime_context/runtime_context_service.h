@@ -61,9 +61,10 @@ class ReadModel {
   absl::StatusOr<schedule::Interval> Interval(const std::string& project, const std::string& job,
                                               absl::Time reference_time) const;
 
-  // A job's namespace and spec; NotFound for an unknown job.
-  absl::StatusOr<std::pair<std::string, spec::JobSpec>> JobOf(const std::string& project,
-                                                              const std::string& job) const;
+  // A job's namespace and spec (shared, not copied: every job event asks); NotFound for an
+  // unknown job.
+  absl::StatusOr<std::pair<std::string, std::shared_ptr<const spec::JobSpec>>> JobOf(
+      const std::string& project, const std::string& job) const;
 
   // Optimus's JobSpecification of the jobs of `project` (all when `job` is "", else that one;
   // only `namespace_name`'s when it is not ""), with each job's namespace, by job name; the
