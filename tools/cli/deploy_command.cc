@@ -13,10 +13,12 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "channel.h"
 #include "diagnostics_output.h"
 #include "flags.h"
@@ -527,6 +529,17 @@ int RunDeployCommand(int argc, char** argv, DeployMode mode, std::ostream& out, 
         asset->set_name(name);
         asset->set_inline_(content);
       }
+    }
+  }
+  if (requests.size() > 1) {
+    // One batch: the server holds back jobs whose writer may be in a namespace still on its way.
+    std::random_device random;
+    const std::string batch =
+        absl::StrCat(absl::Hex(random(), absl::kZeroPad8), absl::Hex(random(), absl::kZeroPad8),
+                     "-", project->config.project_name);
+    for (auto& request : requests) {
+      request.set_batch_id(batch);
+      request.set_batch_size(static_cast<int32_t>(requests.size()));
     }
   }
   constexpr size_t kInFlight = 4;

@@ -24,11 +24,11 @@ absl::Status EnsurePipelineTopics(bus::Bus& bus) {
     const char* topic;
     bool compacted;
   };
-  static constexpr Spec kTopics[] = {{kSubmissionsTopic, false}, {kJobSpecsTopic, true},
-                                     {kProjectsTopic, true},     {kPluginsTopic, true},
-                                     {kResolutionsTopic, true},  {kDagsTopic, true},
-                                     {kProgressTopic, false},    {kChangesTopic, false},
-                                     {kSecretsTopic, true},      {kJobRunsTopic, false}};
+  static constexpr Spec kTopics[] = {
+      {kSubmissionsTopic, false}, {kJobSpecsTopic, true},    {kProjectsTopic, true},
+      {kPluginsTopic, true},      {kResolutionsTopic, true}, {kDagsTopic, true},
+      {kProgressTopic, false},    {kChangesTopic, false},    {kSecretsTopic, true},
+      {kJobRunsTopic, false},     {kStoredTopic, false}};
   for (const Spec& spec : kTopics) {
     bus::TopicConfig config;
     config.compacted = spec.compacted;

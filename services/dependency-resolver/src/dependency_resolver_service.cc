@@ -92,6 +92,7 @@ absl::Status Resolver::Load(store::Database& db) {
   pending_ = Pending();
   held_.clear();
   applied_specs_ = 0;
+  arrivals_.Clear();
   auto held = db.Execute("SELECT job_key, deployment_id, cascaded FROM held");
   if (!held.ok()) return held.status();
   for (const auto& row : held->rows) {
@@ -200,7 +201,7 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
     std::vector<EmitItem> items;
     for (const auto& k : changed) items.push_back({k, "", false});
-    return EmitOrHold(tx, outbox, std::move(items), false, true);
+    return EmitOrHold(tx, outbox, std::move(items), false, !arrivals_.Expecting(absl::Now()));
   }
   if (m.topic == pipeline::kProjectsTopic) {
     if (m.tombstone) return absl::OkStatus();
@@ -219,7 +220,13 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     }
     std::vector<EmitItem> items;
     for (const auto& k : graph_.Apply(Recompute(keys))) items.push_back({k, "", false});
-    return EmitOrHold(tx, outbox, std::move(items), false, true);
+    return EmitOrHold(tx, outbox, std::move(items), false, !arrivals_.Expecting(absl::Now()));
+  }
+  if (m.topic == pipeline::kStoredTopic) {
+    auto stored = pipeline::ParseRecord<events::v1::DeploymentStored>(m);
+    if (!stored.ok()) return stored.status();
+    arrivals_.Stored(*stored, absl::Now());
+    return absl::OkStatus();  // Flush releases the held jobs if it completes their batch
   }
   if (m.topic != pipeline::kJobSpecsTopic) {
     return absl::InvalidArgumentError("unexpected topic " + m.topic);
@@ -245,6 +252,7 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
   }
   auto record = pipeline::ParseRecord<events::v1::JobSpecRecord>(m);
   if (!record.ok()) return record.status();
+  arrivals_.SpecArrived(record->deployment_id(), absl::Now());
   if (pipeline::JobKey(record->project(), record->name()) != key) {
     return absl::InvalidArgumentError("job spec record keyed " + key + " is for " +
                                       record->project() + "/" + record->name());
@@ -265,11 +273,12 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
 }
 
 absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox) {
-  const bool backlog = applied_specs_ >= kBacklogRecords;
+  const bool expecting = arrivals_.Expecting(absl::Now());
+  const bool backlog = applied_specs_ >= kBacklogRecords && expecting;
   applied_specs_ = 0;
   if (pending_.upserts.empty() && pending_.removals.empty()) {
-    // A batch of plugins or projects only: nothing new streams in, held jobs may go.
-    return held_.empty() ? absl::OkStatus() : EmitOrHold(tx, outbox, {}, false, true);
+    // No job specs: plugins, projects or the end of a deployment.
+    return held_.empty() ? absl::OkStatus() : EmitOrHold(tx, outbox, {}, false, !expecting);
   }
   Pending batch = std::move(pending_);
   pending_ = Pending();
@@ -329,11 +338,21 @@ absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox
     }
     items.push_back({k, cause, true});
   }
-  return EmitOrHold(tx, outbox, std::move(items), backlog, false);
+  return EmitOrHold(tx, outbox, std::move(items), backlog, !expecting);
 }
 
 absl::Status Resolver::Release(store::Transaction& tx, const store::Outbox& outbox) {
-  return EmitOrHold(tx, outbox, {}, false, true);
+  return EmitOrHold(tx, outbox, {}, false, !arrivals_.Expecting(absl::Now()));
+}
+
+bool Resolver::ReleaseDue() {
+  if (held_.empty()) return false;
+  const absl::Time now = absl::Now();
+  if (!arrivals_.Expecting(now)) return true;
+  for (const auto& [key, held] : held_) {
+    if (now - held.since >= kMaxHold) return true;
+  }
+  return false;
 }
 
 absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& outbox,
@@ -604,7 +623,8 @@ absl::Status DependencyResolverService::Start(app::Context& context) {
       context.bus, context.db,
       pipeline::ConsumerWorker::Options{
           .group = "dependency-resolver",
-          .topics = {pipeline::kPluginsTopic, pipeline::kProjectsTopic, pipeline::kJobSpecsTopic},
+          .topics = {pipeline::kPluginsTopic, pipeline::kProjectsTopic, pipeline::kJobSpecsTopic,
+                     pipeline::kStoredTopic},
           .after_failure =
               [this, &db] {
                 std::lock_guard<std::mutex> lock(mu_);
@@ -620,7 +640,7 @@ absl::Status DependencyResolverService::Start(app::Context& context) {
           .on_idle =
               [this, &db, &outbox] {
                 std::lock_guard<std::mutex> lock(mu_);
-                if (!resolver_->holding()) return;
+                if (!resolver_->ReleaseDue()) return;
                 absl::Status s = db.InTransaction(
                     [&](store::Transaction& tx) { return resolver_->Release(tx, outbox); });
                 if (s.ok()) return;

@@ -13,6 +13,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
 
 constexpr char kPlugin[] = R"(version: 2
 name: bq2bq
@@ -99,6 +100,19 @@ class ResolverTest : public ::testing::Test {
     a->set_name("query.sql");
     a->set_inline_(sql);
     return bus::Message{pipeline::kJobSpecsTopic, "p/" + name, r.SerializeAsString()};
+  }
+
+  // spec-store's word that it has deployment `id` whole and sent `specs` spec records for it.
+  static bus::Message StoredRecord(const std::string& id, int64_t specs,
+                                   const std::string& batch = "", int32_t size = 0) {
+    events::v1::DeploymentStored r;
+    r.set_deployment_id(id);
+    r.set_project("p");
+    r.set_namespace_("ns");
+    r.set_job_specs(specs);
+    r.set_batch_id(batch);
+    r.set_batch_size(size);
+    return bus::Message{pipeline::kStoredTopic, id, r.SerializeAsString()};
   }
 
   // Applies `messages` as one consumer batch: one transaction, one Flush.
@@ -404,7 +418,7 @@ TEST_F(ResolverTest, JobSpecsAreListedByProjectNamespaceAndName) {
   EXPECT_THAT(a.jobs(0).sources(), ElementsAre("bigquery://acme:d.b"));
 }
 
-TEST_F(ResolverTest, HeldJobsGoOutWhenTheInputPauses) {
+TEST_F(ResolverTest, HeldJobsGoOutOnceTheirDeploymentIsStoredWhole) {
   Plugin(kPlugin);
   Project();
   Drain();
@@ -414,14 +428,72 @@ TEST_F(ResolverTest, HeldJobsGoOutWhenTheInputPauses) {
   }
   ASSERT_TRUE(Batch(full).ok());
   EXPECT_EQ(ResolutionOf(Drain(), "p/j0").name(), "");
+  // The input pausing releases nothing while the deployment's specs are still on their way.
   ASSERT_TRUE(
       db_->InTransaction([&](store::Transaction& tx) { return resolver_.Release(tx, outbox_); })
           .ok());
+  EXPECT_THAT(Resolved(Drain()), IsEmpty());
+  EXPECT_FALSE(resolver_.ReleaseDue());
+  // spec-store sent one more; its count overtakes it.
+  ASSERT_TRUE(Batch({StoredRecord("d1", Resolver::kBacklogRecords + 1)}).ok());
+  EXPECT_THAT(Resolved(Drain()), IsEmpty());
+  EXPECT_TRUE(resolver_.holding());
+  // The last one: nothing more is coming, the held job goes with it at once.
+  ASSERT_TRUE(Batch({SpecRecord("last", "select 1")}).ok());
   auto out = Drain();
-  EXPECT_THAT(Resolved(out), ElementsAre("p/j0"));
+  EXPECT_THAT(Resolved(out), UnorderedElementsAre("p/j0", "p/last"));
   EXPECT_THAT(ResolutionOf(out, "p/j0").unknown_sources(),
               ElementsAre("bigquery://acme:raw.events"));
+  EXPECT_EQ(ProgressOf(out, "j0").deployment_id(), "d1");
   EXPECT_EQ(db_->Execute("SELECT COUNT(*) FROM held")->rows[0].Int(0), 0);
+}
+
+TEST_F(ResolverTest, HeldJobsWaitForTheRestOfTheirBatch) {
+  Plugin(kPlugin);
+  Project();
+  Drain();
+  // Namespace one of two: its reader waits for a writer that may be in namespace two.
+  std::vector<bus::Message> first{SpecRecord("reader", "select * from acme.d.writer")};
+  for (size_t i = 1; i < Resolver::kBacklogRecords; ++i) {
+    first.push_back(SpecRecord("f" + std::to_string(i), "select 1"));
+  }
+  first.push_back(StoredRecord("d1", Resolver::kBacklogRecords, "b", 2));
+  ASSERT_TRUE(Batch(first).ok());
+  Drain();
+  EXPECT_TRUE(resolver_.holding());
+  EXPECT_FALSE(resolver_.ReleaseDue());
+  // Namespace two brings the writer: the reader goes once, with its upstream.
+  std::vector<bus::Message> second{SpecRecord("writer", "select 2", "d2")};
+  for (size_t i = 1; i < Resolver::kBacklogRecords; ++i) {
+    second.push_back(SpecRecord("g" + std::to_string(i), "select 1", "d2"));
+  }
+  second.push_back(StoredRecord("d2", Resolver::kBacklogRecords, "b", 2));
+  ASSERT_TRUE(Batch(second).ok());
+  auto out = Drain();
+  EXPECT_EQ(ResolutionOf(out, "p/reader").upstreams_size(), 1);
+  EXPECT_EQ(ProgressOf(out, "reader").deployment_id(), "d1");
+  EXPECT_FALSE(resolver_.holding());
+}
+
+TEST_F(ResolverTest, AJobNoKnownJobWritesForGoesOutWhenTheBatchEnds) {
+  Plugin(kPlugin);
+  Project();
+  Drain();
+  std::vector<bus::Message> first{SpecRecord("reader", "select * from acme.raw.events")};
+  for (size_t i = 1; i < Resolver::kBacklogRecords; ++i) {
+    first.push_back(SpecRecord("f" + std::to_string(i), "select 1"));
+  }
+  first.push_back(StoredRecord("d1", Resolver::kBacklogRecords, "b", 2));
+  ASSERT_TRUE(Batch(first).ok());
+  Drain();
+  EXPECT_TRUE(resolver_.holding());
+  // The batch's other deployment changed nothing: no specs, only its count.
+  ASSERT_TRUE(Batch({StoredRecord("d2", 0, "b", 2)}).ok());
+  auto out = Drain();
+  EXPECT_THAT(Resolved(out), ElementsAre("p/reader"));
+  EXPECT_THAT(ResolutionOf(out, "p/reader").unknown_sources(),
+              ElementsAre("bigquery://acme:raw.events"));
+  EXPECT_FALSE(resolver_.holding());
 }
 
 TEST_F(ResolverTest, AssetsInTheObjectStoreAreRead) {

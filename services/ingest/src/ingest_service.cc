@@ -295,6 +295,8 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     seal->set_namespace_(req->namespace_());
     seal->set_mode(mode);
     seal->set_force(req->force());
+    seal->set_batch_id(req->batch_id());
+    seal->set_batch_size(req->batch_id().empty() ? 1 : std::max(1, req->batch_size()));
     // Jobs still read by jobs that stay are not deleted unless forced.
     std::map<std::string, std::string> blocked;  // job -> why it stays
     if (!req->force() &&

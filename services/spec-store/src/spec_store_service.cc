@@ -147,7 +147,8 @@ absl::Status StoreJobs(store::Transaction& tx, const store::Outbox& outbox,
                  version,
                  hash,
                  int64_t{0},
-                 store::Blob{record.SerializeAsString()}};
+                 store::Blob{record.SerializeAsString()},
+                 job.deployment_id()};
     out.push_back(pipeline::ProtoRecord(pipeline::kJobSpecsTopic,
                                         pipeline::JobKey(job.project(), job.job_name()), record));
     out.push_back(pipeline::ProgressRecord(job.deployment_id(), job.project(), job.namespace_(),
@@ -164,15 +165,36 @@ absl::Status StoreJobs(store::Transaction& tx, const store::Outbox& outbox,
   values.reserve(rows.size());
   for (auto& [key, row] : rows) values.push_back(std::move(row));
   if (absl::Status s = store::ExecuteValues(
-          tx, "INSERT INTO jobs (project, name, namespace, version, content_hash, deleted, record)",
+          tx,
+          "INSERT INTO jobs (project, name, namespace, version, content_hash, deleted, record, "
+          "deployment_id)",
           values,
           "ON CONFLICT (project, name) DO UPDATE SET namespace = excluded.namespace, version = "
           "excluded.version, content_hash = excluded.content_hash, deleted = 0, record = "
-          "excluded.record");
+          "excluded.record, deployment_id = excluded.deployment_id");
       !s.ok()) {
     return s;
   }
   return outbox.EnqueueAll(tx, std::move(out));
+}
+
+// The record saying spec-store has the whole of `sealed`'s deployment: how many job spec
+// records it sent for it (the namespace's jobs whose current version the deployment made).
+absl::StatusOr<bus::OutgoingMessage> StoredRecord(store::Transaction& tx,
+                                                  const events::v1::SubmissionSealed& sealed) {
+  auto count = tx.Execute(
+      "SELECT COUNT(*) FROM jobs WHERE project = $1 AND namespace = $2 AND deployment_id = $3 "
+      "AND deleted = 0",
+      {sealed.project(), sealed.namespace_(), sealed.deployment_id()});
+  if (!count.ok()) return count.status();
+  events::v1::DeploymentStored stored;
+  stored.set_deployment_id(sealed.deployment_id());
+  stored.set_project(sealed.project());
+  stored.set_namespace_(sealed.namespace_());
+  stored.set_job_specs(count->rows.empty() ? 0 : count->rows[0].Int(0));
+  stored.set_batch_id(sealed.batch_id());
+  stored.set_batch_size(std::max(1, sealed.batch_size()));
+  return pipeline::ProtoRecord(pipeline::kStoredTopic, sealed.deployment_id(), stored);
 }
 
 absl::Status DeleteJobs(store::Transaction& tx, const store::Outbox& outbox,
@@ -230,9 +252,13 @@ absl::Status DeleteJobs(store::Transaction& tx, const store::Outbox& outbox,
           pipeline::ChangeImpact::CHANGE_IMPACT_TYPE_BEHAVIOUR));
     }
   }
-  // The deployment is taken in whole: ingest may call it done once its jobs are.
+  // The deployment is taken in whole: ingest may call it done once its jobs are; and the
+  // resolver learns how many specs to wait for.
   out.push_back(pipeline::ProgressRecord(sealed.deployment_id(), sealed.project(),
                                          sealed.namespace_(), "", Stage::STAGE_STORED, kReporter));
+  auto stored = StoredRecord(tx, sealed);
+  if (!stored.ok()) return stored.status();
+  out.push_back(*std::move(stored));
   return outbox.EnqueueAll(tx, std::move(out));
 }
 
@@ -372,8 +398,15 @@ absl::Status ReportDeadLetter(store::Database& db, const store::Outbox& outbox,
                                            Stage::STAGE_STORED, kReporter, why));
   }
   if (out.empty()) return absl::OkStatus();
-  return db.InTransaction(
-      [&](store::Transaction& tx) { return outbox.EnqueueAll(tx, std::move(out)); });
+  return db.InTransaction([&](store::Transaction& tx) -> absl::Status {
+    if (submission.has_sealed() && !submission.sealed().deployment_id().empty()) {
+      // Its jobs were stored: the resolver need not wait for more of them.
+      auto stored = StoredRecord(tx, submission.sealed());
+      if (!stored.ok()) return stored.status();
+      out.push_back(*std::move(stored));
+    }
+    return outbox.EnqueueAll(tx, std::move(out));
+  });
 }
 
 SpecStoreService::SpecStoreService() = default;
@@ -398,7 +431,9 @@ std::vector<store::Migration> SpecStoreService::Migrations() const {
            "CREATE TABLE jobs (project TEXT NOT NULL, name TEXT NOT NULL, namespace TEXT NOT "
            "NULL, version BIGINT NOT NULL, content_hash TEXT NOT NULL, deleted INTEGER NOT NULL, "
            "record ${BLOB} NOT NULL, PRIMARY KEY (project, name));"
-           "CREATE INDEX jobs_by_namespace ON jobs (project, namespace)"}};
+           "CREATE INDEX jobs_by_namespace ON jobs (project, namespace)"},
+          {2, "the deployment that made each job's current version",
+           "ALTER TABLE jobs ADD COLUMN deployment_id TEXT NOT NULL DEFAULT ''"}};
 }
 
 absl::Status SpecStoreService::Start(app::Context& context) {

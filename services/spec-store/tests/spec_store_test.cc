@@ -235,10 +235,11 @@ TEST_F(SpecStoreTest, ReplaceAllDeletesWhatTheDeploymentDoesNotList) {
   ASSERT_TRUE(Apply(sealed).ok());
   EXPECT_THAT(Topics(Drain()),
               ElementsAre("optimus.deployments.progress d2", "optimus.job.specs p/b (deleted)",
-                          "optimus.deployments.progress d2"));
+                          "optimus.deployments.progress d2", "optimus.deployments.stored d2"));
   // Again: nothing left to delete, only the deployment's end.
   ASSERT_TRUE(Apply(sealed).ok());
-  EXPECT_THAT(Topics(Drain()), ElementsAre("optimus.deployments.progress d2"));
+  EXPECT_THAT(Topics(Drain()),
+              ElementsAre("optimus.deployments.progress d2", "optimus.deployments.stored d2"));
   // Deploying b again brings it back as a new version.
   ASSERT_TRUE(Job("b", "name: b\n", "x").ok());
   events::v1::JobSpecRecord record;
@@ -258,7 +259,8 @@ TEST_F(SpecStoreTest, DeleteOnlyReachesJobsOfItsNamespace) {
   ASSERT_TRUE(Apply(del).ok());
   auto out = Drain();
   ASSERT_THAT(Topics(out),
-              ElementsAre("optimus.deployments.progress d3", "optimus.deployments.progress d3"));
+              ElementsAre("optimus.deployments.progress d3", "optimus.deployments.progress d3",
+                          "optimus.deployments.stored d3"));
   events::v1::DeploymentProgress p;
   ASSERT_TRUE(p.ParseFromString(out[0].payload));
   EXPECT_EQ(p.stage(), events::v1::STAGE_FAILED);
@@ -267,7 +269,7 @@ TEST_F(SpecStoreTest, DeleteOnlyReachesJobsOfItsNamespace) {
   ASSERT_TRUE(Apply(del).ok());
   EXPECT_THAT(Topics(Drain()),
               ElementsAre("optimus.deployments.progress d3", "optimus.job.specs p/a (deleted)",
-                          "optimus.deployments.progress d3"));
+                          "optimus.deployments.progress d3", "optimus.deployments.stored d3"));
 }
 
 TEST_F(SpecStoreTest, ABatchStoresJobsInOrderAndASealSeesThem) {
@@ -299,6 +301,10 @@ TEST_F(SpecStoreTest, ABatchStoresJobsInOrderAndASealSeesThem) {
       events::v1::JobSpecRecord r;
       r.ParseFromString(o.payload);
       stages.push_back(o.key + (o.tombstone ? " deleted" : " v" + std::to_string(r.version())));
+    } else if (o.topic == pipeline::kStoredTopic) {
+      events::v1::DeploymentStored d;
+      d.ParseFromString(o.payload);
+      stages.push_back(d.deployment_id() + " sent " + std::to_string(d.job_specs()));
     } else {
       events::v1::DeploymentProgress p;
       p.ParseFromString(o.payload);
@@ -307,9 +313,44 @@ TEST_F(SpecStoreTest, ABatchStoresJobsInOrderAndASealSeesThem) {
   }
   EXPECT_THAT(stages, ElementsAre("p/a v1", "a STAGE_STORED", "p/a v2", "a STAGE_STORED", "p/b v1",
                                   "b STAGE_STORED", "a STAGE_UNCHANGED", "old STAGE_ACCEPTED",
-                                  "p/old deleted", " STAGE_STORED"));
+                                  "p/old deleted", " STAGE_STORED", "d1 sent 2"));
   auto a = db_->Execute("SELECT version FROM jobs WHERE project = 'p' AND name = 'a'");
   EXPECT_EQ(a->rows[0].Int(0), 2);
+}
+
+TEST_F(SpecStoreTest, TheSealSaysHowManySpecsTheDeploymentSent) {
+  ASSERT_TRUE(Job("a", "name: a\n", "x").ok());
+  ASSERT_TRUE(Job("b", "name: b\n", "x").ok());
+  Drain();
+  // Deployment d2, one of a batch of three: a unchanged, b changed, c new; a job of another
+  // namespace changed by d2 does not count for it.
+  auto of_d2 = [](events::v1::Submission s) {
+    s.mutable_job()->set_deployment_id("d2");
+    return s;
+  };
+  ASSERT_TRUE(Apply(of_d2(JobSubmission("a", "name: a\n", "x"))).ok());
+  ASSERT_TRUE(Apply(of_d2(JobSubmission("b", "name: b\n", "y"))).ok());
+  ASSERT_TRUE(Apply(of_d2(JobSubmission("c", "name: c\n", "x"))).ok());
+  ASSERT_TRUE(Apply(of_d2(JobSubmission("z", "name: z\n", "x", "ns2"))).ok());
+  Drain();
+  events::v1::Submission sealed;
+  sealed.mutable_sealed()->set_deployment_id("d2");
+  sealed.mutable_sealed()->set_project("p");
+  sealed.mutable_sealed()->set_namespace_("ns1");
+  sealed.mutable_sealed()->set_mode(events::v1::DEPLOY_MODE_UPSERT);
+  sealed.mutable_sealed()->set_batch_id("batch-1");
+  sealed.mutable_sealed()->set_batch_size(3);
+  ASSERT_TRUE(Apply(sealed).ok());
+  auto out = Drain();
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].topic, pipeline::kStoredTopic);
+  EXPECT_EQ(out[1].key, "d2");
+  events::v1::DeploymentStored stored;
+  ASSERT_TRUE(stored.ParseFromString(out[1].payload));
+  EXPECT_EQ(stored.job_specs(), 2);
+  EXPECT_EQ(stored.namespace_(), "ns1");
+  EXPECT_EQ(stored.batch_id(), "batch-1");
+  EXPECT_EQ(stored.batch_size(), 3);
 }
 
 TEST_F(SpecStoreTest, ProjectsKeepUpperCasedConfigAndVersionOnlyOnChange) {

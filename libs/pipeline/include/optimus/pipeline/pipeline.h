@@ -32,6 +32,7 @@ inline constexpr char kPluginsTopic[] = "optimus.plugins";
 inline constexpr char kResolutionsTopic[] = "optimus.job.resolutions";
 inline constexpr char kDagsTopic[] = "optimus.dags";
 inline constexpr char kProgressTopic[] = "optimus.deployments.progress";
+inline constexpr char kStoredTopic[] = "optimus.deployments.stored";
 inline constexpr char kSecretsTopic[] = "optimus.secrets";  // sealed values only
 inline constexpr char kJobRunsTopic[] = "optimus.job.runs";
 

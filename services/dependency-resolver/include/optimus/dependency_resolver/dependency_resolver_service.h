@@ -14,6 +14,7 @@
 #include "optimus/app/component.h"
 #include "optimus/bus/message.h"
 #include "optimus/core/v1/lineage.pb.h"
+#include "optimus/dependency_resolver/arrivals.h"
 #include "optimus/dependency_resolver/job_graph.h"
 #include "optimus/dependency_resolver/lineage_of.h"
 #include "optimus/events/v1/jobs.pb.h"
@@ -48,13 +49,17 @@ class Resolver {
   // Resolves the job specs applied since the last Flush and enqueues what changed. Call it in
   // the same transaction, after the Apply calls.
   //
-  // While a large deploy streams in (a batch of at least kBacklogRecords job specs), a job that
-  // reads tables no known job writes is held back: the job writing them is often later in the
+  // While a large deploy streams in (a batch of at least kBacklogRecords job specs, with
+  // specs of its deployments or its batch still to come: see Arrivals), a job that reads
+  // tables no known job writes is held back: the job writing them is often later in the
   // stream, and resolving now would compile the job twice. Held jobs (kept in the `held` table)
-  // go out when their upstream arrives, when the stream pauses (Release), or after kMaxHold.
+  // go out when their upstream arrives, when nothing more is expected, or after kMaxHold.
   absl::Status Flush(store::Transaction& tx, const store::Outbox& outbox);
-  // Resolves every held job (the input went quiet).
+  // Resolves the held jobs that may go: all of them when no deployment is still expected (the
+  // input went quiet), else those held for kMaxHold.
   absl::Status Release(store::Transaction& tx, const store::Outbox& outbox);
+  // Whether Release would resolve anything now.
+  bool ReleaseDue();
   bool holding() const { return !held_.empty(); }
   // Small enough that Kafka's batches during a deploy (a poll returns what the relay has
   // published so far, often ~100 records) count; a hand-made change of a few jobs never waits.
@@ -109,6 +114,7 @@ class Resolver {
   };
   std::map<std::string, Held> held_;  // by job key; mirrors the `held` table
   size_t applied_specs_ = 0;          // job specs applied since the last Flush
+  Arrivals arrivals_{kMaxHold};
 
   blob::BlobStore* blob_;
   std::map<std::string, events::v1::JobSpecRecord> specs_;

@@ -1,0 +1,57 @@
+// Which deployments still have job specs on their way to the resolver. spec-store says, once it
+// has a whole deployment, how many spec records it sent for it (DeploymentStored); the resolver
+// counts the records it sees of each deployment. Records travel on many partitions, so the
+// count, not the order, says when a deployment is complete. Deployments sent together (one per
+// namespace of `optimus deploy`) form a batch, complete when all of its deployments are.
+//
+// Kept in memory only: after a restart the resolver has missed some records and some counts
+// never add up, and a client may never send the rest of a batch. When neither a record nor a
+// DeploymentStored has arrived for `forget_after`, nothing open is waited for any more.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "absl/time/time.h"
+#include "optimus/events/v1/deployment.pb.h"
+
+namespace optimus::dependency_resolver {
+
+class Arrivals {
+ public:
+  explicit Arrivals(absl::Duration forget_after) : forget_after_(forget_after) {}
+
+  // A job spec record of `deployment_id` arrived (an empty id counts for nothing).
+  void SpecArrived(const std::string& deployment_id, absl::Time now);
+  // spec-store has the whole deployment and sent `stored.job_specs()` records for it.
+  void Stored(const events::v1::DeploymentStored& stored, absl::Time now);
+  // True while a deployment has records still to come, or belongs to a batch with deployments
+  // not yet stored, and something arrived in the last `forget_after`.
+  bool Expecting(absl::Time now);
+  void Clear();
+
+  size_t open_deployments() const { return deployments_.size(); }
+
+ private:
+  struct Deployment {
+    int64_t arrived = 0;
+    int64_t expected = -1;  // -1: not stored yet
+    std::string batch;
+  };
+  struct Batch {
+    int32_t size = 1;
+    std::set<std::string> stored;  // deployment ids
+  };
+  void Forget(absl::Time now);
+  bool Complete(const Batch& batch) const;
+
+  absl::Duration forget_after_;
+  absl::Time last_arrival_ = absl::InfinitePast();
+  std::map<std::string, Deployment> deployments_;
+  std::map<std::string, Batch> batches_;
+  // Deployments of completed batches: their late or repeated records change nothing.
+  std::map<std::string, absl::Time> done_;
+};
+
+}  // namespace optimus::dependency_resolver

@@ -1,0 +1,65 @@
+#include "optimus/dependency_resolver/arrivals.h"
+
+#include <algorithm>
+
+namespace optimus::dependency_resolver {
+
+void Arrivals::SpecArrived(const std::string& deployment_id, absl::Time now) {
+  if (deployment_id.empty() || done_.count(deployment_id) > 0) return;
+  ++deployments_[deployment_id].arrived;
+  last_arrival_ = now;
+}
+
+void Arrivals::Stored(const events::v1::DeploymentStored& stored, absl::Time now) {
+  const std::string& id = stored.deployment_id();
+  if (id.empty() || done_.count(id) > 0) return;
+  Deployment& d = deployments_[id];
+  d.expected = stored.job_specs();
+  d.batch = stored.batch_id().empty() ? id : stored.batch_id();
+  Batch& b = batches_[d.batch];
+  b.size = std::max(stored.batch_size(), 1);
+  b.stored.insert(id);
+  last_arrival_ = now;
+}
+
+bool Arrivals::Complete(const Batch& batch) const {
+  if (static_cast<int32_t>(batch.stored.size()) < batch.size) return false;
+  for (const std::string& id : batch.stored) {
+    const Deployment& d = deployments_.at(id);
+    if (d.arrived < d.expected) return false;
+  }
+  return true;
+}
+
+void Arrivals::Forget(absl::Time now) {
+  for (auto it = done_.begin(); it != done_.end();) {
+    it = now - it->second > forget_after_ ? done_.erase(it) : std::next(it);
+  }
+  const bool quiet = now - last_arrival_ > forget_after_;
+  for (auto it = batches_.begin(); it != batches_.end();) {
+    if (!quiet && !Complete(it->second)) {
+      ++it;
+      continue;
+    }
+    for (const std::string& id : it->second.stored) {
+      deployments_.erase(id);
+      done_[id] = now;
+    }
+    it = batches_.erase(it);
+  }
+  if (quiet) deployments_.clear();  // never stored, as far as this resolver heard
+}
+
+bool Arrivals::Expecting(absl::Time now) {
+  Forget(now);
+  return !deployments_.empty();
+}
+
+void Arrivals::Clear() {
+  deployments_.clear();
+  batches_.clear();
+  done_.clear();
+  last_arrival_ = absl::InfinitePast();
+}
+
+}  // namespace optimus::dependency_resolver
