@@ -91,7 +91,6 @@ absl::Status Resolver::Load(store::Database& db) {
   graph_ = JobGraph();
   pending_ = Pending();
   held_.clear();
-  applied_specs_ = 0;
   arrivals_.Clear();
   auto held = db.Execute("SELECT job_key, deployment_id, cascaded FROM held");
   if (!held.ok()) return held.status();
@@ -266,16 +265,14 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
   auto& removals = pending_.removals;
   removals.erase(std::remove(removals.begin(), removals.end(), key), removals.end());
   pending_.upserts.insert(key);  // its lineage is computed by Flush, with the batch's others
-  ++applied_specs_;
   pending_.deployment_of[key] = record->deployment_id();
   if (pending_.first_deployment.empty()) pending_.first_deployment = record->deployment_id();
   return absl::OkStatus();
 }
 
 absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox) {
+  // While specs of a deployment (or of its batch) are still on their way, jobs may wait.
   const bool expecting = arrivals_.Expecting(absl::Now());
-  const bool backlog = applied_specs_ >= kBacklogRecords && expecting;
-  applied_specs_ = 0;
   if (pending_.upserts.empty() && pending_.removals.empty()) {
     // No job specs: plugins, projects or the end of a deployment.
     return held_.empty() ? absl::OkStatus() : EmitOrHold(tx, outbox, {}, false, !expecting);
@@ -338,7 +335,7 @@ absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox
     }
     items.push_back({k, cause, true});
   }
-  return EmitOrHold(tx, outbox, std::move(items), backlog, !expecting);
+  return EmitOrHold(tx, outbox, std::move(items), expecting, !expecting);
 }
 
 absl::Status Resolver::Release(store::Transaction& tx, const store::Outbox& outbox) {
@@ -356,7 +353,7 @@ bool Resolver::ReleaseDue() {
 }
 
 absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& outbox,
-                                  std::vector<EmitItem> items, bool backlog, bool release) {
+                                  std::vector<EmitItem> items, bool may_hold, bool release) {
   const absl::Time now = absl::Now();
   std::vector<EmitItem> out;
   std::set<std::string> seen;
@@ -381,7 +378,7 @@ absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& o
     }
     const absl::Time since = h == held_.end() ? now : h->second.since;
     const bool hold =
-        backlog && now - since < kMaxHold && !graph_.Resolve(item.key).unknown_sources.empty();
+        may_hold && now - since < kMaxHold && !graph_.Resolve(item.key).unknown_sources.empty();
     if (hold) {
       held_[item.key] = Held{item.deployment_id, item.cascaded, since};
       hold_rows.push_back({item.key, item.deployment_id, static_cast<int64_t>(item.cascaded)});

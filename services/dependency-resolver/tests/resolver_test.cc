@@ -37,6 +37,9 @@ std::string Spec(const std::string& table, const std::string& extra = "") {
          table + "\n" + extra;
 }
 
+// Jobs in a batch of the tests that stream a deploy in.
+constexpr size_t kMany = 50;
+
 struct Emitted {
   std::string topic, key;
   bool tombstone;
@@ -81,7 +84,10 @@ class ResolverTest : public ::testing::Test {
 
   void Job(const std::string& name, int64_t version, const std::string& yaml,
            const std::string& sql, const std::string& deployment = "d1") {
-    ASSERT_TRUE(Feed(SpecRecord(name, sql, deployment, version, yaml)).ok());
+    // A deployment of one job: its spec, and spec-store's word that that was all.
+    ASSERT_TRUE(
+        Batch({SpecRecord(name, sql, deployment, version, yaml), StoredRecord(deployment, 1)})
+            .ok());
   }
 
   // A job.specs record of `name` reading through `sql`, as spec-store sends it.
@@ -328,12 +334,12 @@ TEST_F(ResolverTest, DuringABacklogAReaderWaitsForItsWriterAndResolvesOnce) {
   // A full batch (a deploy streaming in): the reader of acme.d.writer plus filler jobs that
   // read nothing. The reader is held; the fillers go out.
   std::vector<bus::Message> first{SpecRecord("reader", "select * from acme.d.writer")};
-  for (size_t i = 0; i + 1 < Resolver::kBacklogRecords; ++i) {
+  for (size_t i = 0; i + 1 < kMany; ++i) {
     first.push_back(SpecRecord("f" + std::to_string(i), "select 1"));
   }
   ASSERT_TRUE(Batch(first).ok());
   auto out = Drain();
-  EXPECT_EQ(Resolved(out).size(), Resolver::kBacklogRecords - 1);
+  EXPECT_EQ(Resolved(out).size(), kMany - 1);
   EXPECT_EQ(ResolutionOf(out, "p/reader").name(), "");
   EXPECT_TRUE(resolver_.holding());
   // A crash now loses nothing: the held job is in the table.
@@ -356,7 +362,7 @@ TEST_F(ResolverTest, ASmallBatchInTheStreamDoesNotReleaseHeldJobs) {
   Project();
   Drain();
   std::vector<bus::Message> full{SpecRecord("reader", "select * from acme.d.writer")};
-  for (size_t i = 1; i < Resolver::kBacklogRecords; ++i) {
+  for (size_t i = 1; i < kMany; ++i) {
     full.push_back(SpecRecord("f" + std::to_string(i), "select 1"));
   }
   ASSERT_TRUE(Batch(full).ok());
@@ -423,7 +429,7 @@ TEST_F(ResolverTest, HeldJobsGoOutOnceTheirDeploymentIsStoredWhole) {
   Project();
   Drain();
   std::vector<bus::Message> full{SpecRecord("j0", "select * from acme.raw.events")};
-  for (size_t i = 1; i < Resolver::kBacklogRecords; ++i) {
+  for (size_t i = 1; i < kMany; ++i) {
     full.push_back(SpecRecord("j" + std::to_string(i), "select 1"));
   }
   ASSERT_TRUE(Batch(full).ok());
@@ -435,7 +441,7 @@ TEST_F(ResolverTest, HeldJobsGoOutOnceTheirDeploymentIsStoredWhole) {
   EXPECT_THAT(Resolved(Drain()), IsEmpty());
   EXPECT_FALSE(resolver_.ReleaseDue());
   // spec-store sent one more; its count overtakes it.
-  ASSERT_TRUE(Batch({StoredRecord("d1", Resolver::kBacklogRecords + 1)}).ok());
+  ASSERT_TRUE(Batch({StoredRecord("d1", kMany + 1)}).ok());
   EXPECT_THAT(Resolved(Drain()), IsEmpty());
   EXPECT_TRUE(resolver_.holding());
   // The last one: nothing more is coming, the held job goes with it at once.
@@ -454,20 +460,20 @@ TEST_F(ResolverTest, HeldJobsWaitForTheRestOfTheirBatch) {
   Drain();
   // Namespace one of two: its reader waits for a writer that may be in namespace two.
   std::vector<bus::Message> first{SpecRecord("reader", "select * from acme.d.writer")};
-  for (size_t i = 1; i < Resolver::kBacklogRecords; ++i) {
+  for (size_t i = 1; i < kMany; ++i) {
     first.push_back(SpecRecord("f" + std::to_string(i), "select 1"));
   }
-  first.push_back(StoredRecord("d1", Resolver::kBacklogRecords, "b", 2));
+  first.push_back(StoredRecord("d1", kMany, "b", 2));
   ASSERT_TRUE(Batch(first).ok());
   Drain();
   EXPECT_TRUE(resolver_.holding());
   EXPECT_FALSE(resolver_.ReleaseDue());
   // Namespace two brings the writer: the reader goes once, with its upstream.
   std::vector<bus::Message> second{SpecRecord("writer", "select 2", "d2")};
-  for (size_t i = 1; i < Resolver::kBacklogRecords; ++i) {
+  for (size_t i = 1; i < kMany; ++i) {
     second.push_back(SpecRecord("g" + std::to_string(i), "select 1", "d2"));
   }
-  second.push_back(StoredRecord("d2", Resolver::kBacklogRecords, "b", 2));
+  second.push_back(StoredRecord("d2", kMany, "b", 2));
   ASSERT_TRUE(Batch(second).ok());
   auto out = Drain();
   EXPECT_EQ(ResolutionOf(out, "p/reader").upstreams_size(), 1);
@@ -480,10 +486,10 @@ TEST_F(ResolverTest, AJobNoKnownJobWritesForGoesOutWhenTheBatchEnds) {
   Project();
   Drain();
   std::vector<bus::Message> first{SpecRecord("reader", "select * from acme.raw.events")};
-  for (size_t i = 1; i < Resolver::kBacklogRecords; ++i) {
+  for (size_t i = 1; i < kMany; ++i) {
     first.push_back(SpecRecord("f" + std::to_string(i), "select 1"));
   }
-  first.push_back(StoredRecord("d1", Resolver::kBacklogRecords, "b", 2));
+  first.push_back(StoredRecord("d1", kMany, "b", 2));
   ASSERT_TRUE(Batch(first).ok());
   Drain();
   EXPECT_TRUE(resolver_.holding());

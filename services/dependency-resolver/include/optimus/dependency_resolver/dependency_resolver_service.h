@@ -49,11 +49,11 @@ class Resolver {
   // Resolves the job specs applied since the last Flush and enqueues what changed. Call it in
   // the same transaction, after the Apply calls.
   //
-  // While a large deploy streams in (a batch of at least kBacklogRecords job specs, with
-  // specs of its deployments or its batch still to come: see Arrivals), a job that reads
-  // tables no known job writes is held back: the job writing them is often later in the
-  // stream, and resolving now would compile the job twice. Held jobs (kept in the `held` table)
-  // go out when their upstream arrives, when nothing more is expected, or after kMaxHold.
+  // While specs of a deployment or of its batch are still on their way (see Arrivals), a job
+  // that reads tables no known job writes is held back: the job writing them is often later in
+  // the stream, and resolving now would compile the job twice. Held jobs (kept in the `held`
+  // table) go out when their upstream arrives, when nothing more is expected, or after
+  // kMaxHold.
   absl::Status Flush(store::Transaction& tx, const store::Outbox& outbox);
   // Resolves the held jobs that may go: all of them when no deployment is still expected (the
   // input went quiet), else those held for kMaxHold.
@@ -61,9 +61,6 @@ class Resolver {
   // Whether Release would resolve anything now.
   bool ReleaseDue();
   bool holding() const { return !held_.empty(); }
-  // Small enough that Kafka's batches during a deploy (a poll returns what the relay has
-  // published so far, often ~100 records) count; a hand-made change of a few jobs never waits.
-  static constexpr size_t kBacklogRecords = 50;
   static constexpr absl::Duration kMaxHold = absl::Seconds(10);
   const JobGraph& graph() const { return graph_; }
 
@@ -87,10 +84,10 @@ class Resolver {
   };
   absl::Status Emit(store::Transaction& tx, const store::Outbox& outbox,
                     const std::vector<EmitItem>& items);
-  // Emits `items` except those to hold back (see Flush), recording the held ones; with
-  // `release`, every held job goes too.
+  // Emits `items`, except, with `may_hold`, those to hold back (see Flush), recording the held
+  // ones; with `release`, every held job goes too.
   absl::Status EmitOrHold(store::Transaction& tx, const store::Outbox& outbox,
-                          std::vector<EmitItem> items, bool backlog, bool release);
+                          std::vector<EmitItem> items, bool may_hold, bool release);
   // A job's lineage from its stored spec (pure: reads the resolver's state only).
   LineageResult LineageFor(const std::string& key) const;
   // The lineages of `keys`, computed in parallel; records each job's task plugin and error.
@@ -113,7 +110,6 @@ class Resolver {
     absl::Time since;
   };
   std::map<std::string, Held> held_;  // by job key; mirrors the `held` table
-  size_t applied_specs_ = 0;          // job specs applied since the last Flush
   Arrivals arrivals_{kMaxHold};
 
   blob::BlobStore* blob_;
