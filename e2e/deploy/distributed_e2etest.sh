@@ -63,11 +63,11 @@ COMMON=(--set "auth.tokens=$TOKENS" --set "auth.internal_token=e2e-internal-toke
         --set http.host=127.0.0.1 --set grpc.host=127.0.0.1 --set log.format=json
         --set "secrets.app_key=e2e-app-key-of-at-least-32-characters-$RUN")
 declare -A HTTP GRPC PID
-start() {  # service [extra flags]
+start() {  # service (ingest2: a second ingest) [extra flags]
   local name=$1; shift
   HTTP[$name]=${HTTP[$name]:-$(free_port)}
   GRPC[$name]=${GRPC[$name]:-$(free_port)}
-  "$BIN/optimus-$name" "${COMMON[@]}" --set http.port="${HTTP[$name]}" --set grpc.port="${GRPC[$name]}" "$@" \
+  "$BIN/optimus-${name%2}" "${COMMON[@]}" --set http.port="${HTTP[$name]}" --set grpc.port="${GRPC[$name]}" "$@" \
     >>"$TMP/$name.log" 2>&1 &
   PID[$name]=$!
   pids+=("$!")
@@ -167,6 +167,40 @@ sys.exit(0 if len(bad) == 1 and bad[0]["job"] == "poison.mangled" and ".dlq" in 
 PY
 else
   fail "the deployment with a poison record did not complete as expected"; cat "$TMP/follow.json"; echo
+fi
+
+# Two ingest replicas share one consumer group, so each consumes the plugin records of only some
+# partitions. A plugin published while both run must be known to both: a job naming it is
+# accepted through either replica, whichever consumed its record.
+if start ingest2 --set ingest.lineage_host="127.0.0.1:${GRPC[dependency-resolver]}"; then
+  mkdir -p "$TMP/plugins-late"
+  sed 's/^name: bq2bq$/name: bq2bq-late/' "$EXAMPLES/plugins/optimus-plugin-bq2bq.yaml" >"$TMP/plugins-late/optimus-plugin-bq2bq-late.yaml"
+  kill -TERM "${PID[plugin-manager]}"; wait "${PID[plugin-manager]}" 2>/dev/null
+  start plugin-manager --set plugins.dirs="$EXAMPLES/plugins,$TMP/plugins-late" || exit 1
+  for _ in $(seq 1 150); do
+    [ "$(psql "$PG" -Atc "SELECT count(*) FROM ingest.plugins WHERE name = 'bq2bq-late'" 2>/dev/null)" = 1 ] && break
+    sleep 0.2
+  done
+  late_ok=0
+  for replica in ingest ingest2; do
+    late=$(python3 -c '
+import json, sys
+print(json.dumps({"specs": [{"version": 1, "name": "poison.late_" + sys.argv[1], "owner": "e2e@example.com",
+    "startDate": "2024-01-01", "interval": "0 3 * * *", "taskName": "bq2bq-late", "windowSize": "24h",
+    "config": [{"name": "PROJECT", "value": "poison"}, {"name": "DATASET", "value": "d"},
+               {"name": "TABLE", "value": "late_" + sys.argv[1]}],
+    "assets": {"query.sql": "select 1"}}]}))' "$replica")
+    curl -sS "${AUTH[@]}" -XPOST "http://127.0.0.1:${HTTP[$replica]}/api/v1beta1/project/poison/namespace/ns/jobs-upsert" \
+      -d "$late" >"$TMP/late-$replica.json" 2>&1
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d.get("successfulJobNames") and not d.get("failedJobNames") else 1)' \
+      "$TMP/late-$replica.json" && late_ok=$((late_ok + 1))
+  done
+  if [ "$late_ok" = 2 ]; then
+    pass "a plugin published while two ingest replicas run is accepted through both"
+  else
+    fail "a job naming a newly published plugin was refused by a replica"; cat "$TMP"/late-*.json; echo
+  fi
+  kill -TERM "${PID[ingest2]}"; wait "${PID[ingest2]}" 2>/dev/null
 fi
 
 # A secret set over REST on ingest reaches a job's run input from runtime-context (its own

@@ -211,6 +211,11 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
       known_plugins = plugins_;
     }
     const auto plugin_wait_until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    bool plugins_reread = false;
+    if (known_plugins.empty()) {
+      known_plugins = RereadPlugins();
+      plugins_reread = true;
+    }
     spec::JobValidationOptions options;
     options.hooks = spec::ScheduleValidationHooks();
     options.known_plugins = known_plugins.empty() ? nullptr : &known_plugins;
@@ -231,7 +236,7 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
         spec::Diagnostics d;
         auto job = spec::LoadStoredJobSpec(file.name() + "/job.yaml", file.spec_yaml(), d);
         if (job && options.known_plugins != nullptr) {
-          AwaitPlugins(*job, plugin_wait_until, known_plugins);
+          AwaitPlugins(*job, plugin_wait_until, known_plugins, &plugins_reread);
         }
         if (job) spec::ValidateJob(*job, options, d);
         if (job == nullptr || d.HasErrors()) {
@@ -533,18 +538,35 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     return ToGrpc(saved);
   }
 
-  // In its first minute ingest may still be reading the plugins topic (a new consumer gets its
-  // records over a few polls): a job naming a plugin whose record is on its way would be
-  // refused as naming an unknown one. Then waits for the job's plugins until `until`, and
+  // The plugins every replica has consumed (the shared table), merged into this one's.
+  std::set<std::string> RereadPlugins() {
+    auto names = ctx_.db.Execute("SELECT name FROM plugins");
+    std::lock_guard<std::mutex> lock(mu_);
+    if (names.ok()) {
+      for (const auto& r : names->rows) plugins_.insert(r.Text(0));
+    }
+    return plugins_;
+  }
+
+  // Several ingest replicas share one consumer group, so each consumes the plugin records of
+  // its own partitions; all of them land in the shared `plugins` table. A job naming a plugin
+  // this replica has not consumed reads the table once per deployment (`*reread`) before it is
+  // refused. In its first minute ingest may still be reading the plugins topic (a new consumer
+  // gets its records over a few polls): a job naming a plugin whose record is on its way would
+  // be refused as naming an unknown one. Then waits for the job's plugins until `until`, and
   // refreshes `known`.
   void AwaitPlugins(const spec::JobSpec& job, std::chrono::steady_clock::time_point until,
-                    std::set<std::string>& known) {
+                    std::set<std::string>& known, bool* reread) {
     std::vector<std::string> wanted = {job.task.name};
     for (const auto& hook : job.hooks) wanted.push_back(hook.name);
     const auto missing = [&] {
       return std::any_of(wanted.begin(), wanted.end(),
                          [&](const std::string& n) { return !n.empty() && known.count(n) == 0; });
     };
+    if (missing() && !*reread) {
+      *reread = true;
+      known = RereadPlugins();
+    }
     while (missing() && std::chrono::steady_clock::now() - started_ < std::chrono::minutes(1) &&
            std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
