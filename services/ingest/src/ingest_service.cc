@@ -399,6 +399,26 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     return response;
   }
 
+  absl::StatusOr<core::v1::GetLineageResponse> GetLineage(
+      const core::v1::GetLineageRequest& request) {
+    std::string host;
+    auto& lineage = Lineage(&host);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    context.set_wait_for_ready(true);
+    AddInternalToken(context, ctx_.internal_token);
+    core::v1::GetLineageResponse response;
+    grpc::Status s = lineage.GetLineage(&context, request, &response);
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+      return absl::NotFoundError(s.error_message());
+    }
+    if (!s.ok()) {
+      return absl::UnavailableError("cannot ask dependency-resolver (" + host +
+                                    ") for the job's lineage: " + s.error_message());
+    }
+    return response;
+  }
+
   absl::StatusOr<core::v1::CheckDeletionResponse> CheckDeletion(
       const core::v1::CheckDeletionRequest& request) {
     std::string host;
@@ -696,6 +716,7 @@ absl::Status IngestService::Start(app::Context& context) {
   AddRestRoutes(
       context.http, *impl_, context.db,
       [this](const core::v1::ListJobSpecsRequest& r) { return impl_->ListJobSpecs(r); },
+      [this](const core::v1::GetLineageRequest& r) { return impl_->GetLineage(r); },
       context.authenticator);
   if (const std::string host = context.config.String("ingest.lineage_host"); !host.empty()) {
     lineage_proxy_ =

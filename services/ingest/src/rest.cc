@@ -32,15 +32,23 @@ absl::Status FromGrpc(const grpc::Status& s) {
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
 }
 
-// The member `field` of the request's JSON body (an object), or why there is none.
-absl::StatusOr<json> BodyField(const HttpRequest& request, const std::string& field,
-                               const std::string& wanted) {
+// The request's JSON body (an object; an empty body is an empty object).
+absl::StatusOr<json> BodyObject(const HttpRequest& request) {
   json body = json::object();
   if (request.body().find_first_not_of(" \t\r\n") != std::string::npos) {
     body = json::parse(request.body(), nullptr, /*allow_exceptions=*/false);
     if (body.is_discarded()) return absl::InvalidArgumentError("the body is not valid JSON");
     if (!body.is_object()) return absl::InvalidArgumentError("the body is not a JSON object");
   }
+  return body;
+}
+
+// The member `field` of the request's JSON body (an object), or why there is none.
+absl::StatusOr<json> BodyField(const HttpRequest& request, const std::string& field,
+                               const std::string& wanted) {
+  auto parsed = BodyObject(request);
+  if (!parsed.ok()) return parsed.status();
+  const json& body = *parsed;
   const json* value = spec::ProtoJsonField(body, field);
   if (value == nullptr) return absl::InvalidArgumentError(field + ": expected " + wanted);
   return *value;
@@ -203,6 +211,69 @@ absl::StatusOr<std::vector<std::pair<core::v1::JobSpecEntry, json>>> FindJobs(
   return out;
 }
 
+// Optimus's Log message: {level, message}.
+json Notice(const char* level, const std::string& message) {
+  return json{{"level", level}, {"message", message}};
+}
+
+// A job of this server as Optimus's JobInspectResponse.JobDependency.
+json Dependency(const core::v1::JobRef& ref) {
+  return json{
+      {"name", ref.name()}, {"projectName", ref.project()}, {"namespaceName", ref.namespace_()}};
+}
+
+// Optimus's JobInspectResponse for a stored job: its spec, destination and sources, then its
+// upstreams (every one is on this server: internal) and downstreams, with what is wrong as
+// notices. `notices` go first in the basic section.
+json InspectJson(const json& spec, const core::v1::GetLineageResponse& l, json notices) {
+  if (!l.shared_destination().empty()) {
+    std::string others;
+    for (const auto& o : l.shared_destination())
+      absl::StrAppend(&others, others.empty() ? "" : ", ", o);
+    notices.push_back(
+        Notice("LEVEL_WARNING", l.destination() + " is also written by " + others +
+                                    "; jobs reading it depend on all of its writers"));
+  }
+  json internal = json::array(), downstream = json::array(), unknown = json::array(),
+       http = json::array(), upstream_notices = json::array();
+  for (const auto& u : l.upstreams()) internal.push_back(Dependency(u));
+  for (const auto& d : l.downstreams()) downstream.push_back(Dependency(d));
+  for (const auto& urn : l.unknown_sources()) unknown.push_back({{"resourceDestination", urn}});
+  for (const auto& ref : l.unknown_upstreams()) {
+    const size_t slash = ref.find('/');
+    unknown.push_back(slash == std::string::npos ? json{{"jobName", ref}}
+                                                 : json{{"jobName", ref.substr(slash + 1)},
+                                                        {"projectName", ref.substr(0, slash)}});
+  }
+  if (const auto deps = spec.find("dependencies"); deps != spec.end() && deps->is_array()) {
+    for (const auto& d : *deps) {
+      if (const auto h = d.find("httpDependency"); h != d.end() && h->is_object())
+        http.push_back(*h);
+    }
+  }
+  if (!l.cycle().empty()) {
+    std::string path;
+    for (const auto& j : l.cycle()) absl::StrAppend(&path, path.empty() ? "" : " -> ", j);
+    upstream_notices.push_back(Notice("LEVEL_ERROR", "cyclic dependency: " + path));
+  }
+  if (!l.error().empty()) upstream_notices.push_back(Notice("LEVEL_ERROR", l.error()));
+  json sources = json::array();
+  for (const auto& s : l.sources()) sources.push_back(s);
+  return json{
+      {"basicInfo",
+       {{"job", spec},
+        {"source", std::move(sources)},
+        {"destination", l.destination()},
+        {"notice", std::move(notices)}}},
+      {"upstreams",
+       {{"externalDependency", json::array()},
+        {"internalDependency", std::move(internal)},
+        {"httpDependency", std::move(http)},
+        {"unknownDependencies", std::move(unknown)},
+        {"notice", std::move(upstream_notices)}}},
+      {"downstreams", {{"downstreamJobs", std::move(downstream)}, {"notice", json::array()}}}};
+}
+
 core::v1::ListJobSpecsRequest JobsOf(const std::string& project, const std::string& namespace_name,
                                      const std::string& job) {
   core::v1::ListJobSpecsRequest request;
@@ -215,8 +286,39 @@ core::v1::ListJobSpecsRequest JobsOf(const std::string& project, const std::stri
 }  // namespace
 
 void AddRestRoutes(rpc::HttpServer& http, core::v1::DeploymentService::Service& service,
-                   store::Database& db, ListJobSpecsFn list_job_specs,
+                   store::Database& db, ListJobSpecsFn list_job_specs, GetLineageFn get_lineage,
                    const rpc::Authenticator* authenticator) {
+  // Optimus's JobInspect, for a deployed job: by `jobName`, or the name of the `spec` given
+  // (which is not resolved here: the answer says so).
+  http.Post(
+      std::string(kNamespace) + "/job/inspect",
+      JsonRoute([list_job_specs, get_lineage](const HttpRequest& request) -> absl::StatusOr<json> {
+        auto body = BodyObject(request);
+        if (!body.ok()) return body.status();
+        auto job = Text(*body, "job_name", "");
+        if (!job.ok()) return job.status();
+        json notices = json::array();
+        if (const json* spec = spec::ProtoJsonField(*body, "spec"); spec && spec->is_object()) {
+          auto named = Text(*spec, "name", "spec.");
+          if (!named.ok()) return named.status();
+          if (job->empty()) *job = *named;
+          notices.push_back(Notice(
+              "LEVEL_WARNING",
+              "the spec in the request is not resolved by the server: this is the lineage of " +
+                  *job + " as deployed (deploy the spec first, or run optimus job inspect)"));
+        }
+        if (job->empty()) return absl::InvalidArgumentError("jobName: expected the job to inspect");
+        const std::string project = request.PathParam("project_name");
+        auto jobs =
+            FindJobs(list_job_specs, JobsOf(project, request.PathParam("namespace_name"), *job));
+        if (!jobs.ok()) return jobs.status();
+        core::v1::GetLineageRequest asked;
+        asked.set_project(project);
+        asked.set_job(*job);
+        auto lineage = get_lineage(asked);
+        if (!lineage.ok()) return lineage.status();
+        return InspectJson(jobs->front().second, *lineage, std::move(notices));
+      }));
   // Reading jobs: Optimus's List, Get and GetJobSpecifications.
   http.Get(std::string(kNamespace) + "/job",
            JsonRoute([list_job_specs](const HttpRequest& request) -> absl::StatusOr<json> {

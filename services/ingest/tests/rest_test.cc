@@ -8,6 +8,7 @@
 #include <httplib.h>
 #include <prometheus/registry.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "optimus/ingest/deployments.h"
@@ -81,18 +82,26 @@ class RestTest : public ::testing::Test {
     service_.held.add_namespaces()->set_name("ns1");
     server_ = std::make_unique<rpc::HttpServer>(rpc::HttpServerOptions{
         .host = "127.0.0.1", .port = 0, .threads = 2, .metrics = &registry_});
-    AddRestRoutes(*server_, service_, *db_, [this](const core::v1::ListJobSpecsRequest& r) {
-      asked_.push_back(r);
-      core::v1::ListJobSpecsResponse out;
-      for (const auto& j : stored_.jobs()) {
-        if ((r.project().empty() || j.project() == r.project()) &&
-            (r.namespace_().empty() || j.namespace_() == r.namespace_()) &&
-            (r.job().empty() || j.name() == r.job())) {
-          *out.add_jobs() = j;
-        }
-      }
-      return out;
-    });
+    AddRestRoutes(
+        *server_, service_, *db_,
+        [this](const core::v1::ListJobSpecsRequest& r) {
+          asked_.push_back(r);
+          core::v1::ListJobSpecsResponse out;
+          for (const auto& j : stored_.jobs()) {
+            if ((r.project().empty() || j.project() == r.project()) &&
+                (r.namespace_().empty() || j.namespace_() == r.namespace_()) &&
+                (r.job().empty() || j.name() == r.job())) {
+              *out.add_jobs() = j;
+            }
+          }
+          return out;
+        },
+        [this](
+            const core::v1::GetLineageRequest& r) -> absl::StatusOr<core::v1::GetLineageResponse> {
+          auto l = lineages_.find(r.project() + "/" + r.job());
+          if (l == lineages_.end()) return absl::NotFoundError("no job " + r.job());
+          return l->second;
+        });
     ASSERT_TRUE(server_->Start().ok());
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
   }
@@ -115,6 +124,7 @@ class RestTest : public ::testing::Test {
   RecordingService service_;
   core::v1::ListJobSpecsResponse stored_;  // what the resolver holds
   std::vector<core::v1::ListJobSpecsRequest> asked_;
+  std::map<std::string, core::v1::GetLineageResponse> lineages_;  // by project/job
   std::unique_ptr<rpc::HttpServer> server_;
   std::unique_ptr<httplib::Client> client_;
 };
@@ -168,6 +178,75 @@ TEST_F(RestTest, JobsReadBackAsOptimusJobSpecifications) {
   EXPECT_EQ(found[1]["job"]["name"], "b");
   EXPECT_EQ(asked_.back().project(), "p");
   EXPECT_EQ(asked_.back().job(), "");
+}
+
+TEST_F(RestTest, AJobIsInspectedInOptimusShape) {
+  auto* a = stored_.add_jobs();
+  a->set_project("p");
+  a->set_namespace_("ns1");
+  a->set_name("a");
+  a->set_spec_yaml(
+      "version: 1\nname: a\nowner: o@x\nschedule:\n  start_date: \"2024-01-01\"\n  interval: "
+      "\"0 2 * * *\"\ntask:\n  name: bq2bq\n  config:\n    TABLE: t\n  window:\n    size: 24h\n"
+      "dependencies:\n- http:\n    name: feed\n    url: https://feed.example/ready\n");
+  core::v1::GetLineageResponse& l = lineages_["p/a"];
+  l.set_namespace_("ns1");
+  l.set_destination("bigquery://p:d.a");
+  l.add_sources("bigquery://p:d.up");
+  l.add_sources("bigquery://raw:e.events");
+  auto* up = l.add_upstreams();
+  up->set_project("p");
+  up->set_namespace_("ns2");
+  up->set_name("up");
+  up->set_via("bigquery://p:d.up");
+  auto* down = l.add_downstreams();
+  down->set_project("q");
+  down->set_namespace_("n");
+  down->set_name("reader");
+  l.add_unknown_sources("bigquery://raw:e.events");
+  l.add_unknown_upstreams("p/gone");
+  l.add_shared_destination("p/other");
+
+  auto [code, body] =
+      Call("POST", "/api/v1beta1/project/p/namespace/ns1/job/inspect", R"({"jobName": "a"})");
+  ASSERT_EQ(code, 200) << body;
+  const json& basic = body["basicInfo"];
+  EXPECT_EQ(basic["job"]["name"], "a");
+  EXPECT_EQ(basic["destination"], "bigquery://p:d.a");
+  EXPECT_THAT(basic["source"], ElementsAre("bigquery://p:d.up", "bigquery://raw:e.events"));
+  ASSERT_EQ(basic["notice"].size(), 1u);
+  EXPECT_EQ(basic["notice"][0]["level"], "LEVEL_WARNING");
+  EXPECT_EQ(basic["notice"][0]["message"],
+            "bigquery://p:d.a is also written by p/other; jobs reading it depend on all of its "
+            "writers");
+  const json& ups = body["upstreams"];
+  ASSERT_EQ(ups["internalDependency"].size(), 1u);
+  EXPECT_EQ(ups["internalDependency"][0],
+            json({{"name", "up"}, {"projectName", "p"}, {"namespaceName", "ns2"}}));
+  EXPECT_TRUE(ups["externalDependency"].empty());
+  ASSERT_EQ(ups["httpDependency"].size(), 1u);
+  EXPECT_EQ(ups["httpDependency"][0]["url"], "https://feed.example/ready");
+  EXPECT_EQ(ups["unknownDependencies"],
+            json::parse(R"([{"resourceDestination": "bigquery://raw:e.events"},
+                            {"jobName": "gone", "projectName": "p"}])"));
+  EXPECT_EQ(body["downstreams"]["downstreamJobs"][0],
+            json({{"name", "reader"}, {"projectName", "q"}, {"namespaceName", "n"}}));
+
+  // A spec in the body is named, not resolved: the answer says whose lineage it is.
+  std::tie(code, body) = Call("POST", "/api/v1beta1/project/p/namespace/ns1/job/inspect",
+                              R"({"spec": {"name": "a", "taskName": "bq2bq"}})");
+  ASSERT_EQ(code, 200) << body;
+  EXPECT_EQ(body["basicInfo"]["notice"][0]["level"], "LEVEL_WARNING");
+  EXPECT_THAT(body["basicInfo"]["notice"][0]["message"].get<std::string>(),
+              ::testing::HasSubstr("lineage of a as deployed"));
+
+  std::tie(code, body) =
+      Call("POST", "/api/v1beta1/project/p/namespace/ns2/job/inspect", R"({"job_name": "a"})");
+  EXPECT_EQ(code, 404);
+  EXPECT_EQ(body["message"], "no job a in namespace ns2 of project p");
+  std::tie(code, body) = Call("POST", "/api/v1beta1/project/p/namespace/ns1/job/inspect", "{}");
+  EXPECT_EQ(code, 400);
+  EXPECT_EQ(body["message"], "jobName: expected the job to inspect");
 }
 
 TEST_F(RestTest, ProjectsAndNamespacesInOptimusShape) {

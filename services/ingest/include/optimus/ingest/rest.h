@@ -18,12 +18,17 @@ namespace optimus::ingest {
 using ListJobSpecsFn = std::function<absl::StatusOr<core::v1::ListJobSpecsResponse>(
     const core::v1::ListJobSpecsRequest&)>;
 
+// Asks dependency-resolver for a stored job's lineage (job inspect); NotFound for a job it does
+// not hold.
+using GetLineageFn =
+    std::function<absl::StatusOr<core::v1::GetLineageResponse>(const core::v1::GetLineageRequest&)>;
+
 // Registers the routes on `http`. `service` must outlive the server; its handlers are called
 // without a gRPC context (the HTTP server checked the caller's token for the path's project).
 // Registering a project and reading a deployment check more in the route, with
 // `authenticator` (null: authentication off).
 void AddRestRoutes(rpc::HttpServer& http, core::v1::DeploymentService::Service& service,
-                   store::Database& db, ListJobSpecsFn list_job_specs,
+                   store::Database& db, ListJobSpecsFn list_job_specs, GetLineageFn get_lineage,
                    const rpc::Authenticator* authenticator = nullptr);
 
 }  // namespace optimus::ingest
