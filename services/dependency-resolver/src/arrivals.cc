@@ -31,7 +31,7 @@ bool Arrivals::Complete(const Batch& batch) const {
   return true;
 }
 
-void Arrivals::Forget(absl::Time now) {
+void Arrivals::Update(absl::Time now) {
   for (auto it = done_.begin(); it != done_.end();) {
     it = now - it->second > forget_after_ ? done_.erase(it) : std::next(it);
   }
@@ -51,7 +51,7 @@ void Arrivals::Forget(absl::Time now) {
 }
 
 bool Arrivals::Expecting(absl::Time now) {
-  Forget(now);
+  Update(now);
   return !deployments_.empty();
 }
 

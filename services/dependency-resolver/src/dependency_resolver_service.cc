@@ -200,7 +200,7 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
     std::vector<EmitItem> items;
     for (const auto& k : changed) items.push_back({k, "", false});
-    return EmitOrHold(tx, outbox, std::move(items), false, !arrivals_.Expecting(absl::Now()));
+    return EmitOrHold(tx, outbox, std::move(items), false);
   }
   if (m.topic == pipeline::kProjectsTopic) {
     if (m.tombstone) return absl::OkStatus();
@@ -219,7 +219,7 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     }
     std::vector<EmitItem> items;
     for (const auto& k : graph_.Apply(Recompute(keys))) items.push_back({k, "", false});
-    return EmitOrHold(tx, outbox, std::move(items), false, !arrivals_.Expecting(absl::Now()));
+    return EmitOrHold(tx, outbox, std::move(items), false);
   }
   if (m.topic == pipeline::kStoredTopic) {
     auto stored = pipeline::ParseRecord<events::v1::DeploymentStored>(m);
@@ -271,11 +271,9 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
 }
 
 absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox) {
-  // While specs of a deployment (or of its batch) are still on their way, jobs may wait.
-  const bool expecting = arrivals_.Expecting(absl::Now());
   if (pending_.upserts.empty() && pending_.removals.empty()) {
-    // No job specs: plugins, projects or the end of a deployment.
-    return held_.empty() ? absl::OkStatus() : EmitOrHold(tx, outbox, {}, false, !expecting);
+    // No job specs: plugins, projects or the end of a deployment (whose held jobs may go).
+    return held_.empty() ? absl::OkStatus() : EmitOrHold(tx, outbox, {}, false);
   }
   Pending batch = std::move(pending_);
   pending_ = Pending();
@@ -335,26 +333,27 @@ absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox
     }
     items.push_back({k, cause, true});
   }
-  return EmitOrHold(tx, outbox, std::move(items), expecting, !expecting);
+  return EmitOrHold(tx, outbox, std::move(items), true);
 }
 
 absl::Status Resolver::Release(store::Transaction& tx, const store::Outbox& outbox) {
-  return EmitOrHold(tx, outbox, {}, false, !arrivals_.Expecting(absl::Now()));
+  return EmitOrHold(tx, outbox, {}, false);
 }
 
 bool Resolver::ReleaseDue() {
   if (held_.empty()) return false;
   const absl::Time now = absl::Now();
-  if (!arrivals_.Expecting(now)) return true;
+  arrivals_.Update(now);
   for (const auto& [key, held] : held_) {
-    if (now - held.since >= kMaxHold) return true;
+    if (!arrivals_.Open(held.deployment_id) || now - held.since >= kMaxHold) return true;
   }
   return false;
 }
 
 absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& outbox,
-                                  std::vector<EmitItem> items, bool may_hold, bool release) {
+                                  std::vector<EmitItem> items, bool may_hold) {
   const absl::Time now = absl::Now();
+  arrivals_.Update(now);
   std::vector<EmitItem> out;
   std::set<std::string> seen;
   // The held table changes in two statements at the end, not one per job.
@@ -377,8 +376,10 @@ absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& o
       }
     }
     const absl::Time since = h == held_.end() ? now : h->second.since;
-    const bool hold =
-        may_hold && now - since < kMaxHold && !graph_.Resolve(item.key).unknown_sources.empty();
+    // Only while the specs of its own deployment's batch are on their way: a deployment that
+    // never completes holds nobody else's jobs.
+    const bool hold = may_hold && arrivals_.Open(item.deployment_id) && now - since < kMaxHold &&
+                      !graph_.Resolve(item.key).unknown_sources.empty();
     if (hold) {
       held_[item.key] = Held{item.deployment_id, item.cascaded, since};
       hold_rows.push_back({item.key, item.deployment_id, static_cast<int64_t>(item.cascaded)});
@@ -389,12 +390,15 @@ absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& o
     }
     out.push_back(std::move(item));
   }
-  // Held jobs this batch did not touch go when the input pauses or they waited long enough,
-  // not on a small batch: a deploy's stream has small batches too, between large ones, and
-  // releasing then compiled a fifth of a 10,000-job project twice.
+  // Held jobs this batch did not touch go once their deployment's batch has arrived whole or
+  // they waited long enough, not when the input pauses: a pause mid-deploy (a slow batch
+  // upstream) released jobs whose writers were still on the way, to be compiled twice.
   std::vector<std::string> due;
   for (const auto& [key, held] : held_) {
-    if (seen.count(key) == 0 && (release || now - held.since >= kMaxHold)) due.push_back(key);
+    if (seen.count(key) == 0 &&
+        (!arrivals_.Open(held.deployment_id) || now - held.since >= kMaxHold)) {
+      due.push_back(key);
+    }
   }
   for (const std::string& key : due) {
     out.push_back({key, held_.at(key).deployment_id, held_.at(key).cascaded});

@@ -67,6 +67,23 @@ TEST_F(ArrivalsTest, ABatchIsExpectedUntilEachOfItsDeploymentsIsComplete) {
   EXPECT_TRUE(arrivals_.Expecting(now_));
 }
 
+TEST_F(ArrivalsTest, EachDeploymentIsOpenOnlyUntilItsOwnBatchIsComplete) {
+  arrivals_.SpecArrived("slow", now_);  // never stored
+  arrivals_.SpecArrived("d1", now_);
+  arrivals_.Stored(Stored("d1", 1, "b", 2), now_);
+  arrivals_.Stored(Stored("e1", 0), now_);
+  arrivals_.Update(now_);
+  EXPECT_TRUE(arrivals_.Open("slow"));
+  EXPECT_TRUE(arrivals_.Open("d1"));  // its batch has another deployment to come
+  EXPECT_FALSE(arrivals_.Open("e1"));
+  EXPECT_FALSE(arrivals_.Open("never-heard-of"));
+  arrivals_.Stored(Stored("d2", 0, "b", 2), now_);
+  arrivals_.Update(now_);
+  EXPECT_FALSE(arrivals_.Open("d1"));
+  EXPECT_FALSE(arrivals_.Open("d2"));
+  EXPECT_TRUE(arrivals_.Open("slow"));
+}
+
 TEST_F(ArrivalsTest, WhatWentQuietIsNoLongerWaitedFor) {
   // A batch whose client stopped sending, and a deployment whose count never comes.
   arrivals_.Stored(Stored("d1", 0, "b", 2), now_);

@@ -502,6 +502,28 @@ TEST_F(ResolverTest, AJobNoKnownJobWritesForGoesOutWhenTheBatchEnds) {
   EXPECT_FALSE(resolver_.holding());
 }
 
+TEST_F(ResolverTest, ADeploymentStillStreamingHoldsNobodyElsesJobs) {
+  Plugin(kPlugin);
+  Project();
+  Drain();
+  // d1 streams in and never says it is complete (its client is slow, or its count was lost).
+  std::vector<bus::Message> first{SpecRecord("reader", "select * from acme.d.writer")};
+  for (size_t i = 1; i < kMany; ++i) {
+    first.push_back(SpecRecord("f" + std::to_string(i), "select 1"));
+  }
+  ASSERT_TRUE(Batch(first).ok());
+  Drain();
+  EXPECT_TRUE(resolver_.holding());
+  // Meanwhile a one-job deployment of a job reading external data: it goes out at once.
+  ASSERT_TRUE(
+      Batch({SpecRecord("lone", "select * from acme.raw.events", "d2"), StoredRecord("d2", 1)})
+          .ok());
+  auto out = Drain();
+  EXPECT_THAT(Resolved(out), ElementsAre("p/lone"));
+  EXPECT_TRUE(resolver_.holding());  // d1's reader still waits for its writer
+  EXPECT_FALSE(resolver_.ReleaseDue());
+}
+
 TEST_F(ResolverTest, AssetsInTheObjectStoreAreRead) {
   auto blob = blob::FileBlobStore::Open(dir_.path() / "blob");
   ASSERT_TRUE(blob.ok());

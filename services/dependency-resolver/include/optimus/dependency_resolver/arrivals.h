@@ -26,8 +26,15 @@ class Arrivals {
   void SpecArrived(const std::string& deployment_id, absl::Time now);
   // spec-store has the whole deployment and sent `stored.job_specs()` records for it.
   void Stored(const events::v1::DeploymentStored& stored, absl::Time now);
-  // True while a deployment has records still to come, or belongs to a batch with deployments
-  // not yet stored, and something arrived in the last `forget_after`.
+  // Moves complete batches out of the way, and forgets what is open when nothing has arrived
+  // for `forget_after`. Call before Open.
+  void Update(absl::Time now);
+  // True while `deployment_id` has records still to come, or belongs to a batch with
+  // deployments not yet stored (as of the last Update). A deployment never heard of is not open.
+  bool Open(const std::string& deployment_id) const {
+    return deployments_.count(deployment_id) > 0;
+  }
+  // Update, then whether any deployment is open.
   bool Expecting(absl::Time now);
   void Clear();
 
@@ -43,7 +50,6 @@ class Arrivals {
     int32_t size = 1;
     std::set<std::string> stored;  // deployment ids
   };
-  void Forget(absl::Time now);
   bool Complete(const Batch& batch) const;
 
   absl::Duration forget_after_;

@@ -49,14 +49,14 @@ class Resolver {
   // Resolves the job specs applied since the last Flush and enqueues what changed. Call it in
   // the same transaction, after the Apply calls.
   //
-  // While specs of a deployment or of its batch are still on their way (see Arrivals), a job
-  // that reads tables no known job writes is held back: the job writing them is often later in
-  // the stream, and resolving now would compile the job twice. Held jobs (kept in the `held`
-  // table) go out when their upstream arrives, when nothing more is expected, or after
-  // kMaxHold.
+  // While the specs of a job's deployment or of its batch are still on their way (see
+  // Arrivals), a job that reads tables no known job writes is held back: the job writing them is
+  // often later in the stream, and resolving now would compile the job twice. Held jobs (kept
+  // in the `held` table) go out when their upstream arrives, when their batch has arrived
+  // whole, or after kMaxHold.
   absl::Status Flush(store::Transaction& tx, const store::Outbox& outbox);
-  // Resolves the held jobs that may go: all of them when no deployment is still expected (the
-  // input went quiet), else those held for kMaxHold.
+  // Resolves the held jobs that may go: those whose batch has arrived whole (or went quiet,
+  // see Arrivals) and those held for kMaxHold.
   absl::Status Release(store::Transaction& tx, const store::Outbox& outbox);
   // Whether Release would resolve anything now.
   bool ReleaseDue();
@@ -85,9 +85,9 @@ class Resolver {
   absl::Status Emit(store::Transaction& tx, const store::Outbox& outbox,
                     const std::vector<EmitItem>& items);
   // Emits `items`, except, with `may_hold`, those to hold back (see Flush), recording the held
-  // ones; with `release`, every held job goes too.
+  // ones; held jobs that may go (see Release) go too.
   absl::Status EmitOrHold(store::Transaction& tx, const store::Outbox& outbox,
-                          std::vector<EmitItem> items, bool may_hold, bool release);
+                          std::vector<EmitItem> items, bool may_hold);
   // A job's lineage from its stored spec (pure: reads the resolver's state only).
   LineageResult LineageFor(const std::string& key) const;
   // The lineages of `keys`, computed in parallel; records each job's task plugin and error.
