@@ -64,6 +64,23 @@ got=$(grep -A50 '^upstreams' "$TMP/inspect.out" | sed -n '/^upstreams/,/^downstr
 [ "$got" = "$iups" ] && pass "optimus job inspect shows $ijob's upstreams" || { fail "job inspect upstreams [$got], want [$iups]"; cat "$TMP/inspect.out"; }
 "$BIN/optimus" job inspect no.such.job -d "$TMP/project" --host "127.0.0.1:$grpc" >/dev/null 2>&1
 [ $? = 1 ] && pass "job inspect of an unknown job exits 1" || fail "job inspect of an unknown job"
+# The same over REST (Optimus's JobInspect and Validate paths).
+ins_ns=$(python3 -c 'import json,sys; print([j for j in json.load(open(sys.argv[1]))["jobs"] if j["name"]==sys.argv[2]][0]["namespace"])' "$TMP/project/manifest.json" "$ijob")
+api_ns="http://127.0.0.1:$http/api/v1beta1/project/sample-project/namespace/$ins_ns"
+got=$(curl -fsS -XPOST "$api_ns/job/inspect" -d "{\"jobName\": \"$ijob\"}" |
+  python3 -c 'import json,sys; print(",".join(sorted({d["name"] for d in json.load(sys.stdin)["upstreams"]["internalDependency"]})))')
+[ "$got" = "$iups" ] && pass "REST job/inspect lists $ijob's upstreams" || fail "REST job/inspect upstreams [$got], want [$iups]"
+curl -fsS -XPOST "$api_ns/job/validate" -d "{\"fromServer\": {\"jobNames\": [\"$ijob\"]}}" >"$TMP/validate.json" &&
+curl -fsS -XPOST "$api_ns/job/validate" -d '{"fromOutside": {"jobs": [{"version": 1, "name": "bad.job", "owner": "o@x", "startDate": "2024-01-01", "interval": "0 3 * * *", "taskName": "no_such_plugin", "windowSize": "24h"}]}}' >"$TMP/validate-bad.json" &&
+python3 - "$TMP/validate.json" "$TMP/validate-bad.json" "$ijob" <<'PY' && pass "REST job/validate passes $ijob stage by stage and fails an unknown plugin" || { fail "REST job/validate"; cat "$TMP/validate.json" "$TMP/validate-bad.json"; }
+import json, sys
+good = json.load(open(sys.argv[1]))["resultsByJobName"][sys.argv[3]]["results"]
+bad = {r["name"]: r for r in json.load(open(sys.argv[2]))["resultsByJobName"]["bad.job"]["results"]}
+ok = (all(r["success"] for r in good) and {"upstream validation", "cyclic validation"} <= {r["name"] for r in good}
+      and not bad["plugin validation"]["success"] and "no_such_plugin" in bad["plugin validation"]["messages"][0]
+      and bad["tenant validation"]["success"])
+sys.exit(0 if ok else 1)
+PY
 
 # `optimus job render` makes locally, byte for byte, the DAG the server published.
 ins=$(python3 -c 'import json,sys; print([j for j in json.load(open(sys.argv[1]))["jobs"] if j["name"]==sys.argv[2]][0]["namespace"])' "$TMP/project/manifest.json" "$ijob")

@@ -449,6 +449,155 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     return response;
   }
 
+  grpc::Status Validate(grpc::ServerContext* context, const core::v1::ValidateRequest* req,
+                        core::v1::ValidateResponse* resp) override {
+    if (grpc::Status allowed =
+            rpc::Authorize(context, ctx_.authenticator,
+                           "optimus.core.v1.DeploymentService/Validate", req->project());
+        !allowed.ok()) {
+      return allowed;
+    }
+    if (req->project().empty() || req->namespace_().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "validation needs a project and a namespace");
+    }
+    if (req->jobs_size() > 0 && req->job_names_size() > 0) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "give the specs to validate or the names of stored jobs, not both");
+    }
+    if (req->deletion() && req->job_names_size() == 0) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "validation for deletion needs the names of stored jobs");
+    }
+    // Tenant: the project and the namespace are registered.
+    std::string tenant;
+    if (auto project = ingest::GetProject(ctx_.db, req->project()); !project.ok()) {
+      tenant = std::string(project.status().message());
+    } else if (std::none_of(project->namespaces().begin(), project->namespaces().end(),
+                            [&](const auto& ns) { return ns.name() == req->namespace_(); })) {
+      tenant = "namespace " + req->namespace_() + " is not registered in project " +
+               req->project() + " (optimus namespace register)";
+    }
+    std::set<std::string> known_plugins = RereadPlugins();
+    spec::JobValidationOptions options;
+    options.hooks = spec::ScheduleValidationHooks();
+    options.known_plugins = known_plugins.empty() ? nullptr : &known_plugins;
+    struct Item {
+      std::string name, yaml, shown;
+      bool stored = false;
+    };
+    std::vector<Item> items;
+    for (const auto& file : req->jobs()) {
+      items.push_back(
+          {file.name(), file.spec_yaml(),
+           file.source_path().empty() ? file.name() + "/job.yaml" : file.source_path()});
+    }
+    std::map<std::string, std::string> missing;  // stored job asked for -> why it is not there
+    if (req->job_names_size() > 0) {
+      core::v1::ListJobSpecsRequest list;
+      list.set_project(req->project());
+      list.set_namespace_(req->namespace_());
+      auto stored = ListJobSpecs(list);
+      if (!stored.ok()) return ToGrpc(stored.status());
+      std::map<std::string, std::string> yaml_of;
+      for (const auto& j : stored->jobs()) yaml_of[j.name()] = j.spec_yaml();
+      for (const auto& name : req->job_names()) {
+        auto y = yaml_of.find(name);
+        if (y == yaml_of.end()) {
+          missing[name] = "no job " + name + " in namespace " + req->namespace_();
+          continue;
+        }
+        items.push_back({name, y->second, name + "/job.yaml", true});
+      }
+    }
+    auto stage = [](core::v1::JobValidation& v, const std::string& name,
+                    const std::vector<std::string>& errors, const std::vector<std::string>& notes) {
+      auto* st = v.add_stages();
+      st->set_name(name);
+      for (const auto& e : errors) st->add_messages(e);
+      for (const auto& n : notes) st->add_messages(n);
+      st->set_success(errors.empty());
+    };
+    for (const auto& [name, why] : missing) {
+      auto& v = *resp->add_jobs();
+      v.set_job(name);
+      stage(v, "validation preparation", {why}, {});
+    }
+    for (const Item& item : items) {
+      auto& v = *resp->add_jobs();
+      v.set_job(item.name);
+      // The spec's own checks, sorted into Optimus's stages by the field they are about.
+      spec::Diagnostics d;
+      auto job = spec::LoadJobSpec(item.shown, item.yaml, d);
+      if (job) spec::ValidateJob(*job, options, d);
+      std::vector<std::string> prep, prep_notes, window, window_notes, plugin, plugin_notes;
+      if (job && job->name != item.name) {
+        prep.push_back("the spec names the job \"" + job->name + "\"");
+      }
+      for (const auto& diag : d.items()) {
+        const std::string& f = diag.field_path;
+        const bool is_window = f.rfind("window", 0) == 0 || f.rfind("task.window", 0) == 0;
+        const bool is_plugin = !is_window && (f.rfind("task", 0) == 0 || f.rfind("hooks", 0) == 0);
+        const bool error = diag.severity == spec::Severity::kError;
+        auto& bucket = is_window   ? (error ? window : window_notes)
+                       : is_plugin ? (error ? plugin : plugin_notes)
+                                   : (error ? prep : prep_notes);
+        bucket.push_back(diag.ToString());
+      }
+      stage(v, "validation preparation", prep, prep_notes);
+      stage(v, "tenant validation",
+            tenant.empty() ? std::vector<std::string>{} : std::vector<std::string>{tenant}, {});
+      stage(v, "window validation", window, window_notes);
+      stage(v, "plugin validation", plugin, plugin_notes);
+      if (!item.stored) continue;
+      // A stored job is in the resolver's graph: its upstreams and cycles are known.
+      core::v1::GetLineageRequest asked;
+      asked.set_project(req->project());
+      asked.set_job(item.name);
+      auto lineage = GetLineage(asked);
+      std::vector<std::string> upstream, cyclic;
+      if (!lineage.ok()) {
+        upstream.push_back(std::string(lineage.status().message()));
+      } else {
+        for (const auto& ref : lineage->unknown_upstreams()) {
+          upstream.push_back("dependency " + ref + " names no job of this server");
+        }
+        if (!lineage->cycle().empty()) {
+          std::string path;
+          for (const auto& j : lineage->cycle()) path += (path.empty() ? "" : " -> ") + j;
+          cyclic.push_back("cyclic dependency: " + path);
+        }
+      }
+      stage(v, "upstream validation", upstream, {});
+      stage(v, "cyclic validation", cyclic, {});
+    }
+    if (req->deletion() && !items.empty()) {
+      core::v1::CheckDeletionRequest check;
+      check.set_project(req->project());
+      check.set_namespace_(req->namespace_());
+      for (const Item& item : items) check.add_delete_jobs(item.name);
+      auto answer = CheckDeletion(check);
+      std::map<std::string, std::string> blocked;
+      if (!answer.ok()) {
+        for (const Item& item : items) blocked[item.name] = std::string(answer.status().message());
+      } else {
+        for (const auto& b : answer->blocked()) {
+          std::string readers;
+          for (const auto& r : b.downstreams()) readers += (readers.empty() ? "" : ", ") + r;
+          blocked[b.job()] = "still read by " + readers;
+        }
+      }
+      for (auto& v : *resp->mutable_jobs()) {
+        if (missing.count(v.job()) > 0) continue;
+        auto b = blocked.find(v.job());
+        stage(v, "validation for deletion",
+              b == blocked.end() ? std::vector<std::string>{} : std::vector<std::string>{b->second},
+              {});
+      }
+    }
+    return grpc::Status::OK;
+  }
+
   grpc::Status WatchDeployment(grpc::ServerContext* context,
                                const core::v1::WatchDeploymentRequest* req,
                                grpc::ServerWriter<core::v1::DeploymentStatus>* writer) override {

@@ -288,6 +288,69 @@ core::v1::ListJobSpecsRequest JobsOf(const std::string& project, const std::stri
 void AddRestRoutes(rpc::HttpServer& http, core::v1::DeploymentService::Service& service,
                    store::Database& db, ListJobSpecsFn list_job_specs, GetLineageFn get_lineage,
                    const rpc::Authenticator* authenticator) {
+  // Optimus's Validate: specs from outside, or stored jobs (optionally: may they be deleted).
+  http.Post(std::string(kNamespace) + "/job/validate",
+            JsonRoute([&service](const HttpRequest& request) -> absl::StatusOr<json> {
+              auto body = BodyObject(request);
+              if (!body.ok()) return body.status();
+              core::v1::ValidateRequest validate;
+              validate.set_project(request.PathParam("project_name"));
+              validate.set_namespace_(request.PathParam("namespace_name"));
+              const json* outside = spec::ProtoJsonField(*body, "from_outside");
+              const json* server = spec::ProtoJsonField(*body, "from_server");
+              if ((outside == nullptr) == (server == nullptr)) {
+                return absl::InvalidArgumentError(
+                    "expected one of fromOutside {jobs} and fromServer {jobNames, deletionMode}");
+              }
+              if (outside != nullptr) {
+                const json* jobs =
+                    outside->is_object() ? spec::ProtoJsonField(*outside, "jobs") : nullptr;
+                if (jobs == nullptr || !jobs->is_array()) {
+                  return absl::InvalidArgumentError("fromOutside.jobs: expected a list");
+                }
+                for (size_t i = 0; i < jobs->size(); ++i) {
+                  const std::string where = absl::StrCat("fromOutside.jobs[", i, "]");
+                  auto job = spec::JobSpecFromOptimusJson((*jobs)[i], where);
+                  if (!job.ok()) return job.status();
+                  auto* file = validate.add_jobs();
+                  file->set_name(job->name);
+                  file->set_spec_yaml(spec::WriteJobSpec(*job));
+                  file->set_source_path(absl::StrCat("REST ", where, " (", job->name, ")"));
+                }
+              } else {
+                const json* names =
+                    server->is_object() ? spec::ProtoJsonField(*server, "job_names") : nullptr;
+                if (names == nullptr || !names->is_array()) {
+                  return absl::InvalidArgumentError("fromServer.jobNames: expected a list");
+                }
+                for (const auto& n : *names) {
+                  if (!n.is_string()) {
+                    return absl::InvalidArgumentError("fromServer.jobNames: expected strings");
+                  }
+                  validate.add_job_names(n.get<std::string>());
+                }
+                if (const json* d = spec::ProtoJsonField(*server, "deletion_mode");
+                    d != nullptr && d->is_boolean()) {
+                  validate.set_deletion(d->get<bool>());
+                }
+              }
+              core::v1::ValidateResponse response;
+              if (auto s = service.Validate(nullptr, &validate, &response); !s.ok()) {
+                return FromGrpc(s);
+              }
+              json results = json::object();
+              for (const auto& job : response.jobs()) {
+                json list = json::array();
+                for (const auto& stage : job.stages()) {
+                  list.push_back({{"name", stage.name()},
+                                  {"messages", std::vector<std::string>(stage.messages().begin(),
+                                                                        stage.messages().end())},
+                                  {"success", stage.success()}});
+                }
+                results[job.job()] = {{"results", std::move(list)}};
+              }
+              return json{{"resultsByJobName", std::move(results)}};
+            }));
   // Optimus's JobInspect, for a deployed job: by `jobName`, or the name of the `spec` given
   // (which is not resolved here: the answer says so).
   http.Post(

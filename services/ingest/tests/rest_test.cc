@@ -65,11 +65,28 @@ class RecordingService final : public core::v1::DeploymentService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status Validate(grpc::ServerContext*, const core::v1::ValidateRequest* req,
+                        core::v1::ValidateResponse* resp) override {
+    validations.push_back(*req);
+    for (const auto& j : req->jobs()) {
+      auto* v = resp->add_jobs();
+      v->set_job(j.name());
+      auto* ok = v->add_stages();
+      ok->set_name("tenant validation");
+      ok->set_success(true);
+      auto* bad = v->add_stages();
+      bad->set_name("plugin validation");
+      bad->add_messages("unknown task plugin");
+    }
+    return grpc::Status::OK;
+  }
+
   core::v1::ProjectInfo held;
   std::string next_id = "dd";
   std::vector<core::v1::RegisterProjectRequest> projects;
   std::vector<core::v1::RegisterNamespaceRequest> namespaces;
   std::vector<core::v1::DeployRequest> deploys;
+  std::vector<core::v1::ValidateRequest> validations;
 };
 
 class RestTest : public ::testing::Test {
@@ -247,6 +264,42 @@ TEST_F(RestTest, AJobIsInspectedInOptimusShape) {
   std::tie(code, body) = Call("POST", "/api/v1beta1/project/p/namespace/ns1/job/inspect", "{}");
   EXPECT_EQ(code, 400);
   EXPECT_EQ(body["message"], "jobName: expected the job to inspect");
+}
+
+TEST_F(RestTest, ValidateTakesSpecsOrStoredNamesAndAnswersStageByStage) {
+  auto [code, body] = Call("POST", "/api/v1beta1/project/p/namespace/ns1/job/validate",
+                           R"({"fromOutside": {"jobs": [{"version": 1, "name": "a",
+                               "owner": "o@x", "startDate": "2024-01-01",
+                               "interval": "0 3 * * *", "taskName": "bq9"}]}})");
+  ASSERT_EQ(code, 200) << body;
+  ASSERT_EQ(service_.validations.size(), 1u);
+  const auto& sent = service_.validations[0];
+  EXPECT_EQ(sent.project(), "p");
+  EXPECT_EQ(sent.namespace_(), "ns1");
+  ASSERT_EQ(sent.jobs_size(), 1);
+  EXPECT_EQ(sent.jobs(0).name(), "a");
+  EXPECT_THAT(sent.jobs(0).spec_yaml(), HasSubstr("name: bq9"));
+  EXPECT_EQ(sent.jobs(0).source_path(), "REST fromOutside.jobs[0] (a)");
+  EXPECT_EQ(body, json::parse(R"({"resultsByJobName": {"a": {"results": [
+      {"name": "tenant validation", "messages": [], "success": true},
+      {"name": "plugin validation", "messages": ["unknown task plugin"], "success": false}]}}})"));
+
+  std::tie(code, body) =
+      Call("POST", "/api/v1beta1/project/p/namespace/ns1/job/validate",
+           R"({"from_server": {"job_names": ["a", "b"], "deletion_mode": true}})");
+  ASSERT_EQ(code, 200) << body;
+  ASSERT_EQ(service_.validations.size(), 2u);
+  EXPECT_THAT(service_.validations[1].job_names(), ElementsAre("a", "b"));
+  EXPECT_TRUE(service_.validations[1].deletion());
+
+  std::tie(code, body) = Call("POST", "/api/v1beta1/project/p/namespace/ns1/job/validate", "{}");
+  EXPECT_EQ(code, 400);
+  EXPECT_EQ(body["message"],
+            "expected one of fromOutside {jobs} and fromServer {jobNames, deletionMode}");
+  std::tie(code, body) = Call("POST", "/api/v1beta1/project/p/namespace/ns1/job/validate",
+                              R"({"fromServer": {"jobNames": "a"}})");
+  EXPECT_EQ(code, 400);
+  EXPECT_EQ(body["message"], "fromServer.jobNames: expected a list");
 }
 
 TEST_F(RestTest, ProjectsAndNamespacesInOptimusShape) {
