@@ -91,7 +91,14 @@ absl::Status Resolver::Load(store::Database& db) {
   graph_ = JobGraph();
   pending_ = Pending();
   held_.clear();
-  arrivals_.Clear();
+  auto open = db.Execute(
+      "SELECT deployment_id, arrived, expected, batch, batch_size FROM open_deployments");
+  if (!open.ok()) return open.status();
+  std::vector<Arrivals::Row> rows;
+  for (const auto& r : open->rows) {
+    rows.push_back({r.Text(0), r.Int(1), r.Int(2), r.Text(3), static_cast<int32_t>(r.Int(4))});
+  }
+  arrivals_.Restore(rows, absl::Now());
   auto held = db.Execute("SELECT job_key, deployment_id, cascaded FROM held");
   if (!held.ok()) return held.status();
   for (const auto& row : held->rows) {
@@ -270,7 +277,31 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
   return absl::OkStatus();
 }
 
+absl::Status Resolver::SaveArrivals(store::Transaction& tx) {
+  Arrivals::Changes changes = arrivals_.TakeChanges();
+  if (!changes.drop.empty()) {
+    std::vector<store::Value> ids(changes.drop.begin(), changes.drop.end());
+    auto dropped = store::ExecuteIn(tx, "DELETE FROM open_deployments WHERE deployment_id", ids);
+    if (!dropped.ok()) return dropped.status();
+  }
+  std::vector<std::vector<store::Value>> rows;
+  for (const Arrivals::Row& r : changes.save) {
+    rows.push_back(
+        {r.deployment_id, r.arrived, r.expected, r.batch, static_cast<int64_t>(r.batch_size)});
+  }
+  return store::ExecuteValues(
+      tx, "INSERT INTO open_deployments (deployment_id, arrived, expected, batch, batch_size)",
+      rows,
+      "ON CONFLICT (deployment_id) DO UPDATE SET arrived = excluded.arrived, expected = "
+      "excluded.expected, batch = excluded.batch, batch_size = excluded.batch_size");
+}
+
 absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox) {
+  if (absl::Status s = FlushSpecs(tx, outbox); !s.ok()) return s;
+  return SaveArrivals(tx);
+}
+
+absl::Status Resolver::FlushSpecs(store::Transaction& tx, const store::Outbox& outbox) {
   if (pending_.upserts.empty() && pending_.removals.empty()) {
     // No job specs: plugins, projects or the end of a deployment (whose held jobs may go).
     return held_.empty() ? absl::OkStatus() : EmitOrHold(tx, outbox, {}, false);
@@ -337,7 +368,8 @@ absl::Status Resolver::Flush(store::Transaction& tx, const store::Outbox& outbox
 }
 
 absl::Status Resolver::Release(store::Transaction& tx, const store::Outbox& outbox) {
-  return EmitOrHold(tx, outbox, {}, false);
+  if (absl::Status s = EmitOrHold(tx, outbox, {}, false); !s.ok()) return s;
+  return SaveArrivals(tx);
 }
 
 bool Resolver::ReleaseDue() {
@@ -608,7 +640,10 @@ std::vector<store::Migration> DependencyResolverService::Migrations() const {
            "CREATE TABLE jobs (job_key TEXT PRIMARY KEY, record ${BLOB} NOT NULL)"},
           {2, "jobs held back while a deploy streams in",
            "CREATE TABLE held (job_key TEXT PRIMARY KEY, deployment_id TEXT NOT NULL, "
-           "cascaded BIGINT NOT NULL)"}};
+           "cascaded BIGINT NOT NULL)"},
+          {3, "deployments whose specs are still on their way (Arrivals)",
+           "CREATE TABLE open_deployments (deployment_id TEXT PRIMARY KEY, arrived BIGINT NOT "
+           "NULL, expected BIGINT NOT NULL, batch TEXT NOT NULL, batch_size BIGINT NOT NULL)"}};
 }
 
 absl::Status DependencyResolverService::Start(app::Context& context) {

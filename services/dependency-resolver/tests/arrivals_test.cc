@@ -84,6 +84,38 @@ TEST_F(ArrivalsTest, EachDeploymentIsOpenOnlyUntilItsOwnBatchIsComplete) {
   EXPECT_TRUE(arrivals_.Open("slow"));
 }
 
+TEST_F(ArrivalsTest, SavedRowsRestoreTheCountsAfterARestart) {
+  arrivals_.SpecArrived("d1", now_);
+  arrivals_.SpecArrived("d1", now_);
+  arrivals_.Stored(Stored("d1", 3, "b", 2), now_);
+  arrivals_.SpecArrived("d2", now_);
+  Arrivals::Changes changes = arrivals_.TakeChanges();
+  ASSERT_EQ(changes.save.size(), 2u);
+  EXPECT_EQ(changes.save[0].deployment_id, "d1");
+  EXPECT_EQ(changes.save[0].arrived, 2);
+  EXPECT_EQ(changes.save[0].expected, 3);
+  EXPECT_EQ(changes.save[0].batch, "b");
+  EXPECT_EQ(changes.save[0].batch_size, 2);
+  EXPECT_EQ(changes.save[1].expected, -1);
+  EXPECT_TRUE(changes.drop.empty());
+  EXPECT_TRUE(arrivals_.TakeChanges().save.empty());  // nothing new since
+
+  Arrivals restarted{absl::Seconds(10)};
+  restarted.Restore(changes.save, now_ + absl::Minutes(1));
+  restarted.Update(now_ + absl::Minutes(1));
+  EXPECT_TRUE(restarted.Open("d1"));
+  EXPECT_TRUE(restarted.Open("d2"));
+  // The rest arrives after the restart: d1's third record and d2, the batch's other half.
+  restarted.SpecArrived("d1", now_ + absl::Minutes(1));
+  restarted.Stored(Stored("d2", 1, "b", 2), now_ + absl::Minutes(1));
+  restarted.Update(now_ + absl::Minutes(1));
+  EXPECT_FALSE(restarted.Open("d1"));
+  EXPECT_FALSE(restarted.Open("d2"));
+  changes = restarted.TakeChanges();
+  EXPECT_TRUE(changes.save.empty());
+  EXPECT_EQ(changes.drop, (std::vector<std::string>{"d1", "d2"}));
+}
+
 TEST_F(ArrivalsTest, WhatWentQuietIsNoLongerWaitedFor) {
   // A batch whose client stopped sending, and a deployment whose count never comes.
   arrivals_.Stored(Stored("d1", 0, "b", 2), now_);

@@ -524,6 +524,33 @@ TEST_F(ResolverTest, ADeploymentStillStreamingHoldsNobodyElsesJobs) {
   EXPECT_FALSE(resolver_.ReleaseDue());
 }
 
+TEST_F(ResolverTest, ARestartMidDeployKeepsCountingTheDeploymentsRecords) {
+  Plugin(kPlugin);
+  Project();
+  Drain();
+  std::vector<bus::Message> first{SpecRecord("j0", "select * from acme.raw.events")};
+  for (size_t i = 1; i < kMany; ++i) {
+    first.push_back(SpecRecord("j" + std::to_string(i), "select 1"));
+  }
+  ASSERT_TRUE(Batch(first).ok());
+  Drain();
+  // The resolver restarts: what it had counted comes back from its table.
+  Resolver restarted;
+  ASSERT_TRUE(restarted.Load(*db_).ok());
+  EXPECT_TRUE(restarted.holding());
+  EXPECT_FALSE(restarted.ReleaseDue());
+  absl::Status s = db_->InTransaction([&](store::Transaction& tx) -> absl::Status {
+    for (const auto& m : {StoredRecord("d1", kMany + 1), SpecRecord("last", "select 1")}) {
+      if (absl::Status applied = restarted.Apply(tx, outbox_, m); !applied.ok()) return applied;
+    }
+    return restarted.Flush(tx, outbox_);
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_THAT(Resolved(Drain()), UnorderedElementsAre("p/j0", "p/last"));
+  EXPECT_FALSE(restarted.holding());
+  EXPECT_EQ(db_->Execute("SELECT COUNT(*) FROM open_deployments")->rows[0].Int(0), 0);
+}
+
 TEST_F(ResolverTest, AssetsInTheObjectStoreAreRead) {
   auto blob = blob::FileBlobStore::Open(dir_.path() / "blob");
   ASSERT_TRUE(blob.ok());

@@ -4,14 +4,16 @@
 // count, not the order, says when a deployment is complete. Deployments sent together (one per
 // namespace of `optimus deploy`) form a batch, complete when all of its deployments are.
 //
-// Kept in memory only: after a restart the resolver has missed some records and some counts
-// never add up, and a client may never send the rest of a batch. When neither a record nor a
-// DeploymentStored has arrived for `forget_after`, nothing open is waited for any more.
+// The open deployments are saved with the records that changed them (TakeChanges, in the
+// consumer's transaction) and restored after a restart (Restore), so the counts always match
+// the records consumed. A client may never send the rest of a batch: when neither a record nor
+// a DeploymentStored has arrived for `forget_after`, nothing open is waited for any more.
 #pragma once
 
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "optimus/events/v1/deployment.pb.h"
@@ -38,6 +40,24 @@ class Arrivals {
   bool Expecting(absl::Time now);
   void Clear();
 
+  // An open deployment as saved.
+  struct Row {
+    std::string deployment_id;
+    int64_t arrived = 0;
+    int64_t expected = -1;  // -1: not stored yet
+    std::string batch;      // "" until stored
+    int32_t batch_size = 1;
+  };
+  // What changed since the last call: the open deployments to save, the ids to drop.
+  struct Changes {
+    std::vector<Row> save;
+    std::vector<std::string> drop;
+  };
+  Changes TakeChanges();
+  // Replaces the state with saved rows (after a start or a rolled-back transaction); the quiet
+  // time counts from `now`.
+  void Restore(const std::vector<Row>& rows, absl::Time now);
+
   size_t open_deployments() const { return deployments_.size(); }
 
  private:
@@ -51,6 +71,7 @@ class Arrivals {
     std::set<std::string> stored;  // deployment ids
   };
   bool Complete(const Batch& batch) const;
+  void Drop(const std::string& id);
 
   absl::Duration forget_after_;
   absl::Time last_arrival_ = absl::InfinitePast();
@@ -58,6 +79,7 @@ class Arrivals {
   std::map<std::string, Batch> batches_;
   // Deployments of completed batches: their late or repeated records change nothing.
   std::map<std::string, absl::Time> done_;
+  std::set<std::string> changed_, dropped_;
 };
 
 }  // namespace optimus::dependency_resolver

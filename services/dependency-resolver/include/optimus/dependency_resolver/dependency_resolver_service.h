@@ -88,6 +88,9 @@ class Resolver {
   // ones; held jobs that may go (see Release) go too.
   absl::Status EmitOrHold(store::Transaction& tx, const store::Outbox& outbox,
                           std::vector<EmitItem> items, bool may_hold);
+  absl::Status FlushSpecs(store::Transaction& tx, const store::Outbox& outbox);
+  // Writes what changed in arrivals_ to the open_deployments table.
+  absl::Status SaveArrivals(store::Transaction& tx);
   // A job's lineage from its stored spec (pure: reads the resolver's state only).
   LineageResult LineageFor(const std::string& key) const;
   // The lineages of `keys`, computed in parallel; records each job's task plugin and error.
