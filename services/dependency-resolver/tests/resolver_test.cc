@@ -108,6 +108,17 @@ class ResolverTest : public ::testing::Test {
     return bus::Message{pipeline::kJobSpecsTopic, "p/" + name, r.SerializeAsString()};
   }
 
+  // A deploy streaming in: `first`, then fillers `<prefix>1`, `<prefix>2`... that read nothing,
+  // kMany records of `deployment` in all.
+  static std::vector<bus::Message> Streaming(bus::Message first, const std::string& prefix,
+                                             const std::string& deployment = "d1") {
+    std::vector<bus::Message> out{std::move(first)};
+    for (size_t i = 1; i < kMany; ++i) {
+      out.push_back(SpecRecord(prefix + std::to_string(i), "select 1", deployment));
+    }
+    return out;
+  }
+
   // spec-store's word that it has deployment `id` whole and sent `specs` spec records for it.
   static bus::Message StoredRecord(const std::string& id, int64_t specs,
                                    const std::string& batch = "", int32_t size = 0) {
@@ -333,10 +344,8 @@ TEST_F(ResolverTest, DuringABacklogAReaderWaitsForItsWriterAndResolvesOnce) {
   Drain();
   // A full batch (a deploy streaming in): the reader of acme.d.writer plus filler jobs that
   // read nothing. The reader is held; the fillers go out.
-  std::vector<bus::Message> first{SpecRecord("reader", "select * from acme.d.writer")};
-  for (size_t i = 0; i + 1 < kMany; ++i) {
-    first.push_back(SpecRecord("f" + std::to_string(i), "select 1"));
-  }
+  std::vector<bus::Message> first =
+      Streaming(SpecRecord("reader", "select * from acme.d.writer"), "f");
   ASSERT_TRUE(Batch(first).ok());
   auto out = Drain();
   EXPECT_EQ(Resolved(out).size(), kMany - 1);
@@ -361,10 +370,8 @@ TEST_F(ResolverTest, ASmallBatchInTheStreamDoesNotReleaseHeldJobs) {
   Plugin(kPlugin);
   Project();
   Drain();
-  std::vector<bus::Message> full{SpecRecord("reader", "select * from acme.d.writer")};
-  for (size_t i = 1; i < kMany; ++i) {
-    full.push_back(SpecRecord("f" + std::to_string(i), "select 1"));
-  }
+  std::vector<bus::Message> full =
+      Streaming(SpecRecord("reader", "select * from acme.d.writer"), "f");
   ASSERT_TRUE(Batch(full).ok());
   Drain();
   // A few unrelated jobs between two large batches: they go out, the reader keeps waiting.
@@ -428,10 +435,8 @@ TEST_F(ResolverTest, HeldJobsGoOutOnceTheirDeploymentIsStoredWhole) {
   Plugin(kPlugin);
   Project();
   Drain();
-  std::vector<bus::Message> full{SpecRecord("j0", "select * from acme.raw.events")};
-  for (size_t i = 1; i < kMany; ++i) {
-    full.push_back(SpecRecord("j" + std::to_string(i), "select 1"));
-  }
+  std::vector<bus::Message> full =
+      Streaming(SpecRecord("j0", "select * from acme.raw.events"), "j");
   ASSERT_TRUE(Batch(full).ok());
   EXPECT_EQ(ResolutionOf(Drain(), "p/j0").name(), "");
   // The input pausing releases nothing while the deployment's specs are still on their way.
@@ -459,20 +464,15 @@ TEST_F(ResolverTest, HeldJobsWaitForTheRestOfTheirBatch) {
   Project();
   Drain();
   // Namespace one of two: its reader waits for a writer that may be in namespace two.
-  std::vector<bus::Message> first{SpecRecord("reader", "select * from acme.d.writer")};
-  for (size_t i = 1; i < kMany; ++i) {
-    first.push_back(SpecRecord("f" + std::to_string(i), "select 1"));
-  }
+  std::vector<bus::Message> first =
+      Streaming(SpecRecord("reader", "select * from acme.d.writer"), "f");
   first.push_back(StoredRecord("d1", kMany, "b", 2));
   ASSERT_TRUE(Batch(first).ok());
   Drain();
   EXPECT_TRUE(resolver_.holding());
   EXPECT_FALSE(resolver_.ReleaseDue());
   // Namespace two brings the writer: the reader goes once, with its upstream.
-  std::vector<bus::Message> second{SpecRecord("writer", "select 2", "d2")};
-  for (size_t i = 1; i < kMany; ++i) {
-    second.push_back(SpecRecord("g" + std::to_string(i), "select 1", "d2"));
-  }
+  std::vector<bus::Message> second = Streaming(SpecRecord("writer", "select 2", "d2"), "g", "d2");
   second.push_back(StoredRecord("d2", kMany, "b", 2));
   ASSERT_TRUE(Batch(second).ok());
   auto out = Drain();
@@ -485,10 +485,8 @@ TEST_F(ResolverTest, AJobNoKnownJobWritesForGoesOutWhenTheBatchEnds) {
   Plugin(kPlugin);
   Project();
   Drain();
-  std::vector<bus::Message> first{SpecRecord("reader", "select * from acme.raw.events")};
-  for (size_t i = 1; i < kMany; ++i) {
-    first.push_back(SpecRecord("f" + std::to_string(i), "select 1"));
-  }
+  std::vector<bus::Message> first =
+      Streaming(SpecRecord("reader", "select * from acme.raw.events"), "f");
   first.push_back(StoredRecord("d1", kMany, "b", 2));
   ASSERT_TRUE(Batch(first).ok());
   Drain();
@@ -507,10 +505,8 @@ TEST_F(ResolverTest, ADeploymentStillStreamingHoldsNobodyElsesJobs) {
   Project();
   Drain();
   // d1 streams in and never says it is complete (its client is slow, or its count was lost).
-  std::vector<bus::Message> first{SpecRecord("reader", "select * from acme.d.writer")};
-  for (size_t i = 1; i < kMany; ++i) {
-    first.push_back(SpecRecord("f" + std::to_string(i), "select 1"));
-  }
+  std::vector<bus::Message> first =
+      Streaming(SpecRecord("reader", "select * from acme.d.writer"), "f");
   ASSERT_TRUE(Batch(first).ok());
   Drain();
   EXPECT_TRUE(resolver_.holding());
@@ -528,10 +524,8 @@ TEST_F(ResolverTest, ARestartMidDeployKeepsCountingTheDeploymentsRecords) {
   Plugin(kPlugin);
   Project();
   Drain();
-  std::vector<bus::Message> first{SpecRecord("j0", "select * from acme.raw.events")};
-  for (size_t i = 1; i < kMany; ++i) {
-    first.push_back(SpecRecord("j" + std::to_string(i), "select 1"));
-  }
+  std::vector<bus::Message> first =
+      Streaming(SpecRecord("j0", "select * from acme.raw.events"), "j");
   ASSERT_TRUE(Batch(first).ok());
   Drain();
   // The resolver restarts: what it had counted comes back from its table.

@@ -382,41 +382,42 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     return *lineage_;
   }
 
-  absl::StatusOr<core::v1::ListJobSpecsResponse> ListJobSpecs(
-      const core::v1::ListJobSpecsRequest& request) {
+  // One call to the resolver's LineageService, `call(stub, context, response)`: NotFound
+  // passes through, any other failure says which resolver could not tell `what`.
+  template <typename Response, typename Call>
+  absl::StatusOr<Response> AskResolver(const std::string& what, Call call) {
     std::string host;
     auto& lineage = Lineage(&host);
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     context.set_wait_for_ready(true);
     AddInternalToken(context, ctx_.internal_token);
-    core::v1::ListJobSpecsResponse response;
-    grpc::Status s = lineage.ListJobSpecs(&context, request, &response);
-    if (!s.ok()) {
-      return absl::UnavailableError("cannot ask dependency-resolver (" + host +
-                                    ") for the job specs: " + s.error_message());
-    }
-    return response;
-  }
-
-  absl::StatusOr<core::v1::GetLineageResponse> GetLineage(
-      const core::v1::GetLineageRequest& request) {
-    std::string host;
-    auto& lineage = Lineage(&host);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    context.set_wait_for_ready(true);
-    AddInternalToken(context, ctx_.internal_token);
-    core::v1::GetLineageResponse response;
-    grpc::Status s = lineage.GetLineage(&context, request, &response);
+    Response response;
+    grpc::Status s = call(lineage, &context, &response);
     if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
       return absl::NotFoundError(s.error_message());
     }
     if (!s.ok()) {
-      return absl::UnavailableError("cannot ask dependency-resolver (" + host +
-                                    ") for the job's lineage: " + s.error_message());
+      return absl::UnavailableError("cannot ask dependency-resolver (" + host + ") for " + what +
+                                    ": " + s.error_message());
     }
     return response;
+  }
+
+  absl::StatusOr<core::v1::ListJobSpecsResponse> ListJobSpecs(
+      const core::v1::ListJobSpecsRequest& request) {
+    return AskResolver<core::v1::ListJobSpecsResponse>(
+        "the job specs", [&](auto& stub, grpc::ClientContext* context, auto* response) {
+          return stub.ListJobSpecs(context, request, response);
+        });
+  }
+
+  absl::StatusOr<core::v1::GetLineageResponse> GetLineage(
+      const core::v1::GetLineageRequest& request) {
+    return AskResolver<core::v1::GetLineageResponse>(
+        "the job's lineage", [&](auto& stub, grpc::ClientContext* context, auto* response) {
+          return stub.GetLineage(context, request, response);
+        });
   }
 
   absl::StatusOr<core::v1::CheckDeletionResponse> CheckDeletion(
