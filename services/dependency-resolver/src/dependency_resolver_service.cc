@@ -390,6 +390,7 @@ absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& o
   std::set<std::string> seen;
   // The held table changes in two statements at the end, not one per job.
   std::vector<std::vector<store::Value>> hold_rows;
+  std::vector<bus::OutgoingMessage> held_progress;
   std::vector<store::Value> released;
   auto forget = [&](const std::string& key) -> absl::Status {
     held_.erase(key);
@@ -413,6 +414,17 @@ absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& o
     const bool hold = may_hold && arrivals_.Open(item.deployment_id) && now - since < kMaxHold &&
                       !graph_.Resolve(item.key).unknown_sources.empty();
     if (hold) {
+      // A cascade held under the deployment of its cause: that deployment hears of the job now,
+      // so it is not done before the job is (it may finish its own jobs long before the held
+      // ones go, and its watchers would stop with this job still shown waiting elsewhere).
+      const bool told = h != held_.end() && h->second.deployment_id == item.deployment_id;
+      if (item.cascaded && !told && !item.deployment_id.empty()) {
+        if (auto spec = specs_.find(item.key); spec != specs_.end()) {
+          held_progress.push_back(pipeline::ProgressRecord(
+              item.deployment_id, spec->second.project(), spec->second.namespace_(),
+              spec->second.name(), Stage::STAGE_STORED, kReporter, "", true));
+        }
+      }
       held_[item.key] = Held{item.deployment_id, item.cascaded, since};
       hold_rows.push_back({item.key, item.deployment_id, static_cast<int64_t>(item.cascaded)});
       continue;
@@ -446,6 +458,9 @@ absl::Status Resolver::EmitOrHold(store::Transaction& tx, const store::Outbox& o
           "= excluded.cascaded");
       !s.ok()) {
     return s;
+  }
+  if (!held_progress.empty()) {
+    if (absl::Status s = outbox.EnqueueAll(tx, std::move(held_progress)); !s.ok()) return s;
   }
   return Emit(tx, outbox, out);
 }

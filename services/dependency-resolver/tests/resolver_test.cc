@@ -545,6 +545,31 @@ TEST_F(ResolverTest, ARestartMidDeployKeepsCountingTheDeploymentsRecords) {
   EXPECT_EQ(db_->Execute("SELECT COUNT(*) FROM open_deployments")->rows[0].Int(0), 0);
 }
 
+TEST_F(ResolverTest, ACascadeHeldUnderItsCauseIsReportedToThatDeploymentAtOnce) {
+  Plugin(kPlugin);
+  Project();
+  // Deployed alone earlier: a reader of a table no job writes yet, and of external data.
+  Job("reader", 1, Spec("reader"), "select * from acme.d.writer join acme.raw.events using (id)",
+      "d0");
+  Drain();
+  // d2 streams in with the writer: the reader is resolved again for d2, and held while d2's
+  // specs are on their way (it still reads a table no job writes).
+  ASSERT_TRUE(Batch(Streaming(SpecRecord("writer", "select 2", "d2"), "g", "d2")).ok());
+  auto out = Drain();
+  EXPECT_EQ(ResolutionOf(out, "p/reader").name(), "");
+  EXPECT_TRUE(resolver_.holding());
+  const events::v1::DeploymentProgress told = ProgressOf(out, "reader");
+  EXPECT_EQ(told.deployment_id(), "d2");
+  EXPECT_EQ(told.stage(), events::v1::STAGE_STORED);
+  EXPECT_TRUE(told.cascaded());
+  // Once d2 is whole the reader goes, still under d2.
+  ASSERT_TRUE(Batch({StoredRecord("d2", kMany)}).ok());
+  out = Drain();
+  EXPECT_EQ(ResolutionOf(out, "p/reader").upstreams_size(), 1);
+  EXPECT_EQ(ProgressOf(out, "reader").deployment_id(), "d2");
+  EXPECT_EQ(ProgressOf(out, "reader").stage(), events::v1::STAGE_RESOLVED);
+}
+
 TEST_F(ResolverTest, AssetsInTheObjectStoreAreRead) {
   auto blob = blob::FileBlobStore::Open(dir_.path() / "blob");
   ASSERT_TRUE(blob.ok());
