@@ -18,6 +18,7 @@
 #include "optimus/compiler/compiler_service.h"
 #include "optimus/core/v1/runtime.grpc.pb.h"
 #include "optimus/dependency_resolver/dependency_resolver_service.h"
+#include "optimus/dispatcher/dispatcher_service.h"
 #include "optimus/ingest/ingest_service.h"
 #include "optimus/plugin_manager/plugin_manager_service.h"
 #include "optimus/runtime_context/runtime_context_service.h"
@@ -71,6 +72,7 @@ int Serve(int argc, char** argv) {
   components.push_back(std::make_unique<optimus::dependency_resolver::DependencyResolverService>());
   components.push_back(std::make_unique<optimus::compiler::CompilerService>());
   components.push_back(std::make_unique<optimus::runtime_context::RuntimeContextService>());
+  components.push_back(std::make_unique<optimus::dispatcher::DispatcherService>());
   return optimus::app::RunMain(
       argc, argv,
       {.program = "optimus serve",

@@ -28,7 +28,7 @@ absl::Status EnsurePipelineTopics(bus::Bus& bus) {
       {kSubmissionsTopic, false}, {kJobSpecsTopic, true},    {kProjectsTopic, true},
       {kPluginsTopic, true},      {kResolutionsTopic, true}, {kDagsTopic, true},
       {kProgressTopic, false},    {kChangesTopic, false},    {kSecretsTopic, true},
-      {kJobRunsTopic, false},     {kStoredTopic, false}};
+      {kJobRunsTopic, false},     {kStoredTopic, false},     {kExecutionRequestsTopic, false}};
   for (const Spec& spec : kTopics) {
     bus::TopicConfig config;
     config.compacted = spec.compacted;

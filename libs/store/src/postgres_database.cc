@@ -6,6 +6,7 @@
 #include <deque>
 #include <mutex>
 #include <pqxx/pqxx>
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -218,26 +219,32 @@ class PostgresDatabase : public Database {
     return status;
   }
 
+  // One listening connection serves every channel of the process (the outbox relay's, the
+  // dispatcher's queue): a notification seen by one waiter stays flagged for its channel's
+  // next wait, and any notification ends the current wait, so waiters of different channels
+  // take turns without losing one.
   bool WaitForNotification(std::string_view channel, int timeout_ms) override {
     std::lock_guard lock(listen_mu_);
     try {
-      if (!listener_ || !listener_->is_open() || listen_channel_ != channel) {
-        waker_.reset();
+      if (!listener_ || !listener_->is_open()) {
+        wakers_.clear();
         listener_.reset();
         auto conn = Connect();
         if (!conn.ok()) return false;
         listener_ = *std::move(conn);
-        listen_channel_ = std::string(channel);
-        waker_ = std::make_unique<Wakeup>(*listener_, listen_channel_);
       }
-      waker_->fired_ = false;
+      auto& waker = wakers_[std::string(channel)];
+      if (!waker) waker = std::make_unique<Wakeup>(*listener_, std::string(channel));
       listener_->get_notifs();
-      if (waker_->fired_) return true;
-      listener_->await_notification(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
-      return waker_->fired_;
+      if (!waker->fired_) {
+        listener_->await_notification(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
+      }
+      const bool fired = waker->fired_;
+      waker->fired_ = false;
+      return fired;
     } catch (const std::exception&) {
       // A dropped listener connection only costs a wake-up: callers poll after the timeout.
-      waker_.reset();
+      wakers_.clear();
       listener_.reset();
       return false;
     }
@@ -318,8 +325,7 @@ class PostgresDatabase : public Database {
 
   std::mutex listen_mu_;
   std::unique_ptr<pqxx::connection> listener_;
-  std::unique_ptr<Wakeup> waker_;
-  std::string listen_channel_;
+  std::map<std::string, std::unique_ptr<Wakeup>> wakers_;  // declared after: destroyed first
 };
 
 }  // namespace

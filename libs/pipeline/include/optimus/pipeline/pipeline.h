@@ -35,6 +35,8 @@ inline constexpr char kProgressTopic[] = "optimus.deployments.progress";
 inline constexpr char kStoredTopic[] = "optimus.deployments.stored";
 inline constexpr char kSecretsTopic[] = "optimus.secrets";  // sealed values only
 inline constexpr char kJobRunsTopic[] = "optimus.job.runs";
+// Requests to run jobs and catalog tasks (scheduler, replay, backfill) for the dispatcher.
+inline constexpr char kExecutionRequestsTopic[] = "optimus.executions.requests";
 
 // On tombstones (which have no payload): the deployment that deleted the job. Also on job
 // submissions, with kJobHeader, so a submission whose payload cannot be read is still

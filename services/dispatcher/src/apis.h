@@ -1,0 +1,38 @@
+// The dispatcher's adapters: gRPC services and REST routes over Dispatcher.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "optimus/dispatcher/dispatcher.h"
+#include "optimus/rpc/auth.h"
+#include "optimus/rpc/http_server.h"
+
+namespace optimus::dispatcher {
+
+// ExecutionService, CatalogService and ExecutorAdminService, each with its full name.
+std::vector<std::pair<std::unique_ptr<grpc::Service>, std::string>> MakePeopleServices(
+    Dispatcher& dispatcher, const rpc::Authenticator* authenticator);
+
+// ExecutorService. `runtime_host` is runtime-context's gRPC address, asked for run inputs with
+// `internal_token`.
+std::unique_ptr<grpc::Service> MakeExecutorService(Dispatcher& dispatcher,
+                                                   std::string runtime_host,
+                                                   std::string internal_token);
+
+// The REST routes (docs/execution.md).
+void AddRestRoutes(rpc::HttpServer& http, Dispatcher& dispatcher);
+
+// An executor as the API shows it, with how many executions it holds.
+core::v1::Executor ExecutorProto(const ExecutorRecord& e, int64_t running);
+absl::StatusOr<core::v1::ListExecutorsResponse> ExecutorsOf(Dispatcher& dispatcher);
+
+// Who asked, for an execution's requested_by: "admin" or "project:<name>"; "local" without
+// authentication.
+std::string RequesterOf(const rpc::Principal& principal, bool authenticated);
+
+}  // namespace optimus::dispatcher

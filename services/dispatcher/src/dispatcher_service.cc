@@ -1,0 +1,167 @@
+// optimus-dispatcher as a component: config, schema, adapters, and its background work (the
+// reaper that expires leases and executors, the queue listener, the topic consumer).
+#include "optimus/dispatcher/dispatcher_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "apis.h"
+#include "optimus/pipeline/pipeline.h"
+#include "optimus/rpc/grpc_server.h"
+#include "optimus/telemetry/log.h"
+
+namespace optimus::dispatcher {
+
+using config::Type;
+
+DispatcherService::DispatcherService() = default;
+DispatcherService::~DispatcherService() = default;
+
+config::Schema DispatcherService::ConfigSchema() const {
+  config::Schema schema;
+  schema.Add({.name = "dispatcher.lease",
+              .type = Type::kDuration,
+              .default_value = "10s",
+              .description = "How long a claimed execution stays leased without a heartbeat; an "
+                             "expired lease is queued again for any executor.",
+              .min = 1000,
+              .max = 3600000});
+  schema.Add({.name = "dispatcher.heartbeat_interval",
+              .type = Type::kDuration,
+              .default_value = "2s",
+              .description = "How often executors are told to heartbeat (keep it well below "
+                             "dispatcher.lease).",
+              .min = 100,
+              .max = 600000});
+  schema.Add({.name = "dispatcher.ping_deadline",
+              .type = Type::kDuration,
+              .default_value = "30s",
+              .description = "An executor not heard from for this long is marked expired.",
+              .min = 1000,
+              .max = 86400000});
+  schema.Add({.name = "dispatcher.max_attempts",
+              .type = Type::kInt,
+              .default_value = "3",
+              .description = "Attempts of an execution whose leases expire before it fails.",
+              .min = 1,
+              .max = 100});
+  schema.Add({.name = "dispatcher.default_timeout",
+              .type = Type::kDuration,
+              .default_value = "6h",
+              .description = "Run timeout of executions that ask for none.",
+              .min = 1000,
+              .max = 7 * 86400000LL});
+  schema.Add({.name = "dispatcher.registration_token_ttl",
+              .type = Type::kDuration,
+              .default_value = "24h",
+              .description = "How long a registration token is valid when none is asked for.",
+              .min = 60000,
+              .max = 365 * 86400000LL});
+  schema.Add({.name = "dispatcher.reap_interval",
+              .type = Type::kDuration,
+              .default_value = "250ms",
+              .description = "How often expired leases, deadlines and silent executors are "
+                             "looked for.",
+              .min = 10,
+              .max = 60000});
+  schema.Add({.name = "dispatcher.runtime_host",
+              .description = "gRPC host:port of runtime-context, asked for the run inputs "
+                             "executors fetch; empty: this process's own gRPC server "
+                             "(optimus serve)."});
+  return schema;
+}
+
+std::map<std::string, rpc::Access, std::less<>> DispatcherService::AccessRules() const {
+  using rpc::Access;
+  return {
+      {"optimus.core.v1.CatalogService/CreateTask", Access::kAdmin},
+      {"optimus.core.v1.CatalogService/GetTask", Access::kAnyToken},
+      {"optimus.core.v1.CatalogService/ListTasks", Access::kAnyToken},
+      {"optimus.core.v1.ExecutorAdminService/CreateRegistrationToken", Access::kAdmin},
+      {"optimus.core.v1.ExecutorAdminService/ListExecutors", Access::kAnyToken},
+      {"optimus.core.v1.ExecutorAdminService/RevokeExecutor", Access::kAdmin},
+      {"POST /api/v1beta1/catalog/tasks", Access::kAdmin},
+      {"GET /api/v1beta1/catalog/tasks", Access::kAnyToken},
+      {"GET /api/v1beta1/catalog/tasks/{task_name}", Access::kAnyToken},
+      {"GET /api/v1beta1/executors", Access::kAnyToken},
+      {"POST /api/v1beta1/executors/registration_tokens", Access::kAdmin},
+      {"POST /api/v1beta1/executors/{id}/revoke", Access::kAdmin},
+  };
+}
+
+absl::Status DispatcherService::Start(app::Context& context) {
+  if (absl::Status s = pipeline::EnsurePipelineTopics(context.bus); !s.ok()) return s;
+  auto key = Dispatcher::LoadRunTokenKey(context.db);
+  if (!key.ok()) return key.status();
+  const config::Config& c = context.config;
+  DispatcherOptions options{.lease_ms = c.DurationMs("dispatcher.lease"),
+                            .heartbeat_ms = c.DurationMs("dispatcher.heartbeat_interval"),
+                            .ping_deadline_ms = c.DurationMs("dispatcher.ping_deadline"),
+                            .max_attempts = static_cast<int32_t>(c.Int("dispatcher.max_attempts")),
+                            .default_timeout_ms = c.DurationMs("dispatcher.default_timeout"),
+                            .registration_token_ms =
+                                c.DurationMs("dispatcher.registration_token_ttl"),
+                            .run_token_key = *std::move(key)};
+  if (options.heartbeat_ms * 2 > options.lease_ms) {
+    return absl::InvalidArgumentError(
+        "dispatcher.heartbeat_interval must be at most half of dispatcher.lease, or a late "
+        "heartbeat loses a running execution");
+  }
+  dispatcher_ = std::make_unique<Dispatcher>(context.db, context.outbox, context.blob,
+                                             std::move(options), &context.metrics);
+  for (auto& [service, name] : MakePeopleServices(*dispatcher_, context.authenticator)) {
+    context.grpc.AddService(service.get(), name);
+    services_.push_back(std::move(service));
+  }
+  std::string runtime_host = c.String("dispatcher.runtime_host");
+  if (runtime_host.empty()) runtime_host = "127.0.0.1:" + std::to_string(context.grpc.port());
+  services_.push_back(MakeExecutorService(*dispatcher_, runtime_host, context.internal_token));
+  context.grpc.AddService(services_.back().get(), "optimus.core.v1.ExecutorService");
+  // Executors call these all the time.
+  for (const char* method : {"Heartbeat", "Claim", "AppendLog"}) {
+    context.grpc.LogSuccessAtDebug(std::string("optimus.core.v1.ExecutorService/") + method);
+  }
+  AddRestRoutes(context.http, *dispatcher_);
+
+  worker_ = std::make_unique<pipeline::ConsumerWorker>(
+      context.bus, context.db,
+      pipeline::ConsumerWorker::Options{
+          .group = "dispatcher",
+          .topics = {pipeline::kResolutionsTopic, pipeline::kPluginsTopic,
+                     pipeline::kExecutionRequestsTopic}},
+      [this](store::Transaction& tx, const bus::Message& m) -> absl::Status {
+        if (m.topic != pipeline::kExecutionRequestsTopic) return JobPlans::Apply(tx, m);
+        auto request = pipeline::ParseRecord<events::v1::ExecutionRequest>(m);
+        if (!request.ok()) return request.status();
+        return dispatcher_->EnqueueRequest(tx, *request);
+      });
+  if (absl::Status s = worker_->Start(); !s.ok()) return s;
+
+  const int64_t reap_ms = c.DurationMs("dispatcher.reap_interval");
+  reaper_ = std::jthread([this, reap_ms](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      if (absl::Status s = dispatcher_->Reap(); !s.ok()) {
+        LOG_WARN("dispatcher housekeeping failed; trying again", {{"error", s}});
+      }
+      std::mutex mu;
+      std::unique_lock lock(mu);
+      std::condition_variable_any().wait_for(lock, stop, std::chrono::milliseconds(reap_ms),
+                                             [] { return false; });
+    }
+  });
+  store::Database& db = context.db;
+  // Executions queued by another replica (or the consumer) wake this replica's waiting claims.
+  listener_ = std::jthread([this, &db](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      if (db.WaitForNotification(kQueueChannel, 500)) dispatcher_->signal().Wake();
+    }
+  });
+  return absl::OkStatus();
+}
+
+void DispatcherService::Stop() {
+  if (worker_) worker_->Stop();
+  reaper_ = {};
+  listener_ = {};
+}
+
+}  // namespace optimus::dispatcher

@@ -1,0 +1,116 @@
+// ExecutorService over gRPC: every call but Register carries the executor's credential as its
+// bearer token; run inputs are fetched from runtime-context for the executor, which needs no
+// other access (its credential is good for nothing else).
+#include <grpcpp/grpcpp.h>
+
+#include "apis.h"
+#include "optimus/core/v1/dispatch.grpc.pb.h"
+#include "optimus/core/v1/job_run.grpc.pb.h"
+#include "optimus/rpc/grpc_server.h"
+#include "optimus/rpc/status.h"
+
+namespace optimus::dispatcher {
+namespace {
+
+class ExecutorApi final : public core::v1::ExecutorService::Service {
+ public:
+  ExecutorApi(Dispatcher& d, std::string runtime_host, std::string internal_token)
+      : d_(d),
+        runtime_(core::v1::JobRunService::NewStub(
+            grpc::CreateChannel(runtime_host, grpc::InsecureChannelCredentials()))),
+        internal_token_(std::move(internal_token)) {}
+
+  grpc::Status Register(grpc::ServerContext*, const core::v1::RegisterExecutorRequest* req,
+                        core::v1::RegisterExecutorResponse* resp) override {
+    auto registered = d_.Register(*req);
+    if (!registered.ok()) return rpc::ToGrpcStatus(registered.status());
+    *resp = *std::move(registered);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Heartbeat(grpc::ServerContext* c, const core::v1::HeartbeatRequest* req,
+                         core::v1::HeartbeatResponse* resp) override {
+    auto executor = Executor(c);
+    if (!executor.ok()) return rpc::ToGrpcStatus(executor.status());
+    auto beat = d_.Heartbeat(*executor, *req);
+    if (!beat.ok()) return rpc::ToGrpcStatus(beat.status());
+    *resp = *std::move(beat);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Claim(grpc::ServerContext* c, const core::v1::ClaimRequest* req,
+                     core::v1::ClaimResponse* resp) override {
+    auto executor = Executor(c);
+    if (!executor.ok()) return rpc::ToGrpcStatus(executor.status());
+    auto claimed = d_.Claim(*executor, *req);
+    if (!claimed.ok()) return rpc::ToGrpcStatus(claimed.status());
+    *resp = *std::move(claimed);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status StartExecution(grpc::ServerContext* c, const core::v1::StartExecutionRequest* req,
+                              core::v1::StartExecutionResponse*) override {
+    auto executor = Executor(c);
+    if (!executor.ok()) return rpc::ToGrpcStatus(executor.status());
+    return rpc::ToGrpcStatus(d_.Start(*executor, *req));
+  }
+
+  grpc::Status FinishExecution(grpc::ServerContext* c, const core::v1::FinishExecutionRequest* req,
+                               core::v1::FinishExecutionResponse*) override {
+    auto executor = Executor(c);
+    if (!executor.ok()) return rpc::ToGrpcStatus(executor.status());
+    return rpc::ToGrpcStatus(d_.Finish(*executor, *req));
+  }
+
+  grpc::Status AppendLog(grpc::ServerContext* c, const core::v1::AppendLogRequest* req,
+                         core::v1::AppendLogResponse*) override {
+    auto executor = Executor(c);
+    if (!executor.ok()) return rpc::ToGrpcStatus(executor.status());
+    return rpc::ToGrpcStatus(d_.AppendLog(*executor, *req));
+  }
+
+  grpc::Status RunInput(grpc::ServerContext* c, const core::v1::ExecutorRunInputRequest* req,
+                        core::v1::JobRunInputResponse* resp) override {
+    auto executor = Executor(c);
+    if (!executor.ok()) return rpc::ToGrpcStatus(executor.status());
+    auto e = d_.AuthorizeRunInput(*executor, *req);
+    if (!e.ok()) return rpc::ToGrpcStatus(e.status());
+    core::v1::JobRunInputRequest ask;
+    ask.set_project_name(e->project());
+    ask.set_job_name(e->name());
+    *ask.mutable_scheduled_at() = e->scheduled_at();
+    ask.set_instance_name(req->instance_name());
+    ask.set_instance_type(req->instance_type() == "hook" ? core::v1::JobRunInputRequest::TYPE_HOOK
+                                                         : core::v1::JobRunInputRequest::TYPE_TASK);
+    ask.set_jobrun_id(e->id());
+    grpc::ClientContext out;
+    out.set_deadline(std::min(c->deadline(),
+                              std::chrono::system_clock::now() + std::chrono::seconds(30)));
+    if (!internal_token_.empty()) out.AddMetadata("authorization", "Bearer " + internal_token_);
+    grpc::Status s = runtime_->JobRunInput(&out, ask, resp);
+    if (!s.ok() && s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      return grpc::Status(s.error_code(), "runtime-context did not answer: " + s.error_message());
+    }
+    return s;
+  }
+
+ private:
+  absl::StatusOr<ExecutorRecord> Executor(grpc::ServerContext* c) {
+    return d_.executors().Authenticate(rpc::BearerToken(rpc::CallAuthorization(c)), d_.Now());
+  }
+
+  Dispatcher& d_;
+  std::unique_ptr<core::v1::JobRunService::Stub> runtime_;
+  std::string internal_token_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> MakeExecutorService(Dispatcher& dispatcher,
+                                                   std::string runtime_host,
+                                                   std::string internal_token) {
+  return std::make_unique<ExecutorApi>(dispatcher, std::move(runtime_host),
+                                       std::move(internal_token));
+}
+
+}  // namespace optimus::dispatcher

@@ -1,0 +1,53 @@
+// Execution logs as chunk objects (see log_store.h).
+#include "optimus/dispatcher/log_store.h"
+
+#include <cstdio>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace optimus::dispatcher {
+
+std::string LogStore::ChunkKey(const core::v1::Execution& e, int32_t attempt, int64_t chunk) {
+  char number[24];
+  std::snprintf(number, sizeof number, "%010lld", static_cast<long long>(chunk));
+  return absl::StrCat(e.log_prefix(), attempt, "/", number);
+}
+
+absl::Status LogStore::Append(const core::v1::Execution& e, int64_t chunk,
+                              const std::string& data) {
+  if (chunk < 1 || chunk > 9999999999) {
+    return absl::InvalidArgumentError("log chunks are numbered from 1, got " +
+                                      std::to_string(chunk));
+  }
+  if (data.size() > kMaxChunkBytes) {
+    return absl::InvalidArgumentError("a log chunk holds at most 1 MiB, got " +
+                                      std::to_string(data.size()) + " bytes");
+  }
+  return blob_.Put(ChunkKey(e, e.attempt(), chunk), data);
+}
+
+absl::StatusOr<LogRead> LogStore::Read(const core::v1::Execution& e, int32_t attempt,
+                                       int64_t after_chunk, size_t max_bytes) {
+  LogRead out;
+  out.attempt = attempt > 0 ? attempt : e.attempt();
+  out.last_chunk = after_chunk;
+  const std::string prefix = absl::StrCat(e.log_prefix(), out.attempt, "/");
+  auto objects = blob_.List(prefix);
+  if (!objects.ok()) return objects.status();
+  for (const auto& object : *objects) {
+    int64_t chunk = 0;
+    if (!absl::SimpleAtoi(object.key.substr(prefix.size()), &chunk) ||
+        chunk <= after_chunk) {
+      continue;
+    }
+    if (!out.data.empty() && out.data.size() + static_cast<size_t>(object.size) > max_bytes) break;
+    auto content = blob_.Get(object.key);
+    if (!content.ok()) return content.status();
+    out.data += *content;
+    out.last_chunk = chunk;
+  }
+  return out;
+}
+
+}  // namespace optimus::dispatcher

@@ -1,0 +1,75 @@
+// optimus-executor's work loop: it dials out to the dispatcher (no inbound port), heartbeats,
+// claims executions when it has free slots, runs each one's steps as local processes in a fresh
+// work directory, streams their output and reports how they ended. A lease the dispatcher says
+// is lost is stopped without a report; a cancellation is stopped and reported cancelled.
+#pragma once
+
+#include <grpcpp/channel.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "optimus/core/v1/dispatch.grpc.pb.h"
+
+namespace optimus::executor {
+
+struct ExecutorOptions {
+  std::string name;        // for logs
+  std::string credential;  // "<executor id>.<secret>"
+  int capacity = 1;        // executions at once (the dispatcher also caps at the registered one)
+  std::string work_root;   // a fresh directory per execution attempt below it
+  std::chrono::milliseconds heartbeat{2000};
+  std::chrono::milliseconds claim_wait{5000};
+  // On stop: how long running executions may go on before they are killed (unreported: their
+  // leases expire and other executors take them).
+  std::chrono::milliseconds drain{30000};
+  bool keep_work_dirs = false;
+};
+
+class Executor {
+ public:
+  Executor(ExecutorOptions options, std::shared_ptr<grpc::Channel> channel);
+  ~Executor();
+
+  // Runs until `stop` (then drains) or until the dispatcher refuses the credential. Returns OK
+  // after a requested stop, PermissionDenied/Unauthenticated when the credential is refused.
+  absl::Status Run(std::stop_token stop);
+
+  int64_t finished() const { return finished_.load(); }
+
+ private:
+  struct Running {
+    std::string id;
+    int64_t epoch = 0;
+    std::atomic<bool> stop{false};       // cancel or lost: stop the process group
+    std::atomic<bool> cancelled{false};  // asked by a person: report cancelled
+    std::atomic<bool> lost{false};       // no longer ours: report nothing
+    std::thread thread;
+  };
+
+  void HeartbeatLoop(std::stop_token stop);
+  void Execute(const core::v1::Lease& lease, std::shared_ptr<Running> running);
+  void Context(grpc::ClientContext& context, std::chrono::milliseconds deadline) const;
+  void Forget(const std::string& id);
+  void Refused(const grpc::Status& status);
+
+  ExecutorOptions options_;
+  std::unique_ptr<core::v1::ExecutorService::Stub> stub_;
+  std::mutex mu_;
+  std::condition_variable slot_free_;
+  std::map<std::string, std::shared_ptr<Running>> running_;
+  std::vector<std::thread> done_;  // finished threads, joined by the claim loop
+  std::atomic<bool> refused_{false};
+  grpc::Status refusal_;
+  std::atomic<int64_t> finished_{0};
+};
+
+}  // namespace optimus::executor

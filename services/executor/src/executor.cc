@@ -1,0 +1,385 @@
+// The executor's loops: heartbeat, claim, and one thread per running execution (see
+// executor.h).
+#include "optimus/executor/executor.h"
+
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "optimus/executor/log_shipper.h"
+#include "optimus/executor/process.h"
+#include "optimus/telemetry/log.h"
+#include "run_input_command.h"
+
+namespace optimus::executor {
+namespace {
+
+namespace fs = std::filesystem;
+using google::protobuf::util::TimeUtil;
+using Step = core::v1::ExecutionStep;
+
+bool Transient(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+         s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+         s.error_code() == grpc::StatusCode::ABORTED ||
+         s.error_code() == grpc::StatusCode::INTERNAL;
+}
+
+absl::Status ToAbsl(const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+// How one step ended, for the run's outcome.
+struct StepEnd {
+  bool ok = false;
+  std::string state = "failed";  // when not ok: failed, timed_out, cancelled
+  std::optional<int32_t> exit_code;
+  std::string message;
+};
+
+std::string KindName(Step::Kind kind) {
+  switch (kind) {
+    case Step::KIND_HOOK_PRE: return "pre hook";
+    case Step::KIND_HOOK_POST: return "post hook";
+    case Step::KIND_HOOK_FAIL: return "fail hook";
+    default: return "task";
+  }
+}
+
+}  // namespace
+
+Executor::Executor(ExecutorOptions options, std::shared_ptr<grpc::Channel> channel)
+    : options_(std::move(options)), stub_(core::v1::ExecutorService::NewStub(channel)) {}
+
+Executor::~Executor() = default;
+
+void Executor::Context(grpc::ClientContext& context, std::chrono::milliseconds deadline) const {
+  context.set_deadline(std::chrono::system_clock::now() + deadline);
+  context.AddMetadata("authorization", "Bearer " + options_.credential);
+}
+
+void Executor::Refused(const grpc::Status& status) {
+  if (status.error_code() != grpc::StatusCode::PERMISSION_DENIED &&
+      status.error_code() != grpc::StatusCode::UNAUTHENTICATED) {
+    return;
+  }
+  std::lock_guard lock(mu_);
+  if (!refused_) {
+    refusal_ = status;
+    refused_ = true;
+  }
+  slot_free_.notify_all();
+}
+
+void Executor::Forget(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = running_.find(id);
+  if (it == running_.end()) return;
+  done_.push_back(std::move(it->second->thread));  // joined by the claim loop
+  running_.erase(it);
+  ++finished_;
+  slot_free_.notify_all();
+}
+
+void Executor::HeartbeatLoop(std::stop_token stop) {
+  auto interval = options_.heartbeat;
+  while (!stop.stop_requested() && !refused_) {
+    core::v1::HeartbeatRequest request;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [id, r] : running_) {
+        auto* held = request.add_running();
+        held->set_execution_id(id);
+        held->set_epoch(r->epoch);
+      }
+    }
+    grpc::ClientContext context;
+    Context(context, std::chrono::milliseconds(std::max<int64_t>(interval.count(), 1000)));
+    core::v1::HeartbeatResponse response;
+    grpc::Status s = stub_->Heartbeat(&context, request, &response);
+    if (s.ok()) {
+      std::lock_guard lock(mu_);
+      const auto stop_it = [&](const std::string& id, bool cancelled) {
+        auto it = running_.find(id);
+        if (it == running_.end()) return;
+        (cancelled ? it->second->cancelled : it->second->lost) = true;
+        it->second->stop = true;
+      };
+      for (const auto& id : response.cancel()) stop_it(id, true);
+      for (const auto& id : response.lost()) stop_it(id, false);
+      // Three heartbeats per lease at least, whatever was asked.
+      if (response.lease_ms() > 0) {
+        interval = std::min(options_.heartbeat, std::chrono::milliseconds(response.lease_ms() / 3));
+      }
+    } else {
+      Refused(s);
+      LOG_WARN("heartbeat failed", {{"error", s.error_message()}});
+    }
+    std::mutex m;
+    std::unique_lock lock(m);
+    std::condition_variable_any().wait_for(lock, stop, interval, [] { return false; });
+  }
+}
+
+absl::Status Executor::Run(std::stop_token stop) {
+  std::error_code ec;
+  fs::create_directories(options_.work_root, ec);
+  if (ec) {
+    return absl::FailedPreconditionError("cannot create the work directory " + options_.work_root +
+                                         ": " + ec.message());
+  }
+  std::jthread heartbeat([this](std::stop_token s) { HeartbeatLoop(s); });
+  std::stop_callback wake(stop, [this] {
+    std::lock_guard lock(mu_);
+    slot_free_.notify_all();
+  });
+  int backoff_ms = 200;
+  while (!stop.stop_requested() && !refused_) {
+    std::vector<std::thread> finished;
+    int free = 0;
+    {
+      std::unique_lock lock(mu_);
+      slot_free_.wait(lock, [&] {
+        return stop.stop_requested() || refused_ ||
+               static_cast<int>(running_.size()) < options_.capacity || !done_.empty();
+      });
+      finished.swap(done_);
+      free = options_.capacity - static_cast<int>(running_.size());
+    }
+    for (auto& t : finished) {
+      if (t.joinable()) t.join();
+    }
+    if (stop.stop_requested() || refused_ || free <= 0) continue;
+    core::v1::ClaimRequest request;
+    request.set_max(free);
+    request.set_wait_ms(options_.claim_wait.count());
+    core::v1::ClaimResponse response;
+    grpc::ClientContext context;
+    Context(context, options_.claim_wait + std::chrono::seconds(10));
+    grpc::Status s = stub_->Claim(&context, request, &response);
+    if (!s.ok()) {
+      Refused(s);
+      if (refused_) break;
+      LOG_WARN("claim failed; trying again", {{"error", s.error_message()},
+                                              {"retry_ms", static_cast<int64_t>(backoff_ms)}});
+      std::mutex m;
+      std::unique_lock lock(m);
+      std::condition_variable_any().wait_for(lock, stop, std::chrono::milliseconds(backoff_ms),
+                                             [] { return false; });
+      backoff_ms = std::min(backoff_ms * 2, 5000);
+      continue;
+    }
+    backoff_ms = 200;
+    for (const auto& lease : response.leases()) {
+      auto running = std::make_shared<Running>();
+      running->id = lease.execution().id();
+      running->epoch = lease.execution().epoch();
+      std::lock_guard lock(mu_);
+      running_[running->id] = running;
+      running->thread = std::thread([this, lease, running] { Execute(lease, running); });
+    }
+  }
+  // Draining: running executions may finish; past the drain time they are stopped unreported.
+  const auto until = std::chrono::steady_clock::now() + options_.drain;
+  {
+    std::unique_lock lock(mu_);
+    if (!running_.empty()) {
+      LOG_INFO("draining", {{"running", static_cast<int64_t>(running_.size())}});
+    }
+    slot_free_.wait_until(lock, until, [&] { return running_.empty(); });
+    for (auto& [id, r] : running_) {
+      r->lost = true;
+      r->stop = true;
+    }
+    slot_free_.wait(lock, [&] { return running_.empty(); });
+  }
+  for (auto& t : done_) {
+    if (t.joinable()) t.join();
+  }
+  done_.clear();
+  heartbeat.request_stop();
+  if (refused_) return ToAbsl(refusal_);
+  return absl::OkStatus();
+}
+
+void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> running) {
+  const core::v1::Execution& e = lease.execution();
+  const auto lease_wait = std::chrono::seconds(30);
+  // Reports retried while the dispatcher cannot be reached; false when refused.
+  const auto report = [&](auto call, const char* what) {
+    const auto until = std::chrono::steady_clock::now() + lease_wait;
+    for (int attempt = 0;; ++attempt) {
+      grpc::ClientContext context;
+      Context(context, std::chrono::seconds(10));
+      grpc::Status s = call(context);
+      if (s.ok()) return true;
+      if (!Transient(s) || std::chrono::steady_clock::now() > until || running->lost) {
+        LOG_WARN("report refused", {{"execution", e.id()}, {"report", what},
+                                    {"error", s.error_message()}});
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200 << std::min(attempt, 4)));
+    }
+  };
+  core::v1::StartExecutionRequest start;
+  start.set_execution_id(e.id());
+  start.set_epoch(e.epoch());
+  core::v1::StartExecutionResponse started;
+  if (!report([&](grpc::ClientContext& c) { return stub_->StartExecution(&c, start, &started); },
+              "start")) {
+    Forget(e.id());
+    return;
+  }
+  LogShipper shipper([&](int64_t chunk, const std::string& data) {
+    core::v1::AppendLogRequest r;
+    r.set_execution_id(e.id());
+    r.set_epoch(e.epoch());
+    r.set_chunk(chunk);
+    r.set_data(data);
+    core::v1::AppendLogResponse ignored;
+    grpc::ClientContext context;
+    Context(context, std::chrono::seconds(10));
+    return ToAbsl(stub_->AppendLog(&context, r, &ignored));
+  });
+  const fs::path work = fs::path(options_.work_root) / absl::StrCat(e.id(), "-", e.attempt());
+  std::error_code ec;
+  fs::remove_all(work, ec);
+  fs::create_directories(work, ec);
+  const auto deadline = e.plan().timeout_seconds() > 0
+                            ? std::chrono::steady_clock::now() +
+                                  std::chrono::seconds(e.plan().timeout_seconds())
+                            : std::chrono::steady_clock::time_point::max();
+  const std::string scheduled =
+      e.has_scheduled_at() ? TimeUtil::ToString(e.scheduled_at()) : std::string();
+  shipper.Write(absl::StrCat("optimus-executor ", options_.name, ": execution ", e.id(),
+                             ", attempt ", e.attempt(), ", ", e.kind(), " ", e.project(), "/",
+                             e.name(), scheduled.empty() ? "" : " scheduled at " + scheduled,
+                             "\n"));
+
+  int index = 0;
+  const auto run_step = [&](const Step& step) -> StepEnd {
+    StepEnd end;
+    const fs::path dir = work / absl::StrCat(index++, "-", step.name());
+    fs::create_directories(dir, ec);
+    std::map<std::string, std::string> env = {
+        {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+        {"HOME", dir.string()},
+        {"LANG", "C.UTF-8"}};
+    env.insert(step.env().begin(), step.env().end());
+    if (!step.instance_type().empty()) {
+      core::v1::ExecutorRunInputRequest ask;
+      ask.set_execution_id(e.id());
+      ask.set_epoch(e.epoch());
+      ask.set_run_token(lease.run_token());
+      ask.set_instance_type(step.instance_type());
+      ask.set_instance_name(step.name());
+      core::v1::JobRunInputResponse input;
+      if (!report([&](grpc::ClientContext& c) { return stub_->RunInput(&c, ask, &input); },
+                  "run input")) {
+        end.message = "the run input of " + step.name() + " could not be fetched";
+        return end;
+      }
+      const std::map<std::string, std::string> envs(input.envs().begin(), input.envs().end());
+      const std::map<std::string, std::string> files(input.files().begin(), input.files().end());
+      const std::map<std::string, std::string> secrets(input.secrets().begin(),
+                                                       input.secrets().end());
+      if (absl::Status s = cli::WriteRunInput(dir, envs, files, secrets); !s.ok()) {
+        end.message = "cannot write the run input: " + std::string(s.message());
+        return end;
+      }
+      // As the task container does: export in/.env, then in/.secret, then run.
+      for (const auto& [k, v] : envs) env[k] = v;
+      for (const auto& [k, v] : secrets) env[k] = v;
+    }
+    env["JOB_DIR"] = dir.string();
+    env["EXECUTION_ID"] = e.id();
+    env["EXECUTION_ATTEMPT"] = std::to_string(e.attempt());
+    if (!scheduled.empty()) env["SCHEDULED_AT"] = scheduled;
+    shipper.Write("--- " + KindName(step.kind()) + " " + step.name() + " ---\n");
+    ProcessSpec spec{.shell = step.shell().empty() ? "/bin/sh" : step.shell(),
+                     .script = step.script(),
+                     .env = std::move(env),
+                     .work_dir = dir.string(),
+                     .deadline = deadline};
+    const ProcessResult result =
+        RunProcess(spec, [&](std::string_view out) { shipper.Write(out); }, running->stop);
+    switch (result.end) {
+      case ProcessResult::End::kNotStarted:
+        end.message = result.error;
+        shipper.Write(result.error + "\n");
+        return end;
+      case ProcessResult::End::kTimedOut:
+        end.state = "timed_out";
+        end.message = absl::StrCat("stopped after the run's timeout of ",
+                                   e.plan().timeout_seconds(), " s");
+        return end;
+      case ProcessResult::End::kCancelled:
+        end.state = "cancelled";
+        end.message = running->cancelled ? "cancelled on request" : "lease lost";
+        return end;
+      default:
+        end.exit_code = result.exit_code;
+        end.ok = result.end == ProcessResult::End::kExited && result.exit_code == 0;
+        if (!end.ok) {
+          end.message = absl::StrCat(KindName(step.kind()), " ", step.name(), " exited with ",
+                                     result.exit_code,
+                                     result.exit_code == 127 ? " (command not found)" : "");
+        }
+        return end;
+    }
+  };
+
+  StepEnd outcome{.ok = true, .state = "succeeded"};
+  const auto fold = [&](const StepEnd& end) {
+    if (outcome.ok && !end.ok) outcome = end;
+  };
+  for (const Step& step : e.plan().steps()) {
+    if (step.kind() == Step::KIND_HOOK_PRE && outcome.ok) fold(run_step(step));
+  }
+  bool task_ok = false;
+  for (const Step& step : e.plan().steps()) {
+    if (step.kind() != Step::KIND_TASK || !outcome.ok) continue;
+    StepEnd end = run_step(step);
+    task_ok = end.ok;
+    if (end.ok) outcome.exit_code = end.exit_code;
+    fold(end);
+  }
+  for (const Step& step : e.plan().steps()) {
+    if (running->stop) break;
+    if ((step.kind() == Step::KIND_HOOK_POST && task_ok && outcome.ok) ||
+        (step.kind() == Step::KIND_HOOK_FAIL && !task_ok)) {
+      fold(run_step(step));
+    }
+  }
+  if (outcome.ok) outcome.state = "succeeded";
+  shipper.Write(absl::StrCat("--- ", outcome.state,
+                             outcome.message.empty() ? "" : ": " + outcome.message, " ---\n"));
+  shipper.Close();
+  if (!options_.keep_work_dirs) fs::remove_all(work, ec);
+  if (running->lost || shipper.lease_lost()) {
+    LOG_INFO("lease lost; not reporting", {{"execution", e.id()}});
+    Forget(e.id());
+    return;
+  }
+  core::v1::FinishExecutionRequest finish;
+  finish.set_execution_id(e.id());
+  finish.set_epoch(e.epoch());
+  finish.set_state(outcome.state);
+  if (outcome.exit_code) {
+    finish.set_has_exit_code(true);
+    finish.set_exit_code(*outcome.exit_code);
+  }
+  finish.set_message(outcome.message);
+  core::v1::FinishExecutionResponse finished;
+  report([&](grpc::ClientContext& c) { return stub_->FinishExecution(&c, finish, &finished); },
+         "finish");
+  LOG_INFO("execution ended", {{"execution", e.id()}, {"state", outcome.state}});
+  Forget(e.id());
+}
+
+}  // namespace optimus::executor
