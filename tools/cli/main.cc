@@ -10,6 +10,7 @@
 #include "channel.h"
 #include "deploy_command.h"
 #include "dlq_command.h"
+#include "execution_command.h"
 #include "init_command.h"
 #include "inspect_command.h"
 #include "job_create_command.h"
@@ -49,6 +50,10 @@ constexpr char kUsage[] =
     "  job inspect   a deployed job's lineage: destination, sources, upstreams, downstreams\n"
     "  job render    a job's Airflow DAG, compiled locally with its upstream sensors\n"
     "  job run-input a run's input from the server, written to in/ (what task pods run)\n"
+    "  job execute   run a deployed job now on an executor (-f: follow its output)\n"
+    "  execution list|describe|cancel|logs  runs of jobs and catalog tasks on executors\n"
+    "  task create|list|describe|execute    catalog tasks anyone may run with arguments\n"
+    "  executor list|token|revoke           executors and their registration tokens\n"
     "  job create    write a new job from a task plugin's questions\n"
     "  job addhook   add a hook plugin to a job\n"
     "  job validate  check job specs offline (file:line:column for every problem)\n"
@@ -148,6 +153,16 @@ int main(int argc, char** argv) {
   if (command == "job" && argc >= 3 && std::strcmp(argv[2], "deploy") == 0) {
     return optimus::cli::RunDeployCommand(argc - 2, argv + 2, optimus::cli::DeployMode::kUpsert,
                                           std::cout, std::cerr);
+  }
+  if (command == "job" && argc >= 3 && std::strcmp(argv[2], "execute") == 0) {
+    return optimus::cli::RunJobExecuteCommand(argc - 2, argv + 2, std::cout, std::cerr);
+  }
+  if (command == "execution") {
+    return optimus::cli::RunExecutionCommand(argc - 1, argv + 1, std::cout, std::cerr);
+  }
+  if (command == "task") return optimus::cli::RunTaskCommand(argc - 1, argv + 1, std::cout, std::cerr);
+  if (command == "executor") {
+    return optimus::cli::RunExecutorCommand(argc - 1, argv + 1, std::cout, std::cerr);
   }
   if (command == "job" && argc >= 3 && std::strcmp(argv[2], "run-input") == 0) {
     return optimus::cli::RunJobRunInputCommand(argc - 2, argv + 2, std::cout, std::cerr);

@@ -1,6 +1,7 @@
 // The dispatcher's adapters: gRPC services and REST routes over Dispatcher.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -21,7 +22,7 @@ std::vector<std::pair<std::unique_ptr<grpc::Service>, std::string>> MakePeopleSe
 // ExecutorService. `runtime_host` is runtime-context's gRPC address, asked for run inputs with
 // `internal_token`.
 std::unique_ptr<grpc::Service> MakeExecutorService(Dispatcher& dispatcher,
-                                                   std::string runtime_host,
+                                                   std::function<std::string()> runtime_host,
                                                    std::string internal_token);
 
 // The REST routes (docs/execution.md).

@@ -112,8 +112,10 @@ absl::Status DispatcherService::Start(app::Context& context) {
     context.grpc.AddService(service.get(), name);
     services_.push_back(std::move(service));
   }
-  std::string runtime_host = c.String("dispatcher.runtime_host");
-  if (runtime_host.empty()) runtime_host = "127.0.0.1:" + std::to_string(context.grpc.port());
+  rpc::GrpcServer& grpc = context.grpc;
+  auto runtime_host = [host = c.String("dispatcher.runtime_host"), &grpc] {
+    return host.empty() ? "127.0.0.1:" + std::to_string(grpc.port()) : host;
+  };
   services_.push_back(MakeExecutorService(*dispatcher_, runtime_host, context.internal_token));
   context.grpc.AddService(services_.back().get(), "optimus.core.v1.ExecutorService");
   // Executors call these all the time.

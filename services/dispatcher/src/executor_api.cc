@@ -3,6 +3,8 @@
 // other access (its credential is good for nothing else).
 #include <grpcpp/grpcpp.h>
 
+#include <mutex>
+
 #include "apis.h"
 #include "optimus/core/v1/dispatch.grpc.pb.h"
 #include "optimus/core/v1/job_run.grpc.pb.h"
@@ -14,11 +16,8 @@ namespace {
 
 class ExecutorApi final : public core::v1::ExecutorService::Service {
  public:
-  ExecutorApi(Dispatcher& d, std::string runtime_host, std::string internal_token)
-      : d_(d),
-        runtime_(core::v1::JobRunService::NewStub(
-            grpc::CreateChannel(runtime_host, grpc::InsecureChannelCredentials()))),
-        internal_token_(std::move(internal_token)) {}
+  ExecutorApi(Dispatcher& d, std::function<std::string()> runtime_host, std::string internal_token)
+      : d_(d), runtime_host_(std::move(runtime_host)), internal_token_(std::move(internal_token)) {}
 
   grpc::Status Register(grpc::ServerContext*, const core::v1::RegisterExecutorRequest* req,
                         core::v1::RegisterExecutorResponse* resp) override {
@@ -87,7 +86,7 @@ class ExecutorApi final : public core::v1::ExecutorService::Service {
     out.set_deadline(std::min(c->deadline(),
                               std::chrono::system_clock::now() + std::chrono::seconds(30)));
     if (!internal_token_.empty()) out.AddMetadata("authorization", "Bearer " + internal_token_);
-    grpc::Status s = runtime_->JobRunInput(&out, ask, resp);
+    grpc::Status s = Runtime().JobRunInput(&out, ask, resp);
     if (!s.ok() && s.error_code() == grpc::StatusCode::UNAVAILABLE) {
       return grpc::Status(s.error_code(), "runtime-context did not answer: " + s.error_message());
     }
@@ -99,7 +98,18 @@ class ExecutorApi final : public core::v1::ExecutorService::Service {
     return d_.executors().Authenticate(rpc::BearerToken(rpc::CallAuthorization(c)), d_.Now());
   }
 
+  // The address is known once the servers listen (optimus serve: its own gRPC port).
+  core::v1::JobRunService::Stub& Runtime() {
+    std::call_once(runtime_once_, [this] {
+      runtime_ = core::v1::JobRunService::NewStub(
+          grpc::CreateChannel(runtime_host_(), grpc::InsecureChannelCredentials()));
+    });
+    return *runtime_;
+  }
+
   Dispatcher& d_;
+  std::function<std::string()> runtime_host_;
+  std::once_flag runtime_once_;
   std::unique_ptr<core::v1::JobRunService::Stub> runtime_;
   std::string internal_token_;
 };
@@ -107,7 +117,7 @@ class ExecutorApi final : public core::v1::ExecutorService::Service {
 }  // namespace
 
 std::unique_ptr<grpc::Service> MakeExecutorService(Dispatcher& dispatcher,
-                                                   std::string runtime_host,
+                                                   std::function<std::string()> runtime_host,
                                                    std::string internal_token) {
   return std::make_unique<ExecutorApi>(dispatcher, std::move(runtime_host),
                                        std::move(internal_token));

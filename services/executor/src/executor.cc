@@ -210,18 +210,18 @@ absl::Status Executor::Run(std::stop_token stop) {
 void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> running) {
   const core::v1::Execution& e = lease.execution();
   const auto lease_wait = std::chrono::seconds(30);
-  // Reports retried while the dispatcher cannot be reached; false when refused.
-  const auto report = [&](auto call, const char* what) {
+  // Reports retried while the dispatcher cannot be reached; the last status when refused.
+  const auto report = [&](auto call, const char* what) -> grpc::Status {
     const auto until = std::chrono::steady_clock::now() + lease_wait;
     for (int attempt = 0;; ++attempt) {
       grpc::ClientContext context;
       Context(context, std::chrono::seconds(10));
       grpc::Status s = call(context);
-      if (s.ok()) return true;
+      if (s.ok()) return s;
       if (!Transient(s) || std::chrono::steady_clock::now() > until || running->lost) {
         LOG_WARN("report refused", {{"execution", e.id()}, {"report", what},
                                     {"error", s.error_message()}});
-        return false;
+        return s;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200 << std::min(attempt, 4)));
     }
@@ -231,7 +231,8 @@ void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> ru
   start.set_epoch(e.epoch());
   core::v1::StartExecutionResponse started;
   if (!report([&](grpc::ClientContext& c) { return stub_->StartExecution(&c, start, &started); },
-              "start")) {
+              "start")
+           .ok()) {
     Forget(e.id());
     return;
   }
@@ -279,9 +280,13 @@ void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> ru
       ask.set_instance_type(step.instance_type());
       ask.set_instance_name(step.name());
       core::v1::JobRunInputResponse input;
-      if (!report([&](grpc::ClientContext& c) { return stub_->RunInput(&c, ask, &input); },
-                  "run input")) {
-        end.message = "the run input of " + step.name() + " could not be fetched";
+      if (grpc::Status got = report(
+              [&](grpc::ClientContext& c) { return stub_->RunInput(&c, ask, &input); },
+              "run input");
+          !got.ok()) {
+        end.message = "the run input of " + step.name() + " could not be fetched: " +
+                      got.error_message();
+        shipper.Write(end.message + "\n");
         return end;
       }
       const std::map<std::string, std::string> envs(input.envs().begin(), input.envs().end());
