@@ -127,7 +127,8 @@ int Register(int argc, char** argv) {
                           {"credential", response.credential()},
                           {"name", name},
                           {"capacity", capacity},
-                          {"heartbeat_interval_ms", response.heartbeat_interval_ms()}};
+                          {"heartbeat_interval_ms", response.heartbeat_interval_ms()},
+                          {"lease_ms", response.lease_ms()}};
   std::error_code ec;
   fs::create_directories(fs::path(file).parent_path(), ec);
   const std::string temp = file + ".tmp";
@@ -209,6 +210,7 @@ int Start(int argc, char** argv) {
   }
   options.capacity = std::max(1, options.capacity);
   options.heartbeat = std::chrono::milliseconds(saved.value("heartbeat_interval_ms", 2000));
+  options.lease = std::chrono::milliseconds(saved.value("lease_ms", 10000));
   options.work_root = work;
   options.drain = std::chrono::seconds(drain);
   options.keep_work_dirs = keep;

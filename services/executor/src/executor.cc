@@ -44,10 +44,14 @@ struct StepEnd {
 
 std::string KindName(Step::Kind kind) {
   switch (kind) {
-    case Step::KIND_HOOK_PRE: return "pre hook";
-    case Step::KIND_HOOK_POST: return "post hook";
-    case Step::KIND_HOOK_FAIL: return "fail hook";
-    default: return "task";
+    case Step::KIND_HOOK_PRE:
+      return "pre hook";
+    case Step::KIND_HOOK_POST:
+      return "post hook";
+    case Step::KIND_HOOK_FAIL:
+      return "fail hook";
+    default:
+      return "task";
   }
 }
 
@@ -88,8 +92,10 @@ void Executor::Forget(const std::string& id) {
 
 void Executor::HeartbeatLoop(std::stop_token stop) {
   auto interval = options_.heartbeat;
+  auto lease = options_.lease;
   while (!stop.stop_requested() && !refused_) {
     core::v1::HeartbeatRequest request;
+    const auto sent = std::chrono::steady_clock::now();
     {
       std::lock_guard lock(mu_);
       for (const auto& [id, r] : running_) {
@@ -99,30 +105,47 @@ void Executor::HeartbeatLoop(std::stop_token stop) {
       }
     }
     grpc::ClientContext context;
-    Context(context, std::chrono::milliseconds(std::max<int64_t>(interval.count(), 1000)));
+    Context(context, std::max(interval, std::chrono::milliseconds(1000)));
     core::v1::HeartbeatResponse response;
     grpc::Status s = stub_->Heartbeat(&context, request, &response);
-    if (s.ok()) {
+    {
       std::lock_guard lock(mu_);
-      const auto stop_it = [&](const std::string& id, bool cancelled) {
-        auto it = running_.find(id);
-        if (it == running_.end()) return;
-        (cancelled ? it->second->cancelled : it->second->lost) = true;
-        it->second->stop = true;
-      };
-      for (const auto& id : response.cancel()) stop_it(id, true);
-      for (const auto& id : response.lost()) stop_it(id, false);
-      // Three heartbeats per lease at least, whatever was asked.
-      if (response.lease_ms() > 0) {
-        interval = std::min(options_.heartbeat, std::chrono::milliseconds(response.lease_ms() / 3));
+      if (s.ok()) {
+        const auto stop_it = [&](const std::string& id, bool cancelled) {
+          auto it = running_.find(id);
+          if (it == running_.end()) return;
+          (cancelled ? it->second->cancelled : it->second->lost) = true;
+          it->second->stop = cancelled ? Stop::kGracefully : Stop::kNow;
+        };
+        for (const auto& id : response.renewed()) {
+          // The dispatcher's expiry is at least a lease after the request was sent.
+          if (auto it = running_.find(id); it != running_.end()) it->second->renewed = sent;
+        }
+        for (const auto& id : response.cancel()) stop_it(id, true);
+        for (const auto& id : response.lost()) stop_it(id, false);
+        if (response.lease_ms() > 0) {
+          lease = std::chrono::milliseconds(response.lease_ms());
+          // Three heartbeats per lease at least, whatever was asked.
+          interval = std::min(options_.heartbeat, lease / 3);
+        }
+      } else {
+        LOG_WARN("heartbeat failed", {{"error", s.error_message()}});
       }
-    } else {
-      Refused(s);
-      LOG_WARN("heartbeat failed", {{"error", s.error_message()}});
-    }
+      // Self-fencing: a lease not renewed for most of its length may be another executor's
+      // soon; stop the run now rather than run it twice at once.
+      const auto now = std::chrono::steady_clock::now();
+      for (auto& [id, r] : running_) {
+        if (!r->lost && now - r->renewed > lease * 4 / 5) {
+          LOG_WARN("lease not renewed in time; stopping the run", {{"execution", id}});
+          r->lost = true;
+          r->stop = Stop::kNow;
+        }
+      }
+    }  // not held while waiting for the next beat
+    if (!s.ok()) Refused(s);
     std::mutex m;
-    std::unique_lock lock(m);
-    std::condition_variable_any().wait_for(lock, stop, interval, [] { return false; });
+    std::unique_lock wait(m);
+    std::condition_variable_any().wait_for(wait, stop, interval, [] { return false; });
   }
 }
 
@@ -162,11 +185,13 @@ absl::Status Executor::Run(std::stop_token stop) {
     grpc::ClientContext context;
     Context(context, options_.claim_wait + std::chrono::seconds(10));
     grpc::Status s = stub_->Claim(&context, request, &response);
+    // The claim waited for work; its lease began just before this answer left the dispatcher.
+    const auto claimed_at = std::chrono::steady_clock::now();
     if (!s.ok()) {
       Refused(s);
       if (refused_) break;
-      LOG_WARN("claim failed; trying again", {{"error", s.error_message()},
-                                              {"retry_ms", static_cast<int64_t>(backoff_ms)}});
+      LOG_WARN("claim failed; trying again",
+               {{"error", s.error_message()}, {"retry_ms", static_cast<int64_t>(backoff_ms)}});
       std::mutex m;
       std::unique_lock lock(m);
       std::condition_variable_any().wait_for(lock, stop, std::chrono::milliseconds(backoff_ms),
@@ -180,6 +205,7 @@ absl::Status Executor::Run(std::stop_token stop) {
       running->id = lease.execution().id();
       running->epoch = lease.execution().epoch();
       std::lock_guard lock(mu_);
+      running->renewed = claimed_at;
       running_[running->id] = running;
       running->thread = std::thread([this, lease, running] { Execute(lease, running); });
     }
@@ -194,7 +220,7 @@ absl::Status Executor::Run(std::stop_token stop) {
     slot_free_.wait_until(lock, until, [&] { return running_.empty(); });
     for (auto& [id, r] : running_) {
       r->lost = true;
-      r->stop = true;
+      r->stop = Stop::kNow;
     }
     slot_free_.wait(lock, [&] { return running_.empty(); });
   }
@@ -219,8 +245,8 @@ void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> ru
       grpc::Status s = call(context);
       if (s.ok()) return s;
       if (!Transient(s) || std::chrono::steady_clock::now() > until || running->lost) {
-        LOG_WARN("report refused", {{"execution", e.id()}, {"report", what},
-                                    {"error", s.error_message()}});
+        LOG_WARN("report refused",
+                 {{"execution", e.id()}, {"report", what}, {"error", s.error_message()}});
         return s;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200 << std::min(attempt, 4)));
@@ -251,10 +277,10 @@ void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> ru
   std::error_code ec;
   fs::remove_all(work, ec);
   fs::create_directories(work, ec);
-  const auto deadline = e.plan().timeout_seconds() > 0
-                            ? std::chrono::steady_clock::now() +
-                                  std::chrono::seconds(e.plan().timeout_seconds())
-                            : std::chrono::steady_clock::time_point::max();
+  const auto deadline =
+      e.plan().timeout_seconds() > 0
+          ? std::chrono::steady_clock::now() + std::chrono::seconds(e.plan().timeout_seconds())
+          : std::chrono::steady_clock::time_point::max();
   const std::string scheduled =
       e.has_scheduled_at() ? TimeUtil::ToString(e.scheduled_at()) : std::string();
   shipper.Write(absl::StrCat("optimus-executor ", options_.name, ": execution ", e.id(),
@@ -280,12 +306,12 @@ void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> ru
       ask.set_instance_type(step.instance_type());
       ask.set_instance_name(step.name());
       core::v1::JobRunInputResponse input;
-      if (grpc::Status got = report(
-              [&](grpc::ClientContext& c) { return stub_->RunInput(&c, ask, &input); },
-              "run input");
+      if (grpc::Status got =
+              report([&](grpc::ClientContext& c) { return stub_->RunInput(&c, ask, &input); },
+                     "run input");
           !got.ok()) {
-        end.message = "the run input of " + step.name() + " could not be fetched: " +
-                      got.error_message();
+        end.message =
+            "the run input of " + step.name() + " could not be fetched: " + got.error_message();
         shipper.Write(end.message + "\n");
         return end;
       }
@@ -311,8 +337,8 @@ void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> ru
                      .env = std::move(env),
                      .work_dir = dir.string(),
                      .deadline = deadline};
-    const ProcessResult result =
-        RunProcess(spec, [&](std::string_view out) { shipper.Write(out); }, running->stop);
+    const ProcessResult result = RunProcess(
+        spec, [&](std::string_view out) { shipper.Write(out); }, running->stop);
     switch (result.end) {
       case ProcessResult::End::kNotStarted:
         end.message = result.error;
@@ -320,8 +346,8 @@ void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> ru
         return end;
       case ProcessResult::End::kTimedOut:
         end.state = "timed_out";
-        end.message = absl::StrCat("stopped after the run's timeout of ",
-                                   e.plan().timeout_seconds(), " s");
+        end.message =
+            absl::StrCat("stopped after the run's timeout of ", e.plan().timeout_seconds(), " s");
         return end;
       case ProcessResult::End::kCancelled:
         end.state = "cancelled";
@@ -331,9 +357,9 @@ void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> ru
         end.exit_code = result.exit_code;
         end.ok = result.end == ProcessResult::End::kExited && result.exit_code == 0;
         if (!end.ok) {
-          end.message = absl::StrCat(KindName(step.kind()), " ", step.name(), " exited with ",
-                                     result.exit_code,
-                                     result.exit_code == 127 ? " (command not found)" : "");
+          end.message =
+              absl::StrCat(KindName(step.kind()), " ", step.name(), " exited with ",
+                           result.exit_code, result.exit_code == 127 ? " (command not found)" : "");
         }
         return end;
     }
@@ -355,7 +381,7 @@ void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> ru
     fold(end);
   }
   for (const Step& step : e.plan().steps()) {
-    if (running->stop) break;
+    if (running->stop != Stop::kNo) break;
     if ((step.kind() == Step::KIND_HOOK_POST && task_ok && outcome.ok) ||
         (step.kind() == Step::KIND_HOOK_FAIL && !task_ok)) {
       fold(run_step(step));

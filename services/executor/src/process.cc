@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,7 +47,7 @@ void StopGroup(pid_t pid, int sig) { ::kill(-pid, sig); }
 }  // namespace
 
 ProcessResult RunProcess(const ProcessSpec& spec, const OutputSink& output,
-                         const std::atomic<bool>& stop) {
+                         const std::atomic<Stop>& stop) {
   ProcessResult result;
   Exec exec = Prepare(spec);
   struct stat shell_stat;
@@ -65,6 +66,7 @@ ProcessResult RunProcess(const ProcessSpec& spec, const OutputSink& output,
     result.error = std::string("cannot make a pipe: ") + std::strerror(errno);
     return result;
   }
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     result.error = std::string("cannot fork: ") + std::strerror(errno);
@@ -74,6 +76,8 @@ ProcessResult RunProcess(const ProcessSpec& spec, const OutputSink& output,
   }
   if (pid == 0) {
     ::setsid();  // a group of its own: stopping it stops everything the script started
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(137);  // the executor died before prctl
     const int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
     ::dup2(out[1], 1);
@@ -96,12 +100,14 @@ ProcessResult RunProcess(const ProcessSpec& spec, const OutputSink& output,
   char buffer[64 * 1024];
   while (!reaped || open) {
     const auto now = Clock::now();
-    if (!forced && stop.load()) forced = ProcessResult::End::kCancelled;
+    const Stop asked = stop.load();
+    if (!forced && asked != Stop::kNo) forced = ProcessResult::End::kCancelled;
     if (!forced && now >= spec.deadline) forced = ProcessResult::End::kTimedOut;
     if (forced && kill_at == Clock::time_point::max()) {
       StopGroup(pid, SIGTERM);
       kill_at = now + spec.kill_grace;
     }
+    if (asked == Stop::kNow) kill_at = std::min(kill_at, now);
     if (now >= kill_at) {
       StopGroup(pid, SIGKILL);
       kill_at = Clock::time_point::max() - std::chrono::hours(1);  // once

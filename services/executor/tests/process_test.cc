@@ -22,14 +22,14 @@ struct Run {
   std::string output;
 };
 
-Run Go(ProcessSpec spec, const std::atomic<bool>& stop) {
+Run Go(ProcessSpec spec, const std::atomic<Stop>& stop) {
   Run r;
   r.result = RunProcess(spec, [&](std::string_view s) { r.output.append(s); }, stop);
   return r;
 }
 
 Run Go(ProcessSpec spec) {
-  std::atomic<bool> stop{false};
+  std::atomic<Stop> stop{Stop::kNo};
   return Go(std::move(spec), stop);
 }
 
@@ -89,15 +89,31 @@ TEST(RunProcess, TheDeadlineStopsTheWholeGroup) {
 }
 
 TEST(RunProcess, StoppingCancels) {
-  std::atomic<bool> stop{false};
+  std::atomic<Stop> stop{Stop::kNo};
   std::thread stopper([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    stop = true;
+    stop = Stop::kGracefully;
   });
-  auto r = Go({.script = "echo started; sleep 30"}, stop);
+  auto r = Go({.script = "trap 'echo stopping; exit 143' TERM; echo started; sleep 30 & wait"},
+              stop);
   stopper.join();
   EXPECT_EQ(r.result.end, ProcessResult::End::kCancelled);
-  EXPECT_EQ(r.output, "started\n");
+  EXPECT_EQ(r.output, "started\nstopping\n");  // SIGTERM first: the script may clean up
+}
+
+TEST(RunProcess, ALostLeaseKillsAtOnceWithoutGrace) {
+  std::atomic<Stop> stop{Stop::kNo};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop = Stop::kNow;
+  });
+  const auto started = Clock::now();
+  auto r = Go({.script = "trap '' TERM; echo started; sleep 30",
+               .kill_grace = std::chrono::seconds(60)},
+              stop);
+  stopper.join();
+  EXPECT_EQ(r.result.end, ProcessResult::End::kCancelled);
+  EXPECT_LT(Clock::now() - started, std::chrono::seconds(30));  // not the minute's grace
 }
 
 }  // namespace

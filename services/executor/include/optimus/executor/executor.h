@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "optimus/core/v1/dispatch.grpc.pb.h"
+#include "optimus/executor/process.h"
 
 namespace optimus::executor {
 
@@ -27,6 +28,9 @@ struct ExecutorOptions {
   int capacity = 1;        // executions at once (the dispatcher also caps at the registered one)
   std::string work_root;   // a fresh directory per execution attempt below it
   std::chrono::milliseconds heartbeat{2000};
+  // The dispatcher's lease (updated from its answers): a run whose lease was not renewed for
+  // 80% of it is killed here, before the dispatcher can give it to another executor.
+  std::chrono::milliseconds lease{10000};
   std::chrono::milliseconds claim_wait{5000};
   // On stop: how long running executions may go on before they are killed (unreported: their
   // leases expire and other executors take them).
@@ -49,9 +53,11 @@ class Executor {
   struct Running {
     std::string id;
     int64_t epoch = 0;
-    std::atomic<bool> stop{false};       // cancel or lost: stop the process group
+    std::atomic<Stop> stop{Stop::kNo};   // cancel or lost: stop the process group
     std::atomic<bool> cancelled{false};  // asked by a person: report cancelled
     std::atomic<bool> lost{false};       // no longer ours: report nothing
+    // When the dispatcher last renewed its lease (claim, heartbeat); guarded by mu_.
+    std::chrono::steady_clock::time_point renewed;
     std::thread thread;
   };
 

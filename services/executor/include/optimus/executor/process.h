@@ -31,9 +31,17 @@ struct ProcessResult {
 // Stdout and stderr together, in the order written, in pieces as they arrive.
 using OutputSink = std::function<void(std::string_view)>;
 
+// How another thread asks a running step to stop.
+enum class Stop : int {
+  kNo = 0,
+  kGracefully = 1,  // SIGTERM, then SIGKILL after kill_grace (a cancellation)
+  kNow = 2,         // SIGKILL at once (a lease this executor no longer holds)
+};
+
 // Runs `spec` to its end. `stop` set (by another thread) stops the group: the result is then
-// kCancelled.
+// kCancelled. The step also dies with the thread that runs it (PR_SET_PDEATHSIG), so a killed
+// executor leaves no run going on that another executor is about to start again.
 ProcessResult RunProcess(const ProcessSpec& spec, const OutputSink& output,
-                         const std::atomic<bool>& stop);
+                         const std::atomic<Stop>& stop);
 
 }  // namespace optimus::executor
