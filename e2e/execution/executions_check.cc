@@ -125,12 +125,22 @@ int Verify(const std::string& uri, const std::string& db_uri, int count) {
   for (const auto& [id, state] : stored) {
     auto it = terminal.find(id);
     if (it == terminal.end()) {
-      ++missing;
+      if (++missing <= 3) {
+        std::printf("  no terminal event for %s (%s, attempt %lld; %d events seen)\n", id.c_str(),
+                    state.first.c_str(), static_cast<long long>(state.second), events[id]);
+      }
     } else if (it->second.size() != 1) {
       ++twice;
     } else if (it->second.front().execution_state() != state.first ||
                it->second.front().attempt() != state.second) {
       ++mismatched;
+    }
+  }
+  if (missing > 0) {
+    auto pending = (*db)->Execute("SELECT count(*) FROM outbox WHERE published_at_ms IS NULL");
+    if (pending.ok()) {
+      std::printf("  the outbox holds %lld unpublished events\n",
+                  static_cast<long long>(pending->rows[0].Int(0)));
     }
   }
   check(missing == 0, std::to_string(missing) + " executions without a terminal event on Kafka");
