@@ -108,7 +108,7 @@ Stops the render with one line per mistake in the values, before anything reache
 {{- if not (or .Values.bus.uri .Values.bus.existingSecret) }}
 {{- $errors = append $errors "distributed mode needs Kafka: set bus.uri (kafka://host:9092) or bus.existingSecret" }}
 {{- end }}
-{{- $known := list "ingest" "spec-store" "dependency-resolver" "compiler" "plugin-manager" "runtime-context" }}
+{{- $known := list "ingest" "spec-store" "dependency-resolver" "compiler" "plugin-manager" "runtime-context" "dispatcher" }}
 {{- range $name, $svc := .Values.services }}
 {{- if not (has $name $known) }}
 {{- $errors = append $errors (printf "services.%s: there is no executable optimus-%s; the services are %s" $name $name (join ", " $known)) }}
@@ -171,6 +171,10 @@ Secrets as OPTIMUS_* / AWS_* variables, which win over the file.
 {{- if and (eq (default "" .name) "ingest") (index $v.services "dependency-resolver").enabled }}
 {{- /* ingest asks the resolver which jobs still have readers before it deletes any. */}}
 {{- $_ := set $c "ingest" (dict "lineage_host" (printf "%s-dependency-resolver:%d" (include "optimus.fullname" .root) (int (index $v.services "dependency-resolver").ports.grpc))) }}
+{{- end }}
+{{- if and (eq (default "" .name) "dispatcher") (index $v.services "runtime-context").enabled }}
+{{- /* The dispatcher fetches run inputs for executors from runtime-context. */}}
+{{- $_ := set $c "dispatcher" (dict "runtime_host" (printf "%s-runtime-context:%d" (include "optimus.fullname" .root) (int (index $v.services "runtime-context").ports.grpc))) }}
 {{- end }}
 {{- $c = mustMergeOverwrite $c (deepCopy (default dict $v.config.extra)) (deepCopy (default dict .config)) }}
 {{- toYaml $c }}
