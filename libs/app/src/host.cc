@@ -281,6 +281,16 @@ config::Schema HostSchema(const HostOptions& options) {
               .description = "Outbox rows published per batch.",
               .min = 1,
               .max = 100000});
+  schema.Add({.name = "relay.linger",
+              .type = Type::kDuration,
+              .default_value = "5ms",
+              .description = "After publishing a batch smaller than relay.batch_size, how long "
+                             "the relay lets more rows gather before it reads again: under a "
+                             "steady stream of small transactions it reads the outbox a few "
+                             "hundred times a second instead of once per commit. An idle relay "
+                             "still publishes the first row at once.",
+              .min = 0,
+              .max = 1000});
   return schema;
 }
 
@@ -452,6 +462,7 @@ int RunMain(int argc, char** argv, const HostOptions& options,
     r->relay = std::make_unique<store::OutboxRelay>(
         *r->db, *r->publisher,
         store::RelayOptions{.batch_size = static_cast<int>(config->Int("relay.batch_size")),
+                            .linger_ms = static_cast<int>(config->DurationMs("relay.linger")),
                             .on_backlog = [pending, oldest](const store::OutboxBacklog& b) {
                               pending->Set(static_cast<double>(b.pending));
                               oldest->Set(static_cast<double>(b.oldest_age_ms) / 1e3);

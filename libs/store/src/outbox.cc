@@ -62,11 +62,19 @@ absl::StatusOr<int> OutboxRelay::PublishBatch() {
       auto lock = tx.Execute("SELECT pg_advisory_xact_lock(hashtext('optimus_outbox_relay'))");
       if (!lock.ok()) return lock.status();
     }
-    auto rows = tx.Execute(
-        "SELECT id, topic, msg_key, payload, headers, tombstone FROM outbox"
-        " WHERE published_at_ms IS NULL ORDER BY id LIMIT $1",
-        {static_cast<int64_t>(options_.batch_size)});
-    if (!rows.ok()) return rows.status();
+    const auto now = std::chrono::steady_clock::now();
+    bool full = floor_ == 0 || now >= next_full_read_;
+    absl::StatusOr<Result> rows;
+    for (;;) {
+      if (full) next_full_read_ = now + std::chrono::milliseconds(100);
+      rows = tx.Execute(
+          "SELECT id, topic, msg_key, payload, headers, tombstone FROM outbox"
+          " WHERE published_at_ms IS NULL AND id > $2 ORDER BY id LIMIT $1",
+          {static_cast<int64_t>(options_.batch_size), full ? int64_t{0} : floor_});
+      if (!rows.ok()) return rows.status();
+      if (!rows->rows.empty() || full) break;
+      full = true;  // nothing above the floor: look below it before going idle
+    }
     if (rows->rows.empty()) return absl::OkStatus();
     std::vector<bus::OutgoingMessage> batch;
     batch.reserve(rows->rows.size());
@@ -90,6 +98,7 @@ absl::StatusOr<int> OutboxRelay::PublishBatch() {
         tx, "UPDATE outbox SET published_at_ms = " + std::to_string(NowMs()) + " WHERE id", sent);
     if (!marked.ok()) return marked.status();
     published = static_cast<int>(rows->rows.size());
+    floor_ = std::max(floor_, rows->rows.back().Int(0));
     return absl::OkStatus();
   });
   if (!status.ok()) {
@@ -127,6 +136,8 @@ void OutboxRelay::Run(std::stop_token stop) {
     // Waits in short slices so a stop request is seen promptly even without a notification.
     if (*published == 0) {
       db_.WaitForNotification(kOutboxChannel, std::min(options_.idle_wait_ms, 200));
+    } else if (*published < options_.batch_size && options_.linger_ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(options_.linger_ms));
     }
   }
 }

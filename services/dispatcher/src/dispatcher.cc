@@ -50,12 +50,16 @@ absl::StatusOr<int64_t> ScheduledMs(const google::protobuf::Timestamp& at, bool 
 
 }  // namespace
 
-void QueueSignal::Wake() {
+void QueueSignal::Wake(int executions) {
   {
     std::lock_guard lock(mu_);
     ++generation_;
   }
-  cv_.notify_all();
+  if (executions < 0) {
+    cv_.notify_all();
+    return;
+  }
+  for (int i = 0; i < executions; ++i) cv_.notify_one();
 }
 
 void QueueSignal::Wait(uint64_t seen, int64_t timeout_ms) {
@@ -195,7 +199,7 @@ absl::StatusOr<core::v1::Execution> Dispatcher::ExecuteJob(
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  signal_.Wake();
+  signal_.Wake(1);
   return out;
 }
 
@@ -217,7 +221,7 @@ absl::StatusOr<core::v1::Execution> Dispatcher::ExecuteTask(
   execution->plan.set_timeout_seconds(execution->timeout_ms / 1000);
   auto queued = executions_.Enqueue(*execution, Now());
   if (!queued.ok()) return queued.status();
-  signal_.Wake();
+  signal_.Wake(1);
   return queued->execution;
 }
 
@@ -257,7 +261,7 @@ absl::Status Dispatcher::EnqueueRequest(store::Transaction& tx,
   execution->plan.set_timeout_seconds(execution->timeout_ms / 1000);
   auto queued = executions_.EnqueueIn(tx, *execution, now);
   if (!queued.ok()) return queued.status();
-  signal_.Wake();  // early by a commit at most: claimers then wait for the next one
+  signal_.Wake(1);  // early by a commit at most: that claimer then waits for the next one
   return absl::OkStatus();
 }
 
@@ -316,11 +320,7 @@ absl::StatusOr<core::v1::HeartbeatResponse> Dispatcher::Heartbeat(
 absl::StatusOr<core::v1::ClaimResponse> Dispatcher::Claim(const ExecutorRecord& executor,
                                                           const core::v1::ClaimRequest& request) {
   core::v1::ClaimResponse out;
-  auto held = executions_.HeldBy(executor.id);
-  if (!held.ok()) return held.status();
-  const int free = static_cast<int>(
-      std::min<int64_t>(std::max(1, request.max()), executor.capacity - *held));
-  if (free <= 0) return out;
+  const int free = std::min(std::max(1, request.max()), executor.capacity);
   const std::vector<std::string> pools = ServedPools(executor.labels);
   const int64_t wait = std::clamp<int64_t>(request.wait_ms(), 0, kMaxClaimWaitMs);
   const int64_t deadline = Now() + wait;
@@ -328,9 +328,12 @@ absl::StatusOr<core::v1::ClaimResponse> Dispatcher::Claim(const ExecutorRecord& 
   for (;;) {
     const uint64_t seen = signal_.generation();
     const int64_t now = Now();
-    auto got = executions_.Claim(executor.id, pools, free, now);
+    auto got = executions_.Claim(executor.id, pools, free, now, executor.capacity);
     if (!got.ok()) return got.status();
     if (!got->empty() || now >= deadline) {
+      // Took all it could: there may be more for the next waiter (a commit that queued many
+      // wakes only one).
+      if (static_cast<int>(got->size()) == free) signal_.Wake(1);
       claimed = *std::move(got);
       break;
     }
@@ -362,12 +365,10 @@ absl::Status Dispatcher::Finish(const ExecutorRecord& executor,
   }
   std::optional<int32_t> exit_code;
   if (request.has_exit_code()) exit_code = request.exit_code();
-  if (absl::Status s = executions_.Finish(request.execution_id(), executor.id, request.epoch(),
-                                          *end, exit_code, request.message(), Now());
-      !s.ok()) {
-    return s;
-  }
-  if (auto e = executions_.Get("", request.execution_id()); e.ok()) ObserveFinished(*e);
+  auto ended = executions_.Finish(request.execution_id(), executor.id, request.epoch(), *end,
+                                  exit_code, request.message(), Now());
+  if (!ended.ok()) return ended.status();
+  ObserveFinished(*ended);
   return absl::OkStatus();
 }
 
@@ -399,7 +400,7 @@ absl::Status Dispatcher::Reap() {
   const int64_t now = Now();
   auto expired = executions_.ExpireLeases(now);
   if (!expired.ok()) return expired.status();
-  if (expired->requeued > 0) signal_.Wake();
+  if (expired->requeued > 0) signal_.Wake(expired->requeued);
   const std::pair<const char*, int> outcomes[] = {{"requeued", expired->requeued},
                                                   {"failed", expired->failed},
                                                   {"cancelled", expired->cancelled},

@@ -154,7 +154,8 @@ absl::Status DispatcherService::Start(app::Context& context) {
   // Executions queued by another replica (or the consumer) wake this replica's waiting claims.
   listener_ = std::jthread([this, &db](std::stop_token stop) {
     while (!stop.stop_requested()) {
-      if (db.WaitForNotification(kQueueChannel, 500)) dispatcher_->signal().Wake();
+      // One waiter per commit that queued work; a claimer that fills up passes the wake on.
+      if (db.WaitForNotification(kQueueChannel, 500)) dispatcher_->signal().Wake(1);
     }
   });
   return absl::OkStatus();

@@ -107,11 +107,16 @@ std::vector<store::Migration> ExecutionStore::Migrations() {
            "requested_by TEXT NOT NULL, created_ms BIGINT NOT NULL, started_ms BIGINT NOT NULL, "
            "ended_ms BIGINT NOT NULL, cancel_requested INTEGER NOT NULL, plan ${BLOB} NOT NULL, "
            "args TEXT NOT NULL, timeout_ms BIGINT NOT NULL, deadline_ms BIGINT NOT NULL);"
-           // The queue in claim order, leases by expiry, and a project's history.
-           "CREATE INDEX executions_queue ON executions (state, pool, priority, seq);"
-           "CREATE INDEX executions_leases ON executions (state, lease_expires_ms);"
-           "CREATE INDEX executions_history ON executions (project, name, seq);"
-           "CREATE INDEX executions_owner ON executions (lease_owner, state)"}};
+           // Partial indexes: a claim reads only the queue in claim order, housekeeping only
+           // the held leases by expiry, a capacity check only an executor's held leases. Rows
+           // leave them as they move on, so the hot indexes stay small however long the history.
+           "CREATE INDEX executions_queue ON executions (pool, priority DESC, seq) WHERE state = "
+           "'queued';"
+           "CREATE INDEX executions_leases ON executions (lease_expires_ms) WHERE state IN "
+           "('leased', 'running');"
+           "CREATE INDEX executions_owner ON executions (lease_owner) WHERE state IN ('leased', "
+           "'running');"
+           "CREATE INDEX executions_history ON executions (project, name, seq)"}};
 }
 
 events::v1::JobRunEvent ExecutionEvent(const core::v1::Execution& e, State to, bool requeued,
@@ -144,11 +149,15 @@ events::v1::JobRunEvent ExecutionEvent(const core::v1::Execution& e, State to, b
   return out;
 }
 
+bus::OutgoingMessage EventRecord(const core::v1::Execution& e, State to, bool requeued,
+                                 int64_t now_ms) {
+  return pipeline::ProtoRecord(pipeline::kJobRunsTopic, pipeline::JobKey(e.project(), e.name()),
+                               ExecutionEvent(e, to, requeued, now_ms));
+}
+
 absl::Status ExecutionStore::Publish(store::Transaction& tx, const core::v1::Execution& e, State to,
                                      bool requeued, int64_t now_ms) {
-  return outbox_.Enqueue(tx, pipeline::ProtoRecord(pipeline::kJobRunsTopic,
-                                                   pipeline::JobKey(e.project(), e.name()),
-                                                   ExecutionEvent(e, to, requeued, now_ms)));
+  return outbox_.Enqueue(tx, EventRecord(e, to, requeued, now_ms));
 }
 
 absl::StatusOr<ExecutionStore::Queued> ExecutionStore::Enqueue(const NewExecution& request,
@@ -195,23 +204,33 @@ absl::StatusOr<ExecutionStore::Queued> ExecutionStore::EnqueueIn(store::Transact
 }
 
 absl::StatusOr<std::vector<core::v1::Execution>> ExecutionStore::Claim(
-    const std::string& executor, const std::vector<std::string>& pools, int max, int64_t now_ms) {
+    const std::string& executor, const std::vector<std::string>& pools, int max, int64_t now_ms,
+    int capacity) {
   std::vector<core::v1::Execution> claimed;
   if (max <= 0 || pools.empty()) return claimed;
   absl::Status s = db_.InTransaction([&](store::Transaction& tx) -> absl::Status {
-    std::vector<store::Value> params = {executor, now_ms + lease_ms_, static_cast<int64_t>(max)};
+    std::vector<store::Value> params = {executor, now_ms + lease_ms_, static_cast<int64_t>(max),
+                                        static_cast<int64_t>(capacity > 0 ? capacity : 1 << 30)};
     std::vector<std::string> marks;
     for (const std::string& pool : pools) {
       params.emplace_back(pool);
       marks.push_back(absl::StrCat("$", params.size()));
     }
-    // One statement picks and leases: no scan-then-update window for another claimer.
+    // One statement picks and leases: no scan-then-update window for another claimer. The
+    // executor gets no more than its capacity minus what it holds already.
+    const bool postgres = tx.dialect() == store::Dialect::kPostgres;
     auto rows = tx.Execute(
         absl::StrCat("UPDATE executions SET state = 'leased', lease_owner = $1, epoch = epoch + 1, "
-                     "lease_expires_ms = $2 WHERE state = 'queued' AND seq IN (SELECT seq FROM "
-                     "executions WHERE state = 'queued' AND pool IN (",
-                     absl::StrJoin(marks, ", "), ") ORDER BY priority DESC, seq LIMIT $3",
-                     LockClause(tx), ") RETURNING ", kColumns),
+                     "lease_expires_ms = $2 WHERE state = 'queued' AND seq ",
+                     // PostgreSQL: an array, so that the rows are found by key; with IN it
+                     // planned a hash join over every queued row.
+                     postgres ? "= ANY(ARRAY(" : "IN (",
+                     "SELECT seq FROM executions WHERE state = 'queued' AND pool IN (",
+                     absl::StrJoin(marks, ", "),
+                     ") ORDER BY priority DESC, seq LIMIT (SELECT CASE WHEN $4 - COUNT(*) < 1 THEN 0 "
+                     "WHEN $4 - COUNT(*) < $3 THEN $4 - COUNT(*) ELSE $3 END FROM executions "
+                     "WHERE lease_owner = $1 AND ",
+                     kHeld, ")", LockClause(tx), postgres ? "))" : ")", " RETURNING ", kColumns),
         params);
     if (!rows.ok()) return rows.status();
     // RETURNING gives no order: hand them out in claim order.
@@ -223,11 +242,12 @@ absl::StatusOr<std::vector<core::v1::Execution>> ExecutionStore::Claim(
     std::sort(ordered.begin(), ordered.end(),
               [](const auto& a, const auto& b) { return ClaimsBefore(a.first, b.first); });
     claimed.clear();
-    for (auto& [entry, e] : ordered) claimed.push_back(std::move(e));
-    for (const auto& e : claimed) {
-      if (absl::Status p = Publish(tx, e, State::kLeased, false, now_ms); !p.ok()) return p;
+    std::vector<bus::OutgoingMessage> events;
+    for (auto& [entry, e] : ordered) {
+      events.push_back(EventRecord(e, State::kLeased, false, now_ms));
+      claimed.push_back(std::move(e));
     }
-    return absl::OkStatus();
+    return outbox_.EnqueueAll(tx, std::move(events));
   });
   if (!s.ok()) return s;
   return claimed;
@@ -268,15 +288,16 @@ absl::Status ExecutionStore::Start(const std::string& id, const std::string& exe
   });
 }
 
-absl::Status ExecutionStore::Finish(const std::string& id, const std::string& executor,
-                                    int64_t epoch, State end, std::optional<int32_t> exit_code,
-                                    const std::string& message, int64_t now_ms) {
+absl::StatusOr<core::v1::Execution> ExecutionStore::Finish(
+    const std::string& id, const std::string& executor, int64_t epoch, State end,
+    std::optional<int32_t> exit_code, const std::string& message, int64_t now_ms) {
   if (!IsReportableEnd(end)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "an execution ends succeeded, failed, cancelled or timed_out, not ",
         std::string(StateName(end))));
   }
-  return db_.InTransaction([&](store::Transaction& tx) -> absl::Status {
+  core::v1::Execution out;
+  absl::Status s = db_.InTransaction([&](store::Transaction& tx) -> absl::Status {
     auto rows = tx.Execute(
         absl::StrCat("UPDATE executions SET state = $1, exit_code = $2, message = $3, ended_ms = "
                      "$4, lease_expires_ms = 0 WHERE id = $5 AND lease_owner = $6 AND epoch = $7 "
@@ -286,15 +307,21 @@ absl::Status ExecutionStore::Finish(const std::string& id, const std::string& ex
          exit_code ? store::Value(static_cast<int64_t>(*exit_code)) : store::Value(nullptr),
          message.substr(0, 4096), now_ms, id, executor, epoch});
     if (!rows.ok()) return rows.status();
-    if (!rows->rows.empty()) return Publish(tx, FromRow(rows->rows.front()), end, false, now_ms);
+    if (!rows->rows.empty()) {
+      out = FromRow(rows->rows.front());
+      return Publish(tx, out, end, false, now_ms);
+    }
     auto e = SelectOne(tx, "id = $1", {id}, "no execution " + id);
     if (!e.ok()) return e.status();
     // The same end reported again by the executor that ran it: already applied.
     if (e->state() == StateName(end) && e->executor_id() == executor && e->epoch() == epoch) {
+      out = *std::move(e);
       return absl::OkStatus();
     }
     return CheckLease(id, ViewOf(*e), executor, epoch);
   });
+  if (!s.ok()) return s;
+  return out;
 }
 
 absl::StatusOr<Renewal> ExecutionStore::Renew(

@@ -72,9 +72,18 @@ TEST_F(ExecutionStoreTest, ClaimsTakeHighestPriorityThenOldestWithinPoolsAndLimi
   EXPECT_THAT(ClaimNames("e2", 5, 2000), ElementsAre("low-new"));  // not the gpu pool's
   EXPECT_THAT(ClaimNames("e3", 5, 2000, {"", "gpu"}), ElementsAre("gpu-only"));
   EXPECT_THAT(ClaimNames("e3", 5, 2000, {"", "gpu"}), IsEmpty());
+  // Capacity counts what the executor holds already.
+  Queue(ShellTask("more-1", "true"));
+  Queue(ShellTask("more-2", "true"));
+  auto capped = store_->Claim("e1", {""}, 5, 2000, /*capacity=*/3);
+  ASSERT_TRUE(capped.ok());
+  EXPECT_EQ(capped->size(), 1u);  // e1 holds two
+  auto none = store_->Claim("e1", {""}, 5, 2000, /*capacity=*/1);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());  // over capacity: nothing, not everything
   auto held = store_->HeldByExecutor();
   ASSERT_TRUE(held.ok());
-  EXPECT_EQ(held->at("e1"), 2);
+  EXPECT_EQ(held->at("e1"), 3);
 }
 
 TEST_F(ExecutionStoreTest, ALeaseIsFencedByExecutorAndEpoch) {
@@ -92,7 +101,8 @@ TEST_F(ExecutionStoreTest, ALeaseIsFencedByExecutorAndEpoch) {
   EXPECT_TRUE(store_->Start(queued.id(), "e1", epoch, 2150).ok());  // repeated: no change
   ASSERT_TRUE(store_->Finish(queued.id(), "e1", epoch, State::kSucceeded, 0, "", 2200).ok());
   EXPECT_TRUE(store_->Finish(queued.id(), "e1", epoch, State::kSucceeded, 0, "", 2300).ok());
-  absl::Status late = store_->Finish(queued.id(), "e1", epoch, State::kFailed, 1, "", 2300);
+  absl::Status late =
+      store_->Finish(queued.id(), "e1", epoch, State::kFailed, 1, "", 2300).status();
   EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(late.message(), HasSubstr("has ended (succeeded)"));
   auto e = store_->Get("p", queued.id());
@@ -125,7 +135,8 @@ TEST_F(ExecutionStoreTest, AnExpiredLeaseIsQueuedAgainAndTheStaleExecutorIsRefus
   EXPECT_EQ(second->front().attempt(), 2);
   EXPECT_EQ(second->front().epoch(), 2);
   // The first executor wakes up: every report of its lease is refused.
-  absl::Status stale = store_->Finish(queued.id(), "e1", 1, State::kSucceeded, 0, "", 3800);
+  absl::Status stale =
+      store_->Finish(queued.id(), "e1", 1, State::kSucceeded, 0, "", 3800).status();
   EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(stale.message(), HasSubstr("lease no longer held"));
   auto lost = store_->Renew("e1", {{queued.id(), 1}}, 3800);

@@ -38,6 +38,9 @@ struct OutboxBacklog {
 
 struct RelayOptions {
   int batch_size = 500;
+  // After a batch smaller than batch_size: wait this long before reading again, so that a
+  // stream of small commits is published in fewer, larger batches (0: read again at once).
+  int linger_ms = 0;
   int idle_wait_ms = 1000;  // Upper bound between checks when no notification arrives.
   int retry_wait_ms = 500;  // After a failed publish.
   // Run() reports the backlog to `on_backlog` about this often (for gauges: also when empty).
@@ -73,6 +76,13 @@ class OutboxRelay {
   Database& db_;
   bus::Publisher& publisher_;
   RelayOptions options_;
+  // Reads start above the highest id published so far: the index of unpublished rows keeps
+  // the published ones' entries until they are vacuumed, and reading through them each time
+  // cost more than the publishing (PostgreSQL, thousands of small commits a second). A row
+  // whose transaction committed after a higher id was published lies below the floor: every
+  // full read (ten times a second, and whenever a read above finds nothing) picks it up.
+  int64_t floor_ = 0;
+  std::chrono::steady_clock::time_point next_full_read_{};
   std::atomic<int64_t> published_{0};
   std::atomic<int64_t> failures_{0};
 };

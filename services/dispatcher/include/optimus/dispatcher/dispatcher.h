@@ -43,7 +43,9 @@ struct DispatcherOptions {
 // through the database's notifications).
 class QueueSignal {
  public:
-  void Wake();
+  // `executions` were queued: wakes that many waiting claims (all of them when unknown, -1),
+  // not every waiter for every execution.
+  void Wake(int executions = -1);
   // Waits until Wake() is called after `seen` was read from generation(), or `timeout_ms`.
   void Wait(uint64_t seen, int64_t timeout_ms);
   uint64_t generation();

@@ -82,18 +82,22 @@ class ExecutionStore {
                                    int64_t now_ms);
 
   // Leases up to `max` queued executions of `pools` to `executor` in one statement: highest
-  // priority first, then oldest. Each lease gets a new epoch and expires after lease_ms.
+  // priority first, then oldest, and never more than `capacity` (0: no limit) held by the
+  // executor at once. Each lease gets a new epoch and expires after lease_ms.
   absl::StatusOr<std::vector<core::v1::Execution>> Claim(const std::string& executor,
                                                          const std::vector<std::string>& pools,
-                                                         int max, int64_t now_ms);
+                                                         int max, int64_t now_ms,
+                                                         int capacity = 0);
 
   // leased -> running, fenced by executor and epoch. A repeated start changes nothing.
   absl::Status Start(const std::string& id, const std::string& executor, int64_t epoch,
                      int64_t now_ms);
-  // leased | running -> `end` (a terminal state), fenced.
-  absl::Status Finish(const std::string& id, const std::string& executor, int64_t epoch, State end,
-                      std::optional<int32_t> exit_code, const std::string& message,
-                      int64_t now_ms);
+  // leased | running -> `end` (a terminal state), fenced; returns the ended execution (also when
+  // the same end is reported again).
+  absl::StatusOr<core::v1::Execution> Finish(const std::string& id, const std::string& executor,
+                                             int64_t epoch, State end,
+                                             std::optional<int32_t> exit_code,
+                                             const std::string& message, int64_t now_ms);
   // Extends the leases `executor` still holds; the others are lost.
   absl::StatusOr<Renewal> Renew(const std::string& executor,
                                 const std::vector<std::pair<std::string, int64_t>>& held,
@@ -132,7 +136,9 @@ class ExecutionStore {
   int64_t lease_ms_;
 };
 
-// The optimus.job.runs event of an execution entering `to`.
+// The optimus.job.runs event of an execution entering `to`, and its record.
+bus::OutgoingMessage EventRecord(const core::v1::Execution& e, State to, bool requeued,
+                                 int64_t now_ms);
 events::v1::JobRunEvent ExecutionEvent(const core::v1::Execution& e, State to, bool requeued,
                                        int64_t now_ms);
 
