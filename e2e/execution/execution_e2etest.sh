@@ -37,7 +37,7 @@ grpc=$(free_port)
 HOST=127.0.0.1:$grpc
 "$BIN/optimus" serve --data-dir "$TMP/data" --set plugins.dirs="$EXAMPLES/plugins,$TMP/plugins" \
   --set http.port="$http" --set grpc.port="$grpc" --set log.format=json \
-  --set dispatcher.lease=3s --set dispatcher.heartbeat_interval=1s \
+  --set dispatcher.lease=6s --set dispatcher.heartbeat_interval=1s \
   --set auth.tokens="$admin_entry,$token_entry" >"$TMP/serve.log" 2>&1 &
 pids+=("$!")
 
@@ -181,16 +181,18 @@ start_executor "$TMP/two.json" "$TMP/two.log"
 done_state() { cli "$TOKEN" execution describe "$CHATTY" | grep -Eq "^state *(succeeded|failed|timed_out|cancelled)"; }
 if wait_for 60 done_state; then
   cli "$TOKEN" execution describe "$CHATTY" >"$TMP/chatty.describe"
-  grep -q "^state *succeeded" "$TMP/chatty.describe" && grep -q "^attempt *2 of 3" "$TMP/chatty.describe" \
-    && pass "the killed executor's run finished elsewhere as attempt 2" || { fail "chatty"; cat "$TMP/chatty.describe"; }
+  # Attempt 2 normally; 3 when a loaded machine delayed the new executor's heartbeats too.
+  FINAL=$(awk '$1 == "attempt" {print $2}' "$TMP/chatty.describe")
+  grep -q "^state *succeeded" "$TMP/chatty.describe" && [ "${FINAL:-1}" -ge 2 ] \
+    && pass "the killed executor's run finished elsewhere as attempt $FINAL" || { fail "chatty"; cat "$TMP/chatty.describe"; }
 else
   fail "chatty never finished"
 fi
 cli "$TOKEN" execution logs "$CHATTY" --attempt 1 >"$TMP/attempt1.log" 2>&1
 cli "$TOKEN" execution logs "$CHATTY" >"$TMP/attempt2.log" 2>&1
 grep -q "line 5 of attempt 1" "$TMP/attempt1.log" && ! grep -q "succeeded" "$TMP/attempt1.log" \
-  && grep -q "line 59 of attempt 2" "$TMP/attempt2.log" \
-  && pass "attempt 1's log keeps what was shipped before the kill; attempt 2's is whole" \
+  && grep -q "line 59 of attempt ${FINAL:-2}" "$TMP/attempt2.log" \
+  && pass "attempt 1's log keeps what was shipped before the kill; the last attempt's is whole" \
   || { fail "attempt logs"; tail -n 3 "$TMP/attempt1.log" "$TMP/attempt2.log"; }
 
 # Revoked: the first executor's credential opens nothing any more.

@@ -61,7 +61,7 @@ check_refuses() {
   fi
 }
 
-for svc in ingest spec-store dependency-resolver compiler plugin-manager runtime-context; do
+for svc in ingest spec-store dependency-resolver compiler plugin-manager runtime-context dispatcher; do
   check_running "optimus-$svc" "$BIN/optimus-$svc" \
     --set db.uri="sqlite:$TMP/$svc.db" --set bus.uri="embedded:$TMP/bus.db" \
     --set blob.uri="file://$TMP/blob"

@@ -11,12 +11,15 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "flags.h"
 #include "nlohmann/json.hpp"
 #include "optimus/core/v1/dispatch.grpc.pb.h"
 #include "optimus/executor/executor.h"
+#include "optimus/executor/kubernetes_runner.h"
+#include "run_input_command.h"
 #include "optimus/rpc/signals.h"
 #include "optimus/telemetry/log.h"
 #include "optimus/telemetry/metrics.h"
@@ -30,7 +33,8 @@ constexpr char kUsage[] =
     "optimus-executor: runs the executions an Optimus dispatcher hands out.\n\n"
     "Usage:\n"
     "  optimus-executor register --host HOST --registration-token TOKEN --name NAME [flags]\n"
-    "  optimus-executor start [--credential-file FILE] [flags]\n\n"
+    "  optimus-executor start [--credential-file FILE] [--runner local|kubernetes] [flags]\n"
+    "  optimus-executor fetch-input --host HOST --execution ID --epoch N [flags]\n\n"
     "Run 'optimus-executor <command> --help' for its flags.\n";
 
 constexpr char kRegisterHelp[] =
@@ -60,7 +64,31 @@ constexpr char kStartHelp[] =
     "      --drain SECONDS           how long running executions may finish on SIGTERM (30)\n"
     "      --keep-work-dirs          leave each run's directory for inspection\n"
     "      --log-format text|json    (default text)\n"
-    "      --log-level LEVEL         debug, info, warn, error (default info)\n";
+    "      --log-level LEVEL         debug, info, warn, error (default info)\n\n"
+    "Kubernetes (--runner kubernetes): each step is a Job with an init container that runs\n"
+    "`optimus-executor fetch-input` (docs/execution.md):\n"
+    "      --kubeconfig FILE         default: the in-cluster service account\n"
+    "      --kube-context NAME       a kubeconfig context (default: its current one)\n"
+    "      --kube-namespace NS       where Jobs go (default: the context's or the pod's)\n"
+    "      --input-image IMAGE       the image with optimus-executor, for the init container\n"
+    "      --dispatcher-address H:P  the dispatcher as pods reach it (default: --host)\n"
+    "      --credential-secret NAME  a Secret with this executor's credential under key\n"
+    "                                \"credential\" (default optimus-executor)\n"
+    "      --service-account NAME    for jobs that name none (default: default)\n";
+
+constexpr char kFetchHelp[] =
+    "Usage: optimus-executor fetch-input --host HOST --execution ID --epoch N [flags]\n\n"
+    "What a Kubernetes Job's init container runs: fetches one step's run input from the\n"
+    "dispatcher and writes in/.env, in/.secret (0600) and the rendered assets under\n"
+    "--output-dir, as `optimus job run-input` does. The executor's credential comes from\n"
+    "$OPTIMUS_EXECUTOR_CREDENTIAL and the lease's run token from $OPTIMUS_RUN_TOKEN.\n\n"
+    "Flags:\n"
+    "      --host HOST            the dispatcher's gRPC address\n"
+    "      --execution ID         the execution\n"
+    "      --epoch N              its lease epoch\n"
+    "      --instance-type TYPE   task (default) or hook\n"
+    "      --instance-name NAME   the task plugin or the hook\n"
+    "      --output-dir DIR       where in/ goes (default /data)\n";
 
 std::string DefaultCredentialFile() {
   const char* home = std::getenv("HOME");
@@ -156,7 +184,17 @@ int Start(int argc, char** argv) {
   std::string file = DefaultCredentialFile(), host, work = "/tmp/optimus-executor", capacity_text,
               drain_text = "30", log_format = "text", log_level = "info";
   bool keep = false;
+  std::string runner = "local", kubeconfig, kube_context, kube_namespace, input_image,
+              dispatcher_address, credential_secret = "optimus-executor", service_account;
   Flags flags("optimus-executor start");
+  flags.String("runner", 0, &runner);
+  flags.String("kubeconfig", 0, &kubeconfig);
+  flags.String("kube-context", 0, &kube_context);
+  flags.String("kube-namespace", 0, &kube_namespace);
+  flags.String("input-image", 0, &input_image);
+  flags.String("dispatcher-address", 0, &dispatcher_address);
+  flags.String("credential-secret", 0, &credential_secret);
+  flags.String("service-account", 0, &service_account);
   flags.String("credential-file", 0, &file);
   flags.String("host", 0, &host);
   flags.String("work-dir", 0, &work);
@@ -214,23 +252,111 @@ int Start(int argc, char** argv) {
   options.work_root = work;
   options.drain = std::chrono::seconds(drain);
   options.keep_work_dirs = keep;
+  std::unique_ptr<optimus::executor::KubernetesApi> kube_api;
+  std::unique_ptr<optimus::executor::KubernetesRunner> kube_runner;
+  if (runner == "kubernetes") {
+    auto cluster = kubeconfig.empty() ? optimus::executor::InClusterConfig()
+                                      : optimus::executor::KubeconfigCluster(kubeconfig, kube_context);
+    if (!cluster.ok()) {
+      std::cerr << "optimus-executor start: " << cluster.status().message() << "\n";
+      return 2;
+    }
+    if (input_image.empty()) {
+      std::cerr << "optimus-executor start: --runner kubernetes needs --input-image (the image "
+                   "with optimus-executor, for the run-input init container)\n";
+      return 2;
+    }
+    optimus::executor::KubernetesJobOptions job;
+    job.namespace_name = kube_namespace.empty() ? cluster->namespace_name : kube_namespace;
+    job.input_image = input_image;
+    job.dispatcher = dispatcher_address.empty() ? host : dispatcher_address;
+    job.credential_secret = credential_secret;
+    if (!service_account.empty()) job.service_account = service_account;
+    kube_api = std::make_unique<optimus::executor::KubernetesApi>(*std::move(cluster));
+    kube_runner = std::make_unique<optimus::executor::KubernetesRunner>(*kube_api, job);
+    options.kubernetes = kube_runner.get();
+  } else if (runner != "local") {
+    std::cerr << "optimus-executor start: --runner is local or kubernetes, not \"" << runner
+              << "\"\n";
+    return 2;
+  }
   optimus::executor::Executor executor(options, Channel(host));
   LOG_INFO("executor starting", {{"host", host},
+                                 {"runner", runner},
                                  {"capacity", static_cast<int64_t>(options.capacity)},
                                  {"work_dir", work}});
   absl::Status result;
-  std::jthread runner([&](std::stop_token stop) {
+  std::jthread loop([&](std::stop_token stop) {
     result = executor.Run(stop);
     shutdown.Trigger();
   });
   shutdown.Wait();
-  runner.request_stop();
-  runner.join();
+  loop.request_stop();
+  loop.join();
   if (!result.ok()) {
     std::cerr << "optimus-executor start: " << result.message() << "\n";
     return 1;
   }
   LOG_INFO("executor stopped", {{"executions", executor.finished()}});
+  return 0;
+}
+
+int FetchInput(int argc, char** argv) {
+  std::string host, execution, epoch_text, type = "task", name, output = "/data";
+  Flags flags("optimus-executor fetch-input");
+  flags.String("host", 0, &host);
+  flags.String("execution", 0, &execution);
+  flags.String("epoch", 0, &epoch_text);
+  flags.String("instance-type", 0, &type);
+  flags.String("instance-name", 0, &name);
+  flags.String("output-dir", 0, &output);
+  if (auto code = flags.ParseCommand(argc, argv, kFetchHelp, std::cout, std::cerr)) return *code;
+  int64_t epoch = 0;
+  const char* credential = std::getenv("OPTIMUS_EXECUTOR_CREDENTIAL");
+  const char* token = std::getenv("OPTIMUS_RUN_TOKEN");
+  if (host.empty() || execution.empty() || !absl::SimpleAtoi(epoch_text, &epoch) ||
+      credential == nullptr || token == nullptr) {
+    std::cerr << "optimus-executor fetch-input: give --host, --execution, --epoch and set "
+                 "$OPTIMUS_EXECUTOR_CREDENTIAL and $OPTIMUS_RUN_TOKEN (see --help)\n";
+    return 2;
+  }
+  optimus::core::v1::ExecutorRunInputRequest request;
+  request.set_execution_id(execution);
+  request.set_epoch(epoch);
+  request.set_run_token(token);
+  request.set_instance_type(type);
+  request.set_instance_name(name);
+  auto stub = optimus::core::v1::ExecutorService::NewStub(Channel(host));
+  optimus::core::v1::JobRunInputResponse input;
+  grpc::Status s;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (int attempt = 0;; ++attempt) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    context.AddMetadata("authorization", std::string("Bearer ") + credential);
+    input.Clear();
+    s = stub->RunInput(&context, request, &input);
+    if (s.ok() || s.error_code() != grpc::StatusCode::UNAVAILABLE ||
+        std::chrono::steady_clock::now() > until) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 << std::min(attempt, 4)));
+  }
+  if (!s.ok()) {
+    std::cerr << "optimus-executor fetch-input: " << s.error_message() << "\n";
+    return 1;
+  }
+  if (absl::Status w = optimus::cli::WriteRunInput(
+          output, {input.envs().begin(), input.envs().end()},
+          {input.files().begin(), input.files().end()},
+          {input.secrets().begin(), input.secrets().end()});
+      !w.ok()) {
+    std::cerr << "optimus-executor fetch-input: " << w.message() << "\n";
+    return 2;
+  }
+  std::cout << "run input of execution " << execution << ": " << input.envs_size()
+            << " env values, " << input.secrets_size() << " secrets, " << input.files_size()
+            << " files in " << output << "/in\n";
   return 0;
 }
 
@@ -244,6 +370,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   if (command == "register") return Register(argc - 1, argv + 1);
   if (command == "start") return Start(argc - 1, argv + 1);
+  if (command == "fetch-input") return FetchInput(argc - 1, argv + 1);
   if (command == "version" || command == "--version") {
     std::printf("%s\n", optimus::telemetry::BuildVersion().c_str());
     return 0;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "optimus/executor/kubernetes_runner.h"
 #include "optimus/executor/log_shipper.h"
 #include "optimus/executor/process.h"
 #include "optimus/telemetry/log.h"
@@ -288,10 +289,44 @@ void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> ru
                              e.name(), scheduled.empty() ? "" : " scheduled at " + scheduled,
                              "\n"));
 
-  int index = 0;
-  const auto run_step = [&](const Step& step) -> StepEnd {
+  // How a step ended, from how its process (or Job) did.
+  const auto ended = [&](const Step& step, const ProcessResult& result) -> StepEnd {
     StepEnd end;
-    const fs::path dir = work / absl::StrCat(index++, "-", step.name());
+    switch (result.end) {
+      case ProcessResult::End::kNotStarted:
+        end.message = result.error;
+        shipper.Write(result.error + "\n");
+        return end;
+      case ProcessResult::End::kTimedOut:
+        end.state = "timed_out";
+        end.message =
+            absl::StrCat("stopped after the run's timeout of ", e.plan().timeout_seconds(), " s");
+        return end;
+      case ProcessResult::End::kCancelled:
+        end.state = "cancelled";
+        end.message = running->cancelled ? "cancelled on request" : "lease lost";
+        return end;
+      default:
+        end.exit_code = result.exit_code;
+        end.ok = result.end == ProcessResult::End::kExited && result.exit_code == 0;
+        if (!end.ok) {
+          end.message =
+              absl::StrCat(KindName(step.kind()), " ", step.name(), " exited with ",
+                           result.exit_code, result.exit_code == 127 ? " (command not found)" : "");
+        }
+        return end;
+    }
+  };
+  const auto run_step = [&](int index) -> StepEnd {
+    const Step& step = e.plan().steps(index);
+    StepEnd end;
+    if (options_.kubernetes != nullptr) {
+      shipper.Write("--- " + KindName(step.kind()) + " " + step.name() + " ---\n");
+      return ended(step, options_.kubernetes->Run(
+                             e, index, lease.run_token(), deadline,
+                             [&](std::string_view out) { shipper.Write(out); }, running->stop));
+    }
+    const fs::path dir = work / absl::StrCat(index, "-", step.name());
     fs::create_directories(dir, ec);
     std::map<std::string, std::string> env = {
         {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
@@ -337,54 +372,32 @@ void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> ru
                      .env = std::move(env),
                      .work_dir = dir.string(),
                      .deadline = deadline};
-    const ProcessResult result = RunProcess(
-        spec, [&](std::string_view out) { shipper.Write(out); }, running->stop);
-    switch (result.end) {
-      case ProcessResult::End::kNotStarted:
-        end.message = result.error;
-        shipper.Write(result.error + "\n");
-        return end;
-      case ProcessResult::End::kTimedOut:
-        end.state = "timed_out";
-        end.message =
-            absl::StrCat("stopped after the run's timeout of ", e.plan().timeout_seconds(), " s");
-        return end;
-      case ProcessResult::End::kCancelled:
-        end.state = "cancelled";
-        end.message = running->cancelled ? "cancelled on request" : "lease lost";
-        return end;
-      default:
-        end.exit_code = result.exit_code;
-        end.ok = result.end == ProcessResult::End::kExited && result.exit_code == 0;
-        if (!end.ok) {
-          end.message =
-              absl::StrCat(KindName(step.kind()), " ", step.name(), " exited with ",
-                           result.exit_code, result.exit_code == 127 ? " (command not found)" : "");
-        }
-        return end;
-    }
+    return ended(step, RunProcess(
+                           spec, [&](std::string_view out) { shipper.Write(out); }, running->stop));
   };
 
   StepEnd outcome{.ok = true, .state = "succeeded"};
   const auto fold = [&](const StepEnd& end) {
     if (outcome.ok && !end.ok) outcome = end;
   };
-  for (const Step& step : e.plan().steps()) {
-    if (step.kind() == Step::KIND_HOOK_PRE && outcome.ok) fold(run_step(step));
+  const int steps = e.plan().steps_size();
+  for (int i = 0; i < steps; ++i) {
+    if (e.plan().steps(i).kind() == Step::KIND_HOOK_PRE && outcome.ok) fold(run_step(i));
   }
   bool task_ok = false;
-  for (const Step& step : e.plan().steps()) {
-    if (step.kind() != Step::KIND_TASK || !outcome.ok) continue;
-    StepEnd end = run_step(step);
+  for (int i = 0; i < steps; ++i) {
+    if (e.plan().steps(i).kind() != Step::KIND_TASK || !outcome.ok) continue;
+    StepEnd end = run_step(i);
     task_ok = end.ok;
     if (end.ok) outcome.exit_code = end.exit_code;
     fold(end);
   }
-  for (const Step& step : e.plan().steps()) {
+  for (int i = 0; i < steps; ++i) {
     if (running->stop != Stop::kNo) break;
-    if ((step.kind() == Step::KIND_HOOK_POST && task_ok && outcome.ok) ||
-        (step.kind() == Step::KIND_HOOK_FAIL && !task_ok)) {
-      fold(run_step(step));
+    const Step::Kind kind = e.plan().steps(i).kind();
+    if ((kind == Step::KIND_HOOK_POST && task_ok && outcome.ok) ||
+        (kind == Step::KIND_HOOK_FAIL && !task_ok)) {
+      fold(run_step(i));
     }
   }
   if (outcome.ok) outcome.state = "succeeded";

@@ -22,6 +22,8 @@
 
 namespace optimus::executor {
 
+class KubernetesRunner;
+
 struct ExecutorOptions {
   std::string name;        // for logs
   std::string credential;  // "<executor id>.<secret>"
@@ -36,6 +38,8 @@ struct ExecutorOptions {
   // leases expire and other executors take them).
   std::chrono::milliseconds drain{30000};
   bool keep_work_dirs = false;
+  // Steps run as Kubernetes Jobs through this runner; as local processes when null.
+  class KubernetesRunner* kubernetes = nullptr;
 };
 
 class Executor {
