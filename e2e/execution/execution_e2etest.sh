@@ -145,6 +145,15 @@ cli "$TOKEN" execution describe "$ID" >"$TMP/describe.out"
 grep -q "^state *succeeded" "$TMP/describe.out" && grep -q "^exit code *0" "$TMP/describe.out" \
   && pass "describe: succeeded, exit code 0" || { fail "describe"; cat "$TMP/describe.out"; }
 
+# The run joined the job's run history: what upstream sensors ask of runtime-context.
+history() {
+  curl -fsS -H "Authorization: Bearer $TOKEN" \
+    "http://127.0.0.1:$http/api/v1beta1/project/ep/job/live/run?start_date=2024-03-07T02:00:00Z&end_date=2024-03-07T02:00:00Z" \
+    | grep -q '"state":"success"'
+}
+wait_for 15 history && pass "the run is in the job's run history as success (sensors see it)" \
+  || fail "run history: $(curl -sS -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$http/api/v1beta1/project/ep/job/live/run?start_date=2024-03-07T02:00:00Z&end_date=2024-03-07T02:00:00Z")"
+
 # A plugin entrypoint that does not exist: the run fails with 127 and the log says why.
 cli "$TOKEN" job execute broken -f >"$TMP/broken.out" 2>&1
 rc=$?

@@ -121,7 +121,7 @@ Dispatcher::Dispatcher(store::Database& db, const store::Outbox& outbox, blob::B
     : db_(db),
       options_(std::move(options)),
       executions_(db, outbox, options_.lease_ms),
-      executors_(db),
+      executors_(db, options_.credential_ttl_ms),
       catalog_(db),
       logs_(blob),
       metrics_(std::make_unique<Metrics>(metrics ? *metrics : telemetry::Metrics())) {

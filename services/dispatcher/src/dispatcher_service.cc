@@ -56,6 +56,13 @@ config::Schema DispatcherService::ConfigSchema() const {
               .description = "How long a registration token is valid when none is asked for.",
               .min = 60000,
               .max = 365 * 86400000LL});
+  schema.Add({.name = "dispatcher.credential_ttl",
+              .type = Type::kDuration,
+              .default_value = "0",
+              .description = "How long an executor's credential is good for after it registered "
+                             "(0: until it is revoked); an executor past it must register again.",
+              .min = 0,
+              .max = 3650 * 86400000LL});
   schema.Add({.name = "dispatcher.reap_interval",
               .type = Type::kDuration,
               .default_value = "250ms",
@@ -100,6 +107,7 @@ absl::Status DispatcherService::Start(app::Context& context) {
                             .default_timeout_ms = c.DurationMs("dispatcher.default_timeout"),
                             .registration_token_ms =
                                 c.DurationMs("dispatcher.registration_token_ttl"),
+                            .credential_ttl_ms = c.DurationMs("dispatcher.credential_ttl"),
                             .run_token_key = *std::move(key)};
   if (options.heartbeat_ms * 2 > options.lease_ms) {
     return absl::InvalidArgumentError(

@@ -128,11 +128,22 @@ absl::StatusOr<ExecutorRecord> ExecutorRegistry::Authenticate(std::string_view c
   }
   const std::string id(credential.substr(0, dot));
   const std::string digest = rpc::TokenSha256Hex(credential);
+  const auto expired = [&](const ExecutorRecord& r) {
+    return credential_ttl_ms_ > 0 && r.registered_ms + credential_ttl_ms_ <= now_ms;
+  };
+  const auto refuse_expired = [&](const ExecutorRecord& r) {
+    return absl::PermissionDeniedError(
+        "the credential of executor " + r.id + " expired (it is good for " +
+        std::to_string(credential_ttl_ms_ / 1000) +
+        " s after registration, dispatcher.credential_ttl); register again with a new "
+        "registration token");
+  };
   {
     std::lock_guard lock(mu_);
     auto it = verified_.find(id);
     if (it != verified_.end() && it->second.until_ms > now_ms &&
         SameDigest(it->second.credential_sha256, digest)) {
+      if (expired(it->second.record)) return refuse_expired(it->second.record);
       return it->second.record;
     }
   }
@@ -149,6 +160,7 @@ absl::StatusOr<ExecutorRecord> ExecutorRegistry::Authenticate(std::string_view c
                                        " was revoked; register again with a new registration "
                                        "token");
   }
+  if (expired(record)) return refuse_expired(record);
   std::lock_guard lock(mu_);
   if (verified_.size() > 10000) verified_.clear();
   verified_[id] = {.record = record, .credential_sha256 = digest, .until_ms = now_ms + 1000};

@@ -92,6 +92,21 @@ TEST_F(DispatcherTest, RegistrationTokensAndCredentials) {
   EXPECT_THAT(revoked.status().message(), HasSubstr("revoked"));
 }
 
+TEST_F(DispatcherTest, CredentialsPastTheirLifetimeAreRefused) {
+  ExecutorRegistry short_lived(*db_, /*credential_ttl_ms=*/60'000);
+  auto token = short_lived.CreateRegistrationToken(60000, "t", now_);
+  ASSERT_TRUE(token.ok());
+  ExecutorRecord wanted;
+  wanted.name = "brief";
+  auto registered = short_lived.Register(token->token, wanted, now_);
+  ASSERT_TRUE(registered.ok()) << registered.status();
+  EXPECT_TRUE(short_lived.Authenticate(registered->credential, now_ + 59'000).ok());
+  auto late = short_lived.Authenticate(registered->credential, now_ + 61'000);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(late.status().message(), HasSubstr("expired"));
+  EXPECT_THAT(late.status().message(), HasSubstr("register again"));
+}
+
 TEST_F(DispatcherTest, SilentExecutorsExpireAndComeBackWithAHeartbeat) {
   const ExecutorRecord executor = Registered();
   ASSERT_TRUE(d_->Reap().ok());  // the dispatcher's first pass starts its clock

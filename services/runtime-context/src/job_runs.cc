@@ -119,6 +119,35 @@ absl::StatusOr<events::v1::JobRunEvent> ParseJobEvent(const nlohmann::json& body
   return out;
 }
 
+absl::Status RecordExecutionRun(store::Transaction& tx, const events::v1::JobRunEvent& event) {
+  if (event.execution_id().empty() || event.kind() != "job" || !event.has_scheduled_at()) {
+    return absl::OkStatus();
+  }
+  const std::string& s = event.execution_state();
+  std::string state;
+  if (s == "running") {
+    state = "in_progress";
+  } else if (s == "succeeded") {
+    state = "success";
+  } else if (s == "failed" || s == "timed_out" || s == "cancelled") {
+    state = "failed";
+  } else {
+    return absl::OkStatus();  // queued, leased: nothing has run yet
+  }
+  const int64_t at = Ms(event.scheduled_at());
+  const int64_t when = Ms(event.event_time());
+  const bool ended = state != "in_progress";
+  // A new run of the same scheduled time (run again by hand) starts the row afresh.
+  return tx
+      .Execute(
+          "INSERT INTO job_runs (project, job, scheduled_at_ms, state, started_ms, ended_ms) "
+          "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (project, job, scheduled_at_ms) DO UPDATE "
+          "SET state = excluded.state, ended_ms = excluded.ended_ms, started_ms = CASE WHEN "
+          "excluded.ended_ms = 0 THEN excluded.started_ms ELSE job_runs.started_ms END",
+          {event.project(), event.job(), at, state, when, ended ? when : int64_t{0}})
+      .status();
+}
+
 absl::Status RecordJobEvent(store::Database& db, const store::Outbox& outbox,
                             events::v1::JobRunEvent event) {
   return db.InTransaction(

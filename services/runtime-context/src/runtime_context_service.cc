@@ -626,14 +626,27 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
       pipeline::ConsumerWorker::Options{
           .group = "runtime-context",
           .topics = {pipeline::kProjectsTopic, pipeline::kJobSpecsTopic,
-                     pipeline::kResolutionsTopic, pipeline::kSecretsTopic},
+                     pipeline::kResolutionsTopic, pipeline::kSecretsTopic,
+                     pipeline::kJobRunsTopic},
           .after_failure =
               [this, &db] {
                 if (absl::Status s = model_->Load(db); !s.ok()) {
                   LOG_ERROR("cannot reload the run input read model", {{"error", s}});
                 }
               }},
-      [this](store::Transaction& tx, const bus::Message& m) { return model_->Apply(tx, m); });
+      [this](store::Transaction& tx, const bus::Message& m) -> absl::Status {
+        if (m.topic == pipeline::kJobRunsTopic) {
+          // Runs the dispatcher made join the job's run history; this service's own records
+          // (Airflow's events) are already in it.
+          if (m.tombstone || m.HeaderValue(bus::kCeSource) == "optimus/runtime-context") {
+            return absl::OkStatus();
+          }
+          auto event = pipeline::ParseRecord<events::v1::JobRunEvent>(m);
+          if (!event.ok()) return event.status();
+          return RecordExecutionRun(tx, *event);
+        }
+        return model_->Apply(tx, m);
+      });
   return worker_->Start();
 }
 

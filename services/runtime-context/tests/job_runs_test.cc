@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "google/protobuf/util/time_util.h"
 #include "optimus/pipeline/change_events.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/runtime_context/runtime_context_service.h"
@@ -149,6 +150,36 @@ TEST_F(JobRunsTest, RunsAreRecordedPublishedAndExpectedBySensors) {
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(JobRunsTest, RunsTheDispatcherMadeJoinTheRunHistory) {
+  const auto record = [&](const std::string& state, const std::string& scheduled,
+                          const std::string& kind = "job", const std::string& execution = "x1") {
+    events::v1::JobRunEvent e;
+    e.set_project("acme");
+    e.set_job("revenue");
+    e.set_kind(kind);
+    e.set_execution_id(execution);
+    e.set_execution_state(state);
+    *e.mutable_scheduled_at() =
+        google::protobuf::util::TimeUtil::MillisecondsToTimestamp(absl::ToUnixMillis(At(scheduled)));
+    *e.mutable_event_time() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1709800000);
+    return db_->InTransaction(
+        [&](store::Transaction& tx) { return RecordExecutionRun(tx, e); });
+  };
+  ASSERT_TRUE(record("queued", "2024-03-06T02:00:00Z").ok());
+  EXPECT_THAT(Runs("2024-03-06T02:00:00Z", "2024-03-07T02:00:00Z"),
+              ElementsAre("03-06 pending", "03-07 pending"));
+  ASSERT_TRUE(record("running", "2024-03-06T02:00:00Z").ok());
+  ASSERT_TRUE(record("timed_out", "2024-03-07T02:00:00Z", "job", "x2").ok());
+  EXPECT_THAT(Runs("2024-03-06T02:00:00Z", "2024-03-07T02:00:00Z"),
+              ElementsAre("03-06 running", "03-07 failed"));
+  ASSERT_TRUE(record("succeeded", "2024-03-06T02:00:00Z").ok());
+  // A catalog task of the same name is not the job; records without an execution are not ours.
+  ASSERT_TRUE(record("failed", "2024-03-06T02:00:00Z", "task").ok());
+  ASSERT_TRUE(record("failed", "2024-03-06T02:00:00Z", "job", "").ok());
+  EXPECT_THAT(Runs("2024-03-06T02:00:00Z", "2024-03-07T02:00:00Z"),
+              ElementsAre("03-06 success", "03-07 failed"));
 }
 
 TEST_F(JobRunsTest, EventsFromManyThreadsShareTransactionsAndEachIsRecordedOnce) {

@@ -34,6 +34,7 @@ struct DispatcherOptions {
   int32_t max_attempts = 3;
   int64_t default_timeout_ms = 6 * 3600'000;
   int64_t registration_token_ms = 24 * 3600'000;
+  int64_t credential_ttl_ms = 0;  // 0: executor credentials last until revoked
   // The run-token key (HMAC-SHA256), the same on every replica (kept in the schema).
   std::string run_token_key;
   std::function<int64_t()> now_ms;  // the clock; the system's when empty

@@ -42,7 +42,10 @@ struct Registration {
 
 class ExecutorRegistry {
  public:
-  explicit ExecutorRegistry(store::Database& db) : db_(db) {}
+  // `credential_ttl_ms`: how long a credential is good for after registration (0: until it is
+  // revoked).
+  explicit ExecutorRegistry(store::Database& db, int64_t credential_ttl_ms = 0)
+      : db_(db), credential_ttl_ms_(credential_ttl_ms) {}
 
   static store::Migration Migration(int version);
 
@@ -54,7 +57,7 @@ class ExecutorRegistry {
   absl::StatusOr<Registration> Register(const std::string& registration_token,
                                         ExecutorRecord wanted, int64_t now_ms);
   // The executor a credential speaks for: Unauthenticated when it is missing or malformed,
-  // PermissionDenied when unknown, wrong or revoked. Verified credentials are remembered for a
+  // PermissionDenied when unknown, wrong, revoked or past its lifetime. Verified credentials are remembered for a
   // second, so a revocation reaches every replica within that.
   absl::StatusOr<ExecutorRecord> Authenticate(std::string_view credential, int64_t now_ms);
   // A heartbeat: active again, seen now.
@@ -68,6 +71,7 @@ class ExecutorRegistry {
   absl::StatusOr<ExecutorRecord> Load(const std::string& id);
 
   store::Database& db_;
+  int64_t credential_ttl_ms_;
   std::mutex mu_;
   struct Verified {
     ExecutorRecord record;

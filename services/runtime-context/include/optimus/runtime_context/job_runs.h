@@ -76,6 +76,12 @@ class EventRecorder {
   std::jthread writer_;  // last: stopped and joined before the members it uses go
 };
 
+// A run the dispatcher made (an optimus.job.runs record with an execution id, of a job) joins
+// the job's run history, so that sensors and the runs API see it like one Airflow reported:
+// running while it runs, then success or failed (failed, timed out, cancelled). Records of
+// other producers, of catalog tasks and of the other transitions change nothing.
+absl::Status RecordExecutionRun(store::Transaction& tx, const events::v1::JobRunEvent& event);
+
 struct ExpectedRun {
   absl::Time scheduled_at;
   std::string state;  // success, failed, running, or pending when nothing was reported
