@@ -24,8 +24,8 @@ namespace {
 
 using optimus::events::v1::JobRunEvent;
 
-int Produce(const std::string& uri, const std::string& project, const std::string& task,
-            int count, int duplicates) {
+int Produce(const std::string& uri, const std::string& project, const std::string& task, int count,
+            int duplicates) {
   auto bus = optimus::bus::OpenBus(uri, "executions-check");
   if (!bus.ok()) {
     std::printf("FAIL: %s\n", std::string(bus.status().message()).c_str());
@@ -82,14 +82,15 @@ int Verify(const std::string& uri, const std::string& db_uri, int count) {
   }
   std::map<std::string, std::pair<std::string, int64_t>> stored;
   for (const auto& row : rows->rows) stored[row.Text(0)] = {row.Text(1), row.Int(2)};
-  check(static_cast<int>(stored.size()) == count,
-        std::to_string(stored.size()) + " executions stored for " + std::to_string(count) +
-            " request keys");
+  check(static_cast<int>(stored.size()) == count, std::to_string(stored.size()) +
+                                                      " executions stored for " +
+                                                      std::to_string(count) + " request keys");
 
   auto bus = optimus::bus::OpenBus(uri, "executions-check");
   if (!bus.ok()) return 1;
   auto consumer = (*bus)->NewConsumer(
-      "executions-check-" + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+      "executions-check-" +
+      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
   if (!consumer.ok() || !(*consumer)->Subscribe({optimus::pipeline::kJobRunsTopic}).ok()) return 1;
   std::set<std::string> seen_events;
   std::map<std::string, std::vector<JobRunEvent>> terminal;  // by execution
@@ -102,7 +103,8 @@ int Verify(const std::string& uri, const std::string& db_uri, int count) {
     if (!batch.ok()) return 1;
     if (batch->empty()) {
       const bool all = terminal.size() >= stored.size();
-      if (std::chrono::steady_clock::now() - quiet_since > std::chrono::seconds(all ? 3 : 30)) break;
+      if (std::chrono::steady_clock::now() - quiet_since > std::chrono::seconds(all ? 3 : 30))
+        break;
       continue;
     }
     quiet_since = std::chrono::steady_clock::now();

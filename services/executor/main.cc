@@ -19,10 +19,10 @@
 #include "optimus/core/v1/dispatch.grpc.pb.h"
 #include "optimus/executor/executor.h"
 #include "optimus/executor/kubernetes_runner.h"
-#include "run_input_command.h"
 #include "optimus/rpc/signals.h"
 #include "optimus/telemetry/log.h"
 #include "optimus/telemetry/metrics.h"
+#include "run_input_command.h"
 
 namespace {
 
@@ -42,7 +42,8 @@ constexpr char kRegisterHelp[] =
     "Registers this executor with the dispatcher (an admin makes the token with\n"
     "`optimus executor token`) and writes its credential to --credential-file (mode 0600).\n\n"
     "Flags:\n"
-    "      --host HOST               the dispatcher's gRPC address (optimus serve: localhost:9100)\n"
+    "      --host HOST               the dispatcher's gRPC address (optimus serve: "
+    "localhost:9100)\n"
     "      --registration-token T    or $OPTIMUS_EXECUTOR_REGISTRATION_TOKEN\n"
     "      --name NAME               how it is listed (letters, digits, _ - .)\n"
     "      --label K=V               repeatable; pool=a,b: the pools whose runs it takes\n"
@@ -59,7 +60,8 @@ constexpr char kStartHelp[] =
     "      --credential-file FILE    from `register` (default ~/.optimus/executor.json); the\n"
     "                                credential may also come from $OPTIMUS_EXECUTOR_CREDENTIAL\n"
     "      --host HOST               the dispatcher (default: the credential file's)\n"
-    "      --work-dir DIR            where runs get their directories (default /tmp/optimus-executor)\n"
+    "      --work-dir DIR            where runs get their directories (default "
+    "/tmp/optimus-executor)\n"
     "      --capacity N              executions at once (default: as registered)\n"
     "      --drain SECONDS           how long running executions may finish on SIGTERM (30)\n"
     "      --keep-work-dirs          leave each run's directory for inspection\n"
@@ -119,7 +121,8 @@ int Register(int argc, char** argv) {
     token = env != nullptr ? env : "";
   }
   int capacity = 0;
-  if (host.empty() || token.empty() || name.empty() || !absl::SimpleAtoi(capacity_text, &capacity)) {
+  if (host.empty() || token.empty() || name.empty() ||
+      !absl::SimpleAtoi(capacity_text, &capacity)) {
     std::cerr << "optimus-executor register: give --host, --registration-token, --name and a "
                  "whole --capacity (see --help)\n";
     return 2;
@@ -255,8 +258,9 @@ int Start(int argc, char** argv) {
   std::unique_ptr<optimus::executor::KubernetesApi> kube_api;
   std::unique_ptr<optimus::executor::KubernetesRunner> kube_runner;
   if (runner == "kubernetes") {
-    auto cluster = kubeconfig.empty() ? optimus::executor::InClusterConfig()
-                                      : optimus::executor::KubeconfigCluster(kubeconfig, kube_context);
+    auto cluster = kubeconfig.empty()
+                       ? optimus::executor::InClusterConfig()
+                       : optimus::executor::KubeconfigCluster(kubeconfig, kube_context);
     if (!cluster.ok()) {
       std::cerr << "optimus-executor start: " << cluster.status().message() << "\n";
       return 2;
@@ -346,10 +350,10 @@ int FetchInput(int argc, char** argv) {
     std::cerr << "optimus-executor fetch-input: " << s.error_message() << "\n";
     return 1;
   }
-  if (absl::Status w = optimus::cli::WriteRunInput(
-          output, {input.envs().begin(), input.envs().end()},
-          {input.files().begin(), input.files().end()},
-          {input.secrets().begin(), input.secrets().end()});
+  if (absl::Status w =
+          optimus::cli::WriteRunInput(output, {input.envs().begin(), input.envs().end()},
+                                      {input.files().begin(), input.files().end()},
+                                      {input.secrets().begin(), input.secrets().end()});
       !w.ok()) {
     std::cerr << "optimus-executor fetch-input: " << w.message() << "\n";
     return 2;

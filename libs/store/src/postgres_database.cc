@@ -4,9 +4,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <pqxx/pqxx>
-#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"

@@ -1,13 +1,13 @@
 // The dispatcher's adapters: gRPC services and REST routes over Dispatcher.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "optimus/dispatcher/dispatcher.h"
 #include "optimus/rpc/auth.h"

@@ -98,7 +98,8 @@ absl::StatusOr<NewExecution> Catalog::ExecutionOf(const core::v1::CatalogTask& t
                                                   const std::map<std::string, std::string>& args) {
   std::vector<ArgumentSpec> specs;
   for (const auto& a : task.arguments()) {
-    specs.push_back({.name = a.name(), .required = a.required(), .default_value = a.default_value()});
+    specs.push_back(
+        {.name = a.name(), .required = a.required(), .default_value = a.default_value()});
   }
   auto env = CheckArguments(task.name(), specs, args);
   if (!env.ok()) return env.status();

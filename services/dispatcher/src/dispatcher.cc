@@ -22,7 +22,7 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr int64_t kMaxClaimWaitMs = 5'000;  // a draining server then waits no longer for claims
+constexpr int64_t kMaxClaimWaitMs = 5'000;    // a draining server then waits no longer for claims
 constexpr int64_t kLatestMs = 7258118400000;  // 2200-01-01: run times are kept in ms
 
 int64_t SystemNowMs() { return absl::ToUnixMillis(absl::Now()); }
@@ -135,7 +135,8 @@ std::vector<store::Migration> Dispatcher::Migrations() {
   out.push_back(ExecutorRegistry::Migration(2));
   out.push_back(Catalog::Migration(3));
   out.push_back(JobPlans::Migration(4));
-  out.push_back({5, "keys", "CREATE TABLE dispatcher_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL)"});
+  out.push_back(
+      {5, "keys", "CREATE TABLE dispatcher_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL)"});
   return out;
 }
 
@@ -210,8 +211,8 @@ absl::StatusOr<core::v1::Execution> Dispatcher::ExecuteTask(
   }
   auto task = catalog_.Get(request.task_name());
   if (!task.ok()) return task.status();
-  auto execution = Catalog::ExecutionOf(
-      *task, request.project_name(), {request.args().begin(), request.args().end()});
+  auto execution = Catalog::ExecutionOf(*task, request.project_name(),
+                                        {request.args().begin(), request.args().end()});
   if (!execution.ok()) return execution.status();
   execution->request_key = request.request_key();
   execution->requested_by = requested_by;
@@ -306,7 +307,8 @@ absl::StatusOr<core::v1::HeartbeatResponse> Dispatcher::Heartbeat(
   const int64_t now = Now();
   if (absl::Status s = executors_.Touch(executor.id, now); !s.ok()) return s;
   std::vector<std::pair<std::string, int64_t>> held;
-  for (const auto& lease : request.running()) held.emplace_back(lease.execution_id(), lease.epoch());
+  for (const auto& lease : request.running())
+    held.emplace_back(lease.execution_id(), lease.epoch());
   auto renewal = executions_.Renew(executor.id, held, now);
   if (!renewal.ok()) return renewal.status();
   core::v1::HeartbeatResponse out;
@@ -360,8 +362,10 @@ absl::Status Dispatcher::Finish(const ExecutorRecord& executor,
                                 const core::v1::FinishExecutionRequest& request) {
   auto end = ParseState(request.state());
   if (!end || !IsReportableEnd(*end)) {
-    return absl::InvalidArgumentError("an execution ends succeeded, failed, cancelled or "
-                                      "timed_out, not \"" + request.state() + "\"");
+    return absl::InvalidArgumentError(
+        "an execution ends succeeded, failed, cancelled or "
+        "timed_out, not \"" +
+        request.state() + "\"");
   }
   std::optional<int32_t> exit_code;
   if (request.has_exit_code()) exit_code = request.exit_code();
@@ -429,7 +433,8 @@ absl::Status Dispatcher::Reap() {
   if (!executors.ok()) return executors.status();
   auto held = executions_.HeldByExecutor();
   if (!held.ok()) return held.status();
-  std::map<std::string, int> by_status = {{"idle", 0}, {"running", 0}, {"expired", 0}, {"revoked", 0}};
+  std::map<std::string, int> by_status = {
+      {"idle", 0}, {"running", 0}, {"expired", 0}, {"revoked", 0}};
   for (const auto& e : *executors) {
     const bool busy = held->count(e.id) > 0;
     ++by_status[e.status == "active" ? (busy ? "running" : "idle") : e.status];
@@ -443,8 +448,8 @@ absl::Status Dispatcher::Reap() {
 void Dispatcher::ObserveFinished(const core::v1::Execution& e) {
   metrics_->finished.Add({{"kind", e.kind()}, {"state", e.state()}}).Increment();
   if (e.has_started_at() && e.has_ended_at()) {
-    static const std::vector<double> kBuckets = {0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600,
-                                                 24 * 3600};
+    static const std::vector<double> kBuckets = {0.1, 0.5, 1,    5,        15,       60,
+                                                 300, 900, 3600, 4 * 3600, 24 * 3600};
     metrics_->durations.Add({{"kind", e.kind()}, {"state", e.state()}}, kBuckets)
         .Observe(TimeUtil::DurationToMilliseconds(e.ended_at() - e.started_at()) / 1000.0);
   }

@@ -100,15 +100,15 @@ absl::Status DispatcherService::Start(app::Context& context) {
   auto key = Dispatcher::LoadRunTokenKey(context.db);
   if (!key.ok()) return key.status();
   const config::Config& c = context.config;
-  DispatcherOptions options{.lease_ms = c.DurationMs("dispatcher.lease"),
-                            .heartbeat_ms = c.DurationMs("dispatcher.heartbeat_interval"),
-                            .ping_deadline_ms = c.DurationMs("dispatcher.ping_deadline"),
-                            .max_attempts = static_cast<int32_t>(c.Int("dispatcher.max_attempts")),
-                            .default_timeout_ms = c.DurationMs("dispatcher.default_timeout"),
-                            .registration_token_ms =
-                                c.DurationMs("dispatcher.registration_token_ttl"),
-                            .credential_ttl_ms = c.DurationMs("dispatcher.credential_ttl"),
-                            .run_token_key = *std::move(key)};
+  DispatcherOptions options{
+      .lease_ms = c.DurationMs("dispatcher.lease"),
+      .heartbeat_ms = c.DurationMs("dispatcher.heartbeat_interval"),
+      .ping_deadline_ms = c.DurationMs("dispatcher.ping_deadline"),
+      .max_attempts = static_cast<int32_t>(c.Int("dispatcher.max_attempts")),
+      .default_timeout_ms = c.DurationMs("dispatcher.default_timeout"),
+      .registration_token_ms = c.DurationMs("dispatcher.registration_token_ttl"),
+      .credential_ttl_ms = c.DurationMs("dispatcher.credential_ttl"),
+      .run_token_key = *std::move(key)};
   if (options.heartbeat_ms * 2 > options.lease_ms) {
     return absl::InvalidArgumentError(
         "dispatcher.heartbeat_interval must be at most half of dispatcher.lease, or a late "

@@ -14,13 +14,20 @@ namespace optimus::dispatcher {
 
 std::string_view StateName(State state) {
   switch (state) {
-    case State::kQueued: return "queued";
-    case State::kLeased: return "leased";
-    case State::kRunning: return "running";
-    case State::kSucceeded: return "succeeded";
-    case State::kFailed: return "failed";
-    case State::kCancelled: return "cancelled";
-    case State::kTimedOut: return "timed_out";
+    case State::kQueued:
+      return "queued";
+    case State::kLeased:
+      return "leased";
+    case State::kRunning:
+      return "running";
+    case State::kSucceeded:
+      return "succeeded";
+    case State::kFailed:
+      return "failed";
+    case State::kCancelled:
+      return "cancelled";
+    case State::kTimedOut:
+      return "timed_out";
   }
   return "unknown";
 }
@@ -42,13 +49,15 @@ bool IsReportableEnd(State state) { return IsTerminal(state); }
 
 bool CanTransition(State from, State to) {
   switch (from) {
-    case State::kQueued: return to == State::kLeased || to == State::kCancelled;
+    case State::kQueued:
+      return to == State::kLeased || to == State::kCancelled;
     case State::kLeased:
     case State::kRunning:
       // Running again (a repeated start report) is not a transition; queued is an expiry.
       return (from == State::kLeased && to == State::kRunning) || to == State::kQueued ||
              IsTerminal(to);
-    default: return false;  // terminal states never change
+    default:
+      return false;  // terminal states never change
   }
 }
 
@@ -65,10 +74,10 @@ absl::Status CheckLease(const std::string& execution_id, const LeaseView& curren
                      " was queued again after its lease expired (attempt ", current.attempt, ")"));
   }
   if (current.owner != executor || current.epoch != epoch) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "lease no longer held: execution ", execution_id, " is at lease epoch ", current.epoch,
-        " (attempt ", current.attempt, ") on executor ", current.owner,
-        "; this report carries epoch ", epoch, " from executor ", executor));
+    return absl::FailedPreconditionError(
+        absl::StrCat("lease no longer held: execution ", execution_id, " is at lease epoch ",
+                     current.epoch, " (attempt ", current.attempt, ") on executor ", current.owner,
+                     "; this report carries epoch ", epoch, " from executor ", executor));
   }
   return absl::OkStatus();
 }
@@ -100,26 +109,39 @@ bool PoolMatches(const std::string& pool, const std::map<std::string, std::strin
 
 std::string_view EventType(State to, bool requeued) {
   switch (to) {
-    case State::kQueued: return requeued ? "task_retry" : "execution_queued";
-    case State::kLeased: return "execution_leased";
-    case State::kRunning: return "task_start";
-    case State::kSucceeded: return "job_success";
-    case State::kFailed: return "failure";
-    case State::kCancelled: return "execution_cancelled";
-    case State::kTimedOut: return "execution_timed_out";
+    case State::kQueued:
+      return requeued ? "task_retry" : "execution_queued";
+    case State::kLeased:
+      return "execution_leased";
+    case State::kRunning:
+      return "task_start";
+    case State::kSucceeded:
+      return "job_success";
+    case State::kFailed:
+      return "failure";
+    case State::kCancelled:
+      return "execution_cancelled";
+    case State::kTimedOut:
+      return "execution_timed_out";
   }
   return "";
 }
 
 std::string_view RunState(State to) {
   switch (to) {
-    case State::kQueued: return "queued";
-    case State::kLeased: return "accepted";
-    case State::kRunning: return "running";
-    case State::kSucceeded: return "success";
+    case State::kQueued:
+      return "queued";
+    case State::kLeased:
+      return "accepted";
+    case State::kRunning:
+      return "running";
+    case State::kSucceeded:
+      return "success";
     case State::kFailed:
-    case State::kTimedOut: return "failed";
-    case State::kCancelled: return "canceled";  // Optimus's spelling of the run state
+    case State::kTimedOut:
+      return "failed";
+    case State::kCancelled:
+      return "canceled";  // Optimus's spelling of the run state
   }
   return "";
 }
@@ -158,21 +180,21 @@ absl::StatusOr<std::map<std::string, std::string>> CheckArguments(
                        absl::StrJoin(unknown, ", "));
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "task ", task, ": ", absl::StrJoin(problems, "; "), " (it takes: ",
-      known.empty() ? "no arguments" : absl::StrJoin(known, ", "), ")"));
+      "task ", task, ": ", absl::StrJoin(problems, "; "),
+      " (it takes: ", known.empty() ? "no arguments" : absl::StrJoin(known, ", "), ")"));
 }
 
 absl::Status CheckName(std::string_view what, std::string_view name) {
   const auto ok_char = [](char c) {
     return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
   };
-  if (name.empty() || name.size() > 63 || !absl::ascii_isalnum(static_cast<unsigned char>(name[0])) ||
+  if (name.empty() || name.size() > 63 ||
+      !absl::ascii_isalnum(static_cast<unsigned char>(name[0])) ||
       !std::all_of(name.begin(), name.end(), ok_char)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(std::string(what), " \"",
-                     absl::CHexEscape(absl::string_view(name.data(), name.size())),
-                     "\" is not a name: use 1 to 63 letters, digits, '_', '-' or '.', starting "
-                     "with a letter or digit"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        std::string(what), " \"", absl::CHexEscape(absl::string_view(name.data(), name.size())),
+        "\" is not a name: use 1 to 63 letters, digits, '_', '-' or '.', starting "
+        "with a letter or digit"));
   }
   return absl::OkStatus();
 }

@@ -77,14 +77,15 @@ State StateOf(const core::v1::Execution& e) {
 }
 
 LeaseView ViewOf(const core::v1::Execution& e) {
-  return {.state = StateOf(e), .owner = e.executor_id(), .epoch = e.epoch(),
-          .attempt = e.attempt()};
+  return {
+      .state = StateOf(e), .owner = e.executor_id(), .epoch = e.epoch(), .attempt = e.attempt()};
 }
 
 absl::StatusOr<core::v1::Execution> SelectOne(store::Transaction& tx, const std::string& where,
                                               const std::vector<store::Value>& params,
                                               const std::string& what) {
-  auto rows = tx.Execute(absl::StrCat("SELECT ", kColumns, " FROM executions WHERE ", where), params);
+  auto rows =
+      tx.Execute(absl::StrCat("SELECT ", kColumns, " FROM executions WHERE ", where), params);
   if (!rows.ok()) return rows.status();
   if (rows->rows.empty()) return absl::NotFoundError(what);
   return FromRow(rows->rows.front());
@@ -220,17 +221,18 @@ absl::StatusOr<std::vector<core::v1::Execution>> ExecutionStore::Claim(
     // executor gets no more than its capacity minus what it holds already.
     const bool postgres = tx.dialect() == store::Dialect::kPostgres;
     auto rows = tx.Execute(
-        absl::StrCat("UPDATE executions SET state = 'leased', lease_owner = $1, epoch = epoch + 1, "
-                     "lease_expires_ms = $2 WHERE state = 'queued' AND seq ",
-                     // PostgreSQL: an array, so that the rows are found by key; with IN it
-                     // planned a hash join over every queued row.
-                     postgres ? "= ANY(ARRAY(" : "IN (",
-                     "SELECT seq FROM executions WHERE state = 'queued' AND pool IN (",
-                     absl::StrJoin(marks, ", "),
-                     ") ORDER BY priority DESC, seq LIMIT (SELECT CASE WHEN $4 - COUNT(*) < 1 THEN 0 "
-                     "WHEN $4 - COUNT(*) < $3 THEN $4 - COUNT(*) ELSE $3 END FROM executions "
-                     "WHERE lease_owner = $1 AND ",
-                     kHeld, ")", LockClause(tx), postgres ? "))" : ")", " RETURNING ", kColumns),
+        absl::StrCat(
+            "UPDATE executions SET state = 'leased', lease_owner = $1, epoch = epoch + 1, "
+            "lease_expires_ms = $2 WHERE state = 'queued' AND seq ",
+            // PostgreSQL: an array, so that the rows are found by key; with IN it
+            // planned a hash join over every queued row.
+            postgres ? "= ANY(ARRAY(" : "IN (",
+            "SELECT seq FROM executions WHERE state = 'queued' AND pool IN (",
+            absl::StrJoin(marks, ", "),
+            ") ORDER BY priority DESC, seq LIMIT (SELECT CASE WHEN $4 - COUNT(*) < 1 THEN 0 "
+            "WHEN $4 - COUNT(*) < $3 THEN $4 - COUNT(*) ELSE $3 END FROM executions "
+            "WHERE lease_owner = $1 AND ",
+            kHeld, ")", LockClause(tx), postgres ? "))" : ")", " RETURNING ", kColumns),
         params);
     if (!rows.ok()) return rows.status();
     // RETURNING gives no order: hand them out in claim order.
@@ -292,9 +294,9 @@ absl::StatusOr<core::v1::Execution> ExecutionStore::Finish(
     const std::string& id, const std::string& executor, int64_t epoch, State end,
     std::optional<int32_t> exit_code, const std::string& message, int64_t now_ms) {
   if (!IsReportableEnd(end)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "an execution ends succeeded, failed, cancelled or timed_out, not ",
-        std::string(StateName(end))));
+    return absl::InvalidArgumentError(
+        absl::StrCat("an execution ends succeeded, failed, cancelled or timed_out, not ",
+                     std::string(StateName(end))));
   }
   core::v1::Execution out;
   absl::Status s = db_.InTransaction([&](store::Transaction& tx) -> absl::Status {
@@ -398,10 +400,19 @@ absl::StatusOr<ExpiryResult> ExecutionStore::ExpireLeases(int64_t now_ms) {
       const core::v1::Execution after = FromRow(updated->rows.front());
       if (absl::Status p = Publish(tx, after, to, to == State::kQueued, now_ms); !p.ok()) return p;
       switch (to) {
-        case State::kQueued: ++result.requeued; requeued_any = true; break;
-        case State::kFailed: ++result.failed; break;
-        case State::kCancelled: ++result.cancelled; break;
-        default: ++result.timed_out; break;
+        case State::kQueued:
+          ++result.requeued;
+          requeued_any = true;
+          break;
+        case State::kFailed:
+          ++result.failed;
+          break;
+        case State::kCancelled:
+          ++result.cancelled;
+          break;
+        default:
+          ++result.timed_out;
+          break;
       }
     }
     if (requeued_any) return tx.Notify(kQueueChannel);
@@ -419,8 +430,8 @@ absl::StatusOr<core::v1::Execution> ExecutionStore::Cancel(const std::string& pr
                        "no execution " + id + " in project " + project);
     if (!e.ok()) return e.status();
     if (IsTerminal(StateOf(*e))) {
-      return absl::FailedPreconditionError("execution " + id + " has already ended (" +
-                                           e->state() + ")");
+      return absl::FailedPreconditionError("execution " + id + " has already ended (" + e->state() +
+                                           ")");
     }
     auto rows = tx.Execute(
         absl::StrCat("UPDATE executions SET state = 'cancelled', ended_ms = $1, message = "
@@ -449,10 +460,9 @@ absl::StatusOr<core::v1::Execution> ExecutionStore::Get(const std::string& proje
                                                         const std::string& id) {
   core::v1::Execution out;
   absl::Status s = db_.InReadTransaction([&](store::Transaction& tx) -> absl::Status {
-    auto e = project.empty()
-                 ? SelectOne(tx, "id = $1", {id}, "no execution " + id)
-                 : SelectOne(tx, "id = $1 AND project = $2", {id, project},
-                             "no execution " + id + " in project " + project);
+    auto e = project.empty() ? SelectOne(tx, "id = $1", {id}, "no execution " + id)
+                             : SelectOne(tx, "id = $1 AND project = $2", {id, project},
+                                         "no execution " + id + " in project " + project);
     if (!e.ok()) return e.status();
     out = *std::move(e);
     return absl::OkStatus();
@@ -483,7 +493,8 @@ absl::StatusOr<std::vector<core::v1::Execution>> ExecutionStore::List(const List
   }
   if (!filter.before_id.empty()) {
     params.emplace_back(filter.before_id);
-    where += absl::StrCat(" AND seq < (SELECT seq FROM executions WHERE id = $", params.size(), ")");
+    where +=
+        absl::StrCat(" AND seq < (SELECT seq FROM executions WHERE id = $", params.size(), ")");
   }
   const int64_t limit = filter.limit <= 0 ? 50 : std::min(filter.limit, 1000);
   params.emplace_back(limit);

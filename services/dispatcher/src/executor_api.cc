@@ -83,8 +83,8 @@ class ExecutorApi final : public core::v1::ExecutorService::Service {
                                                          : core::v1::JobRunInputRequest::TYPE_TASK);
     ask.set_jobrun_id(e->id());
     grpc::ClientContext out;
-    out.set_deadline(std::min(c->deadline(),
-                              std::chrono::system_clock::now() + std::chrono::seconds(30)));
+    out.set_deadline(
+        std::min(c->deadline(), std::chrono::system_clock::now() + std::chrono::seconds(30)));
     if (!internal_token_.empty()) out.AddMetadata("authorization", "Bearer " + internal_token_);
     grpc::Status s = Runtime().JobRunInput(&out, ask, resp);
     if (!s.ok() && s.error_code() == grpc::StatusCode::UNAVAILABLE) {

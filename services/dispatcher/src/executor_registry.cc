@@ -52,7 +52,8 @@ store::Migration ExecutorRegistry::Migration(int version) {
 
 absl::StatusOr<RegistrationToken> ExecutorRegistry::CreateRegistrationToken(
     int64_t valid_ms, const std::string& description, int64_t now_ms) {
-  if (valid_ms <= 0) return absl::InvalidArgumentError("a registration token must be valid for a while");
+  if (valid_ms <= 0)
+    return absl::InvalidArgumentError("a registration token must be valid for a while");
   RegistrationToken out{.token = "optreg_" + rpc::NewToken().substr(4),
                         .expires_ms = now_ms + valid_ms};
   auto saved = db_.Execute(
@@ -82,8 +83,8 @@ absl::StatusOr<Registration> ExecutorRegistry::Register(const std::string& regis
   const std::string token_sha = rpc::TokenSha256Hex(registration_token);
   Registration out;
   absl::Status s = db_.InTransaction([&](store::Transaction& tx) -> absl::Status {
-    auto token = tx.Execute(
-        "SELECT expires_ms, revoked FROM registration_tokens WHERE sha256 = $1", {token_sha});
+    auto token = tx.Execute("SELECT expires_ms, revoked FROM registration_tokens WHERE sha256 = $1",
+                            {token_sha});
     if (!token.ok()) return token.status();
     if (token->rows.empty()) {
       return absl::PermissionDeniedError("the registration token is not one this server issued");

@@ -25,7 +25,8 @@ store::Migration JobPlans::Migration(int version) {
 
 absl::Status JobPlans::Apply(store::Transaction& tx, const bus::Message& m) {
   if (m.topic == pipeline::kPluginsTopic) {
-    if (m.tombstone) return tx.Execute("DELETE FROM plan_plugins WHERE name = $1", {m.key}).status();
+    if (m.tombstone)
+      return tx.Execute("DELETE FROM plan_plugins WHERE name = $1", {m.key}).status();
     auto record = pipeline::ParseRecord<events::v1::PluginRecord>(m);
     if (!record.ok()) return record.status();
     return tx
@@ -50,7 +51,8 @@ absl::Status JobPlans::Apply(store::Transaction& tx, const bus::Message& m) {
           "plan_jobs.spec_version <= excluded.spec_version",
           {pipeline::JobKey(r->project(), r->name()), r->namespace_(), r->spec_version(),
            store::Blob{r->spec_yaml()},
-           static_cast<int64_t>(r->priority_weight() == 0 ? kDefaultPriority : r->priority_weight()),
+           static_cast<int64_t>(r->priority_weight() == 0 ? kDefaultPriority
+                                                          : r->priority_weight()),
            r->error()})
       .status();
 }
@@ -66,8 +68,8 @@ absl::StatusOr<NewExecution> PlanJob(
   out.name = job.name;
   out.priority = priority_weight;
   // Optimus's pool: the job's metadata pool, else its queue; Airflow's default pool is none.
-  out.pool = !job.metadata.airflow_pool.empty() ? job.metadata.airflow_pool
-                                                 : job.metadata.airflow_queue;
+  out.pool =
+      !job.metadata.airflow_pool.empty() ? job.metadata.airflow_pool : job.metadata.airflow_queue;
   if (out.pool == "default_pool") out.pool.clear();
   const spec::PluginSpec* task = plugins(job.task.name);
   if (task == nullptr) {
@@ -117,8 +119,8 @@ absl::StatusOr<NewExecution> PlanJob(
     }
   }
   for (auto& s : pre) *out.plan.add_steps() = std::move(s);
-  *out.plan.add_steps() = add_step(core::v1::ExecutionStep::KIND_TASK, *task, job.task.name,
-                                   job.task.version, "task");
+  *out.plan.add_steps() =
+      add_step(core::v1::ExecutionStep::KIND_TASK, *task, job.task.name, job.task.version, "task");
   for (auto& s : post) *out.plan.add_steps() = std::move(s);
   for (auto& s : fail) *out.plan.add_steps() = std::move(s);
   out.plan.set_cpu_request(job.metadata.request.cpu);
@@ -133,9 +135,9 @@ absl::StatusOr<NewExecution> PlanJob(
 absl::StatusOr<NewExecution> JobPlans::ExecutionOf(store::Transaction& tx,
                                                    const std::string& project,
                                                    const std::string& job) {
-  auto rows = tx.Execute(
-      "SELECT namespace, spec_yaml, priority, error FROM plan_jobs WHERE job_key = $1",
-      {pipeline::JobKey(project, job)});
+  auto rows =
+      tx.Execute("SELECT namespace, spec_yaml, priority, error FROM plan_jobs WHERE job_key = $1",
+                 {pipeline::JobKey(project, job)});
   if (!rows.ok()) return rows.status();
   if (rows->rows.empty()) {
     return absl::NotFoundError("no job " + job + " deployed in project " + project);

@@ -37,8 +37,7 @@ absl::StatusOr<LogRead> LogStore::Read(const core::v1::Execution& e, int32_t att
   if (!objects.ok()) return objects.status();
   for (const auto& object : *objects) {
     int64_t chunk = 0;
-    if (!absl::SimpleAtoi(object.key.substr(prefix.size()), &chunk) ||
-        chunk <= after_chunk) {
+    if (!absl::SimpleAtoi(object.key.substr(prefix.size()), &chunk) || chunk <= after_chunk) {
       continue;
     }
     if (!out.data.empty() && out.data.size() + static_cast<size_t>(object.size) > max_bytes) break;

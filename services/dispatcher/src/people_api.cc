@@ -63,7 +63,8 @@ class ExecutionApi final : public core::v1::ExecutionService::Service {
         Caller(c, auth_, "optimus.core.v1.ExecutionService/ListExecutions", req->project_name());
     if (!who.ok()) return rpc::ToGrpcStatus(who.status());
     if (req->project_name().empty()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "listing executions needs project_name");
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "listing executions needs project_name");
     }
     auto list = d_.executions().List({.project = req->project_name(),
                                       .name = req->name(),
@@ -145,8 +146,8 @@ class ExecutorAdminApi final : public core::v1::ExecutorAdminService::Service {
     if (req->valid_seconds() < 0) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "valid_seconds is negative");
     }
-    const int64_t valid_ms = req->valid_seconds() > 0 ? req->valid_seconds() * 1000
-                                                      : d_.options().registration_token_ms;
+    const int64_t valid_ms =
+        req->valid_seconds() > 0 ? req->valid_seconds() * 1000 : d_.options().registration_token_ms;
     auto token = d_.executors().CreateRegistrationToken(valid_ms, req->description(), d_.Now());
     if (!token.ok()) return rpc::ToGrpcStatus(token.status());
     resp->set_token(token->token);

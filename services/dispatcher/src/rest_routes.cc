@@ -108,9 +108,10 @@ void AddRestRoutes(rpc::HttpServer& http, Dispatcher& d) {
     if (body->valid_seconds() < 0) {
       return HttpResponse::Error(absl::InvalidArgumentError("validSeconds is negative"));
     }
-    auto token = d.executors().CreateRegistrationToken(
-        body->valid_seconds() > 0 ? body->valid_seconds() * 1000 : d.options().registration_token_ms,
-        body->description(), d.Now());
+    auto token = d.executors().CreateRegistrationToken(body->valid_seconds() > 0
+                                                           ? body->valid_seconds() * 1000
+                                                           : d.options().registration_token_ms,
+                                                       body->description(), d.Now());
     if (!token.ok()) return HttpResponse::Error(token.status());
     core::v1::CreateRegistrationTokenResponse out;
     out.set_token(token->token);

@@ -28,13 +28,12 @@ class DispatcherTest : public ::testing::Test {
     ASSERT_TRUE(key.ok());
     d_ = std::make_unique<Dispatcher>(
         *db_, outbox_, *blob_,
-        DispatcherOptions{.lease_ms = 1000, .run_token_key = *key,
-                          .now_ms = [this] { return now_.load(); }},
+        DispatcherOptions{
+            .lease_ms = 1000, .run_token_key = *key, .now_ms = [this] { return now_.load(); }},
         &metrics_.registry());
   }
 
-  ExecutorRecord Registered(int capacity = 1,
-                            std::map<std::string, std::string> labels = {}) {
+  ExecutorRecord Registered(int capacity = 1, std::map<std::string, std::string> labels = {}) {
     auto token = d_->executors().CreateRegistrationToken(60000, "test", now_);
     EXPECT_TRUE(token.ok());
     core::v1::RegisterExecutorRequest r;
@@ -240,16 +239,16 @@ TEST_F(DispatcherTest, RequestsFromTheTopicAreQueuedOnce) {
   request.set_project("p");
   request.set_task("hello");
   for (int i = 0; i < 2; ++i) {
-    ASSERT_TRUE(db_->InTransaction([&](store::Transaction& tx) {
-                     return d_->EnqueueRequest(tx, request);
-                   }).ok());
+    ASSERT_TRUE(
+        db_->InTransaction([&](store::Transaction& tx) { return d_->EnqueueRequest(tx, request); })
+            .ok());
   }
   EXPECT_EQ(d_->executions().List({.project = "p"})->size(), 1u);
   request.set_job("also-a-job");
-  EXPECT_EQ(db_->InTransaction([&](store::Transaction& tx) {
-                 return d_->EnqueueRequest(tx, request);
-               }).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      db_->InTransaction([&](store::Transaction& tx) { return d_->EnqueueRequest(tx, request); })
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

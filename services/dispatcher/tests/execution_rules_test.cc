@@ -108,7 +108,8 @@ TEST(ExecutionRules, Names) {
   EXPECT_FALSE(CheckName("task", "a/b").ok());
   EXPECT_FALSE(CheckName("task", std::string("a\0b", 3)).ok());
   EXPECT_FALSE(CheckName("task", std::string(64, 'a')).ok());
-  EXPECT_THAT(CheckName("task name", "a b").message(), HasSubstr("task name \"a b\" is not a name"));
+  EXPECT_THAT(CheckName("task name", "a b").message(),
+              HasSubstr("task name \"a b\" is not a name"));
 }
 
 }  // namespace

@@ -96,8 +96,8 @@ TEST(PlanJob, StepsInOrderWithTheirPluginsAndTheJobsMetadata) {
   EXPECT_EQ(pre.kind(), core::v1::ExecutionStep::KIND_HOOK_PRE);
   EXPECT_EQ(pre.name(), "check");
   EXPECT_EQ(task.kind(), core::v1::ExecutionStep::KIND_TASK);
-  EXPECT_EQ(task.image(), "docker.io/library/busybox:1.37");       // task.version "2"
-  EXPECT_EQ(task.script(), "sh \"$JOB_DIR/in/run.sh\"");           // from "default"
+  EXPECT_EQ(task.image(), "docker.io/library/busybox:1.37");  // task.version "2"
+  EXPECT_EQ(task.script(), "sh \"$JOB_DIR/in/run.sh\"");      // from "default"
   EXPECT_EQ(task.env().at("INSTANCE_TYPE"), "task");
   EXPECT_EQ(task.env().at("JOB_NAME"), "j1");
   EXPECT_EQ(post.kind(), core::v1::ExecutionStep::KIND_HOOK_POST);
@@ -159,15 +159,16 @@ TEST(JobPlans, ResolutionsAndPluginsFromTheirTopics) {
   r.set_error("a cycle: p/j1 -> p/j2 -> p/j1");
   ASSERT_TRUE(apply(pipeline::kResolutionsTopic, "p/j1", r).ok());
   EXPECT_THAT(plan().status().message(), HasSubstr("cannot run: a cycle"));
-  EXPECT_EQ([&] {
-    absl::StatusOr<NewExecution> out;
-    (void)db->InTransaction([&](store::Transaction& tx) {
-      out = JobPlans::ExecutionOf(tx, "p", "nope");
-      return absl::OkStatus();
-    });
-    return out.status().code();
-  }(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      [&] {
+        absl::StatusOr<NewExecution> out;
+        (void)db->InTransaction([&](store::Transaction& tx) {
+          out = JobPlans::ExecutionOf(tx, "p", "nope");
+          return absl::OkStatus();
+        });
+        return out.status().code();
+      }(),
+      absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -16,10 +16,9 @@ int main(int argc, char** argv) {
   using namespace optimus::executor;
   const std::string dir = argv[1];
   const auto write = [&](const std::string& name, int step, int64_t deadline) {
-    std::ofstream(dir + "/" + name) << StepJob(SampleExecution(), step, "optrun_0123abcd", deadline,
-                                               SampleOptions())
-                                           .dump(2)
-                                    << "\n";
+    std::ofstream(dir + "/" + name)
+        << StepJob(SampleExecution(), step, "optrun_0123abcd", deadline, SampleOptions()).dump(2)
+        << "\n";
   };
   write("kubernetes-pre-hook-job.json", 0, 3600);
   write("kubernetes-task-job.json", 1, 3540);

@@ -11,11 +11,11 @@
 #include <thread>
 
 #include "google/protobuf/util/time_util.h"
+#include "kubernetes_sample.h"
 #include "optimus/executor/kubernetes_api.h"
 #include "optimus/executor/kubernetes_job.h"
 #include "optimus/executor/kubernetes_runner.h"
 #include "optimus/testing/testing.h"
-#include "kubernetes_sample.h"
 
 namespace optimus::executor {
 namespace {
@@ -30,7 +30,8 @@ std::string Golden(const std::string& name) {
 }
 
 TEST(KubernetesJob, TheTaskStepMatchesItsGoldenFile) {
-  const nlohmann::json job = StepJob(SampleExecution(), 1, "optrun_0123abcd", 3540, SampleOptions());
+  const nlohmann::json job =
+      StepJob(SampleExecution(), 1, "optrun_0123abcd", 3540, SampleOptions());
   EXPECT_EQ(job.dump(2) + "\n", Golden("kubernetes-task-job.json"))
       << "to review a change: build/release/tests/kube_manifests " << OPTIMUS_EXECUTOR_TESTDATA;
 }
@@ -107,38 +108,39 @@ class FakeApiServer {
                    res.status = 201;
                    res.set_content(req.body, "application/json");
                  });
-    server_.Get(R"(/apis/batch/v1/namespaces/([^/]+)/jobs/([^/]+))",
-                [this](const httplib::Request&, httplib::Response& res) {
-                  std::lock_guard lock(mu_);
-                  if (deleted_) {
-                    res.status = 404;
-                    res.set_content(R"({"message": "jobs not found"})", "application/json");
-                    return;
-                  }
-                  ++polls_;
-                  nlohmann::json status = {{"active", 1}};
-                  if (polls_ > ending_.polls_before_end && ending_.outcome != "never") {
-                    if (ending_.outcome == "succeeded") status = {{"succeeded", 1}};
-                    if (ending_.outcome == "failed") status = {{"failed", 1}};
-                    if (ending_.outcome == "deadline") {
-                      status = {{"failed", 1},
-                                {"conditions",
-                                 {{{"type", "Failed"}, {"status", "True"}, {"reason", "DeadlineExceeded"}}}}};
-                    }
-                  }
-                  res.set_content(nlohmann::json{{"status", status}}.dump(), "application/json");
-                });
-    server_.Get(R"(/api/v1/namespaces/([^/]+)/pods)",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  std::lock_guard lock(mu_);
-                  selector_ = req.get_param_value("labelSelector");
-                  nlohmann::json pod = {{"metadata", {{"name", "opt-pod-1"}}}};
-                  if (polls_ > ending_.polls_before_end && ending_.outcome == "failed") {
-                    pod["status"]["containerStatuses"] = {
-                        {{"name", "task"}, {"state", {{"terminated", {{"exitCode", ending_.exit_code}}}}}}};
-                  }
-                  res.set_content(nlohmann::json{{"items", {pod}}}.dump(), "application/json");
-                });
+    server_.Get(R"(/apis/batch/v1/namespaces/([^/]+)/jobs/([^/]+))", [this](
+                                                                         const httplib::Request&,
+                                                                         httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      if (deleted_) {
+        res.status = 404;
+        res.set_content(R"({"message": "jobs not found"})", "application/json");
+        return;
+      }
+      ++polls_;
+      nlohmann::json status = {{"active", 1}};
+      if (polls_ > ending_.polls_before_end && ending_.outcome != "never") {
+        if (ending_.outcome == "succeeded") status = {{"succeeded", 1}};
+        if (ending_.outcome == "failed") status = {{"failed", 1}};
+        if (ending_.outcome == "deadline") {
+          status = {{"failed", 1},
+                    {"conditions",
+                     {{{"type", "Failed"}, {"status", "True"}, {"reason", "DeadlineExceeded"}}}}};
+        }
+      }
+      res.set_content(nlohmann::json{{"status", status}}.dump(), "application/json");
+    });
+    server_.Get(R"(/api/v1/namespaces/([^/]+)/pods)", [this](const httplib::Request& req,
+                                                             httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      selector_ = req.get_param_value("labelSelector");
+      nlohmann::json pod = {{"metadata", {{"name", "opt-pod-1"}}}};
+      if (polls_ > ending_.polls_before_end && ending_.outcome == "failed") {
+        pod["status"]["containerStatuses"] = {
+            {{"name", "task"}, {"state", {{"terminated", {{"exitCode", ending_.exit_code}}}}}}};
+      }
+      res.set_content(nlohmann::json{{"items", {pod}}}.dump(), "application/json");
+    });
     server_.Get(R"(/api/v1/namespaces/([^/]+)/pods/([^/]+)/log)",
                 [this](const httplib::Request&, httplib::Response& res) {
                   std::lock_guard lock(mu_);
@@ -183,14 +185,15 @@ struct Outcome {
   std::string output;
 };
 
-Outcome RunAgainst(FakeApiServer& server, const std::atomic<Stop>& stop,
-                   std::chrono::steady_clock::time_point deadline =
-                       std::chrono::steady_clock::time_point::max()) {
+Outcome RunAgainst(
+    FakeApiServer& server, const std::atomic<Stop>& stop,
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max()) {
   KubernetesApi api(server.Cluster());
   KubernetesRunner runner(api, SampleOptions(), std::chrono::milliseconds(10));
   Outcome out;
-  out.result = runner.Run(SampleExecution(), 1, "optrun_x", deadline,
-                          [&](std::string_view s) { out.output.append(s); }, stop);
+  out.result = runner.Run(
+      SampleExecution(), 1, "optrun_x", deadline, [&](std::string_view s) { out.output.append(s); },
+      stop);
   return out;
 }
 
@@ -244,8 +247,9 @@ TEST(KubernetesRunner, AnUnreachableApiIsNotStartedWithTheReason) {
   KubernetesApi api({.server = "http://127.0.0.1:1", .token = "x"});
   KubernetesRunner runner(api, SampleOptions(), std::chrono::milliseconds(10));
   std::atomic<Stop> stop{Stop::kNo};
-  ProcessResult r = runner.Run(SampleExecution(), 1, "t", std::chrono::steady_clock::time_point::max(),
-                               [](std::string_view) {}, stop);
+  ProcessResult r = runner.Run(
+      SampleExecution(), 1, "t", std::chrono::steady_clock::time_point::max(),
+      [](std::string_view) {}, stop);
   EXPECT_EQ(r.end, ProcessResult::End::kNotStarted);
   EXPECT_THAT(r.error, HasSubstr("cannot create Kubernetes Job opt-9c8e1f2a-a2-s1"));
   EXPECT_THAT(r.error, HasSubstr("unreachable"));

@@ -24,7 +24,8 @@ struct Run {
 
 Run Go(ProcessSpec spec, const std::atomic<Stop>& stop) {
   Run r;
-  r.result = RunProcess(spec, [&](std::string_view s) { r.output.append(s); }, stop);
+  r.result = RunProcess(
+      spec, [&](std::string_view s) { r.output.append(s); }, stop);
   return r;
 }
 
@@ -94,8 +95,8 @@ TEST(RunProcess, StoppingCancels) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     stop = Stop::kGracefully;
   });
-  auto r = Go({.script = "trap 'echo stopping; exit 143' TERM; echo started; sleep 30 & wait"},
-              stop);
+  auto r =
+      Go({.script = "trap 'echo stopping; exit 143' TERM; echo started; sleep 30 & wait"}, stop);
   stopper.join();
   EXPECT_EQ(r.result.end, ProcessResult::End::kCancelled);
   EXPECT_EQ(r.output, "started\nstopping\n");  // SIGTERM first: the script may clean up
@@ -108,9 +109,9 @@ TEST(RunProcess, ALostLeaseKillsAtOnceWithoutGrace) {
     stop = Stop::kNow;
   });
   const auto started = Clock::now();
-  auto r = Go({.script = "trap '' TERM; echo started; sleep 30",
-               .kill_grace = std::chrono::seconds(60)},
-              stop);
+  auto r =
+      Go({.script = "trap '' TERM; echo started; sleep 30", .kill_grace = std::chrono::seconds(60)},
+         stop);
   stopper.join();
   EXPECT_EQ(r.result.end, ProcessResult::End::kCancelled);
   EXPECT_LT(Clock::now() - started, std::chrono::seconds(30));  // not the minute's grace

@@ -626,8 +626,7 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
       pipeline::ConsumerWorker::Options{
           .group = "runtime-context",
           .topics = {pipeline::kProjectsTopic, pipeline::kJobSpecsTopic,
-                     pipeline::kResolutionsTopic, pipeline::kSecretsTopic,
-                     pipeline::kJobRunsTopic},
+                     pipeline::kResolutionsTopic, pipeline::kSecretsTopic, pipeline::kJobRunsTopic},
           .after_failure =
               [this, &db] {
                 if (absl::Status s = model_->Load(db); !s.ok()) {

@@ -161,11 +161,10 @@ TEST_F(JobRunsTest, RunsTheDispatcherMadeJoinTheRunHistory) {
     e.set_kind(kind);
     e.set_execution_id(execution);
     e.set_execution_state(state);
-    *e.mutable_scheduled_at() =
-        google::protobuf::util::TimeUtil::MillisecondsToTimestamp(absl::ToUnixMillis(At(scheduled)));
+    *e.mutable_scheduled_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
+        absl::ToUnixMillis(At(scheduled)));
     *e.mutable_event_time() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1709800000);
-    return db_->InTransaction(
-        [&](store::Transaction& tx) { return RecordExecutionRun(tx, e); });
+    return db_->InTransaction([&](store::Transaction& tx) { return RecordExecutionRun(tx, e); });
   };
   ASSERT_TRUE(record("queued", "2024-03-06T02:00:00Z").ok());
   EXPECT_THAT(Runs("2024-03-06T02:00:00Z", "2024-03-07T02:00:00Z"),

@@ -200,8 +200,7 @@ void ClaimRate(const Options& o, const std::vector<Executor>& executors) {
       "in %.2f s: %.0f claims/s (budget >= 2,000/s), Claim call p50 %.2f ms, p99 %.2f ms; then "
       "finished them at %.0f/s\n",
       count, queue_s, count / queue_s, static_cast<int>(executors.size()), claim_s,
-      claimed / claim_s, Percentile(claim_ms, 0.5), Percentile(claim_ms, 0.99),
-      claimed / finish_s);
+      claimed / claim_s, Percentile(claim_ms, 0.5), Percentile(claim_ms, 0.99), claimed / finish_s);
 }
 
 // The whole cycle: executors with `capacity` slots claim what fits and finish each run before

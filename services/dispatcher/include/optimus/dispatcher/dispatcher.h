@@ -93,7 +93,8 @@ class Dispatcher {
   // wait_ms (at most 30 s) for work when there is none.
   absl::StatusOr<core::v1::ClaimResponse> Claim(const ExecutorRecord& executor,
                                                 const core::v1::ClaimRequest& request);
-  absl::Status Start(const ExecutorRecord& executor, const core::v1::StartExecutionRequest& request);
+  absl::Status Start(const ExecutorRecord& executor,
+                     const core::v1::StartExecutionRequest& request);
   absl::Status Finish(const ExecutorRecord& executor,
                       const core::v1::FinishExecutionRequest& request);
   absl::Status AppendLog(const ExecutorRecord& executor, const core::v1::AppendLogRequest& request);

@@ -11,8 +11,8 @@
 
 #include "absl/status/statusor.h"
 #include "optimus/core/v1/dispatch.pb.h"
-#include "optimus/events/v1/runs.pb.h"
 #include "optimus/dispatcher/execution_rules.h"
+#include "optimus/events/v1/runs.pb.h"
 #include "optimus/store/database.h"
 #include "optimus/store/migrations.h"
 #include "optimus/store/outbox.h"
@@ -24,7 +24,7 @@ inline constexpr char kQueueChannel[] = "optimus_executions";
 
 // What to queue.
 struct NewExecution {
-  std::string request_key;  // "" : a new random one
+  std::string request_key;   // "" : a new random one
   std::string kind = "job";  // job | task
   std::string project;
   std::string namespace_name;
@@ -86,8 +86,7 @@ class ExecutionStore {
   // executor at once. Each lease gets a new epoch and expires after lease_ms.
   absl::StatusOr<std::vector<core::v1::Execution>> Claim(const std::string& executor,
                                                          const std::vector<std::string>& pools,
-                                                         int max, int64_t now_ms,
-                                                         int capacity = 0);
+                                                         int max, int64_t now_ms, int capacity = 0);
 
   // leased -> running, fenced by executor and epoch. A repeated start changes nothing.
   absl::Status Start(const std::string& id, const std::string& executor, int64_t epoch,

@@ -57,8 +57,8 @@ class ExecutorRegistry {
   absl::StatusOr<Registration> Register(const std::string& registration_token,
                                         ExecutorRecord wanted, int64_t now_ms);
   // The executor a credential speaks for: Unauthenticated when it is missing or malformed,
-  // PermissionDenied when unknown, wrong, revoked or past its lifetime. Verified credentials are remembered for a
-  // second, so a revocation reaches every replica within that.
+  // PermissionDenied when unknown, wrong, revoked or past its lifetime. Verified credentials are
+  // remembered for a second, so a revocation reaches every replica within that.
   absl::StatusOr<ExecutorRecord> Authenticate(std::string_view credential, int64_t now_ms);
   // A heartbeat: active again, seen now.
   absl::Status Touch(const std::string& id, int64_t now_ms);
