@@ -101,41 +101,53 @@ bool Pairs(const std::string& command, const std::string& flag,
 int Logs(core::v1::ExecutionService::Stub& stub, const std::string& command,
          const std::string& host, const std::string& project, const std::string& id,
          int32_t attempt, bool follow, std::ostream& out, std::ostream& err) {
+  int32_t following = attempt;  // 0 until the first answer says which attempt is current
   int64_t after = 0;
+  const auto started = std::chrono::steady_clock::now();
+  bool hinted = false;
   for (;;) {
     core::v1::ReadLogsRequest request;
     request.set_project_name(project);
     request.set_id(id);
-    request.set_attempt(attempt);
+    request.set_attempt(following);
     request.set_after_chunk(after);
     core::v1::ReadLogsResponse response;
     auto context = Call();
     grpc::Status s = stub.ReadLogs(context.get(), request, &response);
     if (!s.ok()) return Failed(command, host, s, err);
+    if (following == 0) following = response.attempt();
     out << response.data();
     out.flush();
-    // A new attempt starts its log afresh: follow it there.
-    if (attempt == 0 && response.attempt() != 0 && response.data().empty() &&
-        response.last_chunk() == after && after > 0) {
-      core::v1::GetExecutionRequest get;
-      get.set_project_name(project);
-      get.set_id(id);
-      core::v1::Execution now;
-      auto c = Call();
-      if (stub.GetExecution(c.get(), get, &now).ok() && now.attempt() != response.attempt()) {
-        err << command << ": attempt " << response.attempt() << " was given up; following attempt "
-            << now.attempt() << "\n";
-        after = 0;
-        continue;
-      }
-    }
     const bool more = response.last_chunk() != after;
     after = response.last_chunk();
     if (!follow) return 0;
-    if (Terminal(response.state()) && !more) {
-      return response.state() == "succeeded" ? 0 : 1;
+    if (more) continue;
+    // An expired lease queued it again: its new attempt logs afresh.
+    if (attempt == 0 && response.current_attempt() > following) {
+      err << command << ": attempt " << following << " was given up (" << response.state()
+          << "); following attempt " << response.current_attempt() << "\n";
+      following = response.current_attempt();
+      after = 0;
+      continue;
     }
-    if (!more) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    if (Terminal(response.state())) return response.state() == "succeeded" ? 0 : 1;
+    if (!hinted && response.state() == "queued" &&
+        std::chrono::steady_clock::now() - started > std::chrono::seconds(10)) {
+      hinted = true;
+      core::v1::GetExecutionRequest get;
+      get.set_project_name(project);
+      get.set_id(id);
+      core::v1::Execution e;
+      auto c = Call();
+      if (stub.GetExecution(c.get(), get, &e).ok()) {
+        err << command << ": still queued after 10 s; it waits for "
+            << (e.pool().empty() ? std::string("a free executor")
+                                 : "an executor serving pool " + e.pool() + " (label pool=" +
+                                       e.pool() + ")")
+            << ": see `optimus executor list`\n";
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <iomanip>
 #include <map>
 
@@ -192,12 +193,14 @@ int RunExecutionCommand(int argc, char** argv, std::ostream& out, std::ostream& 
       out << "no executions in project " << target.project << "\n";
       return 0;
     }
-    out << std::left << std::setw(38) << "ID" << std::setw(28) << "NAME" << std::setw(11) << "STATE"
-        << std::setw(8) << "ATTEMPT" << std::setw(6) << "EXIT"
-        << "QUEUED\n";
+    size_t width = 4;
+    for (const auto& e : response.executions()) width = std::max(width, e.name().size());
+    const int name_width = static_cast<int>(width) + 2;
+    out << std::left << std::setw(38) << "ID" << std::setw(name_width) << "NAME" << std::setw(11)
+        << "STATE" << std::setw(8) << "ATTEMPT" << std::setw(6) << "EXIT" << "QUEUED\n";
     for (const auto& e : response.executions()) {
-      out << std::left << std::setw(38) << e.id() << std::setw(28) << e.name() << std::setw(11)
-          << e.state() << std::setw(8) << e.attempt() << std::setw(6)
+      out << std::left << std::setw(38) << e.id() << std::setw(name_width) << e.name()
+          << std::setw(11) << e.state() << std::setw(8) << e.attempt() << std::setw(6)
           << (e.has_exit_code() ? std::to_string(e.exit_code()) : "-")
           << Time(e.created_at(), e.has_created_at()) << "\n";
     }

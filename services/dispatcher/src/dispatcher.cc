@@ -281,6 +281,7 @@ absl::StatusOr<core::v1::ReadLogsResponse> Dispatcher::ReadLogs(
   out.set_last_chunk(read->last_chunk);
   out.set_attempt(read->attempt);
   out.set_state(e->state());
+  out.set_current_attempt(e->attempt());
   return out;
 }
 
