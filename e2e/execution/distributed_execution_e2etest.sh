@@ -134,7 +134,7 @@ api "http://127.0.0.1:$HTTP/api/v1beta1/project/e2e/executions/$one/logs" | grep
   && pass "a run's log is read back from S3" || fail "logs of $one"
 "$CHECK" verify "$BUS" "$PG" "$COUNT" >"$TMP/verify.out" 2>&1
 while read -r line; do
-  case "$line" in ok:*) pass "${line#ok: }" ;; FAIL:*) fail "${line#FAIL: }" ;; esac
+  case "$line" in ok:*) pass "${line#ok: }" ;; FAIL:*) fail "${line#FAIL: }" ;; *) echo "$line" ;; esac
 done <"$TMP/verify.out"
 grep -q . "$TMP/verify.out" || fail "executions_check verify printed nothing"
 echo "$passed passed, $failed failed"

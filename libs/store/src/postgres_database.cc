@@ -219,33 +219,38 @@ class PostgresDatabase : public Database {
     return status;
   }
 
-  // One listening connection serves every channel of the process (the outbox relay's, the
-  // dispatcher's queue): a notification seen by one waiter stays flagged for its channel's
-  // next wait, and any notification ends the current wait, so waiters of different channels
-  // take turns without losing one.
+  // Each channel listens on a connection of its own: waiters of different channels (the outbox
+  // relay's, the dispatcher's queue) never queue on one lock. They did share one, and a waiter
+  // that re-locked at once after each wait could keep the relay out of it indefinitely.
   bool WaitForNotification(std::string_view channel, int timeout_ms) override {
-    std::lock_guard lock(listen_mu_);
+    Listener* listener = nullptr;
+    {
+      std::lock_guard lock(listeners_mu_);
+      auto& slot = listeners_[std::string(channel)];
+      if (!slot) slot = std::make_unique<Listener>();
+      listener = slot.get();
+    }
+    std::lock_guard lock(listener->mu);
     try {
-      if (!listener_ || !listener_->is_open()) {
-        wakers_.clear();
-        listener_.reset();
+      if (!listener->conn || !listener->conn->is_open()) {
+        listener->waker.reset();
+        listener->conn.reset();
         auto conn = Connect();
         if (!conn.ok()) return false;
-        listener_ = *std::move(conn);
+        listener->conn = *std::move(conn);
+        listener->waker = std::make_unique<Wakeup>(*listener->conn, std::string(channel));
       }
-      auto& waker = wakers_[std::string(channel)];
-      if (!waker) waker = std::make_unique<Wakeup>(*listener_, std::string(channel));
-      listener_->get_notifs();
-      if (!waker->fired_) {
-        listener_->await_notification(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
+      listener->conn->get_notifs();
+      if (!listener->waker->fired_) {
+        listener->conn->await_notification(timeout_ms / 1000, (timeout_ms % 1000) * 1000);
       }
-      const bool fired = waker->fired_;
-      waker->fired_ = false;
+      const bool fired = listener->waker->fired_;
+      listener->waker->fired_ = false;
       return fired;
     } catch (const std::exception&) {
       // A dropped listener connection only costs a wake-up: callers poll after the timeout.
-      wakers_.clear();
-      listener_.reset();
+      listener->waker.reset();
+      listener->conn.reset();
       return false;
     }
   }
@@ -323,9 +328,13 @@ class PostgresDatabase : public Database {
   std::deque<std::unique_ptr<pqxx::connection>> idle_;
   int open_ = 0;
 
-  std::mutex listen_mu_;
-  std::unique_ptr<pqxx::connection> listener_;
-  std::map<std::string, std::unique_ptr<Wakeup>> wakers_;  // declared after: destroyed first
+  struct Listener {
+    std::mutex mu;
+    std::unique_ptr<pqxx::connection> conn;
+    std::unique_ptr<Wakeup> waker;  // declared after: destroyed first
+  };
+  std::mutex listeners_mu_;
+  std::map<std::string, std::unique_ptr<Listener>> listeners_;  // by channel
 };
 
 }  // namespace
