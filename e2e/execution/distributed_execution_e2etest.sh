@@ -13,26 +13,11 @@ set -uo pipefail
 BIN=${1:?usage: distributed_execution_e2etest.sh BIN_DIR EXECUTIONS_CHECK [COUNT]}
 CHECK=${2:?usage: distributed_execution_e2etest.sh BIN_DIR EXECUTIONS_CHECK [COUNT]}
 COUNT=${3:-2000}
-for v in OPTIMUS_TEST_KAFKA_BROKERS OPTIMUS_TEST_PG_URI OPTIMUS_TEST_S3_ENDPOINT OPTIMUS_TEST_S3_ACCESS_KEY \
-         OPTIMUS_TEST_S3_SECRET_KEY OPTIMUS_TEST_S3_REGION; do
-  if [ -z "${!v:-}" ]; then
-    if [ "${OPTIMUS_REQUIRE_INFRA:-}" = 1 ]; then echo "FAIL: $v is not set (tools/dev/up; eval \"\$(tools/dev/env)\")"; echo "0 passed, 1 failed"; exit 1; fi
-    echo "skip: $v is not set (tools/dev/up; eval \"\$(tools/dev/env)\")"; exit 0
-  fi
-done
+. "$(dirname "$0")/../lib/common.sh"
+require_servers "${DEV_SERVERS[@]}"
 TMP=$(mktemp -d)
 RUN=ex$(date +%s)$RANDOM
-passed=0
-failed=0
 pids=()
-pass() { passed=$((passed + 1)); echo "ok: $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-s3() {  # METHOD PATH [curl args...]: a SigV4-signed request to the dev S3 server
-  local method=$1 path=$2; shift 2
-  curl -fsS -X "$method" --aws-sigv4 "aws:amz:$OPTIMUS_TEST_S3_REGION:s3" \
-    --user "$OPTIMUS_TEST_S3_ACCESS_KEY:$OPTIMUS_TEST_S3_SECRET_KEY" "$OPTIMUS_TEST_S3_ENDPOINT/$path" "$@"
-}
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
@@ -42,11 +27,6 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-wait_for() {  # SECONDS COMMAND...
-  local until=$((SECONDS + $1)); shift
-  while [ $SECONDS -lt $until ]; do "$@" && return 0; sleep 0.2; done
-  return 1
-}
 
 psql "$OPTIMUS_TEST_PG_URI" -qc "CREATE DATABASE $RUN" >/dev/null || { fail "cannot create database $RUN"; exit 1; }
 s3 PUT optimus-e2e >/dev/null 2>&1 || true
@@ -137,5 +117,4 @@ while read -r line; do
   case "$line" in ok:*) pass "${line#ok: }" ;; FAIL:*) fail "${line#FAIL: }" ;; *) echo "$line" ;; esac
 done <"$TMP/verify.out"
 grep -q . "$TMP/verify.out" || fail "executions_check verify printed nothing"
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

@@ -11,12 +11,8 @@ set -uo pipefail
 BIN=${1:?usage: execution_e2etest.sh BIN_DIR EXAMPLES_DIR}
 EXAMPLES=${2:?usage: execution_e2etest.sh BIN_DIR EXAMPLES_DIR}
 TMP=$(mktemp -d)
-passed=0
-failed=0
+. "$(dirname "$0")/../lib/common.sh"
 pids=()
-pass() { passed=$((passed + 1)); echo "ok: $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 new_token() { "$BIN/optimus" token new "$@" | awk '/^token:/ {print $2} /^auth.tokens entry:/ {print $3}'; }
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
@@ -24,11 +20,6 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-wait_for() {  # SECONDS COMMAND...: true once COMMAND succeeds
-  local until=$((SECONDS + $1)); shift
-  while [ $SECONDS -lt $until ]; do "$@" && return 0; sleep 0.1; done
-  return 1
-}
 
 { read -r ADMIN; read -r admin_entry; } < <(new_token --admin)
 { read -r TOKEN; read -r token_entry; } < <(new_token -p ep)
@@ -226,5 +217,4 @@ grep -q 'optimus_dispatcher_lease_expiries_total{outcome="requeued"}' "$TMP/metr
   && grep -q 'optimus_dispatcher_claims_total' "$TMP/metrics.txt" \
   && grep -q 'optimus_dispatcher_run_duration_seconds_bucket' "$TMP/metrics.txt" \
   && pass "dispatcher metrics: claims, lease expiries, run durations" || fail "dispatcher metrics"
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

@@ -141,9 +141,9 @@ int Logs(core::v1::ExecutionService::Stub& stub, const std::string& command,
       auto c = Call();
       if (stub.GetExecution(c.get(), get, &e).ok()) {
         err << command << ": still queued after 10 s; it waits for "
-            << (e.pool().empty() ? std::string("a free executor")
-                                 : "an executor serving pool " + e.pool() + " (label pool=" +
-                                       e.pool() + ")")
+            << (e.pool().empty()
+                    ? std::string("a free executor")
+                    : "an executor serving pool " + e.pool() + " (label pool=" + e.pool() + ")")
             << ": see `optimus executor list`\n";
       }
     }

@@ -197,7 +197,8 @@ int RunExecutionCommand(int argc, char** argv, std::ostream& out, std::ostream& 
     for (const auto& e : response.executions()) width = std::max(width, e.name().size());
     const int name_width = static_cast<int>(width) + 2;
     out << std::left << std::setw(38) << "ID" << std::setw(name_width) << "NAME" << std::setw(11)
-        << "STATE" << std::setw(8) << "ATTEMPT" << std::setw(6) << "EXIT" << "QUEUED\n";
+        << "STATE" << std::setw(8) << "ATTEMPT" << std::setw(6) << "EXIT"
+        << "QUEUED\n";
     for (const auto& e : response.executions()) {
       out << std::left << std::setw(38) << e.id() << std::setw(name_width) << e.name()
           << std::setw(11) << e.state() << std::setw(8) << e.attempt() << std::setw(6)

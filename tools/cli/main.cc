@@ -160,7 +160,8 @@ int main(int argc, char** argv) {
   if (command == "execution") {
     return optimus::cli::RunExecutionCommand(argc - 1, argv + 1, std::cout, std::cerr);
   }
-  if (command == "task") return optimus::cli::RunTaskCommand(argc - 1, argv + 1, std::cout, std::cerr);
+  if (command == "task")
+    return optimus::cli::RunTaskCommand(argc - 1, argv + 1, std::cout, std::cerr);
   if (command == "executor") {
     return optimus::cli::RunExecutorCommand(argc - 1, argv + 1, std::cout, std::cerr);
   }

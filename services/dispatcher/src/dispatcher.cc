@@ -362,7 +362,7 @@ absl::Status Dispatcher::Start(const ExecutorRecord& executor,
 absl::Status Dispatcher::Finish(const ExecutorRecord& executor,
                                 const core::v1::FinishExecutionRequest& request) {
   auto end = ParseState(request.state());
-  if (!end || !IsReportableEnd(*end)) {
+  if (!end || !IsTerminal(*end)) {  // an executor reports only how a run ended
     return absl::InvalidArgumentError(
         "an execution ends succeeded, failed, cancelled or "
         "timed_out, not \"" +

@@ -45,8 +45,6 @@ bool IsTerminal(State state) {
          state == State::kTimedOut;
 }
 
-bool IsReportableEnd(State state) { return IsTerminal(state); }
-
 bool CanTransition(State from, State to) {
   switch (from) {
     case State::kQueued:

@@ -293,7 +293,7 @@ absl::Status ExecutionStore::Start(const std::string& id, const std::string& exe
 absl::StatusOr<core::v1::Execution> ExecutionStore::Finish(
     const std::string& id, const std::string& executor, int64_t epoch, State end,
     std::optional<int32_t> exit_code, const std::string& message, int64_t now_ms) {
-  if (!IsReportableEnd(end)) {
+  if (!IsTerminal(end)) {
     return absl::InvalidArgumentError(
         absl::StrCat("an execution ends succeeded, failed, cancelled or timed_out, not ",
                      std::string(StateName(end))));
@@ -517,14 +517,6 @@ absl::StatusOr<std::map<std::string, int64_t>> ExecutionStore::CountByState() {
   std::map<std::string, int64_t> out;
   for (const auto& row : rows->rows) out[row.Text(0)] = row.Int(1);
   return out;
-}
-
-absl::StatusOr<int64_t> ExecutionStore::HeldBy(const std::string& executor) {
-  auto rows = db_.Execute(
-      absl::StrCat("SELECT COUNT(*) FROM executions WHERE lease_owner = $1 AND ", kHeld),
-      {executor});
-  if (!rows.ok()) return rows.status();
-  return rows->rows.empty() ? 0 : rows->rows[0].Int(0);
 }
 
 absl::StatusOr<std::map<std::string, int64_t>> ExecutionStore::HeldByExecutor() {

@@ -1,6 +1,7 @@
 // The dispatcher under load, through its gRPC API as executors use it (tools/bench/dispatch
 // starts optimus-dispatcher on PostgreSQL and Kafka and runs this). Three figures:
-//  1. claims per second: 500 executions an executor queued, then EXECUTORS executors claim them in batches
+//  1. claims per second: 500 executions an executor queued, then EXECUTORS executors claim them in
+//  batches
 //     until none is left (budget >= 2,000 claims/s), then finish them; and the whole cycle:
 //     EXECUTIONS runs claimed CAPACITY at a time, each finished before the next claim.
 //  2. queue to process start with idle capacity: every executor waits in Claim; executions are

@@ -27,8 +27,6 @@ std::optional<State> ParseState(std::string_view name);
 bool IsTerminal(State state);
 // Whether the dispatcher may move an execution from `from` to `to`.
 bool CanTransition(State from, State to);
-// The states an executor may report at the end of a run.
-bool IsReportableEnd(State state);
 
 // What a lease looks like in the store, and what a report claims.
 struct LeaseView {

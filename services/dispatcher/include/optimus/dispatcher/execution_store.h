@@ -121,8 +121,6 @@ class ExecutionStore {
 
   // Executions by state (for metrics).
   absl::StatusOr<std::map<std::string, int64_t>> CountByState();
-  // Executions leased or running on `executor`.
-  absl::StatusOr<int64_t> HeldBy(const std::string& executor);
   // Executions leased or running on each executor.
   absl::StatusOr<std::map<std::string, int64_t>> HeldByExecutor();
 

@@ -1,0 +1,35 @@
+# What the shell e2e tests share; source it after `set -uo pipefail`:
+#   . "$(dirname "$0")/../lib/common.sh"
+# pass/fail counters (end with `summary`), free_port, wait_for, require_servers and s3.
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "ok: $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+# The closing line test runners read; exits non-zero when anything failed.
+summary() { echo "$passed passed, $failed failed"; [ "$failed" = 0 ]; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() {  # SECONDS COMMAND...: true once COMMAND succeeds
+  local until=$((SECONDS + $1)); shift
+  while [ $SECONDS -lt $until ]; do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+# Exits unless every variable named is set (by tools/dev/env): a failure under tools/test
+# (OPTIMUS_REQUIRE_INFRA=1), a skip on a developer's machine.
+require_servers() {
+  local v
+  for v in "$@"; do
+    if [ -z "${!v:-}" ]; then
+      if [ "${OPTIMUS_REQUIRE_INFRA:-}" = 1 ]; then
+        echo "FAIL: $v is not set (tools/dev/up; eval \"\$(tools/dev/env)\")"; echo "0 passed, 1 failed"; exit 1
+      fi
+      echo "skip: $v is not set (tools/dev/up; eval \"\$(tools/dev/env)\")"; exit 0
+    fi
+  done
+}
+readonly DEV_SERVERS=(OPTIMUS_TEST_KAFKA_BROKERS OPTIMUS_TEST_PG_URI OPTIMUS_TEST_S3_ENDPOINT
+                      OPTIMUS_TEST_S3_ACCESS_KEY OPTIMUS_TEST_S3_SECRET_KEY OPTIMUS_TEST_S3_REGION)
+s3() {  # METHOD PATH [curl args...]: a SigV4-signed request to the dev S3 server
+  local method=$1 path=$2; shift 2
+  curl -fsS -X "$method" --aws-sigv4 "aws:amz:$OPTIMUS_TEST_S3_REGION:s3" \
+    --user "$OPTIMUS_TEST_S3_ACCESS_KEY:$OPTIMUS_TEST_S3_SECRET_KEY" "$OPTIMUS_TEST_S3_ENDPOINT/$path" "$@"
+}
