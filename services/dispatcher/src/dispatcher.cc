@@ -9,6 +9,8 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "optimus/dispatcher/scheduler.h"
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -137,6 +139,7 @@ std::vector<store::Migration> Dispatcher::Migrations() {
   out.push_back(JobPlans::Migration(4));
   out.push_back(
       {5, "keys", "CREATE TABLE dispatcher_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL)"});
+  for (auto& m : Scheduler::Migrations(6)) out.push_back(std::move(m));
   return out;
 }
 

@@ -4,6 +4,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "apis.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/rpc/grpc_server.h"
@@ -74,7 +78,78 @@ config::Schema DispatcherService::ConfigSchema() const {
               .description = "gRPC host:port of runtime-context, asked for the run inputs "
                              "executors fetch; empty: this process's own gRPC server "
                              "(optimus serve)."});
+  schema.Add({.name = "scheduler.enabled",
+              .type = Type::kBool,
+              .default_value = "true",
+              .description = "Run the native scheduler for projects with `scheduler: native` (one "
+                             "replica at a time holds its lease)."});
+  schema.Add({.name = "scheduler.tick_interval",
+              .type = Type::kDuration,
+              .default_value = "500ms",
+              .description = "How often the native scheduler looks for due ticks, finished runs "
+                             "and runs whose upstreams succeeded.",
+              .min = 10,
+              .max = 60000});
+  schema.Add({.name = "scheduler.lease",
+              .type = Type::kDuration,
+              .default_value = "10s",
+              .description = "The active scheduler's lease; another replica takes over this long "
+                             "after it stops renewing.",
+              .min = 1000,
+              .max = 600000});
+  schema.Add({.name = "scheduler.catch_up_limit",
+              .type = Type::kInt,
+              .default_value = "100",
+              .description = "Past ticks a job with `catch_up: true` gets runs for at once (the "
+                             "newest ones); older ticks are left for a replay.",
+              .min = 1,
+              .max = 100000});
+  schema.Add({.name = "scheduler.max_active_runs",
+              .type = Type::kInt,
+              .default_value = "16",
+              .description = "Runs of one job queued or running at once (Airflow's "
+                             "max_active_runs).",
+              .min = 1,
+              .max = 10000});
+  schema.Add({.name = "scheduler.pool_slots",
+              .description = "Runs of a pool queued or running at once, as pool=slots pairs: "
+                             "\"etl=4,reports=2\" (a pool not named has no limit)."});
+  schema.Add({.name = "scheduler.sensor_timeout",
+              .type = Type::kDuration,
+              .default_value = "15h",
+              .description = "A run whose upstreams have not succeeded after this long fails "
+                             "(Optimus's sensor_timeout_in_secs).",
+              .min = 1000,
+              .max = 30 * 86400000LL});
+  schema.Add({.name = "scheduler.http_poke_interval",
+              .type = Type::kDuration,
+              .default_value = "60s",
+              .description = "How often an http dependency is asked again while a run waits "
+                             "on it.",
+              .min = 100,
+              .max = 86400000});
+  schema.Add({.name = "scheduler.run_timeout",
+              .type = Type::kDuration,
+              .default_value = "0",
+              .description = "Run timeout of scheduled executions (0: dispatcher.default_timeout).",
+              .min = 0,
+              .max = 7 * 86400000LL});
   return schema;
+}
+
+absl::StatusOr<std::map<std::string, int32_t>> ParsePoolSlots(const std::string& text) {
+  std::map<std::string, int32_t> out;
+  for (absl::string_view pair : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(pair, '=');
+    int32_t slots = 0;
+    const std::string name(absl::StripAsciiWhitespace(kv.first));
+    if (name.empty() || !absl::SimpleAtoi(kv.second, &slots) || slots < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "scheduler.pool_slots: \"", pair, "\" is not pool=slots with slots of at least 1"));
+    }
+    out[name] = slots;
+  }
+  return out;
 }
 
 std::map<std::string, rpc::Access, std::less<>> DispatcherService::AccessRules() const {
@@ -132,13 +207,30 @@ absl::Status DispatcherService::Start(app::Context& context) {
   }
   AddRestRoutes(context.http, *dispatcher_);
 
+  auto slots = ParsePoolSlots(c.String("scheduler.pool_slots"));
+  if (!slots.ok()) return slots.status();
+  scheduler_ = std::make_unique<Scheduler>(
+      context.db, context.outbox, dispatcher_->executions(),
+      SchedulerOptions{.lease_ms = c.DurationMs("scheduler.lease"),
+                       .catch_up_limit = static_cast<size_t>(c.Int("scheduler.catch_up_limit")),
+                       .max_active_runs = static_cast<int32_t>(c.Int("scheduler.max_active_runs")),
+                       .pool_slots = *std::move(slots),
+                       .sensor_timeout_ms = c.DurationMs("scheduler.sensor_timeout"),
+                       .http_poke_ms = c.DurationMs("scheduler.http_poke_interval"),
+                       .run_timeout_ms = c.DurationMs("scheduler.run_timeout"),
+                       .max_attempts = dispatcher_->options().max_attempts},
+      [d = dispatcher_.get()] { return d->Now(); }, &context.metrics);
+
   worker_ = std::make_unique<pipeline::ConsumerWorker>(
       context.bus, context.db,
       pipeline::ConsumerWorker::Options{
           .group = "dispatcher",
           .topics = {pipeline::kResolutionsTopic, pipeline::kPluginsTopic,
-                     pipeline::kExecutionRequestsTopic}},
+                     pipeline::kExecutionRequestsTopic, pipeline::kProjectsTopic,
+                     pipeline::kJobRunsTopic}},
       [this](store::Transaction& tx, const bus::Message& m) -> absl::Status {
+        if (m.topic == pipeline::kProjectsTopic) return Scheduler::ApplyProject(tx, m);
+        if (m.topic == pipeline::kJobRunsTopic) return Scheduler::ApplyJobRun(tx, m);
         if (m.topic != pipeline::kExecutionRequestsTopic) return JobPlans::Apply(tx, m);
         auto request = pipeline::ParseRecord<events::v1::ExecutionRequest>(m);
         if (!request.ok()) return request.status();
@@ -166,10 +258,33 @@ absl::Status DispatcherService::Start(app::Context& context) {
       if (db.WaitForNotification(kQueueChannel, 500)) dispatcher_->signal().Wake(1);
     }
   });
+  if (c.Bool("scheduler.enabled")) {
+    const int64_t tick_ms = c.DurationMs("scheduler.tick_interval");
+    ticker_ = std::jthread([this, tick_ms](std::stop_token stop) {
+      bool was_active = false;
+      while (!stop.stop_requested()) {
+        auto stats = scheduler_->Tick();
+        if (!stats.ok()) {
+          LOG_WARN("native scheduler pass failed; trying again", {{"error", stats.status()}});
+        } else if (stats->active != was_active) {
+          was_active = stats->active;
+          LOG_INFO(was_active ? "this replica runs the native scheduler"
+                              : "another replica runs the native scheduler",
+                   {});
+        }
+        std::mutex mu;
+        std::unique_lock lock(mu);
+        std::condition_variable_any().wait_for(lock, stop, std::chrono::milliseconds(tick_ms),
+                                               [] { return false; });
+      }
+      scheduler_->Release();
+    });
+  }
   return absl::OkStatus();
 }
 
 void DispatcherService::Stop() {
+  ticker_ = {};
   if (worker_) worker_->Stop();
   reaper_ = {};
   listener_ = {};

@@ -426,34 +426,44 @@ absl::StatusOr<core::v1::Execution> ExecutionStore::Cancel(const std::string& pr
                                                            const std::string& id, int64_t now_ms) {
   core::v1::Execution out;
   absl::Status s = db_.InTransaction([&](store::Transaction& tx) -> absl::Status {
-    auto e = SelectOne(tx, "id = $1 AND project = $2", {id, project},
-                       "no execution " + id + " in project " + project);
+    auto e = CancelIn(tx, project, id, now_ms);
     if (!e.ok()) return e.status();
-    if (IsTerminal(StateOf(*e))) {
-      return absl::FailedPreconditionError("execution " + id + " has already ended (" + e->state() +
-                                           ")");
-    }
-    auto rows = tx.Execute(
-        absl::StrCat("UPDATE executions SET state = 'cancelled', ended_ms = $1, message = "
-                     "'cancelled before it ran' WHERE id = $2 AND state = 'queued' RETURNING ",
-                     kColumns),
-        {now_ms, id});
-    if (!rows.ok()) return rows.status();
-    if (!rows->rows.empty()) {
-      out = FromRow(rows->rows.front());
-      return Publish(tx, out, State::kCancelled, false, now_ms);
-    }
-    // Leased or running: its executor stops it when its next heartbeat learns of this.
-    rows = tx.Execute(absl::StrCat("UPDATE executions SET cancel_requested = 1 WHERE id = $1 AND ",
-                                   kHeld, " RETURNING ", kColumns),
-                      {id});
-    if (!rows.ok()) return rows.status();
-    if (rows->rows.empty()) return absl::AbortedError("execution " + id + " changed; try again");
-    out = FromRow(rows->rows.front());
+    out = *std::move(e);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
   return out;
+}
+
+absl::StatusOr<core::v1::Execution> ExecutionStore::CancelIn(store::Transaction& tx,
+                                                             const std::string& project,
+                                                             const std::string& id,
+                                                             int64_t now_ms) {
+  auto e = SelectOne(tx, "id = $1 AND project = $2", {id, project},
+                     "no execution " + id + " in project " + project);
+  if (!e.ok()) return e.status();
+  if (IsTerminal(StateOf(*e))) {
+    return absl::FailedPreconditionError("execution " + id + " has already ended (" + e->state() +
+                                         ")");
+  }
+  auto rows = tx.Execute(
+      absl::StrCat("UPDATE executions SET state = 'cancelled', ended_ms = $1, message = "
+                   "'cancelled before it ran' WHERE id = $2 AND state = 'queued' RETURNING ",
+                   kColumns),
+      {now_ms, id});
+  if (!rows.ok()) return rows.status();
+  if (!rows->rows.empty()) {
+    core::v1::Execution out = FromRow(rows->rows.front());
+    if (absl::Status s = Publish(tx, out, State::kCancelled, false, now_ms); !s.ok()) return s;
+    return out;
+  }
+  // Leased or running: its executor stops it when its next heartbeat learns of this.
+  rows = tx.Execute(absl::StrCat("UPDATE executions SET cancel_requested = 1 WHERE id = $1 AND ",
+                                 kHeld, " RETURNING ", kColumns),
+                    {id});
+  if (!rows.ok()) return rows.status();
+  if (rows->rows.empty()) return absl::AbortedError("execution " + id + " changed; try again");
+  return FromRow(rows->rows.front());
 }
 
 absl::StatusOr<core::v1::Execution> ExecutionStore::Get(const std::string& project,

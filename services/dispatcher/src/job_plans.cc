@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "optimus/dispatcher/scheduler.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/spec/stored_spec.h"
 
@@ -24,6 +25,8 @@ store::Migration JobPlans::Migration(int version) {
 }
 
 absl::Status JobPlans::Apply(store::Transaction& tx, const bus::Message& m) {
+  // The native scheduler reloads what it knows of jobs when they change.
+  if (absl::Status s = Scheduler::PlansChanged(tx); !s.ok()) return s;
   if (m.topic == pipeline::kPluginsTopic) {
     if (m.tombstone)
       return tx.Execute("DELETE FROM plan_plugins WHERE name = $1", {m.key}).status();
@@ -42,18 +45,22 @@ absl::Status JobPlans::Apply(store::Transaction& tx, const bus::Message& m) {
   if (m.tombstone) return tx.Execute("DELETE FROM plan_jobs WHERE job_key = $1", {m.key}).status();
   auto r = pipeline::ParseRecord<events::v1::JobResolution>(m);
   if (!r.ok()) return r.status();
+  std::string upstreams;
+  for (const auto& u : r->upstreams()) {
+    absl::StrAppend(&upstreams, pipeline::JobKey(u.project(), u.name()), "\n");
+  }
   return tx
       .Execute(
-          "INSERT INTO plan_jobs (job_key, namespace, spec_version, spec_yaml, priority, error) "
-          "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_key) DO UPDATE SET namespace = "
-          "excluded.namespace, spec_version = excluded.spec_version, spec_yaml = "
-          "excluded.spec_yaml, priority = excluded.priority, error = excluded.error WHERE "
-          "plan_jobs.spec_version <= excluded.spec_version",
+          "INSERT INTO plan_jobs (job_key, namespace, spec_version, spec_yaml, priority, error, "
+          "upstreams) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (job_key) DO UPDATE SET "
+          "namespace = excluded.namespace, spec_version = excluded.spec_version, spec_yaml = "
+          "excluded.spec_yaml, priority = excluded.priority, error = excluded.error, upstreams = "
+          "excluded.upstreams WHERE plan_jobs.spec_version <= excluded.spec_version",
           {pipeline::JobKey(r->project(), r->name()), r->namespace_(), r->spec_version(),
            store::Blob{r->spec_yaml()},
            static_cast<int64_t>(r->priority_weight() == 0 ? kDefaultPriority
                                                           : r->priority_weight()),
-           r->error()})
+           r->error(), upstreams})
       .status();
 }
 

@@ -13,6 +13,7 @@
 
 #include "optimus/app/component.h"
 #include "optimus/dispatcher/dispatcher.h"
+#include "optimus/dispatcher/scheduler.h"
 
 namespace optimus::pipeline {
 class ConsumerWorker;
@@ -38,13 +39,16 @@ class DispatcherService : public app::Component {
   void Stop() override;
 
   Dispatcher* dispatcher() { return dispatcher_.get(); }
+  Scheduler* scheduler() { return scheduler_.get(); }
 
  private:
   std::unique_ptr<Dispatcher> dispatcher_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<pipeline::ConsumerWorker> worker_;
+  std::unique_ptr<Scheduler> scheduler_;
   std::jthread reaper_;
   std::jthread listener_;
+  std::jthread ticker_;
 };
 
 }  // namespace optimus::dispatcher

@@ -114,6 +114,8 @@ class ExecutionStore {
   // executor stops it at its next heartbeat. NotFound outside `project`.
   absl::StatusOr<core::v1::Execution> Cancel(const std::string& project, const std::string& id,
                                              int64_t now_ms);
+  absl::StatusOr<core::v1::Execution> CancelIn(store::Transaction& tx, const std::string& project,
+                                               const std::string& id, int64_t now_ms);
 
   // NotFound when there is no such execution in `project` ("" : any project).
   absl::StatusOr<core::v1::Execution> Get(const std::string& project, const std::string& id);

@@ -1,0 +1,392 @@
+// Native scheduling: the pure rules (due ticks, upstream ticks, retry delays) and the scheduler
+// on a real SQLite schema with a clock the test moves: runs on cron ticks, the upstream gate,
+// depends_on_past, retries, SLA misses, the lease between replicas.
+#include "optimus/dispatcher/scheduler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "optimus/dispatcher/job_plans.h"
+#include "optimus/pipeline/pipeline.h"
+#include "optimus/schedule/time_util.h"
+#include "store_fixture.h"
+
+namespace optimus::dispatcher {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+absl::Time At(const std::string& rfc3339) { return *schedule::ParseRfc3339(rfc3339); }
+int64_t Ms(const std::string& rfc3339) { return absl::ToUnixMillis(At(rfc3339)); }
+
+JobTimeline Timeline(const std::string& cron, const std::string& start) {
+  spec::JobSpec job;
+  job.name = "j";
+  job.schedule.interval = cron;
+  job.schedule.start_date = start;
+  return *TimelineOf(job);
+}
+
+NativeJob Daily(const std::string& window_size = "24h") {
+  spec::JobSpec job;
+  job.version = 2;
+  job.name = "d";
+  job.schedule.interval = "0 0 * * *";
+  job.schedule.start_date = "2024-01-01";
+  job.task.window.version = 2;
+  job.task.window.size = window_size;
+  auto native = NativeJobOf("p", "ns", job, {}, {});
+  EXPECT_TRUE(native.ok()) << native.status();
+  return *native;
+}
+
+TEST(ScheduleRules, TicksDueFromTheStartDateOrTheLastRun) {
+  const JobTimeline daily = Timeline("0 2 * * *", "2024-01-01");
+  // Catch-up: every tick since the start, oldest first.
+  DueTicks all = TicksDue(daily, std::nullopt, At("2024-01-04T03:00:00Z"), true, 100);
+  EXPECT_THAT(all.ticks, ElementsAre(At("2024-01-01T02:00:00Z"), At("2024-01-02T02:00:00Z"),
+                                     At("2024-01-03T02:00:00Z"), At("2024-01-04T02:00:00Z")));
+  EXPECT_EQ(all.skipped, 0);
+  // Bounded: the newest ones, the rest counted.
+  DueTicks bounded = TicksDue(daily, std::nullopt, At("2024-01-04T03:00:00Z"), true, 2);
+  EXPECT_THAT(bounded.ticks, ElementsAre(At("2024-01-03T02:00:00Z"), At("2024-01-04T02:00:00Z")));
+  EXPECT_EQ(bounded.skipped, 2);
+  // Without catch-up: only the newest.
+  EXPECT_THAT(TicksDue(daily, std::nullopt, At("2024-01-04T03:00:00Z"), false, 100).ticks,
+              ElementsAre(At("2024-01-04T02:00:00Z")));
+  // After the last run: only what is new.
+  EXPECT_THAT(
+      TicksDue(daily, At("2024-01-03T02:00:00Z"), At("2024-01-04T03:00:00Z"), true, 100).ticks,
+      ElementsAre(At("2024-01-04T02:00:00Z")));
+  EXPECT_TRUE(TicksDue(daily, At("2024-01-04T02:00:00Z"), At("2024-01-04T03:00:00Z"), true, 100)
+                  .ticks.empty());
+  // Before the start date nothing is due; after the end date nothing more.
+  EXPECT_TRUE(TicksDue(daily, std::nullopt, At("2023-12-31T03:00:00Z"), true, 100).ticks.empty());
+  JobTimeline ending = daily;
+  ending.end = At("2024-01-03T00:00:00Z");
+  EXPECT_THAT(TicksDue(ending, std::nullopt, At("2024-02-01T00:00:00Z"), true, 100).ticks,
+              ElementsAre(At("2024-01-01T02:00:00Z"), At("2024-01-02T02:00:00Z")));
+}
+
+TEST(ScheduleRules, EveryIsAnchoredAtTheStartDate) {
+  const JobTimeline every = Timeline("@every 90m", "2024-01-01");
+  EXPECT_EQ(every.TickAfter(At("2024-01-01T00:00:00Z")), At("2024-01-01T01:30:00Z"));
+  EXPECT_EQ(every.TickAfter(At("2023-12-31T00:00:00Z")), At("2024-01-01T00:00:00Z"));
+  EXPECT_EQ(TickAtOrBefore(every, At("2024-01-01T02:59:00Z")), At("2024-01-01T01:30:00Z"));
+}
+
+TEST(ScheduleRules, UpstreamTicksFollowOptimusSensor) {
+  const NativeJob daily = Daily();
+  // A daily upstream at the same time: that day's run.
+  EXPECT_THAT(
+      *UpstreamTicks(daily, At("2024-01-05T00:00:00Z"), Timeline("0 0 * * *", "2024-01-01")),
+      ElementsAre(At("2024-01-05T00:00:00Z")));
+  // An hourly upstream: the 24 runs inside the window (-24h, 0].
+  auto hourly =
+      UpstreamTicks(daily, At("2024-01-05T00:00:00Z"), Timeline("0 * * * *", "2024-01-01"));
+  ASSERT_TRUE(hourly.ok());
+  ASSERT_EQ(hourly->size(), 24u);
+  EXPECT_EQ(hourly->front(), At("2024-01-04T01:00:00Z"));
+  EXPECT_EQ(hourly->back(), At("2024-01-05T00:00:00Z"));
+  // A daily upstream at 02:00: the reference is its last run before, window from there.
+  EXPECT_THAT(
+      *UpstreamTicks(daily, At("2024-01-05T00:00:00Z"), Timeline("0 2 * * *", "2024-01-01")),
+      ElementsAre(At("2024-01-04T02:00:00Z")));
+  // An upstream that had not started yet: nothing to wait for.
+  EXPECT_TRUE(UpstreamTicks(daily, At("2024-01-05T00:00:00Z"), Timeline("0 0 * * *", "2024-02-01"))
+                  ->empty());
+  // A 48h window waits for two daily runs.
+  EXPECT_THAT(
+      *UpstreamTicks(Daily("48h"), At("2024-01-05T00:00:00Z"), Timeline("0 0 * * *", "2024-01-01")),
+      ElementsAre(At("2024-01-04T00:00:00Z"), At("2024-01-05T00:00:00Z")));
+}
+
+TEST(ScheduleRules, DependentTicksAreTheRunsThatWaitOnTheReplayedOnes) {
+  // A daily downstream of an hourly upstream: replaying 10:00 and 11:00 on Jan 4 re-runs the
+  // downstream of Jan 5 00:00 (whose window holds them).
+  auto hits = DependentTicks(Daily(), Timeline("0 * * * *", "2024-01-01"),
+                             {At("2024-01-04T10:00:00Z"), At("2024-01-04T11:00:00Z")});
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  EXPECT_THAT(*hits, ElementsAre(At("2024-01-05T00:00:00Z")));
+}
+
+TEST(ScheduleRules, RetryDelaysAndModes) {
+  RetryPolicy fixed{.retries = 3, .delay = absl::Minutes(5)};
+  EXPECT_EQ(RetryDelay(fixed, 2), absl::Minutes(5));
+  EXPECT_EQ(RetryDelay(fixed, 4), absl::Minutes(5));
+  RetryPolicy exp{.retries = 30, .delay = absl::Minutes(5), .exponential = true};
+  EXPECT_EQ(RetryDelay(exp, 2), absl::Minutes(5));
+  EXPECT_EQ(RetryDelay(exp, 3), absl::Minutes(10));
+  EXPECT_EQ(RetryDelay(exp, 4), absl::Minutes(20));
+  EXPECT_EQ(RetryDelay(exp, 30), absl::Hours(24));
+  EXPECT_EQ(*ParseSchedulerMode("Native"), SchedulerMode::kNative);
+  EXPECT_EQ(*ParseSchedulerMode(""), SchedulerMode::kAirflow);
+  EXPECT_THAT(ParseSchedulerMode("cron").status().message(), HasSubstr("not airflow or native"));
+}
+
+constexpr char kShellPlugin[] = R"(version: 2
+name: shell
+description: runs a script
+plugin_versions:
+  default:
+    image: docker.io/library/busybox
+    tag: "1.36"
+    entrypoint:
+      shell: /bin/sh
+      script: sh "$JOB_DIR/in/run.sh"
+)";
+
+// A dispatcher schema, a scheduler on it, and a clock the test moves.
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = OpenDispatcherDb("sqlite:" + dir_.File("d.db"), "dispatcher");
+    ASSERT_NE(db_, nullptr);
+    executions_ = std::make_unique<ExecutionStore>(*db_, outbox_, 60'000);
+    scheduler_ = MakeScheduler("one");
+    events::v1::PluginRecord p;
+    p.set_name("shell");
+    p.set_spec_yaml(kShellPlugin);
+    Apply(pipeline::kPluginsTopic, "shell", p);
+  }
+
+  std::unique_ptr<Scheduler> MakeScheduler(const std::string& holder) {
+    return std::make_unique<Scheduler>(*db_, outbox_, *executions_,
+                                       SchedulerOptions{.lease_ms = 10'000,
+                                                        .catch_up_limit = 10,
+                                                        .max_active_runs = 16,
+                                                        .sensor_timeout_ms = 6 * 3600'000LL,
+                                                        .holder = holder},
+                                       [this] { return now_; });
+  }
+
+  void Apply(const std::string& topic, const std::string& key,
+             const google::protobuf::Message& record) {
+    bus::Message m;
+    m.topic = topic;
+    m.key = key;
+    m.payload = record.SerializeAsString();
+    absl::Status s = db_->InTransaction([&](store::Transaction& tx) {
+      if (topic == pipeline::kProjectsTopic) return Scheduler::ApplyProject(tx, m);
+      if (topic == pipeline::kJobRunsTopic) return Scheduler::ApplyJobRun(tx, m);
+      return JobPlans::Apply(tx, m);
+    });
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  void Project(const std::string& name, const std::string& mode) {
+    events::v1::ProjectRecord r;
+    r.set_name(name);
+    (*r.mutable_config())["SCHEDULER"] = mode;
+    Apply(pipeline::kProjectsTopic, name, r);
+  }
+
+  void Job(const std::string& project, const std::string& name, const std::string& extra,
+           const std::vector<std::string>& upstreams = {}, int64_t version = 1) {
+    events::v1::JobResolution r;
+    r.set_project(project);
+    r.set_namespace_("ns");
+    r.set_name(name);
+    r.set_spec_version(version);
+    r.set_spec_yaml("version: 2\nname: " + name +
+                    "\nowner: o\nschedule:\n  start_date: \"2024-01-01\"\n  interval: \"0 0 * * "
+                    "*\"\ntask:\n  name: shell\n  window:\n    size: 24h\n" +
+                    extra);
+    for (const std::string& u : upstreams) {
+      auto* ref = r.add_upstreams();
+      ref->set_project(u.substr(0, u.find('/')));
+      ref->set_name(u.substr(u.find('/') + 1));
+    }
+    Apply(pipeline::kResolutionsTopic, project + "/" + name, r);
+  }
+
+  TickStats Tick() {
+    auto stats = scheduler_->Tick();
+    EXPECT_TRUE(stats.ok()) << stats.status();
+    return stats.ok() ? *stats : TickStats{};
+  }
+
+  // Claims every queued execution and ends it as `end`; returns them (job name -> scheduled).
+  std::vector<std::pair<std::string, int64_t>> RunQueued(State end = State::kSucceeded,
+                                                         const std::string& only = "") {
+    std::vector<std::pair<std::string, int64_t>> out;
+    auto claimed = executions_->Claim("e1", {""}, 1000, now_);
+    EXPECT_TRUE(claimed.ok()) << claimed.status();
+    for (const auto& e : *claimed) {
+      const int64_t at = e.scheduled_at().seconds() * 1000;
+      if (!only.empty() && e.name() != only) {
+        // Leave it running.
+        EXPECT_TRUE(executions_->Start(e.id(), "e1", e.epoch(), now_).ok());
+        held_.push_back(e);
+        continue;
+      }
+      EXPECT_TRUE(executions_->Start(e.id(), "e1", e.epoch(), now_).ok());
+      EXPECT_TRUE(executions_->Finish(e.id(), "e1", e.epoch(), end, 0, "", now_).ok());
+      out.push_back({e.name(), at});
+    }
+    return out;
+  }
+
+  std::vector<events::v1::JobRunEvent> Events(const std::string& type) {
+    std::vector<events::v1::JobRunEvent> out;
+    for (auto& e : RunEvents(*db_, &seen_)) {
+      if (e.type() == type) out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::Database> db_;
+  store::Outbox outbox_{"optimus/dispatcher"};
+  std::unique_ptr<ExecutionStore> executions_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::vector<core::v1::Execution> held_;
+  int64_t now_ = Ms("2024-01-03T00:30:00Z");
+  int64_t seen_ = 0;
+};
+
+TEST_F(SchedulerTest, RunsStartOnlyAfterTheirUpstreamsSucceeded) {
+  Project("p", "native");
+  Job("p", "a", "behavior:\n  catch_up: true\n");
+  Job("p", "b", "behavior:\n  catch_up: true\n", {"p/a"});
+  TickStats first = Tick();
+  EXPECT_TRUE(first.active);
+  EXPECT_EQ(first.created, 6);  // Jan 1, 2, 3 for each
+  EXPECT_EQ(first.queued, 3);   // a's three; b waits
+  EXPECT_EQ(scheduler_->RunsOf("p/b").at(Ms("2024-01-01T00:00:00Z")).message,
+            "waiting for p/a at 2024-01-01T00:00:00Z");
+  // a's runs finish: b's start, one per window; nothing twice.
+  auto ran = RunQueued();
+  EXPECT_EQ(ran.size(), 3u);
+  TickStats second = Tick();
+  EXPECT_EQ(second.succeeded, 3);
+  EXPECT_EQ(second.queued, 3);
+  ran = RunQueued();
+  EXPECT_EQ(ran.size(), 3u);
+  for (const auto& [name, at] : ran) EXPECT_EQ(name, "b");
+  EXPECT_EQ(Tick().succeeded, 3);
+  EXPECT_EQ(Tick().queued, 0);
+  // The next day: one more run each, in order.
+  now_ = Ms("2024-01-04T00:00:05Z");
+  TickStats next = Tick();
+  EXPECT_EQ(next.created, 2);
+  EXPECT_EQ(next.queued, 1);
+  EXPECT_EQ(Events("run_scheduled").size(), 8u);
+}
+
+TEST_F(SchedulerTest, AirflowProjectsAreLeftToAirflow) {
+  Project("p", "airflow");
+  Job("p", "a", "behavior:\n  catch_up: true\n");
+  EXPECT_EQ(Tick().created, 0);
+  // Switching the project to native schedules it.
+  Project("p", "native");
+  EXPECT_EQ(Tick().created, 3);
+}
+
+TEST_F(SchedulerTest, WithoutCatchUpOnlyTheNewestTickRuns) {
+  Project("p", "native");
+  Job("p", "a", "");
+  EXPECT_EQ(Tick().created, 1);
+  EXPECT_EQ(scheduler_->RunsOf("p/a").begin()->first, Ms("2024-01-03T00:00:00Z"));
+}
+
+TEST_F(SchedulerTest, DependsOnPastRunsWindowsOneAfterAnother) {
+  Project("p", "native");
+  Job("p", "a", "behavior:\n  catch_up: true\n  depends_on_past: true\n");
+  EXPECT_EQ(Tick().queued, 1);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(RunQueued().size(), 1u);
+    EXPECT_EQ(Tick().queued, 1);
+  }
+  // A failed run holds the next window back.
+  now_ = Ms("2024-01-04T00:00:05Z");
+  EXPECT_EQ(RunQueued(State::kFailed).size(), 1u);
+  TickStats after = Tick();
+  EXPECT_EQ(after.failed, 1);
+  EXPECT_EQ(after.queued, 0);
+  EXPECT_THAT(scheduler_->RunsOf("p/a").at(Ms("2024-01-04T00:00:00Z")).message,
+              HasSubstr("waiting for p/a at 2024-01-03T00:00:00Z"));
+}
+
+TEST_F(SchedulerTest, FailedRunsAreRetriedAfterTheirDelay) {
+  Project("p", "native");
+  Job("p", "a",
+      "behavior:\n  retry:\n    count: 2\n    delay: 10m\n    exponential_backoff: true\n");
+  EXPECT_EQ(Tick().queued, 1);
+  EXPECT_EQ(RunQueued(State::kFailed).size(), 1u);
+  TickStats t = Tick();
+  EXPECT_EQ(t.retried, 1);
+  EXPECT_EQ(t.queued, 0);
+  auto retry = Events("run_retry_scheduled");
+  ASSERT_EQ(retry.size(), 1u);
+  EXPECT_THAT(retry[0].message(), HasSubstr("try 2 of 3 at 2024-01-03T00:40:00Z"));
+  now_ += 10 * 60'000;
+  EXPECT_EQ(Tick().queued, 1);
+  EXPECT_EQ(RunQueued(State::kFailed).size(), 1u);
+  EXPECT_EQ(Tick().retried, 1);
+  now_ += 10 * 60'000;
+  EXPECT_EQ(Tick().queued, 0);  // exponential: 20 minutes this time
+  now_ += 10 * 60'000;
+  EXPECT_EQ(Tick().queued, 1);
+  EXPECT_EQ(RunQueued(State::kFailed).size(), 1u);
+  EXPECT_EQ(Tick().failed, 1);
+  EXPECT_EQ(Events("run_failed").size(), 1u);
+  EXPECT_EQ(scheduler_->RunsOf("p/a").begin()->second.state, RunStatus::kFailed);
+}
+
+TEST_F(SchedulerTest, SlaMissesArePublishedOnceWithTheirChannels) {
+  Project("p", "native");
+  Job("p", "a",
+      "behavior:\n  notify:\n  - on: sla_miss\n    config:\n      duration: 1h\n    channels: "
+      "[slack://#data]\n    severity: CRITICAL\n");
+  EXPECT_EQ(Tick().sla_missed, 0);
+  RunQueued(State::kSucceeded, "none");  // started, still running
+  now_ = Ms("2024-01-03T01:00:01Z");
+  EXPECT_EQ(Tick().sla_missed, 1);
+  EXPECT_EQ(Tick().sla_missed, 0);
+  auto sla = Events("sla_miss");
+  ASSERT_EQ(sla.size(), 1u);
+  EXPECT_THAT(sla[0].notify_channels(), ElementsAre("slack://#data"));
+  EXPECT_EQ(sla[0].severity(), "CRITICAL");
+  EXPECT_EQ(sla[0].scheduler(), "native");
+}
+
+TEST_F(SchedulerTest, UpstreamsOnAirflowGateByTheirReportedRuns) {
+  Project("up", "airflow");
+  Project("p", "native");
+  Job("up", "a", "");
+  Job("p", "b", "", {"up/a"});
+  EXPECT_EQ(Tick().queued, 0);
+  events::v1::JobRunEvent e;
+  e.set_project("up");
+  e.set_job("a");
+  e.set_type("job_success");
+  e.set_run_state("success");
+  e.mutable_scheduled_at()->set_seconds(Ms("2024-01-03T00:00:00Z") / 1000);
+  Apply(pipeline::kJobRunsTopic, "up/a", e);
+  EXPECT_EQ(Tick().queued, 1);
+}
+
+TEST_F(SchedulerTest, OneReplicaSchedulesAndAnotherTakesOverWhenItStops) {
+  Project("p", "native");
+  Job("p", "a", "behavior:\n  catch_up: true\n");
+  EXPECT_EQ(Tick().queued, 3);
+  auto other = MakeScheduler("two");
+  auto passive = other->Tick();
+  ASSERT_TRUE(passive.ok());
+  EXPECT_FALSE(passive->active);
+  scheduler_->Release();
+  RunQueued();
+  auto took = other->Tick();
+  ASSERT_TRUE(took.ok()) << took.status();
+  EXPECT_TRUE(took->active);
+  EXPECT_EQ(took->succeeded, 3);  // it read the runs the first one made
+  EXPECT_EQ(took->created, 0);
+  auto stale = scheduler_->Tick();
+  ASSERT_TRUE(stale.ok());
+  EXPECT_FALSE(stale->active);
+}
+
+}  // namespace
+}  // namespace optimus::dispatcher
