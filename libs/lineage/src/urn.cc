@@ -43,6 +43,17 @@ std::optional<std::string> TableUrn(std::string_view parser, const TableRef& tab
     if (p.size() == 2) return absl::StrCat("maxcompute://", p[0], ".", p[1]);
     return std::nullopt;
   }
+  if (parser == "sqlite") {
+    // schema.table: the table of the database attached as `schema`.
+    if (p.size() == 2) return absl::StrCat("sqlite://", p[0], ".", p[1]);
+    return std::nullopt;
+  }
+  if (parser == "postgres") {
+    // PostgreSQL reads only its own database: database.schema.table names schema.table.
+    if (p.size() == 2) return absl::StrCat("postgresql://", p[0], ".", p[1]);
+    if (p.size() == 3) return absl::StrCat("postgresql://", p[1], ".", p[2]);
+    return std::nullopt;
+  }
   if (p.size() == 3) return absl::StrCat("bigquery://", p[0], ":", p[1], ".", p[2]);
   if (p.size() == 2 && !default_project.empty()) {
     return absl::StrCat("bigquery://", std::string(default_project), ":", p[0], ".", p[1]);

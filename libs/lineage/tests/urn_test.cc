@@ -27,6 +27,12 @@ TEST(UrnTest, MissingOrEmptyConfigIsNamed) {
 TEST(UrnTest, TableUrnsPerParser) {
   EXPECT_EQ(TableUrn("bq", TableRef{{"p", "d", "t"}}, "x"), "bigquery://p:d.t");
   EXPECT_EQ(TableUrn("bq", TableRef{{"d", "t"}}, "x"), "bigquery://x:d.t");
+  EXPECT_EQ(TableUrn("sqlite", TableRef{{"raw", "orders"}}, "x"), "sqlite://raw.orders");
+  EXPECT_EQ(TableUrn("sqlite", TableRef{{"orders"}}, "x"), std::nullopt);
+  EXPECT_EQ(TableUrn("sqlite", TableRef{{"a", "b", "c"}}, "x"), std::nullopt);
+  EXPECT_EQ(TableUrn("postgres", TableRef{{"raw", "orders"}}, ""), "postgresql://raw.orders");
+  EXPECT_EQ(TableUrn("postgres", TableRef{{"db", "raw", "orders"}}, ""), "postgresql://raw.orders");
+  EXPECT_EQ(TableUrn("postgres", TableRef{{"orders"}}, ""), std::nullopt);
   EXPECT_EQ(TableUrn("bq", TableRef{{"d", "t"}}, ""), std::nullopt);
   EXPECT_EQ(TableUrn("bq", TableRef{{"t"}}, "x"), std::nullopt);
   EXPECT_EQ(TableUrn("maxcompute", TableRef{{"p", "s", "t"}}, ""), "maxcompute://p.s.t");

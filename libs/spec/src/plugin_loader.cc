@@ -139,8 +139,9 @@ void LoadAssetParsers(YamlReader& r, const YamlNode& root, PluginSpec& spec) {
     std::string kind;
     if (!r.ToString(kv.first, "asset_parsers", kind)) continue;
     const std::string p = "asset_parsers." + kind;
-    if (kind != "bq" && kind != "maxcompute") {
-      r.Error(kv.first, p, "unknown parser " + Quote(kind) + " (want bq or maxcompute)");
+    if (kind != "bq" && kind != "maxcompute" && kind != "sqlite" && kind != "postgres") {
+      r.Error(kv.first, p,
+              "unknown parser " + Quote(kind) + " (want bq, maxcompute, sqlite or postgres)");
     }
     if (!r.ExpectList(kv.second, p)) continue;
     auto& list = spec.asset_parsers[kind];

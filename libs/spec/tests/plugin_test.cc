@@ -47,7 +47,8 @@ TEST(PluginSpecTest, Version2RequiresDefaultImageTagAndScript) {
   EXPECT_THAT(Only(d, "asset_parsers.bq[0]"), HasSubstr("exactly one of them"));
   EXPECT_THAT(Only(d, "asset_parsers.bq[1]"), HasSubstr("exactly one of them"));
   EXPECT_EQ(Only(d, "asset_parsers.pg"),
-            "p.yaml:7:3: asset_parsers.pg: unknown parser \"pg\" (want bq or maxcompute)");
+            "p.yaml:7:3: asset_parsers.pg: unknown parser \"pg\" (want bq, maxcompute, sqlite or "
+            "postgres)");
   Diagnostics d2;
   LoadPluginSpec("p.yaml", "version: 2\nname: x\n", d2);
   EXPECT_THAT(Only(d2, "plugin_versions"), HasSubstr("missing required field"));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "optimus/dispatcher/dispatcher.h"
+#include "optimus/dispatcher/replays.h"
 #include "optimus/rpc/auth.h"
 #include "optimus/rpc/http_server.h"
 
@@ -27,6 +28,12 @@ std::unique_ptr<grpc::Service> MakeExecutorService(Dispatcher& dispatcher,
 
 // The REST routes (docs/execution.md).
 void AddRestRoutes(rpc::HttpServer& http, Dispatcher& dispatcher);
+
+// Optimus's ReplayService over gRPC (gotocompany.optimus.core.v1beta1.ReplayService) and REST
+// (its grpc-gateway paths under /api/v1beta1/project/{project_name}/replay...).
+std::unique_ptr<grpc::Service> MakeReplayService(Replays& replays,
+                                                 const rpc::Authenticator* authenticator);
+void AddReplayRoutes(rpc::HttpServer& http, Replays& replays);
 
 // An executor as the API shows it, with how many executions it holds.
 core::v1::Executor ExecutorProto(const ExecutorRecord& e, int64_t running);

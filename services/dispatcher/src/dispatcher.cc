@@ -9,13 +9,12 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
-#include "optimus/dispatcher/scheduler.h"
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
+#include "optimus/dispatcher/scheduler.h"
 #include "optimus/rpc/auth.h"
 #include "optimus/telemetry/metrics.h"
 

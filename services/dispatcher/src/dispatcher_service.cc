@@ -220,6 +220,10 @@ absl::Status DispatcherService::Start(app::Context& context) {
                        .run_timeout_ms = c.DurationMs("scheduler.run_timeout"),
                        .max_attempts = dispatcher_->options().max_attempts},
       [d = dispatcher_.get()] { return d->Now(); }, &context.metrics);
+  replays_ = std::make_unique<Replays>(context.db, [d = dispatcher_.get()] { return d->Now(); });
+  services_.push_back(MakeReplayService(*replays_, context.authenticator));
+  context.grpc.AddService(services_.back().get(), "gotocompany.optimus.core.v1beta1.ReplayService");
+  AddReplayRoutes(context.http, *replays_);
 
   worker_ = std::make_unique<pipeline::ConsumerWorker>(
       context.bus, context.db,

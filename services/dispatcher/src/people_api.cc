@@ -5,6 +5,7 @@
 #include "apis.h"
 #include "google/protobuf/util/time_util.h"
 #include "optimus/core/v1/dispatch.grpc.pb.h"
+#include "optimus/integration/v1beta1/replay.grpc.pb.h"
 #include "optimus/rpc/grpc_server.h"
 #include "optimus/rpc/status.h"
 
@@ -212,6 +213,69 @@ absl::StatusOr<core::v1::ListExecutorsResponse> ExecutorsOf(Dispatcher& d) {
     *out.add_executors() = ExecutorProto(e, it == held->end() ? 0 : it->second);
   }
   return out;
+}
+
+namespace {
+
+// Optimus's ReplayService (its package, so Optimus's CLI works unchanged).
+class ReplayApi final : public replay_api::ReplayService::Service {
+ public:
+  ReplayApi(Replays& r, const rpc::Authenticator* a) : r_(r), auth_(a) {}
+
+  grpc::Status Replay(grpc::ServerContext* c, const replay_api::ReplayRequest* req,
+                      replay_api::ReplayResponse* resp) override {
+    auto who = Caller(c, auth_, Method("Replay"), req->project_name());
+    if (!who.ok()) return rpc::ToGrpcStatus(who.status());
+    auto id = r_.Create(*req, RequesterOf(*who, auth_ != nullptr));
+    if (!id.ok()) return rpc::ToGrpcStatus(id.status());
+    resp->set_id(*id);
+    return grpc::Status::OK;
+  }
+  grpc::Status ReplayDryRun(grpc::ServerContext* c, const replay_api::ReplayRequest* req,
+                            replay_api::ReplayDryRunResponse* resp) override {
+    auto who = Caller(c, auth_, Method("ReplayDryRun"), req->project_name());
+    if (!who.ok()) return rpc::ToGrpcStatus(who.status());
+    return Answer(r_.DryRun(*req), resp);
+  }
+  grpc::Status ListReplay(grpc::ServerContext* c, const replay_api::ListReplayRequest* req,
+                          replay_api::ListReplayResponse* resp) override {
+    auto who = Caller(c, auth_, Method("ListReplay"), req->project_name());
+    if (!who.ok()) return rpc::ToGrpcStatus(who.status());
+    return Answer(r_.List(req->project_name()), resp);
+  }
+  grpc::Status GetReplay(grpc::ServerContext* c, const replay_api::GetReplayRequest* req,
+                         replay_api::GetReplayResponse* resp) override {
+    auto who = Caller(c, auth_, Method("GetReplay"), req->project_name());
+    if (!who.ok()) return rpc::ToGrpcStatus(who.status());
+    return Answer(r_.Get(req->project_name(), req->replay_id()), resp);
+  }
+  grpc::Status CancelReplay(grpc::ServerContext* c, const replay_api::CancelReplayRequest* req,
+                            replay_api::CancelReplayResponse* resp) override {
+    auto who = Caller(c, auth_, Method("CancelReplay"), req->project_name());
+    if (!who.ok()) return rpc::ToGrpcStatus(who.status());
+    return Answer(r_.Cancel(req->project_name(), req->replay_id()), resp);
+  }
+  grpc::Status GetReplayDetails(grpc::ServerContext* c,
+                                const replay_api::GetReplayDetailsRequest* req,
+                                replay_api::GetReplayDetailsResponse* resp) override {
+    auto who = Caller(c, auth_, Method("GetReplayDetails"), req->project_name());
+    if (!who.ok()) return rpc::ToGrpcStatus(who.status());
+    return Answer(r_.Details(*req), resp);
+  }
+
+ private:
+  static std::string Method(const char* name) {
+    return std::string("gotocompany.optimus.core.v1beta1.ReplayService/") + name;
+  }
+  Replays& r_;
+  const rpc::Authenticator* auth_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> MakeReplayService(Replays& replays,
+                                                 const rpc::Authenticator* authenticator) {
+  return std::make_unique<ReplayApi>(replays, authenticator);
 }
 
 std::string RequesterOf(const rpc::Principal& principal, bool authenticated) {

@@ -128,4 +128,63 @@ void AddRestRoutes(rpc::HttpServer& http, Dispatcher& d) {
   });
 }
 
+void AddReplayRoutes(rpc::HttpServer& http, Replays& replays) {
+  const std::string project = "/api/v1beta1/project/{project_name}";
+  const auto body = [](const HttpRequest& request) {
+    auto parsed = rpc::ParseJsonBody<replay_api::ReplayRequest>(request.body());
+    if (parsed.ok()) parsed->set_project_name(request.PathParam("project_name"));
+    return parsed;
+  };
+  http.Post(project + "/replay", [&replays, body](const HttpRequest& request) {
+    auto req = body(request);
+    if (!req.ok()) return HttpResponse::Error(req.status());
+    auto id = replays.Create(*req, "rest");
+    if (!id.ok()) return HttpResponse::Error(id.status());
+    replay_api::ReplayResponse out;
+    out.set_id(*id);
+    return rpc::ProtoResponse(out);
+  });
+  http.Post(project + "/replay-dry-run", [&replays, body](const HttpRequest& request) {
+    auto req = body(request);
+    if (!req.ok()) return HttpResponse::Error(req.status());
+    return Reply(replays.DryRun(*req));
+  });
+  http.Get(project + "/replay", [&replays](const HttpRequest& request) {
+    return Reply(replays.List(request.PathParam("project_name")));
+  });
+  http.Get(project + "/replay/{replay_id}", [&replays](const HttpRequest& request) {
+    return Reply(replays.Get(request.PathParam("project_name"), request.PathParam("replay_id")));
+  });
+  http.Put(project + "/replay/{replay_id}/cancel", [&replays](const HttpRequest& request) {
+    return Reply(replays.Cancel(request.PathParam("project_name"), request.PathParam("replay_id")));
+  });
+  // Optimus's DAG helper asks this on every sensor poke (snake_case query names; the gateway
+  // also takes lowerCamelCase ones).
+  http.Get(project + "/replay-details", [&replays](const HttpRequest& request) {
+    replay_api::GetReplayDetailsRequest req;
+    req.set_project_name(request.PathParam("project_name"));
+    const auto either = [&](const char* snake, const char* camel) {
+      std::string v = request.Query(snake);
+      return v.empty() ? request.Query(camel) : v;
+    };
+    req.set_replay_id(either("replay_id", "replayId"));
+    req.set_status(either("status", "status"));
+    for (const char* name : {"job_names", "jobNames"}) {
+      for (const std::string& j : request.QueryAll(name)) {
+        if (!j.empty()) req.add_job_names(j);
+      }
+    }
+    const std::string at = either("scheduled_at", "scheduledAt");
+    if (!at.empty()) {
+      google::protobuf::Timestamp ts;
+      if (!google::protobuf::util::TimeUtil::FromString(at, &ts)) {
+        return HttpResponse::Error(absl::InvalidArgumentError(
+            "scheduled_at \"" + at + "\" is not an RFC 3339 time like 2024-01-01T00:00:00Z"));
+      }
+      *req.mutable_scheduled_at() = ts;
+    }
+    return Reply(replays.Details(req));
+  });
+}
+
 }  // namespace optimus::dispatcher

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "optimus/dispatcher/job_plans.h"
+#include "optimus/dispatcher/replays.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/schedule/time_util.h"
 #include "store_fixture.h"
@@ -386,6 +387,146 @@ TEST_F(SchedulerTest, OneReplicaSchedulesAndAnotherTakesOverWhenItStops) {
   auto stale = scheduler_->Tick();
   ASSERT_TRUE(stale.ok());
   EXPECT_FALSE(stale->active);
+}
+
+// a -> b -> c, daily, every run of Jan 1 to 3 done.
+class ReplayTest : public SchedulerTest {
+ protected:
+  void SetUp() override {
+    SchedulerTest::SetUp();
+    replays_ = std::make_unique<Replays>(*db_, [this] { return now_; });
+    Project("p", "native");
+    Job("p", "a", "behavior:\n  catch_up: true\n");
+    Job("p", "b", "behavior:\n  catch_up: true\n", {"p/a"});
+    Job("p", "c", "behavior:\n  catch_up: true\n", {"p/b"});
+    for (int i = 0; i < 4; ++i) {
+      Tick();
+      RunQueued();
+    }
+    Tick();
+    for (const char* j : {"p/a", "p/b", "p/c"}) {
+      for (const auto& [tick, run] : scheduler_->RunsOf(j)) {
+        ASSERT_EQ(run.state, RunStatus::kSucceeded) << j << " " << tick;
+      }
+    }
+  }
+
+  replay_api::ReplayRequest Request(const std::string& job, const std::string& start,
+                                    const std::string& end, bool downstream) {
+    replay_api::ReplayRequest r;
+    r.set_project_name("p");
+    r.set_job_name(job);
+    r.mutable_start_time()->set_seconds(Ms(start) / 1000);
+    r.mutable_end_time()->set_seconds(Ms(end) / 1000);
+    r.set_include_downstream(downstream);
+    return r;
+  }
+
+  std::unique_ptr<Replays> replays_;
+};
+
+TEST_F(ReplayTest, ReplaysRunAgainInWindowAndDependencyOrder) {
+  auto dry = replays_->DryRun(Request("b", "2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z", true));
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  std::vector<std::string> planned;
+  for (const auto& r : dry->replay_runs()) {
+    planned.push_back(r.job_name() + "@" + std::to_string(r.scheduled_at().seconds()));
+  }
+  const std::string d2 = std::to_string(Ms("2024-01-02T00:00:00Z") / 1000);
+  const std::string d3 = std::to_string(Ms("2024-01-03T00:00:00Z") / 1000);
+  EXPECT_THAT(planned, ElementsAre("b@" + d2, "c@" + d2, "b@" + d3, "c@" + d3));
+  auto id =
+      replays_->Create(Request("b", "2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z", true), "test");
+  ASSERT_TRUE(id.ok()) << id.status();
+  // One run at a time, each after the one before it succeeded.
+  std::vector<std::pair<std::string, int64_t>> order;
+  for (int i = 0; i < 6; ++i) {
+    Tick();
+    for (auto& r : RunQueued()) order.push_back(r);
+  }
+  EXPECT_THAT(order, ElementsAre(std::pair<std::string, int64_t>{"b", Ms("2024-01-02T00:00:00Z")},
+                                 std::pair<std::string, int64_t>{"c", Ms("2024-01-02T00:00:00Z")},
+                                 std::pair<std::string, int64_t>{"b", Ms("2024-01-03T00:00:00Z")},
+                                 std::pair<std::string, int64_t>{"c", Ms("2024-01-03T00:00:00Z")}));
+  auto done = replays_->Get("p", *id);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->status(), "success");
+  ASSERT_EQ(done->replay_runs_size(), 4);
+  for (const auto& r : done->replay_runs()) EXPECT_EQ(r.status(), "success");
+  EXPECT_EQ(scheduler_->RunsOf("p/b").at(Ms("2024-01-02T00:00:00Z")).generation, 2);
+  EXPECT_EQ(scheduler_->RunsOf("p/a").at(Ms("2024-01-02T00:00:00Z")).generation, 1);
+  EXPECT_EQ(Events("run_replayed").size(), 4u);
+}
+
+TEST_F(ReplayTest, ParallelReplaysStillWaitForTheirUpstreams) {
+  auto r = Request("a", "2024-01-01T00:00:00Z", "2024-01-03T00:00:00Z", true);
+  r.set_parallel(true);
+  r.set_job_config("ignore_upstream=False, extra = 1");
+  ASSERT_TRUE(replays_->Create(r, "test").ok());
+  Tick();
+  auto first = RunQueued();
+  EXPECT_EQ(first.size(), 3u);  // a's three windows at once; b and c wait for them
+  for (const auto& [name, at] : first) EXPECT_EQ(name, "a");
+  Tick();
+  EXPECT_EQ(RunQueued().size(), 3u);  // then b's
+  Tick();
+  EXPECT_EQ(RunQueued().size(), 3u);  // then c's
+}
+
+TEST_F(ReplayTest, BadReplaysAreClearErrors) {
+  const auto error = [&](const replay_api::ReplayRequest& r) {
+    return std::string(replays_->Create(r, "t").status().message());
+  };
+  EXPECT_THAT(error(Request("b", "2023-12-30T00:00:00Z", "2024-01-02T00:00:00Z", false)),
+              HasSubstr("before the start date of b (2024-01-01)"));
+  EXPECT_THAT(error(Request("gone", "2024-01-02T00:00:00Z", "2024-01-02T00:00:00Z", false)),
+              HasSubstr("no job gone in project p (never deployed, or deleted)"));
+  EXPECT_THAT(error(Request("b", "2024-01-02T00:00:00Z", "2024-02-02T00:00:00Z", false)),
+              HasSubstr("in the future"));
+  EXPECT_THAT(error(Request("b", "2024-01-02T00:00:00Z", "2024-01-01T00:00:00Z", false)),
+              HasSubstr("before it starts"));
+  EXPECT_THAT(error(Request("b", "2024-01-02T01:00:00Z", "2024-01-02T02:00:00Z", false)),
+              HasSubstr("has no run from"));
+  auto bad_config = Request("b", "2024-01-02T00:00:00Z", "2024-01-02T00:00:00Z", false);
+  bad_config.set_job_config("A=1,oops");
+  EXPECT_THAT(error(bad_config), HasSubstr("\"oops\" is not KEY=VALUE"));
+  ASSERT_TRUE(
+      replays_->Create(Request("b", "2024-01-02T00:00:00Z", "2024-01-02T00:00:00Z", false), "t")
+          .ok());
+  EXPECT_THAT(error(Request("b", "2024-01-01T00:00:00Z", "2024-01-03T00:00:00Z", false)),
+              HasSubstr("over an overlapping range is still going"));
+  Project("q", "airflow");
+  Job("q", "x", "");
+  auto airflow = Request("x", "2024-01-02T00:00:00Z", "2024-01-02T00:00:00Z", false);
+  airflow.set_project_name("q");
+  EXPECT_THAT(error(airflow), HasSubstr("scheduled by Airflow"));
+}
+
+TEST_F(ReplayTest, CancelledReplaysStopTheirRuns) {
+  auto id =
+      replays_->Create(Request("a", "2024-01-01T00:00:00Z", "2024-01-03T00:00:00Z", false), "t");
+  ASSERT_TRUE(id.ok());
+  Tick();
+  EXPECT_EQ(RunQueued(State::kSucceeded, "none").size(), 0u);  // a@Jan 1 runs, held
+  auto cancelled = replays_->Cancel("p", *id);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(cancelled->job_name(), "a");
+  Tick();  // asks the running execution to stop
+  auto e = executions_->Get("p", held_.front().id());
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(e->cancel_requested());
+  EXPECT_THAT(replays_->Cancel("p", *id).status().message(), HasSubstr("has ended already"));
+  auto details = [&] {
+    replay_api::GetReplayDetailsRequest d;
+    d.set_project_name("p");
+    d.add_job_names("a");
+    d.set_status("cancelled");
+    d.mutable_scheduled_at()->set_seconds(Ms("2024-01-02T00:00:00Z") / 1000);
+    return replays_->Details(d);
+  }();
+  ASSERT_TRUE(details.ok()) << details.status();
+  ASSERT_EQ(details->replays_size(), 1);
+  EXPECT_EQ(details->replays(0).id(), *id);
 }
 
 }  // namespace

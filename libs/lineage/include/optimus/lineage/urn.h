@@ -20,8 +20,9 @@ absl::StatusOr<std::string> RenderUrnTemplate(std::string_view urn_template,
 // The URN of a table read by a query, for the parser kind of asset_parsers ("bq" or
 // "maxcompute"). BigQuery: project.dataset.table -> "bigquery://project:dataset.table";
 // dataset.table takes `default_project` (the job's PROJECT config). MaxCompute:
-// "maxcompute://project.schema.table" (two parts: project.table). nullopt when the path has
-// too few parts to name a table.
+// "maxcompute://project.schema.table" (two parts: project.table). SQLite (sqlite2sqlite):
+// schema.table -> "sqlite://schema.table". PostgreSQL (pg2pg): [database.]schema.table ->
+// "postgresql://schema.table". nullopt when the path has too few parts to name a table.
 std::optional<std::string> TableUrn(std::string_view parser, const TableRef& table,
                                     std::string_view default_project);
 

@@ -13,6 +13,7 @@
 
 #include "optimus/app/component.h"
 #include "optimus/dispatcher/dispatcher.h"
+#include "optimus/dispatcher/replays.h"
 #include "optimus/dispatcher/scheduler.h"
 
 namespace optimus::pipeline {
@@ -40,12 +41,14 @@ class DispatcherService : public app::Component {
 
   Dispatcher* dispatcher() { return dispatcher_.get(); }
   Scheduler* scheduler() { return scheduler_.get(); }
+  Replays* replays() { return replays_.get(); }
 
  private:
   std::unique_ptr<Dispatcher> dispatcher_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<pipeline::ConsumerWorker> worker_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<Replays> replays_;
   std::jthread reaper_;
   std::jthread listener_;
   std::jthread ticker_;
