@@ -28,6 +28,7 @@
 #include "plugin_validate_command.h"
 #include "project_command.h"
 #include "render_command.h"
+#include "replay_command.h"
 #include "run_input_command.h"
 #include "secret_command.h"
 #include "token_command.h"
@@ -51,6 +52,8 @@ constexpr char kUsage[] =
     "  job render    a job's Airflow DAG, compiled locally with its upstream sensors\n"
     "  job run-input a run's input from the server, written to in/ (what task pods run)\n"
     "  job execute   run a deployed job now on an executor (-f: follow its output)\n"
+    "  job runs      the native scheduler's runs of the project's jobs (a timeline)\n"
+    "  replay create|status|list|cancel     run past windows of a native job again\n"
     "  execution list|describe|cancel|logs  runs of jobs and catalog tasks on executors\n"
     "  task create|list|describe|execute    catalog tasks anyone may run with arguments\n"
     "  executor list|token|revoke           executors and their registration tokens\n"
@@ -159,6 +162,12 @@ int main(int argc, char** argv) {
   }
   if (command == "execution") {
     return optimus::cli::RunExecutionCommand(argc - 1, argv + 1, std::cout, std::cerr);
+  }
+  if (command == "replay") {
+    return optimus::cli::RunReplayCommand(argc - 1, argv + 1, std::cout, std::cerr);
+  }
+  if (command == "job" && argc >= 3 && std::strcmp(argv[2], "runs") == 0) {
+    return optimus::cli::RunJobRunsCommand(argc - 2, argv + 2, std::cout, std::cerr);
   }
   if (command == "task")
     return optimus::cli::RunTaskCommand(argc - 1, argv + 1, std::cout, std::cerr);

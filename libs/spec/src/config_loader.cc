@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "checks.h"
 #include "optimus/spec/loaders.h"
 #include "optimus/spec/validate.h"
@@ -129,7 +130,16 @@ std::optional<ClientConfig> LoadClientConfig(const std::string& path, const std:
     error("project.config.storage_path",
           "missing required field (where compiled DAGs go, e.g. gs://bucket/prefix)");
   }
-  if (!HasKey(c.project_config, "SCHEDULER_HOST")) {
+  // `scheduler: native` projects are run by the server itself and need no Airflow.
+  std::string scheduler;
+  for (const auto& [key, value] : c.project_config) {
+    if (absl::AsciiStrToUpper(key) == "SCHEDULER") scheduler = absl::AsciiStrToLower(value);
+  }
+  if (!scheduler.empty() && scheduler != "airflow" && scheduler != "native") {
+    error("project.config.scheduler",
+          "invalid value " + Quote(scheduler) + " (want airflow or native)");
+  }
+  if (scheduler != "native" && !HasKey(c.project_config, "SCHEDULER_HOST")) {
     error("project.config.scheduler_host", "missing required field (the Airflow webserver URL)");
   }
   std::map<std::string, size_t> seen;

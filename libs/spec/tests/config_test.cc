@@ -31,6 +31,24 @@ TEST(ClientConfigTest, LoadsTheSample) {
   EXPECT_EQ(c->namespaces[0].datastores[0].type, "bigquery");
 }
 
+TEST(ClientConfigTest, NativeProjectsNeedNoAirflowHost) {
+  const auto load = [](const std::string& scheduler) {
+    Diagnostics d;
+    LoadClientConfig("optimus.yaml",
+                     "version: 1\nhost: localhost:9100\nproject:\n  name: p\n  config:\n"
+                     "    storage_path: file:///tmp/dags\n    scheduler: " +
+                         scheduler + "\n",
+                     d);
+    return d;
+  };
+  EXPECT_EQ(load("native").ErrorCount(), 0);
+  Diagnostics airflow = load("airflow");
+  EXPECT_THAT(Only(airflow, "project.config.scheduler_host"), HasSubstr("missing required field"));
+  Diagnostics bad = load("cron");
+  EXPECT_THAT(Only(bad, "project.config.scheduler"),
+              HasSubstr("invalid value \"cron\" (want airflow or native)"));
+}
+
 TEST(ClientConfigTest, ReportsEveryProblem) {
   Diagnostics d;
   auto c = LoadClientConfig("optimus.yaml",

@@ -5,6 +5,7 @@
 #include "apis.h"
 #include "google/protobuf/util/time_util.h"
 #include "optimus/core/v1/dispatch.grpc.pb.h"
+#include "optimus/dispatcher/scheduler.h"
 #include "optimus/integration/v1beta1/replay.grpc.pb.h"
 #include "optimus/rpc/grpc_server.h"
 #include "optimus/rpc/status.h"
@@ -38,6 +39,14 @@ class ExecutionApi final : public core::v1::ExecutionService::Service {
  public:
   ExecutionApi(Dispatcher& d, const rpc::Authenticator* a) : d_(d), auth_(a) {}
 
+  grpc::Status ListScheduledRuns(grpc::ServerContext* c,
+                                 const core::v1::ListScheduledRunsRequest* req,
+                                 core::v1::ListScheduledRunsResponse* resp) override {
+    auto who =
+        Caller(c, auth_, "optimus.core.v1.ExecutionService/ListScheduledRuns", req->project_name());
+    if (!who.ok()) return rpc::ToGrpcStatus(who.status());
+    return Answer(dispatcher::ListScheduledRuns(d_.db(), *req), resp);
+  }
   grpc::Status ExecuteJob(grpc::ServerContext* c, const core::v1::ExecuteJobRequest* req,
                           core::v1::Execution* resp) override {
     auto who = Caller(c, auth_, "optimus.core.v1.ExecutionService/ExecuteJob", req->project_name());

@@ -3,6 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "apis.h"
 #include "google/protobuf/util/time_util.h"
+#include "optimus/dispatcher/scheduler.h"
 #include "optimus/rpc/proto_json.h"
 
 namespace optimus::dispatcher {
@@ -52,6 +53,16 @@ void AddRestRoutes(rpc::HttpServer& http, Dispatcher& d) {
     core::v1::ListExecutionsResponse out;
     for (auto& e : *list) *out.add_executions() = std::move(e);
     return rpc::ProtoResponse(out);
+  });
+  http.Get(project + "/scheduled-runs", [&d](const HttpRequest& request) {
+    auto limit = IntQuery(request, "limit");
+    if (!limit.ok()) return HttpResponse::Error(limit.status());
+    core::v1::ListScheduledRunsRequest req;
+    req.set_project_name(request.PathParam("project_name"));
+    req.set_job_name(request.Query("job_name"));
+    req.set_state(request.Query("state"));
+    req.set_limit(static_cast<int32_t>(*limit));
+    return Reply(ListScheduledRuns(d.db(), req));
   });
   http.Get(project + "/executions/{id}", [&d](const HttpRequest& request) {
     return Reply(d.executions().Get(request.PathParam("project_name"), request.PathParam("id")));

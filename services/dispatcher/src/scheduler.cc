@@ -315,6 +315,50 @@ absl::Status Scheduler::ApplyJobRun(store::Transaction& tx, const bus::Message& 
       .status();
 }
 
+absl::StatusOr<core::v1::ListScheduledRunsResponse> ListScheduledRuns(
+    store::Database& db, const core::v1::ListScheduledRunsRequest& request) {
+  if (request.project_name().empty()) {
+    return absl::InvalidArgumentError("listing scheduled runs needs project_name");
+  }
+  if (!request.state().empty() && !ParseRunStatus(request.state())) {
+    return absl::InvalidArgumentError("state \"" + request.state() +
+                                      "\" is not waiting, running, retry_wait, succeeded, "
+                                      "failed or cancelled");
+  }
+  const int64_t limit = request.limit() <= 0 ? 100 : std::min(request.limit(), 10000);
+  std::string sql =
+      "SELECT job_key, scheduled_at, state, try_number, generation, execution_id, message, "
+      "replay_id, updated_ms FROM sched_runs WHERE project = $1";
+  std::vector<store::Value> params{request.project_name()};
+  if (!request.job_name().empty()) {
+    params.push_back(pipeline::JobKey(request.project_name(), request.job_name()));
+    absl::StrAppend(&sql, " AND job_key = $", params.size());
+  }
+  if (!request.state().empty()) {
+    params.push_back(request.state());
+    absl::StrAppend(&sql, " AND state = $", params.size());
+  }
+  params.push_back(limit);
+  absl::StrAppend(&sql, " ORDER BY scheduled_at DESC, job_key LIMIT $", params.size());
+  auto rows = db.Execute(sql, params);
+  if (!rows.ok()) return rows.status();
+  core::v1::ListScheduledRunsResponse out;
+  for (const store::Row& row : rows->rows) {
+    auto* run = out.add_runs();
+    run->set_project(request.project_name());
+    run->set_job(row.Text(0).substr(row.Text(0).find('/') + 1));
+    *run->mutable_scheduled_at() = Ts(row.Int(1));
+    run->set_state(row.Text(2));
+    run->set_try_number(static_cast<int32_t>(row.Int(3)));
+    run->set_generation(static_cast<int32_t>(row.Int(4)));
+    run->set_execution_id(row.Text(5));
+    run->set_message(row.Text(6));
+    run->set_replay_id(row.Text(7));
+    *run->mutable_updated_at() = Ts(row.Int(8));
+  }
+  return out;
+}
+
 // ---- the scheduler ----
 
 Scheduler::Scheduler(store::Database& db, const store::Outbox& outbox, ExecutionStore& executions,

@@ -119,6 +119,16 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     // The compiler picks the DAG template by this; a value it cannot use would leave every DAG
     // of the project as it was, silently.
     for (const auto& [key, value] : req->config()) {
+      // The native scheduler runs `scheduler: native` projects; Airflow runs the others.
+      if (absl::AsciiStrToUpper(key) == "SCHEDULER") {
+        const std::string mode = absl::AsciiStrToLower(value);
+        if (!mode.empty() && mode != "airflow" && mode != "native") {
+          return grpc::Status(
+              grpc::StatusCode::INVALID_ARGUMENT,
+              "project config scheduler \"" + value + "\" is not airflow or native");
+        }
+        continue;
+      }
       if (absl::AsciiStrToUpper(key) != "SCHEDULER_VERSION" || value.empty()) continue;
       if (!(value == "2" || value == "3" || absl::StartsWith(value, "2.") ||
             absl::StartsWith(value, "3."))) {

@@ -70,6 +70,7 @@ class Dispatcher {
 
   const DispatcherOptions& options() const { return options_; }
   int64_t Now() const { return options_.now_ms(); }
+  store::Database& db() { return db_; }
   ExecutionStore& executions() { return executions_; }
   ExecutorRegistry& executors() { return executors_; }
   Catalog& catalog() { return catalog_; }

@@ -74,6 +74,10 @@ struct ScheduledRun {
   std::optional<std::vector<std::pair<std::string, int64_t>>> needs;
 };
 
+// The runs of a project's native jobs as the store holds them, newest first.
+absl::StatusOr<core::v1::ListScheduledRunsResponse> ListScheduledRuns(
+    store::Database& db, const core::v1::ListScheduledRunsRequest& request);
+
 class Scheduler {
  public:
   Scheduler(store::Database& db, const store::Outbox& outbox, ExecutionStore& executions,
