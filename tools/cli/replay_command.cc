@@ -91,7 +91,7 @@ constexpr char kReplayHelp[] =
     "      --with-downstream      also run again the downstream jobs' runs that read them,\n"
     "                             after the runs they read\n"
     "      --dry-run              only list the runs it would make\n"
-    "  -d, --description TEXT     why\n"
+    "      --description TEXT     why (-d is the project directory, as in every command)\n"
     "      --job-config K=V,K2=V2 extra config for the replayed runs (IGNORE_UPSTREAM=True\n"
     "                             skips the upstream check)\n"
     "  -n, --namespace-name NS    the job's namespace (checked when given)\n"
@@ -119,7 +119,7 @@ int RunReplayCommand(int argc, char** argv, std::ostream& out, std::ostream& err
   flags.Bool("with-downstream", 0, &downstream);
   flags.Bool("dry-run", 0, &dry_run);
   flags.Bool("wait", 'w', &wait);
-  flags.String("description", 'd', &description);
+  flags.String("description", 0, &description);
   flags.String("job-config", 0, &job_config);
   flags.String("namespace-name", 'n', &namespace_name);
   flags.String("output", 'o', &output);

@@ -157,6 +157,8 @@ absl::Status Executor::Run(std::stop_token stop) {
     return absl::FailedPreconditionError("cannot create the work directory " + options_.work_root +
                                          ": " + ec.message());
   }
+  // Steps run in their own directories: JOB_DIR must not depend on the executor's.
+  options_.work_root = fs::absolute(options_.work_root, ec).lexically_normal().string();
   std::jthread heartbeat([this](std::stop_token s) { HeartbeatLoop(s); });
   std::stop_callback wake(stop, [this] {
     std::lock_guard lock(mu_);
