@@ -8,6 +8,11 @@
 // no std distributions), and `manifest.json` lists what each job must resolve to.
 //
 //   gen-project --out DIR [--jobs 1000] [--namespaces N] [--seed 1] [--project sample-project]
+//               [--native START_DATE]
+//
+// --native makes a project the server runs by itself (`scheduler: native`): every job starts on
+// START_DATE (YYYY-MM-DD) and catches up from there, and no job waits on what a test cannot
+// provide (an http endpoint, another project). The random choices are the same otherwise.
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +25,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/civil_time.h"
 
 namespace {
 
@@ -56,6 +62,7 @@ struct Options {
   uint64_t seed = 1;
   std::string project = "sample-project";
   int64_t layers = 8;
+  std::string native_start;  // "": an Airflow project
 };
 
 struct Job {
@@ -159,8 +166,9 @@ std::string JobYaml(Rng& rng, const Options& o, const Job& job) {
                                "\nowner: ", job.group, "@example.com\n");
   if (rng.Chance(70))
     absl::StrAppend(&y, "description: builds ", job.table, " from ", job.reads.size(), " tables\n");
-  absl::StrAppend(&y, "schedule:\n  start_date: \"2024-0", rng.Between(1, 9), "-1",
-                  rng.Between(0, 9), "\"\n");
+  const std::string start = absl::StrCat("2024-0", rng.Between(1, 9), "-1", rng.Between(0, 9));
+  absl::StrAppend(&y, "schedule:\n  start_date: \"",
+                  o.native_start.empty() ? start : o.native_start, "\"\n");
   if (rng.Chance(60)) absl::StrAppend(&y, "  interval: \"", rng.Pick(kCrons), "\"\n");
   if (rng.Chance(40)) {
     absl::StrAppend(&y, "behavior:\n  depends_on_past: ", rng.Chance(30) ? "true" : "false", "\n");
@@ -188,10 +196,15 @@ std::string JobYaml(Rng& rng, const Options& o, const Job& job) {
     absl::StrAppend(&y, "hooks:\n- name: predator\n  config:\n    BQ_TABLE: \"{{.TASK__TABLE}}\"\n",
                     "    FILTER: '__PARTITION__ >= date(\"{{ .DSTART | Date }}\")'\n");
   }
-  if (!job.static_deps.empty() || job.http_dep) {
+  const bool http = job.http_dep && o.native_start.empty();
+  std::vector<std::string> deps;
+  for (const auto& d : job.static_deps) {
+    if (o.native_start.empty() || d.find('/') == std::string::npos) deps.push_back(d);
+  }
+  if (!deps.empty() || http) {
     absl::StrAppend(&y, "dependencies:\n");
-    for (const auto& d : job.static_deps) absl::StrAppend(&y, "- job: ", d, "\n");
-    if (job.http_dep) {
+    for (const auto& d : deps) absl::StrAppend(&y, "- job: ", d, "\n");
+    if (http) {
       absl::StrAppend(
           &y, "- http:\n    name: vendor_ready\n    url: https://vendor.example.com/ready\n",
           "    params:\n      date: \"{{ ds }}\"\n");
@@ -252,6 +265,7 @@ int main(int argc, char** argv) {
     if (i + 1 >= argc) return Usage(("missing value for " + flag).c_str());
     const std::string value = argv[++i];
     bool ok = true;
+    absl::CivilDay day;
     if (flag == "--out")
       o.out = value;
     else if (flag == "--jobs")
@@ -262,6 +276,8 @@ int main(int argc, char** argv) {
       ok = absl::SimpleAtoi(value, &o.seed);
     else if (flag == "--project")
       o.project = value;
+    else if (flag == "--native")
+      o.native_start = value, ok = absl::ParseCivilTime(value, &day);
     else if (flag == "--layers")
       ok = absl::SimpleAtoi(value, &o.layers) && o.layers > 0;
     else
@@ -319,6 +335,7 @@ int main(int argc, char** argv) {
       "version: 1\nlog:\n  level: info\nhost: localhost:9100\nproject:\n  name: ", o.project,
       "\n  preset_path: ./preset.yaml\n  config:\n    storage_path: file:///tmp/optimus-dags\n",
       "    scheduler_host: http://localhost:8081\n    scheduler_version: 2.10.0\n",
+      o.native_start.empty() ? "" : "    scheduler: native\n",
       "  variables:\n    environment: integration\n    execution_project: ", o.project,
       "\nnamespaces:\n");
   for (int64_t n = 1; n <= o.namespaces; ++n) {
@@ -335,6 +352,7 @@ int main(int argc, char** argv) {
   for (int64_t n = 1; n <= o.namespaces; ++n) {
     Write(o.out / absl::StrCat("ns", n) / "jobs" / "this.yaml",
           absl::StrCat("version: 3\nschedule:\n  interval: \"0 2 * * *\"\nbehavior:\n",
+                       o.native_start.empty() ? "" : "  catch_up: true\n",
                        "  retry:\n    count: 2\n    delay: 5m\n  notify:\n  - on: failure\n",
                        "    channels: [\"slack://#ns", n, "-alerts\"]\ntask:\n  name: bq2bq\n",
                        "  config:\n    BQ_SERVICE_ACCOUNT: \"{{.secret.BQ_SERVICE_ACCOUNT}}\"\n",
@@ -357,7 +375,11 @@ int main(int argc, char** argv) {
     std::vector<std::string> upstreams, unresolved, external;
     for (const auto& t : job.reads) (by_name.count(t) ? upstreams : unresolved).push_back(t);
     for (const auto& d : job.static_deps) {
-      (d.find('/') == std::string::npos ? upstreams : external).push_back(d);
+      if (d.find('/') == std::string::npos) {
+        upstreams.push_back(d);
+      } else if (o.native_start.empty()) {
+        external.push_back(d);
+      }
     }
     absl::StrAppend(
         &manifest, job.index == 0 ? "" : ",\n", "    {\"name\": ", JsonString(job.name),
