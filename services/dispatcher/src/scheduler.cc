@@ -29,6 +29,10 @@ namespace optimus::dispatcher {
 namespace {
 
 constexpr char kOpenStates[] = "('waiting', 'running', 'retry_wait')";
+// Work one pass does at most, so that a pass stays short when thousands of runs come due at
+// once; the next pass (a tick interval later) goes on.
+constexpr int kMaxCreatedPerPass = 2500;
+constexpr int kMaxQueuedPerPass = 2000;
 
 google::protobuf::Timestamp Ts(int64_t ms) {
   google::protobuf::Timestamp t;
@@ -70,8 +74,21 @@ std::string_view OptimusRunState(RunStatus s) {
 
 // ---- the jobs the active instance knows ----
 
+// What makes two jobs' upstream ticks equal: the window, and the upstream's schedule.
+std::string WindowKey(const schedule::WindowSpec& w) {
+  return absl::StrCat(w.version, "|", w.size, "|", w.shift_by, "|", w.offset, "|", w.truncate_to,
+                      "|", w.location, "|", w.preset);
+}
+
+std::string TimelineKey(const JobTimeline& t) {
+  return absl::StrCat(t.cron.spec(), "|", absl::ToUnixMillis(t.start), "|",
+                      t.end ? absl::ToUnixMillis(*t.end) : -1);
+}
+
 struct Scheduler::Job {
   std::string key;
+  std::string window_key;    // WindowKey of its window
+  std::string timeline_key;  // TimelineKey of its schedule
   int64_t spec_version = 0;
   NativeJob spec;
   NewExecution plan;
@@ -477,6 +494,7 @@ absl::Status Scheduler::Reload(store::Transaction& tx, int64_t now) {
   }
   if (absl::Status s = LoadPlans(tx); !s.ok()) return s;
   plans_generation_ = generation;
+  upstream_ticks_.clear();
   // Runs of jobs this instance has not loaded yet: all of them after a takeover, the newly
   // native ones after a plan change.
   std::vector<store::Value> keys;
@@ -597,6 +615,8 @@ absl::Status Scheduler::LoadPlans(store::Transaction& tx) {
     }
     job->spec_version = row.Int(2);
     job->spec = *std::move(native);
+    job->window_key = WindowKey(job->spec.window);
+    job->timeline_key = TimelineKey(job->spec.timeline);
     job->next_due.reset();
     job->plan_error = row.Text(5);
     if (job->plan_error.empty()) {
@@ -741,34 +761,55 @@ absl::Status Scheduler::CollectFinished(store::Transaction& tx, int64_t now, Tic
   return absl::OkStatus();
 }
 
+int64_t Scheduler::TickAfter(const Job& job, int64_t after) {
+  // Jobs share schedules: each (schedule, instant) is computed once.
+  const std::string key = absl::StrCat(job.timeline_key, "#", after);
+  if (auto it = tick_after_.find(key); it != tick_after_.end()) return it->second;
+  auto next = job.spec.timeline.TickAfter(absl::FromUnixMillis(after));
+  if (tick_after_.size() > 100000) tick_after_.clear();
+  return tick_after_[key] = next ? absl::ToUnixMillis(*next) : INT64_MAX;
+}
+
 void Scheduler::CreateDueRuns(int64_t now, TickStats& stats) {
   for (auto& [key, job_ptr] : jobs_) {
     Job& job = *job_ptr;
     if (!job.next_due) {
-      auto next = job.last_tick
-                      ? job.spec.timeline.TickAfter(absl::FromUnixMillis(*job.last_tick))
-                      : job.spec.timeline.TickAfter(job.spec.timeline.start - absl::Seconds(1));
-      job.next_due = next ? absl::ToUnixMillis(*next) : INT64_MAX;
+      job.next_due = TickAfter(
+          job, job.last_tick ? *job.last_tick : absl::ToUnixMillis(job.spec.timeline.start) - 1);
     }
     if (*job.next_due > now) continue;
-    std::optional<absl::Time> last;
-    if (job.last_tick) last = absl::FromUnixMillis(*job.last_tick);
-    DueTicks due = TicksDue(job.spec.timeline, last, absl::FromUnixMillis(now), job.spec.catch_up,
-                            options_.catch_up_limit);
-    if (due.skipped > 0) {
-      LOG_INFO("catch-up bounded: older ticks left without runs (replay them if needed)",
-               {{"job", key}, {"skipped", due.skipped}});
+    // A pass makes a bounded number of runs; the next pass goes on where it stopped.
+    if (stats.created >= kMaxCreatedPerPass) {
+      recheck_ = true;
+      continue;
     }
-    for (absl::Time t : due.ticks) {
-      const int64_t tick = absl::ToUnixMillis(t);
+    // Usually one tick or a few are due: walk them with the cached schedule; long gaps (a
+    // server that was down for long) take the bounded walk back from now.
+    std::vector<int64_t> ticks;
+    for (int64_t t = *job.next_due; t <= now && ticks.size() <= options_.catch_up_limit;
+         t = TickAfter(job, t)) {
+      ticks.push_back(t);
+    }
+    if (ticks.size() > options_.catch_up_limit || (!job.spec.catch_up && ticks.size() > 1)) {
+      std::optional<absl::Time> last;
+      if (job.last_tick) last = absl::FromUnixMillis(*job.last_tick);
+      DueTicks due = TicksDue(job.spec.timeline, last, absl::FromUnixMillis(now), job.spec.catch_up,
+                              options_.catch_up_limit);
+      if (due.skipped > 0) {
+        LOG_INFO("catch-up bounded: older ticks left without runs (replay them if needed)",
+                 {{"job", key}, {"skipped", due.skipped}});
+      }
+      ticks.clear();
+      for (absl::Time t : due.ticks) ticks.push_back(absl::ToUnixMillis(t));
+    }
+    for (int64_t tick : ticks) {
       auto [it, fresh] = job.runs.try_emplace(tick);
       job.last_tick = std::max(job.last_tick.value_or(tick), tick);
       if (!fresh) continue;  // a replay made it already
       ScheduledRun& run = it->second;
       run.waiting_since_ms = now;
       waiting_.insert({key, tick});
-      MarkDirty(key, tick);
-      Event(job, tick, run, "run_scheduled", now);
+      MarkDirty(key, tick);  // no event: a run becomes visible when its execution is queued
       ++stats.created;
       recheck_ = true;
     }
@@ -838,19 +879,31 @@ bool Scheduler::Ready(Job& job, int64_t tick, ScheduledRun& run, int64_t now, st
       }
       for (const std::string& up : job.spec.upstreams) {
         const JobTimeline* timeline = nullptr;
+        std::string timeline_key;
         if (auto j = jobs_.find(up); j != jobs_.end()) {
           timeline = &j->second->spec.timeline;
+          timeline_key = j->second->timeline_key;
         } else if (auto f = foreign_.find(up); f != foreign_.end()) {
           timeline = &f->second;
+          timeline_key = TimelineKey(f->second);
         }
         if (timeline == nullptr) continue;  // unscheduled or gone: nothing to wait for
-        auto ticks = UpstreamTicks(job.spec, at, *timeline);
-        if (!ticks.ok()) {
-          *why = std::string(ticks.status().message());
-          run.needs.reset();
-          return false;
+        // Many jobs share a window and an upstream schedule: the ticks are computed once.
+        const std::string memo_key = absl::StrCat(job.window_key, "#", timeline_key, "#", tick);
+        auto memo = upstream_ticks_.find(memo_key);
+        if (memo == upstream_ticks_.end()) {
+          auto ticks = UpstreamTicks(job.spec, at, *timeline);
+          if (!ticks.ok()) {
+            *why = std::string(ticks.status().message());
+            run.needs.reset();
+            return false;
+          }
+          if (upstream_ticks_.size() > 100000) upstream_ticks_.clear();
+          std::vector<int64_t> ms;
+          for (absl::Time t : *ticks) ms.push_back(absl::ToUnixMillis(t));
+          memo = upstream_ticks_.emplace(memo_key, std::move(ms)).first;
         }
-        for (absl::Time t : *ticks) run.needs->push_back({up, absl::ToUnixMillis(t)});
+        for (int64_t t : memo->second) run.needs->push_back({up, t});
       }
     }
   }
@@ -938,6 +991,10 @@ absl::Status Scheduler::QueueReady(store::Transaction& tx, int64_t now, TickStat
     if (auto slots = options_.pool_slots.find(job.plan.pool);
         slots != options_.pool_slots.end() && pool_active_[job.plan.pool] >= slots->second) {
       continue;
+    }
+    if (stats.queued >= kMaxQueuedPerPass) {
+      recheck_ = true;  // the rest next pass
+      break;
     }
     if (absl::Status s = Queue(tx, job, tick, run, now); !s.ok()) return s;
     ++stats.queued;

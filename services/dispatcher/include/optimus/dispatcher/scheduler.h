@@ -138,6 +138,8 @@ class Scheduler {
   void Event(const Job& job, int64_t tick, const ScheduledRun& run, const std::string& type,
              int64_t now);
   void MarkDirty(const std::string& job_key, int64_t tick);
+  // The first tick of `job` after `after` (ms; INT64_MAX: none), memoised by schedule.
+  int64_t TickAfter(const Job& job, int64_t after);
 
   store::Database& db_;
   const store::Outbox& outbox_;
@@ -158,6 +160,9 @@ class Scheduler {
   std::set<std::pair<std::string, int64_t>> waiting_;  // runs in waiting or retry_wait
   std::unordered_map<std::string, std::pair<std::string, int64_t>> in_flight_;  // execution id
   std::map<std::string, int32_t> pool_active_;
+  // UpstreamTicks by window, upstream schedule and tick (see Ready()).
+  std::unordered_map<std::string, std::vector<int64_t>> upstream_ticks_;
+  std::unordered_map<std::string, int64_t> tick_after_;
   std::map<std::string, std::unique_ptr<Replay>> replays_;  // active replays by id
   std::set<std::pair<std::string, int64_t>> dirty_;         // runs to write
   std::vector<bus::OutgoingMessage> events_;                // events to enqueue
