@@ -142,7 +142,14 @@ plugin_versions:
 class SchedulerTest : public ::testing::Test {
  protected:
   void SetUp() override {
+#ifdef OPTIMUS_SCHEDULER_TEST_ON_POSTGRES
+    // The same cases on PostgreSQL (dispatcher_pgtest), each in a schema of its own.
+    OPTIMUS_REQUIRE_INFRA("OPTIMUS_TEST_PG_URI");
+    db_ = OpenDispatcherDb(testing::InfraEnv("OPTIMUS_TEST_PG_URI"),
+                           "sched_" + testing::UniqueSuffix());
+#else
     db_ = OpenDispatcherDb("sqlite:" + dir_.File("d.db"), "dispatcher");
+#endif
     ASSERT_NE(db_, nullptr);
     executions_ = std::make_unique<ExecutionStore>(*db_, outbox_, 60'000);
     scheduler_ = MakeScheduler("one");
