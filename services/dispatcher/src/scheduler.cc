@@ -583,6 +583,7 @@ absl::Status Scheduler::LoadPlans(store::Transaction& tx) {
   };
   std::unordered_map<std::string, std::unique_ptr<Job>> next;
   std::unordered_map<std::string, JobTimeline> all;
+  unscheduled_.clear();
   std::set<std::string> upstream_keys;
   for (const store::Row& row : rows->rows) {
     const std::string& key = row.Text(0);
@@ -593,7 +594,11 @@ absl::Status Scheduler::LoadPlans(store::Transaction& tx) {
     auto spec = spec::LoadStoredJobSpec(key + "/job.yaml", row.Text(3), diagnostics);
     if (spec == nullptr) continue;
     auto timeline = TimelineOf(*spec);
-    if (timeline.ok()) all.emplace(key, *timeline);
+    if (timeline.ok()) {
+      all.emplace(key, *timeline);
+    } else {
+      unscheduled_.insert(key);
+    }
     auto p = projects.find(project);
     if (p == projects.end() || p->second.first != "native") continue;
     if (!timeline.ok()) continue;  // unscheduled: runs only when asked
@@ -887,7 +892,13 @@ bool Scheduler::Ready(Job& job, int64_t tick, ScheduledRun& run, int64_t now, st
           timeline = &f->second;
           timeline_key = TimelineKey(f->second);
         }
-        if (timeline == nullptr) continue;  // unscheduled or gone: nothing to wait for
+        if (timeline == nullptr) {
+          if (unscheduled_.count(up) != 0) continue;  // runs only when asked: nothing to wait for
+          // Not known here yet (its resolution is still on its way): wait, and look again.
+          *why = "waiting for upstream " + up + ", which this scheduler does not know yet";
+          run.needs.reset();
+          return false;
+        }
         // Many jobs share a window and an upstream schedule: the ticks are computed once.
         const std::string memo_key = absl::StrCat(job.window_key, "#", timeline_key, "#", tick);
         auto memo = upstream_ticks_.find(memo_key);

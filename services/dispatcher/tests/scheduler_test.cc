@@ -282,6 +282,24 @@ TEST_F(SchedulerTest, RunsStartOnlyAfterTheirUpstreamsSucceeded) {
   EXPECT_EQ(next.queued, 1);
 }
 
+TEST_F(SchedulerTest, AnUpstreamNotKnownYetIsWaitedFor) {
+  // In a deploy, a job's resolution can arrive before its upstream's (other partitions).
+  Project("p", "native");
+  Job("p", "b", "", {"p/a"});
+  TickStats first = Tick();
+  EXPECT_EQ(first.created, 1);
+  EXPECT_EQ(first.queued, 0);
+  EXPECT_THAT(scheduler_->RunsOf("p/b").begin()->second.message,
+              HasSubstr("waiting for upstream p/a, which this scheduler does not know yet"));
+  Job("p", "a", "");
+  EXPECT_EQ(Tick().queued, 1);  // a's run; b still waits for it
+  auto ran = RunQueued();
+  ASSERT_EQ(ran.size(), 1u);
+  EXPECT_EQ(ran[0].first, "a");
+  EXPECT_EQ(Tick().queued, 1);
+  EXPECT_EQ(RunQueued()[0].first, "b");
+}
+
 TEST_F(SchedulerTest, AirflowProjectsAreLeftToAirflow) {
   Project("p", "airflow");
   Job("p", "a", "behavior:\n  catch_up: true\n");

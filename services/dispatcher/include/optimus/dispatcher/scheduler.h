@@ -156,6 +156,7 @@ class Scheduler {
   int64_t external_seen_ = 0;
   std::unordered_map<std::string, std::unique_ptr<Job>> jobs_;  // native jobs by job key
   std::unordered_map<std::string, JobTimeline> foreign_;        // other jobs that are upstreams
+  std::set<std::string> unscheduled_;  // deployed jobs without a schedule: nothing to wait for
   std::unordered_map<std::string, std::map<int64_t, RunStatus>> external_;  // their runs
   std::set<std::pair<std::string, int64_t>> waiting_;  // runs in waiting or retry_wait
   std::unordered_map<std::string, std::pair<std::string, int64_t>> in_flight_;  // execution id
