@@ -128,6 +128,13 @@ config::Schema DispatcherService::ConfigSchema() const {
                              "on it.",
               .min = 100,
               .max = 86400000});
+  schema.Add({.name = "scheduler.history",
+              .type = Type::kDuration,
+              .default_value = "72h",
+              .description = "Runs the active scheduler keeps in memory (older ones are read from "
+                             "the database when a gate needs them).",
+              .min = 3600000,
+              .max = 400 * 86400000LL});
   schema.Add({.name = "scheduler.run_timeout",
               .type = Type::kDuration,
               .default_value = "0",
@@ -218,7 +225,8 @@ absl::Status DispatcherService::Start(app::Context& context) {
                        .sensor_timeout_ms = c.DurationMs("scheduler.sensor_timeout"),
                        .http_poke_ms = c.DurationMs("scheduler.http_poke_interval"),
                        .run_timeout_ms = c.DurationMs("scheduler.run_timeout"),
-                       .max_attempts = dispatcher_->options().max_attempts},
+                       .max_attempts = dispatcher_->options().max_attempts,
+                       .history_ms = c.DurationMs("scheduler.history")},
       [d = dispatcher_.get()] { return d->Now(); }, &context.metrics);
   replays_ = std::make_unique<Replays>(context.db, [d = dispatcher_.get()] { return d->Now(); });
   services_.push_back(MakeReplayService(*replays_, context.authenticator));

@@ -438,6 +438,7 @@ absl::StatusOr<TickStats> Scheduler::Tick() {
     CreateDueRuns(now, stats);
     if (absl::Status r = QueueReady(tx, now, stats); !r.ok()) return r;
     CheckSlas(now, stats);
+    Trim(now);
     return Flush(tx, now);
   });
   tx_ = nullptr;
@@ -1033,6 +1034,21 @@ void Scheduler::CheckSlas(int64_t now, TickStats& stats) {
   for (const auto& [id, run] : in_flight_) check(run.first, run.second);
 }
 
+void Scheduler::Trim(int64_t now) {
+  if (now - last_trim_ms_ < 60'000) return;
+  last_trim_ms_ = now;
+  for (auto& [key, job] : jobs_) {
+    for (auto it = job->runs.begin(); it != job->runs.end() && it->first < history_cutoff_ms_;) {
+      // Dirty runs are written first; open runs stay.
+      const bool keep = !IsFinal(it->second.state) || dirty_.count({key, it->first}) != 0;
+      it = keep ? std::next(it) : job->runs.erase(it);
+    }
+  }
+  for (auto& [key, runs] : external_) {
+    runs.erase(runs.begin(), runs.lower_bound(history_cutoff_ms_));
+  }
+}
+
 absl::Status Scheduler::LoadReplays(store::Transaction& tx) {
   auto rows = tx.Execute(
       "SELECT id, project, parallel, job_config FROM replays WHERE state IN ('created', 'in "
@@ -1123,13 +1139,13 @@ absl::Status Scheduler::AdvanceReplays(store::Transaction& tx, int64_t now, Tick
       }
       Job& job = *j->second;
       if (e.phase == Replay::Entry::kStarted) {
-        auto r = job.runs.find(e.tick);
-        if (r != job.runs.end() && r->second.replay_id == replay.id && !IsFinal(r->second.state)) {
+        const ScheduledRun* r = LoadRun(job, e.tick);  // old ones may be in the store only
+        if (r != nullptr && r->replay_id == replay.id && !IsFinal(r->state)) {
           if (!replay.parallel) break;  // one at a time, in order
           continue;
         }
         e.phase = Replay::Entry::kDone;
-        e.result = r == job.runs.end() ? RunStatus::kFailed : r->second.state;
+        e.result = r == nullptr ? RunStatus::kFailed : r->state;
         continue;
       }
       // Pending: start it, unless a run of that tick is under way outside the replay.

@@ -482,6 +482,31 @@ TEST_F(ReplayTest, ReplaysRunAgainInWindowAndDependencyOrder) {
   EXPECT_EQ(Events("run_replayed").size(), 4u);
 }
 
+TEST_F(ReplayTest, OldRunsLeaveMemoryAndAreReadBackWhenNeeded) {
+  // A scheduler that keeps one day: a week later the runs of Jan 1 to 3 are only in the store.
+  scheduler_->Release();
+  scheduler_ = std::make_unique<Scheduler>(
+      *db_, outbox_, *executions_,
+      SchedulerOptions{.lease_ms = 10'000, .history_ms = 86400'000LL, .holder = "short"},
+      [this] { return now_; });
+  now_ = Ms("2024-01-10T00:30:00Z");
+  for (int i = 0; i < 3; ++i) {  // only the newest tick of each job runs: no catch-up left
+    Tick();
+    RunQueued();
+  }
+  Tick();
+  EXPECT_EQ(scheduler_->RunsOf("p/b").count(Ms("2024-01-02T00:00:00Z")), 0u);
+  // A replay of Jan 2 reads it back: the same run, one generation on.
+  auto id =
+      replays_->Create(Request("b", "2024-01-02T00:00:00Z", "2024-01-02T00:00:00Z", false), "test");
+  ASSERT_TRUE(id.ok()) << id.status();
+  Tick();
+  ASSERT_EQ(RunQueued().size(), 1u);
+  Tick();
+  EXPECT_EQ(replays_->Get("p", *id)->status(), "success");
+  EXPECT_EQ(scheduler_->RunsOf("p/b").at(Ms("2024-01-02T00:00:00Z")).generation, 2);
+}
+
 TEST_F(ReplayTest, ParallelReplaysStillWaitForTheirUpstreams) {
   auto r = Request("a", "2024-01-01T00:00:00Z", "2024-01-03T00:00:00Z", true);
   r.set_parallel(true);

@@ -42,8 +42,8 @@ struct SchedulerOptions {
   int64_t http_poke_ms = 60'000;                // how often an http dependency is asked again
   int64_t run_timeout_ms = 0;                   // of each execution; 0: the dispatcher's default
   int32_t max_attempts = 3;                     // lease expiries an execution survives
-  int64_t history_ms = 35 * 86400'000LL;  // runs kept in memory (older ones are read on demand)
-  std::string holder;                     // this instance's name in the lease
+  int64_t history_ms = 3 * 86400'000LL;  // runs kept in memory (older ones are read on demand)
+  std::string holder;                    // this instance's name in the lease
 };
 
 // What one pass did (for tests, logs and the benchmark).
@@ -123,6 +123,8 @@ class Scheduler {
   void CreateDueRuns(int64_t now, TickStats& stats);
   absl::Status QueueReady(store::Transaction& tx, int64_t now, TickStats& stats);
   void CheckSlas(int64_t now, TickStats& stats);
+  // Forgets ended runs older than the history (the store keeps them); once a minute.
+  void Trim(int64_t now);
   absl::Status AdvanceReplays(store::Transaction& tx, int64_t now, TickStats& stats);
   absl::Status Flush(store::Transaction& tx, int64_t now);
 
@@ -169,6 +171,7 @@ class Scheduler {
   std::vector<bus::OutgoingMessage> events_;                // events to enqueue
   store::Transaction* tx_ = nullptr;  // the pass's transaction, while Tick() runs
   int64_t history_cutoff_ms_ = 0;
+  int64_t last_trim_ms_ = 0;
   bool recheck_ = true;  // a run succeeded (or jobs changed): waiting runs are checked again
   int64_t last_recheck_ms_ = 0;
 };
