@@ -180,6 +180,11 @@ absl::StatusOr<NativeJob> NativeJobOf(const std::string& project, const std::str
   }
   out.retry.exponential = retry.exponential_backoff.value_or(false);
   for (const spec::Notify& n : job.behavior.notify) {
+    if (n.on == "failure") {
+      out.failure_channels.insert(out.failure_channels.end(), n.channels.begin(), n.channels.end());
+      if (out.failure_severity.empty()) out.failure_severity = n.severity;
+      continue;
+    }
     if (n.on != "sla_miss") continue;
     auto it = n.config.find("duration");
     if (it == n.config.end()) continue;

@@ -700,6 +700,10 @@ void Scheduler::Event(const Job& job, int64_t tick, const ScheduledRun& run,
     for (const auto& c : job.spec.sla->channels) e.add_notify_channels(c);
     e.set_severity(job.spec.sla->severity);
   }
+  if (type == "run_failed") {
+    for (const auto& c : job.spec.failure_channels) e.add_notify_channels(c);
+    e.set_severity(job.spec.failure_severity);
+  }
   events_.push_back(pipeline::ProtoRecord(pipeline::kJobRunsTopic, job.key, e));
 }
 

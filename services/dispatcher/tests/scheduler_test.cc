@@ -337,7 +337,8 @@ TEST_F(SchedulerTest, DependsOnPastRunsWindowsOneAfterAnother) {
 TEST_F(SchedulerTest, FailedRunsAreRetriedAfterTheirDelay) {
   Project("p", "native");
   Job("p", "a",
-      "behavior:\n  retry:\n    count: 2\n    delay: 10m\n    exponential_backoff: true\n");
+      "behavior:\n  retry:\n    count: 2\n    delay: 10m\n    exponential_backoff: true\n"
+      "  notify:\n  - on: failure\n    channels: [pagerduty://#oncall]\n    severity: WARNING\n");
   EXPECT_EQ(Tick().queued, 1);
   EXPECT_EQ(RunQueued(State::kFailed).size(), 1u);
   TickStats t = Tick();
@@ -356,7 +357,10 @@ TEST_F(SchedulerTest, FailedRunsAreRetriedAfterTheirDelay) {
   EXPECT_EQ(Tick().queued, 1);
   EXPECT_EQ(RunQueued(State::kFailed).size(), 1u);
   EXPECT_EQ(Tick().failed, 1);
-  EXPECT_EQ(Events("run_failed").size(), 1u);
+  auto failed = Events("run_failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_THAT(failed[0].notify_channels(), ElementsAre("pagerduty://#oncall"));
+  EXPECT_EQ(failed[0].severity(), "WARNING");
   EXPECT_EQ(scheduler_->RunsOf("p/a").begin()->second.state, RunStatus::kFailed);
 }
 

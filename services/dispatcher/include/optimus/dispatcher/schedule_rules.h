@@ -87,6 +87,9 @@ struct NativeJob {
   bool catch_up = false;
   RetryPolicy retry;
   std::optional<SlaPolicy> sla;
+  // Where a run that failed for good is announced (behavior.notify on: failure).
+  std::vector<std::string> failure_channels;
+  std::string failure_severity;
   std::vector<std::string> upstreams;  // job keys (project/name) of resolved upstream jobs
   std::vector<spec::HttpDependency> http;
 };
