@@ -135,6 +135,10 @@ config::Schema DispatcherService::ConfigSchema() const {
                              "the database when a gate needs them).",
               .min = 3600000,
               .max = 400 * 86400000LL});
+  schema.Add({.name = "scheduler.airflow_auth",
+              .description = "user:password for the Airflow REST API of projects on Airflow, for "
+                             "their replays (the webserver at each project's scheduler_host); "
+                             "set it from OPTIMUS_SCHEDULER_AIRFLOW_AUTH."});
   schema.Add({.name = "scheduler.run_timeout",
               .type = Type::kDuration,
               .default_value = "0",
@@ -232,6 +236,8 @@ absl::Status DispatcherService::Start(app::Context& context) {
   services_.push_back(MakeReplayService(*replays_, context.authenticator));
   context.grpc.AddService(services_.back().get(), "gotocompany.optimus.core.v1beta1.ReplayService");
   AddReplayRoutes(context.http, *replays_);
+  airflow_replays_ = std::make_unique<AirflowReplays>(
+      context.db, c.String("scheduler.airflow_auth"), [d = dispatcher_.get()] { return d->Now(); });
 
   worker_ = std::make_unique<pipeline::ConsumerWorker>(
       context.bus, context.db,
@@ -280,6 +286,7 @@ absl::Status DispatcherService::Start(app::Context& context) {
           LOG_WARN("native scheduler pass failed; trying again", {{"error", stats.status()}});
         } else if (stats->active != was_active) {
           was_active = stats->active;
+          scheduler_active_ = was_active;
           LOG_INFO(was_active ? "this replica runs the native scheduler"
                               : "another replica runs the native scheduler",
                    {});
@@ -289,13 +296,30 @@ absl::Status DispatcherService::Start(app::Context& context) {
         std::condition_variable_any().wait_for(lock, stop, std::chrono::milliseconds(tick_ms),
                                                [] { return false; });
       }
+      scheduler_active_ = false;
       scheduler_->Release();
+    });
+    // Replays of projects on Airflow talk to their webservers: on a thread of their own, so that
+    // a slow Airflow never holds the scheduler's passes up. Only on the active replica.
+    airflow_thread_ = std::jthread([this](std::stop_token stop) {
+      while (!stop.stop_requested()) {
+        if (scheduler_active_) {
+          if (absl::Status s = airflow_replays_->Advance(); !s.ok()) {
+            LOG_WARN("replays through Airflow failed a pass; trying again", {{"error", s}});
+          }
+        }
+        std::mutex mu;
+        std::unique_lock lock(mu);
+        std::condition_variable_any().wait_for(lock, stop, std::chrono::seconds(2),
+                                               [] { return false; });
+      }
     });
   }
   return absl::OkStatus();
 }
 
 void DispatcherService::Stop() {
+  airflow_thread_ = {};
   ticker_ = {};
   if (worker_) worker_->Stop();
   reaper_ = {};

@@ -94,6 +94,8 @@ struct Replays::Planned {
   int64_t end_ms = 0;
   std::map<std::string, std::string> job_config;
   std::vector<std::pair<std::string, int64_t>> runs;  // job key, tick; in replay order
+  std::string scheduler = "native";                   // or airflow
+  std::vector<int64_t> logical_ms;                    // airflow: each run's logical date
 };
 
 Replays::Replays(store::Database& db, std::function<int64_t()> now_ms)
@@ -119,14 +121,14 @@ absl::StatusOr<Replays::Planned> Replays::Plan(store::Transaction& tx,
   if (!config.ok()) return config.status();
   out.job_config = *std::move(config);
 
-  auto project =
-      tx.Execute("SELECT mode, presets FROM sched_projects WHERE name = $1", {out.project});
+  auto project = tx.Execute(
+      "SELECT mode, presets, scheduler_host FROM sched_projects WHERE name = $1", {out.project});
   if (!project.ok()) return project.status();
-  if (project->rows.empty() || project->rows[0].Text(0) != "native") {
-    return absl::FailedPreconditionError(
-        "project " + out.project +
-        " is scheduled by Airflow; this server replays jobs of projects with `scheduler: native` "
-        "(replays through Airflow's REST API are not available yet)");
+  if (project->rows.empty()) {
+    return absl::NotFoundError("no project " + out.project + " registered on this server");
+  }
+  if (project->rows[0].Text(0) != "native") {
+    return PlanOnAirflow(tx, request, project->rows[0], std::move(out));
   }
   std::map<std::string, spec::Preset> presets;
   if (!project->rows[0].Text(1).empty()) {
@@ -180,26 +182,9 @@ absl::StatusOr<Replays::Planned> Replays::Plan(store::Transaction& tx,
     return absl::FailedPreconditionError(
         "job " + out.job + " cannot be replayed: " + std::string(root_job.status().message()));
   }
-  const absl::Time start = absl::FromUnixMillis(out.start_ms);
-  const absl::Time end = absl::FromUnixMillis(out.end_ms);
   const absl::Time now = absl::FromUnixMillis(now_ms_());
-  const JobTimeline& timeline = root_job->timeline;
-  if (start < timeline.start) {
-    return absl::InvalidArgumentError("the replay starts at " + Rfc3339(start) +
-                                      ", before the start date of " + out.job + " (" +
-                                      Day(timeline.start) + ")");
-  }
-  if (end > now) {
-    return absl::InvalidArgumentError("the replay ends at " + Rfc3339(end) +
-                                      ", in the future: only past runs can be replayed");
-  }
-  auto ticks = timeline.TicksIn(start, end, kMaxRuns);
-  if (!ticks.ok()) return absl::InvalidArgumentError(ticks.status().message());
-  if (ticks->empty()) {
-    return absl::InvalidArgumentError(
-        "job " + out.job + " (schedule \"" + root->second.spec->schedule.interval +
-        "\") has no run from " + Rfc3339(start) + " to " + Rfc3339(end));
-  }
+  auto ticks = CheckedTicks(root_job->timeline, *root->second.spec, out);
+  if (!ticks.ok()) return ticks.status();
   // The jobs downstream of the replayed one, in dependency order (Kahn over the reachable part
   // of the graph), each with the ticks that read a replayed run.
   std::map<std::string, std::vector<std::string>> downstream_of;
@@ -272,6 +257,78 @@ absl::StatusOr<Replays::Planned> Replays::Plan(store::Transaction& tx,
   return out;
 }
 
+absl::StatusOr<Replays::Planned> Replays::PlanOnAirflow(store::Transaction& tx,
+                                                       const replay_api::ReplayRequest& request,
+                                                       const store::Row& project, Planned out) {
+  out.scheduler = "airflow";
+  if (project.Text(2).empty()) {
+    return absl::FailedPreconditionError("project " + out.project +
+                                         " is scheduled by Airflow but has no scheduler_host to "
+                                         "replay through");
+  }
+  if (request.include_downstream()) {
+    return absl::InvalidArgumentError(
+        "replays with downstream jobs are for native projects; on Airflow, replay each job "
+        "(as Optimus does)");
+  }
+  const std::string key = pipeline::JobKey(out.project, out.job);
+  auto rows = tx.Execute("SELECT namespace, spec_yaml FROM plan_jobs WHERE job_key = $1", {key});
+  if (!rows.ok()) return rows.status();
+  if (rows->rows.empty()) {
+    return absl::NotFoundError("no job " + out.job + " in project " + out.project +
+                               " (never deployed, or deleted)");
+  }
+  out.namespace_name = rows->rows[0].Text(0);
+  if (!request.namespace_name().empty() && request.namespace_name() != out.namespace_name) {
+    return absl::InvalidArgumentError("job " + out.job + " is in namespace " + out.namespace_name +
+                                      ", not " + request.namespace_name());
+  }
+  spec::Diagnostics diagnostics;
+  auto spec = spec::LoadStoredJobSpec(key + "/job.yaml", rows->rows[0].Text(1), diagnostics);
+  if (spec == nullptr) {
+    return absl::FailedPreconditionError("the stored spec of " + out.job + " does not load");
+  }
+  auto timeline = TimelineOf(*spec);
+  if (!timeline.ok()) return absl::FailedPreconditionError(timeline.status().message());
+  auto ticks = CheckedTicks(*timeline, *spec, out);
+  if (!ticks.ok()) return ticks.status();
+  const absl::TimeZone zone = timeline->cron.zone() ? *timeline->cron.zone() : absl::UTCTimeZone();
+  for (absl::Time t : *ticks) {
+    // Airflow's logical date of the run scheduled at t: the start of its data interval.
+    std::optional<absl::Time> logical = timeline->cron.is_every()
+                                            ? std::optional<absl::Time>(t - timeline->cron.every())
+                                            : timeline->cron.Prev(t, zone);
+    out.runs.push_back({key, absl::ToUnixMillis(t)});
+    out.logical_ms.push_back(absl::ToUnixMillis(logical.value_or(t)));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<absl::Time>> Replays::CheckedTicks(const JobTimeline& timeline,
+                                                              const spec::JobSpec& spec,
+                                                              const Planned& out) {
+  const absl::Time start = absl::FromUnixMillis(out.start_ms);
+  const absl::Time end = absl::FromUnixMillis(out.end_ms);
+  const absl::Time now = absl::FromUnixMillis(now_ms_());
+  if (start < timeline.start) {
+    return absl::InvalidArgumentError("the replay starts at " + Rfc3339(start) +
+                                      ", before the start date of " + out.job + " (" +
+                                      Day(timeline.start) + ")");
+  }
+  if (end > now) {
+    return absl::InvalidArgumentError("the replay ends at " + Rfc3339(end) +
+                                      ", in the future: only past runs can be replayed");
+  }
+  auto ticks = timeline.TicksIn(start, end, kMaxRuns);
+  if (!ticks.ok()) return absl::InvalidArgumentError(ticks.status().message());
+  if (ticks->empty()) {
+    return absl::InvalidArgumentError("job " + out.job + " (schedule \"" +
+                                      spec.schedule.interval + "\") has no run from " +
+                                      Rfc3339(start) + " to " + Rfc3339(end));
+  }
+  return ticks;
+}
+
 absl::StatusOr<std::string> Replays::Create(const replay_api::ReplayRequest& request,
                                             const std::string& requested_by) {
   const std::string id = bus::NewEventId();
@@ -293,19 +350,21 @@ absl::StatusOr<std::string> Replays::Create(const replay_api::ReplayRequest& req
     auto inserted = tx.Execute(
         "INSERT INTO replays (id, project, namespace, job, start_ms, end_ms, parallel, "
         "downstream, description, job_config, state, message, requested_by, created_ms, "
-        "updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'created', '', $11, $12, "
-        "$12)",
+        "updated_ms, scheduler) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'created', '', "
+        "$11, $12, $12, $13)",
         {id, plan->project, plan->namespace_name, plan->job, plan->start_ms, plan->end_ms,
          int64_t{request.parallel() ? 1 : 0}, int64_t{request.include_downstream() ? 1 : 0},
-         request.description(), config.dump(), requested_by, now});
+         request.description(), config.dump(), requested_by, now, plan->scheduler});
     if (!inserted.ok()) return inserted.status();
     std::vector<std::vector<store::Value>> runs;
     for (size_t i = 0; i < plan->runs.size(); ++i) {
       runs.push_back({id, plan->runs[i].first, plan->runs[i].second, static_cast<int64_t>(i),
-                      std::string("pending")});
+                      std::string("pending"),
+                      i < plan->logical_ms.size() ? plan->logical_ms[i] : int64_t{0}});
     }
     return store::ExecuteValues(
-        tx, "INSERT INTO replay_runs (replay_id, job_key, scheduled_at, ord, state)", runs);
+        tx, "INSERT INTO replay_runs (replay_id, job_key, scheduled_at, ord, state, logical_ms)",
+        runs);
   });
   if (!s.ok()) return s;
   return id;

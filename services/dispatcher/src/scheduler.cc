@@ -271,6 +271,12 @@ std::vector<store::Migration> Scheduler::Migrations(int first) {
        "CREATE TABLE replay_runs (replay_id TEXT NOT NULL, job_key TEXT NOT NULL, scheduled_at "
        "BIGINT NOT NULL, ord INTEGER NOT NULL, state TEXT NOT NULL, PRIMARY KEY (replay_id, "
        "job_key, scheduled_at))"},
+      {first + 1, "replays through Airflow",
+       "ALTER TABLE sched_projects ADD COLUMN scheduler_host TEXT NOT NULL DEFAULT '';"
+       "ALTER TABLE sched_projects ADD COLUMN scheduler_version TEXT NOT NULL DEFAULT '';"
+       "ALTER TABLE replays ADD COLUMN scheduler TEXT NOT NULL DEFAULT 'native';"
+       "ALTER TABLE replay_runs ADD COLUMN logical_ms BIGINT NOT NULL DEFAULT 0;"
+       "ALTER TABLE replay_runs ADD COLUMN dag_run_id TEXT NOT NULL DEFAULT ''"},
   };
 }
 
@@ -298,10 +304,17 @@ absl::Status Scheduler::ApplyProject(store::Transaction& tx, const bus::Message&
       mode = "native";
     }
   }
+  const auto config = [&](const char* key) {
+    auto it = record->config().find(key);
+    return it == record->config().end() ? std::string() : it->second;
+  };
   auto done = tx.Execute(
-      "INSERT INTO sched_projects (name, mode, presets) VALUES ($1, $2, $3) ON CONFLICT (name) "
-      "DO UPDATE SET mode = excluded.mode, presets = excluded.presets",
-      {record->name(), mode, store::Blob{record->presets_yaml()}});
+      "INSERT INTO sched_projects (name, mode, presets, scheduler_host, scheduler_version) "
+      "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET mode = excluded.mode, "
+      "presets = excluded.presets, scheduler_host = excluded.scheduler_host, scheduler_version = "
+      "excluded.scheduler_version",
+      {record->name(), mode, store::Blob{record->presets_yaml()}, config("SCHEDULER_HOST"),
+       config("SCHEDULER_VERSION")});
   if (!done.ok()) return done.status();
   return PlansChanged(tx);
 }
@@ -1056,7 +1069,7 @@ void Scheduler::Trim(int64_t now) {
 absl::Status Scheduler::LoadReplays(store::Transaction& tx) {
   auto rows = tx.Execute(
       "SELECT id, project, parallel, job_config FROM replays WHERE state IN ('created', 'in "
-      "progress') ORDER BY created_ms");
+      "progress') AND scheduler = 'native' ORDER BY created_ms");
   if (!rows.ok()) return rows.status();
   for (const store::Row& row : rows->rows) {
     if (replays_.count(row.Text(0)) != 0) continue;
@@ -1092,7 +1105,9 @@ absl::Status Scheduler::LoadReplays(store::Transaction& tx) {
 }
 
 absl::Status Scheduler::AdvanceReplays(store::Transaction& tx, int64_t now, TickStats& stats) {
-  auto active = tx.Execute("SELECT id FROM replays WHERE state IN ('created', 'in progress')");
+  auto active = tx.Execute(
+      "SELECT id FROM replays WHERE state IN ('created', 'in progress') AND scheduler = "
+      "'native'");
   if (!active.ok()) return active.status();
   std::set<std::string> ids;
   for (const store::Row& row : active->rows) ids.insert(row.Text(0));

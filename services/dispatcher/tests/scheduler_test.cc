@@ -552,7 +552,9 @@ TEST_F(ReplayTest, BadReplaysAreClearErrors) {
   Job("q", "x", "");
   auto airflow = Request("x", "2024-01-02T00:00:00Z", "2024-01-02T00:00:00Z", false);
   airflow.set_project_name("q");
-  EXPECT_THAT(error(airflow), HasSubstr("scheduled by Airflow"));
+  EXPECT_THAT(error(airflow), HasSubstr("scheduled by Airflow but has no scheduler_host"));
+  airflow.set_include_downstream(true);
+  EXPECT_THAT(error(airflow), HasSubstr("scheduled by Airflow but has no scheduler_host"));
 }
 
 TEST_F(ReplayTest, CancelledReplaysStopTheirRuns) {

@@ -5,6 +5,7 @@
 
 #include <grpcpp/impl/service_type.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "optimus/app/component.h"
 #include "optimus/dispatcher/dispatcher.h"
+#include "optimus/dispatcher/airflow_replays.h"
 #include "optimus/dispatcher/replays.h"
 #include "optimus/dispatcher/scheduler.h"
 
@@ -49,9 +51,12 @@ class DispatcherService : public app::Component {
   std::unique_ptr<pipeline::ConsumerWorker> worker_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Replays> replays_;
+  std::unique_ptr<AirflowReplays> airflow_replays_;
+  std::atomic<bool> scheduler_active_{false};
   std::jthread reaper_;
   std::jthread listener_;
   std::jthread ticker_;
+  std::jthread airflow_thread_;
 };
 
 }  // namespace optimus::dispatcher

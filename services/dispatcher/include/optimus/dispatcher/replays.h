@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "optimus/dispatcher/schedule_rules.h"
 #include "optimus/integration/v1beta1/replay.pb.h"
 #include "optimus/store/database.h"
 
@@ -51,6 +52,14 @@ class Replays {
  private:
   struct Planned;
   absl::StatusOr<Planned> Plan(store::Transaction& tx, const replay_api::ReplayRequest& request);
+  absl::StatusOr<Planned> PlanOnAirflow(store::Transaction& tx,
+                                        const replay_api::ReplayRequest& request,
+                                        const store::Row& project, Planned out);
+  // The job's ticks in the request's range: InvalidArgument before its start date, in the
+  // future, or when the range holds none.
+  absl::StatusOr<std::vector<absl::Time>> CheckedTicks(const JobTimeline& timeline,
+                                                       const spec::JobSpec& spec,
+                                                       const Planned& out);
   absl::StatusOr<replay_api::GetReplayResponse> Load(store::Transaction& tx, const store::Row& row,
                                                      bool with_runs);
 
