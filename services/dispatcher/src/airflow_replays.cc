@@ -16,8 +16,7 @@ namespace {
 
 // Airflow's own spelling of a logical date in run ids: 2024-01-01T02:00:00+00:00.
 std::string AirflowTime(int64_t ms) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%S+00:00", absl::FromUnixMillis(ms),
-                          absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%S+00:00", absl::FromUnixMillis(ms), absl::UTCTimeZone());
 }
 
 std::string Escape(CURL* curl, const std::string& s) {
@@ -53,11 +52,11 @@ absl::StatusOr<std::string> AirflowApi::Call(const std::string& method, const st
   curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, 15000L);
   curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &out);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION,
-                   +[](char* p, size_t size, size_t n, void* s) -> size_t {
-                     static_cast<std::string*>(s)->append(p, size * n);
-                     return size * n;
-                   });
+  curl_easy_setopt(
+      curl.get(), CURLOPT_WRITEFUNCTION, +[](char* p, size_t size, size_t n, void* s) -> size_t {
+        static_cast<std::string*>(s)->append(p, size * n);
+        return size * n;
+      });
   const CURLcode rc = curl_easy_perform(curl.get());
   curl_slist_free_all(headers);
   if (rc != CURLE_OK) {
@@ -114,11 +113,11 @@ absl::StatusOr<std::optional<AirflowApi::DagRun>> AirflowApi::Find(const std::st
   const std::string at = Escape(curl.get(), AirflowTime(logical_ms));
   const std::string field = major_ >= 3 ? "logical_date" : "execution_date";
   long status = 0;
-  auto body = Call("GET",
-                   absl::StrCat(major_ >= 3 ? "/api/v2" : "/api/v1", "/dags/",
-                                Escape(curl.get(), dag), "/dagRuns?", field, "_gte=", at, "&",
-                                field, "_lte=", at),
-                   "", &status);
+  auto body =
+      Call("GET",
+           absl::StrCat(major_ >= 3 ? "/api/v2" : "/api/v1", "/dags/", Escape(curl.get(), dag),
+                        "/dagRuns?", field, "_gte=", at, "&", field, "_lte=", at),
+           "", &status);
   auto json = Answer(body, status, "listing the DAG runs of " + dag);
   if (!json.ok()) return json.status();
   const auto& runs = (*json)["dag_runs"];
@@ -130,11 +129,11 @@ absl::Status AirflowApi::Clear(const std::string& dag, const std::string& run_id
   if (auto s = Login(); !s.ok()) return s;
   std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
   long status = 0;
-  auto body = Call("POST",
-                   absl::StrCat(major_ >= 3 ? "/api/v2" : "/api/v1", "/dags/",
-                                Escape(curl.get(), dag), "/dagRuns/", Escape(curl.get(), run_id),
-                                "/clear"),
-                   R"({"dry_run": false})", &status);
+  auto body =
+      Call("POST",
+           absl::StrCat(major_ >= 3 ? "/api/v2" : "/api/v1", "/dags/", Escape(curl.get(), dag),
+                        "/dagRuns/", Escape(curl.get(), run_id), "/clear"),
+           R"({"dry_run": false})", &status);
   return Answer(body, status, "clearing DAG run " + run_id + " of " + dag).status();
 }
 
@@ -145,11 +144,10 @@ absl::StatusOr<AirflowApi::DagRun> AirflowApi::Create(const std::string& dag,
   std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
   nlohmann::json request = {{"dag_run_id", run_id}, {"logical_date", AirflowTime(logical_ms)}};
   long status = 0;
-  auto body = Call(
-      "POST",
-      absl::StrCat(major_ >= 3 ? "/api/v2" : "/api/v1", "/dags/", Escape(curl.get(), dag),
-                   "/dagRuns"),
-      request.dump(), &status);
+  auto body = Call("POST",
+                   absl::StrCat(major_ >= 3 ? "/api/v2" : "/api/v1", "/dags/",
+                                Escape(curl.get(), dag), "/dagRuns"),
+                   request.dump(), &status);
   auto json = Answer(body, status, "creating DAG run " + run_id + " of " + dag);
   if (!json.ok()) return json.status();
   return RunOf(*json);
@@ -162,8 +160,7 @@ absl::StatusOr<AirflowApi::DagRun> AirflowApi::Get(const std::string& dag,
   long status = 0;
   auto body = Call("GET",
                    absl::StrCat(major_ >= 3 ? "/api/v2" : "/api/v1", "/dags/",
-                                Escape(curl.get(), dag), "/dagRuns/",
-                                Escape(curl.get(), run_id)),
+                                Escape(curl.get(), dag), "/dagRuns/", Escape(curl.get(), run_id)),
                    "", &status);
   auto json = Answer(body, status, "reading DAG run " + run_id + " of " + dag);
   if (!json.ok()) return json.status();
@@ -266,8 +263,7 @@ absl::Status AirflowReplays::Advance() {
     }
     if (!problem.empty()) {
       // Airflow may be restarting: the replay waits and says why.
-      LOG_WARN("a replay cannot reach Airflow; trying again",
-               {{"replay", id}, {"error", problem}});
+      LOG_WARN("a replay cannot reach Airflow; trying again", {{"replay", id}, {"error", problem}});
       auto s = db_.Execute("UPDATE replays SET message = $2 WHERE id = $1", {id, problem});
       if (!s.ok()) return s.status();
       continue;

@@ -258,8 +258,8 @@ absl::StatusOr<Replays::Planned> Replays::Plan(store::Transaction& tx,
 }
 
 absl::StatusOr<Replays::Planned> Replays::PlanOnAirflow(store::Transaction& tx,
-                                                       const replay_api::ReplayRequest& request,
-                                                       const store::Row& project, Planned out) {
+                                                        const replay_api::ReplayRequest& request,
+                                                        const store::Row& project, Planned out) {
   out.scheduler = "airflow";
   if (project.Text(2).empty()) {
     return absl::FailedPreconditionError("project " + out.project +
@@ -322,9 +322,9 @@ absl::StatusOr<std::vector<absl::Time>> Replays::CheckedTicks(const JobTimeline&
   auto ticks = timeline.TicksIn(start, end, kMaxRuns);
   if (!ticks.ok()) return absl::InvalidArgumentError(ticks.status().message());
   if (ticks->empty()) {
-    return absl::InvalidArgumentError("job " + out.job + " (schedule \"" +
-                                      spec.schedule.interval + "\") has no run from " +
-                                      Rfc3339(start) + " to " + Rfc3339(end));
+    return absl::InvalidArgumentError("job " + out.job + " (schedule \"" + spec.schedule.interval +
+                                      "\") has no run from " + Rfc3339(start) + " to " +
+                                      Rfc3339(end));
   }
   return ticks;
 }

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "optimus/app/component.h"
-#include "optimus/dispatcher/dispatcher.h"
 #include "optimus/dispatcher/airflow_replays.h"
+#include "optimus/dispatcher/dispatcher.h"
 #include "optimus/dispatcher/replays.h"
 #include "optimus/dispatcher/scheduler.h"
 
