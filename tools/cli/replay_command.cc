@@ -7,6 +7,7 @@
 #include <chrono>
 #include <iomanip>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -104,6 +105,47 @@ constexpr char kReplayHelp[] =
     "%s";
 
 }  // namespace
+
+std::string RunTimeline(const core::v1::ListScheduledRunsResponse& runs) {
+  std::map<std::string, std::map<int64_t, const core::v1::ScheduledRun*>> by_job;
+  std::map<int64_t, std::string> ticks;  // tick -> its column heading
+  for (const auto& r : runs.runs()) {
+    by_job[r.job()][r.scheduled_at().seconds()] = &r;
+    ticks[r.scheduled_at().seconds()] = Time(r.scheduled_at(), true).substr(5, 11);
+  }
+  size_t width = 3;
+  for (const auto& [job, _] : by_job) width = std::max(width, job.size());
+  const auto cell = [](const core::v1::ScheduledRun* r) -> std::string {
+    if (r == nullptr) return "-";
+    static const std::map<std::string, std::string> kShort = {
+        {"succeeded", "ok"},    {"failed", "FAILED"},    {"waiting", "waiting"},
+        {"running", "running"}, {"retry_wait", "retry"}, {"cancelled", "cancelled"}};
+    auto it = kShort.find(r->state());
+    std::string text = it == kShort.end() ? r->state() : it->second;
+    if (r->generation() > 1) text += "+" + std::to_string(r->generation() - 1);
+    return text;
+  };
+  std::string text;
+  const auto line = [&](const std::ostringstream& row) {
+    std::string s = row.str();
+    s.erase(s.find_last_not_of(' ') + 1);  // no padding after the last column
+    text += s + "\n";
+  };
+  std::ostringstream heading_row;
+  heading_row << std::left << std::setw(static_cast<int>(width) + 2) << "JOB";
+  for (const auto& [tick, heading] : ticks) heading_row << std::setw(13) << heading;
+  line(heading_row);
+  for (const auto& [job, mine] : by_job) {
+    std::ostringstream row;
+    row << std::left << std::setw(static_cast<int>(width) + 2) << job;
+    for (const auto& [tick, heading] : ticks) {
+      auto it = mine.find(tick);
+      row << std::setw(13) << cell(it == mine.end() ? nullptr : it->second);
+    }
+    line(row);
+  }
+  return text;
+}
 
 int RunReplayCommand(int argc, char** argv, std::ostream& out, std::ostream& err) {
   static const std::string kHelp = Help(kReplayHelp);
@@ -284,12 +326,15 @@ int RunJobRunsCommand(int argc, char** argv, std::ostream& out, std::ostream& er
       "Flags:\n"
       "      --state STATE      waiting, running, retry_wait, succeeded, failed or cancelled\n"
       "      --limit N          at most N runs (default 100)\n"
+      "      --timeline         one line per job, one column per scheduled time (oldest first)\n"
       "  -o, --output FORMAT    text (default) or json\n"
       "%s");
   Target target;
   std::string state, limit, output = "text";
+  bool timeline = false;
   Flags flags(command);
   target.Declare(flags);
+  flags.Bool("timeline", 0, &timeline);
   flags.String("state", 0, &state);
   flags.String("limit", 0, &limit);
   flags.String("output", 'o', &output);
@@ -322,6 +367,10 @@ int RunJobRunsCommand(int argc, char** argv, std::ostream& out, std::ostream& er
     out << "no scheduled runs" << (request.job_name().empty() ? "" : " of " + request.job_name())
         << " in project " << target.project
         << " (native scheduling needs project config scheduler: native)\n";
+    return 0;
+  }
+  if (timeline) {
+    out << RunTimeline(response);
     return 0;
   }
   size_t width = 3;
