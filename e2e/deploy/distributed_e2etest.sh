@@ -19,7 +19,7 @@ TMP=$(mktemp -d)
 RUN=e2e$(date +%s)$RANDOM
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  signal_children TERM 0 "${pids[@]}"
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
   if [ -n "${OPTIMUS_E2E_KEEP:-}" ]; then  # for a post-mortem: the database and the logs stay
     echo "kept: database $RUN, files in $TMP"

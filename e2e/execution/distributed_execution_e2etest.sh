@@ -19,7 +19,7 @@ TMP=$(mktemp -d)
 RUN=ex$(date +%s)$RANDOM
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  signal_children TERM 0 "${pids[@]}"
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
   if [ -n "${OPTIMUS_E2E_KEEP:-}" ]; then echo "kept: database $RUN, files in $TMP"; return; fi
   psql "$OPTIMUS_TEST_PG_URI" -qc "DROP DATABASE IF EXISTS $RUN" >/dev/null 2>&1

@@ -15,7 +15,7 @@ TMP=$(mktemp -d)
 pids=()
 new_token() { "$BIN/optimus" token new "$@" | awk '/^token:/ {print $2} /^auth.tokens entry:/ {print $3}'; }
 cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  signal_children TERM 0 "${pids[@]}"
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
   rm -rf "$TMP"
 }

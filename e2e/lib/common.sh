@@ -8,6 +8,20 @@ fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
 # The closing line test runners read; exits non-zero when anything failed.
 summary() { echo "$passed passed, $failed failed"; [ "$failed" = 0 ]; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Sends SIGNAL to each PID that is still a child of this script. A test keeps the PIDs of what
+# it started, some of which it killed on purpose; PIDs wrap around quickly here (pid_max 32768),
+# so such a PID may by now belong to another test's process, which a plain kill would stop.
+# With GROUP=1 the child's whole process group gets it (children started with setsid).
+signal_children() {  # SIGNAL GROUP PID...
+  local sig=$1 group=$2 pid
+  shift 2
+  for pid in "$@"; do
+    [ "$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$$" ] || continue
+    if [ "$group" = 1 ]; then kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid" 2>/dev/null
+    else kill "-$sig" "$pid" 2>/dev/null; fi
+  done
+  return 0
+}
 wait_for() {  # SECONDS COMMAND...: true once COMMAND succeeds
   local until=$((SECONDS + $1)); shift
   while [ $SECONDS -lt $until ]; do "$@" && return 0; sleep 0.1; done

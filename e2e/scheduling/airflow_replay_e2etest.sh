@@ -19,7 +19,7 @@ VENV=${OPTIMUS_DEV_HOME:-$HOME/.cache/optimus-dev}/airflow/$VERSION
 TMP=$(mktemp -d)
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; done
+  signal_children TERM 1 "${pids[@]}"
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
   rm -rf "$TMP"
 }

@@ -22,7 +22,7 @@ TMP=$(mktemp -d)
 RUN=sched$(date +%s)$RANDOM
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  signal_children TERM 0 "${pids[@]}"
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
   if [ "$MODE" = distributed ]; then
     psql "$OPTIMUS_TEST_PG_URI" -qc "DROP DATABASE IF EXISTS $RUN" >/dev/null 2>&1
