@@ -237,6 +237,14 @@ Secrets as OPTIMUS_* / AWS_* variables, which win over the file.
       name: {{ default $secret $v.blob.existingSecret }}
       key: AWS_SECRET_ACCESS_KEY
 {{- end }}
+{{- /* Only where the scheduler runs: the dispatcher, or the one embedded server. */}}
+{{- if and $v.scheduler.airflowAuth.existingSecret (or (eq (toString .component) "dispatcher") (eq $v.mode "embedded")) }}
+- name: OPTIMUS_SCHEDULER_AIRFLOW_AUTH
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.scheduler.airflowAuth.existingSecret }}
+      key: {{ $v.scheduler.airflowAuth.existingSecretKey }}
+{{- end }}
 {{- with $v.extraEnv }}
 {{ toYaml . }}
 {{- end }}
