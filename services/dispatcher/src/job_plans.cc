@@ -2,6 +2,7 @@
 #include "optimus/dispatcher/job_plans.h"
 
 #include <map>
+#include <memory>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -139,6 +140,24 @@ absl::StatusOr<NewExecution> PlanJob(
   return out;
 }
 
+std::function<const spec::PluginSpec*(const std::string&)> StoredPlugins(store::Transaction& tx) {
+  auto cache = std::make_shared<std::map<std::string, std::optional<spec::PluginSpec>>>();
+  return [&tx, cache](const std::string& name) -> const spec::PluginSpec* {
+    auto [it, fresh] = cache->try_emplace(name);
+    if (fresh) {
+      auto r = tx.Execute("SELECT record FROM plan_plugins WHERE name = $1", {name});
+      if (r.ok() && !r->rows.empty()) {
+        events::v1::PluginRecord record;
+        if (record.ParseFromString(r->rows[0].Text(0))) {
+          auto plugin = pipeline::PluginFromRecord(record);
+          if (plugin.ok()) it->second = *std::move(plugin);
+        }
+      }
+    }
+    return it->second ? &*it->second : nullptr;
+  };
+}
+
 absl::StatusOr<NewExecution> JobPlans::ExecutionOf(store::Transaction& tx,
                                                    const std::string& project,
                                                    const std::string& job) {
@@ -159,22 +178,7 @@ absl::StatusOr<NewExecution> JobPlans::ExecutionOf(store::Transaction& tx,
     return absl::FailedPreconditionError("the stored spec of " + job +
                                          " does not load: " + diagnostics.ToString());
   }
-  std::map<std::string, std::optional<spec::PluginSpec>> plugins;
-  const auto find = [&](const std::string& name) -> const spec::PluginSpec* {
-    auto [it, fresh] = plugins.try_emplace(name);
-    if (fresh) {
-      auto r = tx.Execute("SELECT record FROM plan_plugins WHERE name = $1", {name});
-      if (r.ok() && !r->rows.empty()) {
-        events::v1::PluginRecord record;
-        if (record.ParseFromString(r->rows[0].Text(0))) {
-          auto plugin = pipeline::PluginFromRecord(record);
-          if (plugin.ok()) it->second = *std::move(plugin);
-        }
-      }
-    }
-    return it->second ? &*it->second : nullptr;
-  };
-  return PlanJob(project, row.Text(0), *spec, static_cast<int32_t>(row.Int(2)), find);
+  return PlanJob(project, row.Text(0), *spec, static_cast<int32_t>(row.Int(2)), StoredPlugins(tx));
 }
 
 }  // namespace optimus::dispatcher

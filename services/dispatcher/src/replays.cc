@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "google/protobuf/util/time_util.h"
 #include "nlohmann/json.hpp"
 #include "optimus/bus/cloudevents.h"
 #include "optimus/dispatcher/schedule_rules.h"
@@ -19,45 +20,20 @@
 namespace optimus::dispatcher {
 namespace {
 
+using google::protobuf::util::TimeUtil;
+
 constexpr size_t kMaxRuns = 10000;
 constexpr char kReplayColumns[] =
     "id, project, namespace, job, start_ms, end_ms, parallel, downstream, description, "
     "job_config, state, message, created_ms, updated_ms";
 
-google::protobuf::Timestamp Ts(int64_t ms) {
-  google::protobuf::Timestamp t;
-  t.set_seconds(ms / 1000);
-  t.set_nanos(static_cast<int32_t>(ms % 1000) * 1'000'000);
-  return t;
-}
-
-int64_t Ms(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1000 + t.nanos() / 1'000'000;
-}
-
 std::string Day(absl::Time t) { return schedule::FormatDate(t, absl::UTCTimeZone()); }
 std::string Rfc3339(absl::Time t) { return schedule::FormatRfc3339(t, absl::UTCTimeZone()); }
 
-// A replay run's status in Optimus's words.
+// A replay run's status in Optimus's words ("pending" until it starts).
 std::string RunStatusText(const std::string& stored) {
-  if (stored == "pending") return "pending";
   auto s = ParseRunStatus(stored);
-  if (!s) return stored;
-  switch (*s) {
-    case RunStatus::kWaiting:
-      return "wait_upstream";
-    case RunStatus::kRunning:
-      return "in_progress";
-    case RunStatus::kRetryWait:
-      return "up_for_retry";
-    case RunStatus::kSucceeded:
-      return "success";
-    case RunStatus::kFailed:
-      return "failed";
-    case RunStatus::kCancelled:
-      return "canceled";
-  }
-  return stored;
+  return s ? std::string(OptimusRunStateName(*s)) : stored;
 }
 
 // A job of a native project as replays need it.
@@ -110,8 +86,9 @@ absl::StatusOr<Replays::Planned> Replays::Plan(store::Transaction& tx,
     return absl::InvalidArgumentError("a replay needs a project and a job name");
   }
   if (!request.has_start_time()) return absl::InvalidArgumentError("a replay needs a start time");
-  out.start_ms = Ms(request.start_time());
-  out.end_ms = request.has_end_time() ? Ms(request.end_time()) : out.start_ms;
+  out.start_ms = TimeUtil::TimestampToMilliseconds(request.start_time());
+  out.end_ms =
+      request.has_end_time() ? TimeUtil::TimestampToMilliseconds(request.end_time()) : out.start_ms;
   if (out.end_ms < out.start_ms) {
     return absl::InvalidArgumentError(
         "the replay ends (" + Rfc3339(absl::FromUnixMillis(out.end_ms)) + ") before it starts (" +
@@ -378,7 +355,7 @@ absl::StatusOr<replay_api::ReplayDryRunResponse> Replays::DryRun(
     if (!plan.ok()) return plan.status();
     for (const auto& [key, tick] : plan->runs) {
       auto* run = out.add_replay_runs();
-      *run->mutable_scheduled_at() = Ts(tick);
+      *run->mutable_scheduled_at() = TimeUtil::MillisecondsToTimestamp(tick);
       run->set_status("pending");
       run->set_project_name(key.substr(0, key.find('/')));
       run->set_job_name(key.substr(key.find('/') + 1));
@@ -397,8 +374,8 @@ absl::StatusOr<replay_api::GetReplayResponse> Replays::Load(store::Transaction& 
   out.set_namespace_name(row.Text(2));
   out.set_job_name(row.Text(3));
   auto* config = out.mutable_replay_config();
-  *config->mutable_start_time() = Ts(row.Int(4));
-  *config->mutable_end_time() = Ts(row.Int(5));
+  *config->mutable_start_time() = TimeUtil::MillisecondsToTimestamp(row.Int(4));
+  *config->mutable_end_time() = TimeUtil::MillisecondsToTimestamp(row.Int(5));
   config->set_parallel(row.Int(6) != 0);
   out.set_include_downstream(row.Int(7) != 0);
   config->set_description(row.Text(8));
@@ -410,8 +387,8 @@ absl::StatusOr<replay_api::GetReplayResponse> Replays::Load(store::Transaction& 
   }
   out.set_status(row.Text(10));
   out.set_message(row.Text(11));
-  *out.mutable_created_at() = Ts(row.Int(12));
-  *out.mutable_updated_at() = Ts(row.Int(13));
+  *out.mutable_created_at() = TimeUtil::MillisecondsToTimestamp(row.Int(12));
+  *out.mutable_updated_at() = TimeUtil::MillisecondsToTimestamp(row.Int(13));
   if (with_runs) {
     auto runs = tx.Execute(
         "SELECT job_key, scheduled_at, state FROM replay_runs WHERE replay_id = $1 ORDER BY ord",
@@ -419,7 +396,7 @@ absl::StatusOr<replay_api::GetReplayResponse> Replays::Load(store::Transaction& 
     if (!runs.ok()) return runs.status();
     for (const store::Row& r : runs->rows) {
       auto* run = out.add_replay_runs();
-      *run->mutable_scheduled_at() = Ts(r.Int(1));
+      *run->mutable_scheduled_at() = TimeUtil::MillisecondsToTimestamp(r.Int(1));
       run->set_status(RunStatusText(r.Text(2)));
       run->set_project_name(r.Text(0).substr(0, r.Text(0).find('/')));
       run->set_job_name(r.Text(0).substr(r.Text(0).find('/') + 1));
@@ -514,8 +491,8 @@ absl::StatusOr<replay_api::GetReplayDetailsResponse> Replays::Details(
     if (!request.replay_id().empty()) add("id =", request.replay_id());
     if (!request.status().empty()) add("state =", request.status());
     if (request.has_scheduled_at()) {
-      add("start_ms <=", Ms(request.scheduled_at()));
-      add("end_ms >=", Ms(request.scheduled_at()));
+      add("start_ms <=", TimeUtil::TimestampToMilliseconds(request.scheduled_at()));
+      add("end_ms >=", TimeUtil::TimestampToMilliseconds(request.scheduled_at()));
     }
     absl::StrAppend(&sql, " ORDER BY created_ms DESC LIMIT 500");
     auto rows = tx.Execute(sql, params);

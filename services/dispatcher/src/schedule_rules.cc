@@ -65,6 +65,24 @@ bool IsFinal(RunStatus state) {
          state == RunStatus::kCancelled;
 }
 
+std::string_view OptimusRunStateName(RunStatus state) {
+  switch (state) {
+    case RunStatus::kWaiting:
+      return "wait_upstream";
+    case RunStatus::kRunning:
+      return "in_progress";
+    case RunStatus::kRetryWait:
+      return "up_for_retry";
+    case RunStatus::kSucceeded:
+      return "success";
+    case RunStatus::kFailed:
+      return "failed";
+    case RunStatus::kCancelled:
+      return "canceled";
+  }
+  return "";
+}
+
 std::optional<absl::Time> JobTimeline::TickAfter(absl::Time t) const {
   std::optional<absl::Time> tick;
   if (cron.is_every()) {

@@ -1,7 +1,6 @@
 // The native scheduler (see scheduler.h).
 #include "optimus/dispatcher/scheduler.h"
 
-#include <curl/curl.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -14,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "google/protobuf/util/time_util.h"
+#include "http_probe.h"
 #include "nlohmann/json.hpp"
 #include "optimus/bus/cloudevents.h"
 #include "optimus/bus/message.h"
@@ -24,9 +25,12 @@
 #include "optimus/spec/stored_spec.h"
 #include "optimus/telemetry/log.h"
 #include "optimus/telemetry/metrics.h"
+#include "scheduler_parts.h"
 
 namespace optimus::dispatcher {
 namespace {
+
+using google::protobuf::util::TimeUtil;
 
 constexpr char kOpenStates[] = "('waiting', 'running', 'retry_wait')";
 // Work one pass does at most, so that a pass stays short when thousands of runs come due at
@@ -34,40 +38,33 @@ constexpr char kOpenStates[] = "('waiting', 'running', 'retry_wait')";
 constexpr int kMaxCreatedPerPass = 2500;
 constexpr int kMaxQueuedPerPass = 2000;
 
-google::protobuf::Timestamp Ts(int64_t ms) {
-  google::protobuf::Timestamp t;
-  t.set_seconds(ms / 1000);
-  t.set_nanos(static_cast<int32_t>(ms % 1000) * 1'000'000);
-  return t;
-}
-
 std::string Rfc3339(int64_t ms) {
   return schedule::FormatRfc3339(absl::FromUnixMillis(ms), absl::UTCTimeZone());
+}
+
+// A run's columns in sched_runs, as RunFromRow reads them.
+constexpr char kRunColumns[] =
+    "state, try_number, generation, execution_id, not_before_ms, waiting_since_ms, replay_id, "
+    "sla_reported, message";
+
+ScheduledRun RunFromRow(const store::Row& row, size_t first) {
+  ScheduledRun run;
+  run.state = ParseRunStatus(row.Text(first)).value_or(RunStatus::kFailed);
+  run.try_number = static_cast<int32_t>(row.Int(first + 1));
+  run.generation = static_cast<int32_t>(row.Int(first + 2));
+  run.execution_id = row.Text(first + 3);
+  run.not_before_ms = row.Int(first + 4);
+  run.waiting_since_ms = row.Int(first + 5);
+  run.replay_id = row.Text(first + 6);
+  run.sla_reported = row.Int(first + 7) != 0;
+  run.message = row.Text(first + 8);
+  return run;
 }
 
 int64_t CpuMicros() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
-}
-
-// Optimus's run state (as sensors and the runs API name them) for a run's state.
-std::string_view OptimusRunState(RunStatus s) {
-  switch (s) {
-    case RunStatus::kWaiting:
-      return "wait_upstream";
-    case RunStatus::kRunning:
-      return "in_progress";
-    case RunStatus::kRetryWait:
-      return "up_for_retry";
-    case RunStatus::kSucceeded:
-      return "success";
-    case RunStatus::kFailed:
-      return "failed";
-    case RunStatus::kCancelled:
-      return "canceled";
-  }
-  return "";
 }
 
 }  // namespace
@@ -84,36 +81,6 @@ std::string TimelineKey(const JobTimeline& t) {
   return absl::StrCat(t.cron.spec(), "|", absl::ToUnixMillis(t.start), "|",
                       t.end ? absl::ToUnixMillis(*t.end) : -1);
 }
-
-struct Scheduler::Job {
-  std::string key;
-  std::string window_key;    // WindowKey of its window
-  std::string timeline_key;  // TimelineKey of its schedule
-  int64_t spec_version = 0;
-  NativeJob spec;
-  NewExecution plan;
-  std::string plan_error;  // why its runs cannot be queued ("" : they can)
-  std::map<int64_t, ScheduledRun> runs;
-  std::optional<int64_t> last_tick;
-  std::optional<int64_t> next_due;  // the tick after last_tick (cached)
-  int32_t active = 0;               // runs queued or running
-  bool runs_loaded = false;         // its runs were read from the store
-};
-
-struct Scheduler::Replay {
-  std::string id;
-  std::string project;
-  bool parallel = false;
-  bool ignore_upstream = false;
-  std::map<std::string, std::string> job_config;
-  struct Entry {
-    std::string job_key;
-    int64_t tick = 0;
-    enum { kPending, kStarted, kDone } phase = kPending;
-    RunStatus result = RunStatus::kWaiting;
-  };
-  std::vector<Entry> entries;  // in replay order
-};
 
 struct Scheduler::Metrics {
   explicit Metrics(prometheus::Registry& r)
@@ -141,253 +108,6 @@ struct Scheduler::Metrics {
   prometheus::Family<prometheus::Counter>& runs;
   prometheus::Family<prometheus::Gauge>& open;
 };
-
-// ---- http dependencies, asked in the background ----
-
-class Scheduler::HttpProbe {
- public:
-  explicit HttpProbe(int64_t interval_ms) : interval_ms_(interval_ms) {
-    thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
-  }
-
-  // The last answer for `dep` (a 2xx status): false until one came. Asks again in the
-  // background when the answer is older than the interval.
-  bool Ok(const spec::HttpDependency& dep, int64_t now) {
-    std::string key = dep.url;
-    for (const auto& [k, v] : dep.params) absl::StrAppend(&key, "\n", k, "=", v);
-    for (const auto& [k, v] : dep.headers) absl::StrAppend(&key, "\n", k, ":", v);
-    std::lock_guard lock(mu_);
-    Entry& e = entries_[key];
-    if (!e.pending && (e.checked_ms < 0 || now - e.checked_ms >= interval_ms_)) {
-      e.pending = true;
-      e.dep = dep;
-      e.checked_ms = now;
-      queue_.push_back(key);
-      cv_.notify_one();
-    }
-    return e.ok;
-  }
-
- private:
-  struct Entry {
-    spec::HttpDependency dep;
-    int64_t checked_ms = -1;
-    bool pending = false;
-    bool ok = false;
-  };
-
-  static bool Ask(const spec::HttpDependency& dep) {
-    CURL* curl = curl_easy_init();
-    if (curl == nullptr) return false;
-    std::string url = dep.url;
-    char sep = url.find('?') == std::string::npos ? '?' : '&';
-    for (const auto& [k, v] : dep.params) {
-      char* ek = curl_easy_escape(curl, k.data(), static_cast<int>(k.size()));
-      char* ev = curl_easy_escape(curl, v.data(), static_cast<int>(v.size()));
-      absl::StrAppend(&url, std::string(1, sep), ek, "=", ev);
-      curl_free(ek);
-      curl_free(ev);
-      sep = '&';
-    }
-    curl_slist* headers = nullptr;
-    for (const auto& [k, v] : dep.headers) {
-      headers = curl_slist_append(headers, absl::StrCat(k, ": ", v).c_str());
-    }
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(
-        curl, CURLOPT_WRITEFUNCTION,
-        +[](char*, size_t size, size_t n, void*) -> size_t { return size * n; });
-    const CURLcode rc = curl_easy_perform(curl);
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    // Optimus's http sensor: a status from 200 to 300 passes.
-    return rc == CURLE_OK && status >= 200 && status <= 300;
-  }
-
-  void Run(std::stop_token stop) {
-    while (!stop.stop_requested()) {
-      std::string key;
-      spec::HttpDependency dep;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, stop, [&] { return !queue_.empty(); });
-        if (stop.stop_requested()) return;
-        key = queue_.front();
-        queue_.pop_front();
-        dep = entries_[key].dep;
-      }
-      const bool ok = Ask(dep);
-      std::lock_guard lock(mu_);
-      Entry& e = entries_[key];
-      e.ok = ok;
-      e.pending = false;
-    }
-  }
-
-  const int64_t interval_ms_;
-  std::mutex mu_;
-  std::condition_variable_any cv_;
-  std::map<std::string, Entry> entries_;
-  std::deque<std::string> queue_;
-  std::jthread thread_;  // last
-};
-
-// ---- schema and consumers ----
-
-std::vector<store::Migration> Scheduler::Migrations(int first) {
-  return {
-      {first, "native scheduling",
-       "ALTER TABLE plan_jobs ADD COLUMN upstreams TEXT NOT NULL DEFAULT '';"
-       "CREATE TABLE sched_meta (name TEXT PRIMARY KEY, value BIGINT NOT NULL);"
-       "INSERT INTO sched_meta (name, value) VALUES ('plans', 0);"
-       "INSERT INTO sched_meta (name, value) VALUES ('external', 0);"
-       "CREATE TABLE sched_projects (name TEXT PRIMARY KEY, mode TEXT NOT NULL, presets ${BLOB} "
-       "NOT NULL);"
-       "CREATE TABLE sched_runs (job_key TEXT NOT NULL, scheduled_at BIGINT NOT NULL, project "
-       "TEXT NOT NULL, state TEXT NOT NULL, try_number INTEGER NOT NULL, generation INTEGER NOT "
-       "NULL, execution_id TEXT NOT NULL, not_before_ms BIGINT NOT NULL, waiting_since_ms BIGINT "
-       "NOT NULL, replay_id TEXT NOT NULL, sla_reported INTEGER NOT NULL, message TEXT NOT NULL, "
-       "updated_ms BIGINT NOT NULL, PRIMARY KEY (job_key, scheduled_at));"
-       "CREATE INDEX sched_runs_open ON sched_runs (state) WHERE state IN ('waiting', 'running', "
-       "'retry_wait');"
-       "CREATE TABLE sched_external_runs (job_key TEXT NOT NULL, scheduled_at BIGINT NOT NULL, "
-       "state TEXT NOT NULL, version BIGINT NOT NULL, PRIMARY KEY (job_key, scheduled_at));"
-       "CREATE INDEX sched_external_version ON sched_external_runs (version);"
-       "CREATE TABLE sched_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch BIGINT NOT "
-       "NULL, expires_ms BIGINT NOT NULL);"
-       "INSERT INTO sched_lease (name, holder, epoch, expires_ms) VALUES ('native', '', 0, 0);"
-       "CREATE TABLE replays (id TEXT PRIMARY KEY, project TEXT NOT NULL, namespace TEXT NOT "
-       "NULL, job TEXT NOT NULL, start_ms BIGINT NOT NULL, end_ms BIGINT NOT NULL, parallel "
-       "INTEGER NOT NULL, downstream INTEGER NOT NULL, description TEXT NOT NULL, job_config "
-       "TEXT NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL, requested_by TEXT NOT NULL, "
-       "created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL);"
-       "CREATE INDEX replays_project ON replays (project, created_ms);"
-       "CREATE INDEX replays_state ON replays (state);"
-       "CREATE TABLE replay_runs (replay_id TEXT NOT NULL, job_key TEXT NOT NULL, scheduled_at "
-       "BIGINT NOT NULL, ord INTEGER NOT NULL, state TEXT NOT NULL, PRIMARY KEY (replay_id, "
-       "job_key, scheduled_at))"},
-      {first + 1, "replays through Airflow",
-       "ALTER TABLE sched_projects ADD COLUMN scheduler_host TEXT NOT NULL DEFAULT '';"
-       "ALTER TABLE sched_projects ADD COLUMN scheduler_version TEXT NOT NULL DEFAULT '';"
-       "ALTER TABLE replays ADD COLUMN scheduler TEXT NOT NULL DEFAULT 'native';"
-       "ALTER TABLE replay_runs ADD COLUMN logical_ms BIGINT NOT NULL DEFAULT 0;"
-       "ALTER TABLE replay_runs ADD COLUMN dag_run_id TEXT NOT NULL DEFAULT ''"},
-  };
-}
-
-absl::Status Scheduler::PlansChanged(store::Transaction& tx) {
-  return tx.Execute("UPDATE sched_meta SET value = value + 1 WHERE name = 'plans'").status();
-}
-
-absl::Status Scheduler::ApplyProject(store::Transaction& tx, const bus::Message& m) {
-  if (m.tombstone) {
-    if (auto s = tx.Execute("DELETE FROM sched_projects WHERE name = $1", {m.key}); !s.ok()) {
-      return s.status();
-    }
-    return PlansChanged(tx);
-  }
-  auto record = pipeline::ParseRecord<events::v1::ProjectRecord>(m);
-  if (!record.ok()) return record.status();
-  std::string mode = "airflow";
-  if (auto it = record->config().find(kSchedulerConfigKey); it != record->config().end()) {
-    auto parsed = ParseSchedulerMode(it->second);
-    if (!parsed.ok()) {
-      // Registration refuses such a value; a record from before that check stays on Airflow.
-      LOG_WARN("project names an unknown scheduler; its jobs stay on Airflow",
-               {{"project", record->name()}, {"error", parsed.status()}});
-    } else if (*parsed == SchedulerMode::kNative) {
-      mode = "native";
-    }
-  }
-  const auto config = [&](const char* key) {
-    auto it = record->config().find(key);
-    return it == record->config().end() ? std::string() : it->second;
-  };
-  auto done = tx.Execute(
-      "INSERT INTO sched_projects (name, mode, presets, scheduler_host, scheduler_version) "
-      "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET mode = excluded.mode, "
-      "presets = excluded.presets, scheduler_host = excluded.scheduler_host, scheduler_version = "
-      "excluded.scheduler_version",
-      {record->name(), mode, store::Blob{record->presets_yaml()}, config("SCHEDULER_HOST"),
-       config("SCHEDULER_VERSION")});
-  if (!done.ok()) return done.status();
-  return PlansChanged(tx);
-}
-
-absl::Status Scheduler::ApplyJobRun(store::Transaction& tx, const bus::Message& m) {
-  if (m.tombstone) return absl::OkStatus();
-  auto event = pipeline::ParseRecord<events::v1::JobRunEvent>(m);
-  if (!event.ok()) return event.status();
-  // The dispatcher's and this scheduler's own records are known already.
-  if (!event->execution_id().empty() || !event->scheduler().empty() || event->kind() == "task" ||
-      !event->has_scheduled_at() || !event->operator_().empty()) {
-    return absl::OkStatus();
-  }
-  const std::string& s = event->run_state();
-  const std::string state = s == "success" ? "succeeded" : s == "failed" ? "failed" : "running";
-  auto version =
-      tx.Execute("UPDATE sched_meta SET value = value + 1 WHERE name = 'external' RETURNING value");
-  if (!version.ok()) return version.status();
-  if (version->rows.empty()) return absl::InternalError("sched_meta has no 'external' row");
-  const int64_t at =
-      event->scheduled_at().seconds() * 1000 + event->scheduled_at().nanos() / 1'000'000;
-  return tx
-      .Execute(
-          "INSERT INTO sched_external_runs (job_key, scheduled_at, state, version) VALUES ($1, "
-          "$2, $3, $4) ON CONFLICT (job_key, scheduled_at) DO UPDATE SET state = excluded.state, "
-          "version = excluded.version",
-          {pipeline::JobKey(event->project(), event->job()), at, state, version->rows[0].Int(0)})
-      .status();
-}
-
-absl::StatusOr<core::v1::ListScheduledRunsResponse> ListScheduledRuns(
-    store::Database& db, const core::v1::ListScheduledRunsRequest& request) {
-  if (request.project_name().empty()) {
-    return absl::InvalidArgumentError("listing scheduled runs needs project_name");
-  }
-  if (!request.state().empty() && !ParseRunStatus(request.state())) {
-    return absl::InvalidArgumentError("state \"" + request.state() +
-                                      "\" is not waiting, running, retry_wait, succeeded, "
-                                      "failed or cancelled");
-  }
-  const int64_t limit = request.limit() <= 0 ? 100 : std::min(request.limit(), 10000);
-  std::string sql =
-      "SELECT job_key, scheduled_at, state, try_number, generation, execution_id, message, "
-      "replay_id, updated_ms FROM sched_runs WHERE project = $1";
-  std::vector<store::Value> params{request.project_name()};
-  if (!request.job_name().empty()) {
-    params.push_back(pipeline::JobKey(request.project_name(), request.job_name()));
-    absl::StrAppend(&sql, " AND job_key = $", params.size());
-  }
-  if (!request.state().empty()) {
-    params.push_back(request.state());
-    absl::StrAppend(&sql, " AND state = $", params.size());
-  }
-  params.push_back(limit);
-  absl::StrAppend(&sql, " ORDER BY scheduled_at DESC, job_key LIMIT $", params.size());
-  auto rows = db.Execute(sql, params);
-  if (!rows.ok()) return rows.status();
-  core::v1::ListScheduledRunsResponse out;
-  for (const store::Row& row : rows->rows) {
-    auto* run = out.add_runs();
-    run->set_project(request.project_name());
-    run->set_job(row.Text(0).substr(row.Text(0).find('/') + 1));
-    *run->mutable_scheduled_at() = Ts(row.Int(1));
-    run->set_state(row.Text(2));
-    run->set_try_number(static_cast<int32_t>(row.Int(3)));
-    run->set_generation(static_cast<int32_t>(row.Int(4)));
-    run->set_execution_id(row.Text(5));
-    run->set_message(row.Text(6));
-    run->set_replay_id(row.Text(7));
-    *run->mutable_updated_at() = Ts(row.Int(8));
-  }
-  return out;
-}
 
 // ---- the scheduler ----
 
@@ -520,26 +240,16 @@ absl::Status Scheduler::Reload(store::Transaction& tx, int64_t now) {
   }
   if (!keys.empty()) {
     const int64_t cutoff = now - options_.history_ms;
-    auto rows = store::ExecuteIn(
-        tx,
-        absl::StrCat("SELECT job_key, scheduled_at, state, try_number, generation, execution_id, "
-                     "not_before_ms, waiting_since_ms, replay_id, sla_reported, message FROM "
-                     "sched_runs WHERE (scheduled_at >= $1 OR state IN ",
-                     kOpenStates, ") AND job_key"),
-        keys, "", {cutoff});
+    auto rows =
+        store::ExecuteIn(tx,
+                         absl::StrCat("SELECT job_key, scheduled_at, ", kRunColumns,
+                                      " FROM sched_runs WHERE (scheduled_at >= $1 OR state IN ",
+                                      kOpenStates, ") AND job_key"),
+                         keys, "", {cutoff});
     if (!rows.ok()) return rows.status();
     for (const store::Row& row : rows->rows) {
       Job& job = *jobs_[row.Text(0)];
-      ScheduledRun run;
-      run.state = ParseRunStatus(row.Text(2)).value_or(RunStatus::kFailed);
-      run.try_number = static_cast<int32_t>(row.Int(3));
-      run.generation = static_cast<int32_t>(row.Int(4));
-      run.execution_id = row.Text(5);
-      run.not_before_ms = row.Int(6);
-      run.waiting_since_ms = row.Int(7);
-      run.replay_id = row.Text(8);
-      run.sla_reported = row.Int(9) != 0;
-      run.message = row.Text(10);
+      ScheduledRun run = RunFromRow(row, 2);
       const int64_t tick = row.Int(1);
       if (run.state == RunStatus::kWaiting || run.state == RunStatus::kRetryWait) {
         waiting_.insert({job.key, tick});
@@ -580,21 +290,7 @@ absl::Status Scheduler::LoadPlans(store::Transaction& tx) {
       "SELECT job_key, namespace, spec_version, spec_yaml, priority, error, upstreams FROM "
       "plan_jobs");
   if (!rows.ok()) return rows.status();
-  std::map<std::string, std::optional<spec::PluginSpec>> plugins;
-  const auto find_plugin = [&](const std::string& name) -> const spec::PluginSpec* {
-    auto [it, fresh] = plugins.try_emplace(name);
-    if (fresh) {
-      auto r = tx.Execute("SELECT record FROM plan_plugins WHERE name = $1", {name});
-      if (r.ok() && !r->rows.empty()) {
-        events::v1::PluginRecord record;
-        if (record.ParseFromString(r->rows[0].Text(0))) {
-          auto plugin = pipeline::PluginFromRecord(record);
-          if (plugin.ok()) it->second = *std::move(plugin);
-        }
-      }
-    }
-    return it->second ? &*it->second : nullptr;
-  };
+  const auto find_plugin = StoredPlugins(tx);
   std::unordered_map<std::string, std::unique_ptr<Job>> next;
   std::unordered_map<std::string, JobTimeline> all;
   unscheduled_.clear();
@@ -700,11 +396,11 @@ void Scheduler::Event(const Job& job, int64_t tick, const ScheduledRun& run,
   e.set_namespace_(job.spec.namespace_name);
   e.set_job(job.spec.name);
   e.set_type(type);
-  *e.mutable_scheduled_at() = Ts(tick);
-  *e.mutable_event_time() = Ts(now);
+  *e.mutable_scheduled_at() = TimeUtil::MillisecondsToTimestamp(tick);
+  *e.mutable_event_time() = TimeUtil::MillisecondsToTimestamp(now);
   e.set_attempt(run.try_number);
   e.set_status(std::string(RunStatusName(run.state)));
-  e.set_run_state(std::string(OptimusRunState(run.state)));
+  e.set_run_state(std::string(OptimusRunStateName(run.state)));
   e.set_message(run.message);
   e.set_kind("job");
   e.set_replay_id(run.replay_id);
@@ -864,23 +560,12 @@ std::optional<RunStatus> Scheduler::StateOf(const std::string& job_key, int64_t 
 ScheduledRun* Scheduler::LoadRun(Job& job, int64_t tick) {
   if (auto r = job.runs.find(tick); r != job.runs.end()) return &r->second;
   if (tx_ == nullptr) return nullptr;
-  auto rows = tx_->Execute(
-      "SELECT state, try_number, generation, execution_id, not_before_ms, waiting_since_ms, "
-      "replay_id, sla_reported, message FROM sched_runs WHERE job_key = $1 AND scheduled_at = $2",
-      {job.key, tick});
+  auto rows =
+      tx_->Execute(absl::StrCat("SELECT ", kRunColumns,
+                                " FROM sched_runs WHERE job_key = $1 AND scheduled_at = $2"),
+                   {job.key, tick});
   if (!rows.ok() || rows->rows.empty()) return nullptr;
-  const store::Row& row = rows->rows[0];
-  ScheduledRun run;
-  run.state = ParseRunStatus(row.Text(0)).value_or(RunStatus::kFailed);
-  run.try_number = static_cast<int32_t>(row.Int(1));
-  run.generation = static_cast<int32_t>(row.Int(2));
-  run.execution_id = row.Text(3);
-  run.not_before_ms = row.Int(4);
-  run.waiting_since_ms = row.Int(5);
-  run.replay_id = row.Text(6);
-  run.sla_reported = row.Int(7) != 0;
-  run.message = row.Text(8);
-  return &(job.runs[tick] = std::move(run));
+  return &(job.runs[tick] = RunFromRow(rows->rows[0], 0));
 }
 
 bool Scheduler::Ready(Job& job, int64_t tick, ScheduledRun& run, int64_t now, std::string* why) {
@@ -1064,158 +749,6 @@ void Scheduler::Trim(int64_t now) {
   for (auto& [key, runs] : external_) {
     runs.erase(runs.begin(), runs.lower_bound(history_cutoff_ms_));
   }
-}
-
-absl::Status Scheduler::LoadReplays(store::Transaction& tx) {
-  auto rows = tx.Execute(
-      "SELECT id, project, parallel, job_config FROM replays WHERE state IN ('created', 'in "
-      "progress') AND scheduler = 'native' ORDER BY created_ms");
-  if (!rows.ok()) return rows.status();
-  for (const store::Row& row : rows->rows) {
-    if (replays_.count(row.Text(0)) != 0) continue;
-    auto replay = std::make_unique<Replay>();
-    replay->id = row.Text(0);
-    replay->project = row.Text(1);
-    replay->parallel = row.Int(2) != 0;
-    auto config = nlohmann::json::parse(row.Text(3), nullptr, false);
-    if (config.is_object()) {
-      for (auto& [k, v] : config.items()) {
-        if (v.is_string()) replay->job_config[k] = v.get<std::string>();
-      }
-    }
-    auto it = replay->job_config.find("IGNORE_UPSTREAM");
-    replay->ignore_upstream = it != replay->job_config.end() && it->second == "True";
-    auto runs = tx.Execute(
-        "SELECT job_key, scheduled_at, state FROM replay_runs WHERE replay_id = $1 ORDER BY ord",
-        {replay->id});
-    if (!runs.ok()) return runs.status();
-    for (const store::Row& r : runs->rows) {
-      Replay::Entry e{.job_key = r.Text(0), .tick = r.Int(1)};
-      const std::string& state = r.Text(2);
-      if (state != "pending") {
-        auto s = ParseRunStatus(state);
-        e.phase = s && IsFinal(*s) ? Replay::Entry::kDone : Replay::Entry::kStarted;
-        if (s) e.result = *s;
-      }
-      replay->entries.push_back(std::move(e));
-    }
-    replays_.emplace(replay->id, std::move(replay));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Scheduler::AdvanceReplays(store::Transaction& tx, int64_t now, TickStats& stats) {
-  auto active = tx.Execute(
-      "SELECT id FROM replays WHERE state IN ('created', 'in progress') AND scheduler = "
-      "'native'");
-  if (!active.ok()) return active.status();
-  std::set<std::string> ids;
-  for (const store::Row& row : active->rows) ids.insert(row.Text(0));
-  // Cancelled (or gone) since the last pass: stop their runs.
-  for (auto it = replays_.begin(); it != replays_.end();) {
-    if (ids.count(it->first) != 0) {
-      ++it;
-      continue;
-    }
-    for (const Replay::Entry& e : it->second->entries) {
-      auto j = jobs_.find(e.job_key);
-      if (j == jobs_.end()) continue;
-      auto r = j->second->runs.find(e.tick);
-      if (r == j->second->runs.end() || r->second.replay_id != it->first ||
-          IsFinal(r->second.state))
-        continue;
-      ScheduledRun& run = r->second;
-      if (run.state == RunStatus::kRunning) {
-        auto cancelled = executions_.CancelIn(tx, it->second->project, run.execution_id, now);
-        if (!cancelled.ok() && !absl::IsFailedPrecondition(cancelled.status())) {
-          return cancelled.status();
-        }
-        continue;  // ends as cancelled when its execution does
-      }
-      run.message = "replay " + it->first + " was cancelled";
-      SetState(*j->second, e.tick, run, RunStatus::kCancelled, now);
-    }
-    it = replays_.erase(it);
-  }
-  if (ids.size() > replays_.size()) {
-    if (absl::Status s = LoadReplays(tx); !s.ok()) return s;
-  }
-  for (auto it = replays_.begin(); it != replays_.end();) {
-    Replay& replay = *it->second;
-    bool reset_any = false;
-    for (Replay::Entry& e : replay.entries) {
-      if (e.phase == Replay::Entry::kDone) continue;
-      auto j = jobs_.find(e.job_key);
-      if (j == jobs_.end()) {
-        e.phase = Replay::Entry::kDone;
-        e.result = RunStatus::kFailed;
-        auto u = tx.Execute(
-            "UPDATE replay_runs SET state = 'failed' WHERE replay_id = $1 AND job_key = $2 AND "
-            "scheduled_at = $3",
-            {replay.id, e.job_key, e.tick});
-        if (!u.ok()) return u.status();
-        continue;
-      }
-      Job& job = *j->second;
-      if (e.phase == Replay::Entry::kStarted) {
-        const ScheduledRun* r = LoadRun(job, e.tick);  // old ones may be in the store only
-        if (r != nullptr && r->replay_id == replay.id && !IsFinal(r->state)) {
-          if (!replay.parallel) break;  // one at a time, in order
-          continue;
-        }
-        e.phase = Replay::Entry::kDone;
-        e.result = r == nullptr ? RunStatus::kFailed : r->state;
-        continue;
-      }
-      // Pending: start it, unless a run of that tick is under way outside the replay.
-      ScheduledRun* stored = LoadRun(job, e.tick);
-      ScheduledRun& run = stored != nullptr ? *stored : job.runs[e.tick];
-      if (run.state == RunStatus::kRunning || run.state == RunStatus::kRetryWait) {
-        if (!replay.parallel) break;
-        continue;
-      }
-      if (stored != nullptr) ++run.generation;
-      run.try_number = 1;
-      run.replay_id = replay.id;
-      run.sla_reported = false;
-      run.execution_id.clear();
-      run.message.clear();
-      run.needs.reset();
-      SetState(job, e.tick, run, RunStatus::kWaiting, now);
-      Event(job, e.tick, run, "run_replayed", now);
-      e.phase = Replay::Entry::kStarted;
-      reset_any = true;
-      if (!replay.parallel) break;
-    }
-    if (reset_any) {
-      // Runs that waited on the ones started again must see them not succeeded any more.
-      for (const auto& [key, tick] : waiting_) jobs_.at(key)->runs.at(tick).needs.reset();
-      recheck_ = true;
-      auto u = tx.Execute(
-          "UPDATE replays SET state = 'in progress', updated_ms = $2 WHERE id = $1 AND state = "
-          "'created'",
-          {replay.id, now});
-      if (!u.ok()) return u.status();
-    }
-    const bool done = std::all_of(replay.entries.begin(), replay.entries.end(),
-                                  [](const auto& e) { return e.phase == Replay::Entry::kDone; });
-    if (!done) {
-      ++it;
-      continue;
-    }
-    int failed = 0;
-    for (const auto& e : replay.entries) failed += e.result == RunStatus::kSucceeded ? 0 : 1;
-    auto u = tx.Execute(
-        "UPDATE replays SET state = $2, message = $3, updated_ms = $4 WHERE id = $1",
-        {replay.id, failed == 0 ? "success" : "failed",
-         failed == 0 ? ""
-                     : absl::StrCat(failed, " of ", replay.entries.size(), " runs did not succeed"),
-         now});
-    if (!u.ok()) return u.status();
-    ++stats.replays_finished;
-    it = replays_.erase(it);
-  }
-  return absl::OkStatus();
 }
 
 absl::Status Scheduler::Flush(store::Transaction& tx, int64_t now) {

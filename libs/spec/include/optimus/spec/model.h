@@ -323,7 +323,8 @@ struct PluginSpec {
   std::string name;
   std::string description;
   std::string destination_urn_template;
-  std::map<std::string, std::vector<AssetParser>> asset_parsers;  // bq | maxcompute | sqlite | postgres
+  std::map<std::string, std::vector<AssetParser>>
+      asset_parsers;  // bq | maxcompute | sqlite | postgres
 
   // Version 1 only.
   std::string plugin_type;  // task | hook

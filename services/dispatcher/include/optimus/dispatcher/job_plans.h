@@ -39,4 +39,8 @@ absl::StatusOr<NewExecution> PlanJob(
     int32_t priority_weight,
     const std::function<const spec::PluginSpec*(const std::string&)>& plugins);
 
+// Plugins as the plan tables hold them, each read from `tx` once per returned function: null
+// for a plugin this server does not have.
+std::function<const spec::PluginSpec*(const std::string&)> StoredPlugins(store::Transaction& tx);
+
 }  // namespace optimus::dispatcher

@@ -41,6 +41,8 @@ enum class RunStatus { kWaiting, kRunning, kRetryWait, kSucceeded, kFailed, kCan
 std::string_view RunStatusName(RunStatus state);
 std::optional<RunStatus> ParseRunStatus(std::string_view name);
 bool IsFinal(RunStatus state);
+// Optimus's name of a run in that state, as sensors and the runs and replay APIs show it.
+std::string_view OptimusRunStateName(RunStatus state);
 
 // When a job runs: its cron ticks on or after its start date (midnight UTC) and up to the end
 // of its end date. A tick is a run's scheduled time (Optimus's `scheduled_at`, the end of

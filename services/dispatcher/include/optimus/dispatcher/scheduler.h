@@ -33,6 +33,8 @@ class Registry;
 
 namespace optimus::dispatcher {
 
+class HttpProbe;
+
 struct SchedulerOptions {
   int64_t lease_ms = 10'000;                    // the active instance's lease
   size_t catch_up_limit = 100;                  // runs created at most per job when catching up
@@ -112,7 +114,6 @@ class Scheduler {
   struct Job;
   struct Replay;
   struct Metrics;
-  class HttpProbe;
 
   absl::StatusOr<bool> HoldLease(store::Transaction& tx, int64_t now);
   absl::Status Reload(store::Transaction& tx, int64_t now);
