@@ -42,7 +42,11 @@ def schedule_of(dag):
     if name == "NullTimetable":
         return "None"
     cron = getattr(timetable, "expression", None) or getattr(timetable, "_expression", None)
-    return "%s %s" % (name, cron) if cron else name
+    if not cron:
+        return name
+    zone = getattr(timetable, "_timezone", None) or getattr(timetable, "timezone", None)
+    zone = getattr(zone, "name", None) or getattr(zone, "key", None) or str(zone or "UTC")
+    return "%s %s" % (name, cron) if zone in ("UTC", "Etc/UTC") else "%s %s %s" % (name, cron, zone)
 
 
 def class_names(task):

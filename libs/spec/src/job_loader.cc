@@ -1,4 +1,5 @@
 // Loads job.yaml / this.yaml into JobSpec, checking types and recording field locations.
+#include <map>
 #include <string>
 
 #include "optimus/spec/loaders.h"
@@ -152,6 +153,22 @@ void LoadTask(YamlReader& r, const YamlNode& node, Task& task) {
   }
 }
 
+// `recipe:` (what a recipe.json becomes): a list of {name, version, config}.
+void LoadRecipe(YamlReader& r, const YamlNode& list, std::vector<Task>& recipe) {
+  for (size_t i = 0; i < list.size(); ++i) {
+    const std::string p = IndexPath("recipe", i);
+    const YamlNode& item = list[i];
+    r.Record(p, item);
+    if (!r.ExpectMap(item, p)) continue;
+    r.CheckKeys(item, p, {"name", "version", "config"});
+    Task step;
+    r.String(item, "name", p, step.name);
+    r.String(item, "version", p, step.version);
+    r.Map(item, "config", p, step.config);
+    recipe.push_back(std::move(step));
+  }
+}
+
 void LoadHooks(YamlReader& r, const YamlNode& list, std::vector<Hook>& hooks) {
   for (size_t i = 0; i < list.size(); ++i) {
     const std::string p = IndexPath("hooks", i);
@@ -241,8 +258,8 @@ std::optional<JobSpec> LoadJobSpec(const std::string& path, const std::string& c
   // yaml-cpp can throw on pathological input (e.g. deep nesting) while walking.
   {
     r.CheckKeys(root, "",
-                {"version", "name", "owner", "description", "schedule", "behavior", "task", "hooks",
-                 "dependencies", "labels", "metadata"});
+                {"version", "name", "owner", "description", "schedule", "behavior", "task", "recipe",
+                 "hooks", "dependencies", "labels", "metadata"});
     r.Int(root, "version", "", job.version);
     r.String(root, "name", "", job.name);
     r.String(root, "owner", "", job.owner);
@@ -257,6 +274,19 @@ std::optional<JobSpec> LoadJobSpec(const std::string& path, const std::string& c
       LoadBehavior(r, *behavior, job.behavior);
     }
     if (auto task = r.GetMap(root, "task", "task")) LoadTask(r, *task, job.task);
+    if (auto recipe = r.GetList(root, "recipe", "recipe")) {
+      LoadRecipe(r, *recipe, job.recipe);
+      if (job.recipe.empty()) {
+        r.Error(*recipe, "recipe", "a recipe needs at least one task");
+      } else if (!job.task.name.empty() || !job.task.config.empty()) {
+        r.Error(*r.Get(root, "task", "task"), "task",
+                "a recipe's first task is its task: give `task` only a window or alert");
+      } else {
+        job.task.name = job.recipe[0].name;
+        job.task.version = job.recipe[0].version;
+        job.task.config = job.recipe[0].config;
+      }
+    }
     if (auto hooks = r.GetList(root, "hooks", "hooks")) LoadHooks(r, *hooks, job.hooks);
     if (auto deps = r.GetList(root, "dependencies", "dependencies")) {
       LoadDependencies(r, *deps, job.dependencies);
@@ -268,6 +298,16 @@ std::optional<JobSpec> LoadJobSpec(const std::string& path, const std::string& c
   }
   job.task.window.version = job.version;
   return job;
+}
+
+std::vector<JobStep> JobSpec::Steps() const {
+  if (recipe.empty()) return {JobStep{task.name, &task}};
+  std::vector<JobStep> out;
+  std::map<std::string, int> seen;
+  for (const Task& step : recipe) {
+    out.push_back(JobStep{step.name + "_" + std::to_string(++seen[step.name]), &step});
+  }
+  return out;
 }
 
 Location JobSpec::LocationOf(const std::string& field_path) const {

@@ -136,6 +136,26 @@ std::string Join(const std::string& dir, std::string_view name) {
   return dir.empty() ? std::string(name) : dir + "/" + std::string(name);
 }
 
+// A job's spec: *job.yaml, or a StarThinker *recipe.json.
+bool IsJobSpecFile(std::string_view name) {
+  return EndsWith(name, "job.yaml") || EndsWith(name, "recipe.json");
+}
+
+// The spec files of one folder, the one that counts first: job.yaml before recipe.json.
+void SortSpecFiles(std::vector<std::string>& files) {
+  std::stable_sort(files.begin(), files.end(), [](const std::string& a, const std::string& b) {
+    return EndsWith(a, "job.yaml") && !EndsWith(b, "job.yaml");
+  });
+}
+
+std::optional<JobSpec> LoadSpecFile(const std::string& shown, const std::string& content,
+                                    const std::string& folder_name, Diagnostics& diagnostics) {
+  if (EndsWith(shown, "recipe.json")) {
+    return LoadRecipeSpec(shown, content, folder_name, diagnostics);
+  }
+  return LoadJobSpec(shown, content, diagnostics);
+}
+
 // Runs fn(i) for i in [0, n) on up to hardware_concurrency threads, each taking at least
 // `min_per_worker` items' worth of the work.
 template <typename Fn>
@@ -194,8 +214,9 @@ std::vector<JobSpec> ReadNamespaceJobs(const fs::path& job_root, const std::stri
   // (assets may hold anything, including files named like specs). Ancestors sort first.
   std::map<std::string, std::vector<std::string>> specs_by_dir;
   for (const std::string& file : tree.files) {
-    if (EndsWith(FileName(file), "job.yaml")) specs_by_dir[Parent(file)].push_back(file);
+    if (IsJobSpecFile(FileName(file))) specs_by_dir[Parent(file)].push_back(file);
   }
+  for (auto& [dir, specs] : specs_by_dir) SortSpecFiles(specs);
   std::vector<std::pair<std::string, std::vector<std::string>>> job_dirs;
   std::set<std::string> job_dir_set;
   for (auto& [dir, specs] : specs_by_dir) {
@@ -242,7 +263,9 @@ std::vector<JobSpec> ReadNamespaceJobs(const fs::path& job_root, const std::stri
     }
     auto content = ReadFile(full(specs[0]), shown(specs[0]), diags);
     if (!content) return;
-    auto job = LoadJobSpec(shown(specs[0]), *content, diags);
+    auto job = LoadSpecFile(shown(specs[0]), *content,
+                            std::string(FileName(dir.empty() ? root.filename().native() : dir)),
+                            diags);
     if (!job) return;
     job->namespace_name = namespace_name;
     // Nearest first: the job's own dir, then each ancestor up to the walk root.
@@ -280,18 +303,20 @@ std::vector<JobSpec> ReadJobs(const fs::path& job_root, const std::string& names
 std::optional<JobSpec> ReadJobAt(const fs::path& job_dir, const fs::path& job_root,
                                  const ReadOptions& options, Diagnostics& diagnostics) {
   const fs::path dir = job_dir.lexically_normal();
-  std::vector<fs::path> specs;
+  std::vector<std::string> specs;
   for (const fs::path& file : Files(dir)) {
-    if (EndsWith(file.filename().string(), "job.yaml")) specs.push_back(file);
+    if (IsJobSpecFile(file.filename().native())) specs.push_back(file.native());
   }
   if (specs.empty()) {
-    diagnostics.Error(Location{Shown(dir, options), 0, 0}, "", "no job.yaml in this folder");
+    diagnostics.Error(Location{Shown(dir, options), 0, 0}, "",
+                      "no job.yaml (or recipe.json) in this folder");
     return std::nullopt;
   }
+  SortSpecFiles(specs);
   const std::string shown = Shown(specs[0], options);
   auto content = ReadFile(specs[0], shown, diagnostics);
   if (!content) return std::nullopt;
-  auto job = LoadJobSpec(shown, *content, diagnostics);
+  auto job = LoadSpecFile(shown, *content, dir.filename().native(), diagnostics);
   if (!job) return std::nullopt;
   const fs::path root = job_root.empty() ? dir : job_root.lexically_normal();
   for (fs::path p = dir;; p = p.parent_path()) {

@@ -274,11 +274,23 @@ void ValidateJob(const JobSpec& job, const JobValidationOptions& options,
 
   CheckBehavior(c, job.behavior);
 
-  c.Required("task.name", job.task.name, "the task plugin, e.g. bq2bq");
-  if (!job.task.name.empty() && options.known_plugins != nullptr &&
-      options.known_plugins->count(job.task.name) == 0) {
-    c.Error("task.name", "unknown task plugin " + Quote(job.task.name) +
-                             " (known: " + KnownList(*options.known_plugins) + ")");
+  if (job.recipe.empty()) {
+    c.Required("task.name", job.task.name, "the task plugin, e.g. bq2bq");
+    if (!job.task.name.empty() && options.known_plugins != nullptr &&
+        options.known_plugins->count(job.task.name) == 0) {
+      c.Error("task.name", "unknown task plugin " + Quote(job.task.name) +
+                               " (known: " + KnownList(*options.known_plugins) + ")");
+    }
+  }
+  for (size_t i = 0; i < job.recipe.size(); ++i) {
+    const std::string p = "recipe[" + std::to_string(i) + "].name";
+    const std::string& name = job.recipe[i].name;
+    c.Required(p, name, "the task plugin");
+    if (!name.empty() && options.known_plugins != nullptr &&
+        options.known_plugins->count(name) == 0) {
+      c.Error(p, "unknown task plugin " + Quote(name) +
+                     " (known: " + KnownList(*options.known_plugins) + ")");
+    }
   }
   CheckWindow(c, job, options);
   CheckAlert(c, "task.alert", job.task.alert);

@@ -114,11 +114,15 @@ std::string WriteJobSpec(const JobSpec& job) {
       }
     }
   }
-  o.Line(0, "task:");
-  o.Field(2, "name", job.task.name);
-  o.Field(2, "version", job.task.version);
-  o.Map(2, "config", job.task.config);
+  // A recipe's first task is its `task`: only the window and alert are written there.
+  const bool recipe = !job.recipe.empty();
   const Window& w = job.task.window;
+  if (!recipe || !w.empty() || !job.task.alert.empty()) o.Line(0, "task:");
+  if (!recipe) {
+    o.Field(2, "name", job.task.name);
+    o.Field(2, "version", job.task.version);
+    o.Map(2, "config", job.task.config);
+  }
   if (!w.empty()) {
     o.Line(2, "window:");
     o.Field(4, "size", w.size);
@@ -129,6 +133,14 @@ std::string WriteJobSpec(const JobSpec& job) {
     o.Field(4, "preset", w.preset);
   }
   o.Alert(2, job.task.alert);
+  if (recipe) {
+    o.Line(0, "recipe:");
+    for (const Task& step : job.recipe) {
+      o.Line(0, "- name: " + YamlScalar(step.name));
+      o.Field(2, "version", step.version);
+      o.Map(2, "config", step.config);
+    }
+  }
   if (!job.hooks.empty()) {
     o.Line(0, "hooks:");
     for (const Hook& h : job.hooks) {

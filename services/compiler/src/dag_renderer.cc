@@ -168,11 +168,26 @@ absl::StatusOr<tmpl::Value> DagContext(const events::v1::JobResolution& resoluti
   if (!job) {
     return absl::InvalidArgumentError("the job spec does not load: " + d.ToString());
   }
-  auto plugin = plugins.find(job->task.name);
-  if (plugin == plugins.end()) {
-    return absl::FailedPreconditionError("unknown task plugin \"" + job->task.name + "\"");
+  // The task, or a recipe's tasks: the first is `Task`, the others `Recipe`, chained after it.
+  Map task_value;
+  tmpl::List recipe;
+  for (const spec::JobStep& step : job->Steps()) {
+    auto plugin = plugins.find(step.task->name);
+    if (plugin == plugins.end()) {
+      return absl::FailedPreconditionError("unknown task plugin \"" + step.task->name + "\"");
+    }
+    const spec::PluginVersion v = plugin->second.Resolve(step.task->version);
+    Map t;
+    t["Name"] = Value(step.name);
+    t["Image"] = Value(plugin->second.ImageFor(step.task->version));
+    t["Shell"] = Value(v.entrypoint.shell.empty() ? "/bin/sh" : v.entrypoint.shell);
+    t["Script"] = Value(v.entrypoint.script);
+    if (task_value.empty()) {
+      task_value = std::move(t);
+    } else {
+      recipe.push_back(Value(std::move(t)));
+    }
   }
-  const spec::PluginVersion task = plugin->second.Resolve(job->task.version);
 
   Map retry;
   const int retries = job->behavior.retry.count.value_or(0);
@@ -192,12 +207,6 @@ absl::StatusOr<tmpl::Value> DagContext(const events::v1::JobResolution& resoluti
   resources["RequestMemory"] = Value(job->metadata.request.memory);
   resources["LimitCPU"] = Value(job->metadata.limit.cpu);
   resources["LimitMemory"] = Value(job->metadata.limit.memory);
-
-  Map task_value;
-  task_value["Name"] = Value(job->task.name);
-  task_value["Image"] = Value(plugin->second.ImageFor(job->task.version));
-  task_value["Shell"] = Value(task.entrypoint.shell.empty() ? "/bin/sh" : task.entrypoint.shell);
-  task_value["Script"] = Value(task.entrypoint.script);
 
   tmpl::List hooks;
   for (const spec::Hook& h : job->hooks) {
@@ -267,6 +276,7 @@ absl::StatusOr<tmpl::Value> DagContext(const events::v1::JobResolution& resoluti
   j["AccessControlRole"] = Value(rbac ? resolution.namespace_() : std::string());
   j["Resources"] = Value(std::move(resources));
   j["Task"] = Value(std::move(task_value));
+  j["Recipe"] = Value(std::move(recipe));
   j["Hooks"] = Value(std::move(hooks));
   j["Upstreams"] = Value(std::move(upstreams));
   j["HTTPUpstreams"] = Value(std::move(http));

@@ -151,7 +151,8 @@ def dag_schedule(cron):
         from airflow.sdk import CronDataIntervalTimetable
     except ImportError:
         from airflow.timetables.interval import CronDataIntervalTimetable
-    return CronDataIntervalTimetable(cron, timezone="UTC")
+    zone, cron = split_cron_zone(cron)
+    return CronDataIntervalTimetable(cron, timezone=zone or "UTC")
 
 
 def utc_date(value):
@@ -204,6 +205,26 @@ def normalise_cron(expr):
     return _CRON_DESCRIPTORS.get(expr.lower(), expr)
 
 
+def split_cron_zone(expr):
+    """('Area/City', '0 3 * * *') for 'CRON_TZ=Area/City 0 3 * * *' (TZ= too); (None, expr) without."""
+    for prefix in ("CRON_TZ=", "TZ="):
+        if expr.startswith(prefix):
+            zone, _, rest = expr[len(prefix):].partition(" ")
+            return zone, rest.strip()
+    return None, expr
+
+
+def _in_zone(expr, value):
+    """The cron without its zone, and `value` in that zone (UTC when it names none)."""
+    zone, cron = split_cron_zone(expr)
+    value = to_utc(value)
+    if zone:
+        from zoneinfo import ZoneInfo
+
+        value = value.astimezone(ZoneInfo(zone))
+    return cron, value
+
+
 def to_utc(value):
     """Any aware datetime (pendulum included) as a plain UTC datetime; naive values are UTC."""
     if value.tzinfo is None:
@@ -227,14 +248,16 @@ def cron_next(expr, after):
     """The first cron tick strictly after `after`."""
     from croniter import croniter  # imported when a task runs, not when the DAG is parsed
 
-    return to_utc(croniter(expr, to_utc(after)).get_next(datetime))
+    cron, after = _in_zone(expr, after)
+    return to_utc(croniter(cron, after).get_next(datetime))
 
 
 def cron_latest(expr, at):
     """The latest cron tick at or before `at`."""
     from croniter import croniter
 
-    return to_utc(croniter(expr, to_utc(at) + timedelta(seconds=1)).get_prev(datetime))
+    cron, at = _in_zone(expr, at)
+    return to_utc(croniter(cron, at + timedelta(seconds=1)).get_prev(datetime))
 
 
 # --- runtime-context HTTP --------------------------------------------------------------------------
@@ -909,8 +932,9 @@ def _empty_operator():
     return EmptyOperator
 
 
-def wire(*, sensors, task, hooks):
-    """sensors >> before hooks >> task >> after hooks; fail hooks after all of them (one_failed)."""
+def wire(*, sensors, task, hooks, then=()):
+    """sensors >> before hooks >> task >> then[0] >> then[1] ... >> after hooks; fail hooks after
+    all of them (one_failed). `then` holds a recipe's tasks after its first, in order."""
     before = [h for h in hooks if h.optimus_hook_type == "before"]
     after = [h for h in hooks if h.optimus_hook_type not in ("before", "fail")]
     fail = [h for h in hooks if h.optimus_hook_type == "fail"]
@@ -918,7 +942,12 @@ def wire(*, sensors, task, hooks):
         sensor.set_downstream(before or [task])
     for hook in before:
         hook.set_downstream(task)
-    task.set_downstream(after)
+    last = task
+    for step in then:
+        last.set_downstream(step)
+        last = step
+    last.set_downstream(after)
+    tasks = [task] + list(then)
     if fail:
         # Fail hooks succeed after a failed task, and a run whose leaves all succeeded counts as a
         # success: this leaf (never executed: the scheduler settles empty operators itself) turns
@@ -932,5 +961,5 @@ def wire(*, sensors, task, hooks):
             on_failure_callback=None,
         )
         for hook in fail:
-            hook.set_upstream([task] + after)
-        guard.set_upstream([task] + after)
+            hook.set_upstream(tasks + after)
+        guard.set_upstream(tasks + after)

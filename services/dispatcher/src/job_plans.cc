@@ -79,10 +79,15 @@ absl::StatusOr<NewExecution> PlanJob(
   out.pool =
       !job.metadata.airflow_pool.empty() ? job.metadata.airflow_pool : job.metadata.airflow_queue;
   if (out.pool == "default_pool") out.pool.clear();
-  const spec::PluginSpec* task = plugins(job.task.name);
-  if (task == nullptr) {
-    return absl::FailedPreconditionError("job " + job.name + " uses task plugin " + job.task.name +
-                                         ", which this server does not have");
+  // The task, or a recipe's tasks in order (sequential steps, each with its own log).
+  std::vector<std::pair<spec::JobStep, const spec::PluginSpec*>> tasks;
+  for (const spec::JobStep& s : job.Steps()) {
+    const spec::PluginSpec* plugin = plugins(s.task->name);
+    if (plugin == nullptr) {
+      return absl::FailedPreconditionError("job " + job.name + " uses task plugin " +
+                                           s.task->name + ", which this server does not have");
+    }
+    tasks.emplace_back(s, plugin);
   }
   const auto base_env = [&](core::v1::ExecutionStep& step, const std::string& type,
                             const std::string& name) {
@@ -127,8 +132,10 @@ absl::StatusOr<NewExecution> PlanJob(
     }
   }
   for (auto& s : pre) *out.plan.add_steps() = std::move(s);
-  *out.plan.add_steps() =
-      add_step(core::v1::ExecutionStep::KIND_TASK, *task, job.task.name, job.task.version, "task");
+  for (const auto& [s, plugin] : tasks) {
+    *out.plan.add_steps() =
+        add_step(core::v1::ExecutionStep::KIND_TASK, *plugin, s.name, s.task->version, "task");
+  }
   for (auto& s : post) *out.plan.add_steps() = std::move(s);
   for (auto& s : fail) *out.plan.add_steps() = std::move(s);
   out.plan.set_cpu_request(job.metadata.request.cpu);

@@ -92,6 +92,21 @@ std::string JobLabels(const JobContext& context) {
 absl::StatusOr<RunInput> CompileRunInput(const JobContext& context,
                                          const RunInputRequest& request) {
   const spec::JobSpec& job = *context.job;
+  // The task whose config a task instance gets: a recipe's step of that name.
+  const spec::Task* task_of_instance = &job.task;
+  if (request.instance_type == InstanceType::kTask && !job.recipe.empty()) {
+    std::vector<std::string> names;
+    task_of_instance = nullptr;
+    for (const spec::JobStep& step : job.Steps()) {
+      names.push_back(step.name);
+      if (step.name == request.instance_name) task_of_instance = step.task;
+    }
+    if (task_of_instance == nullptr) {
+      return absl::NotFoundError(absl::StrCat("recipe ", job.name, " has no task \"",
+                                              request.instance_name, "\" (its tasks: ",
+                                              absl::StrJoin(names, ", "), ")"));
+    }
+  }
   const spec::Hook* hook = nullptr;
   if (request.instance_type == InstanceType::kHook) {
     std::vector<std::string> names;
@@ -183,6 +198,15 @@ absl::StatusOr<RunInput> CompileRunInput(const JobContext& context,
   if (hook == nullptr) {
     out.envs = task_plain;
     out.secrets = task_secrets;
+    if (task_of_instance != &job.task) {
+      out.envs.clear();
+      out.secrets.clear();
+      if (absl::Status s = CompileConfig(context, task_of_instance->config, full, funcs,
+                                         "task " + request.instance_name, &out.envs, &out.secrets);
+          !s.ok()) {
+        return s;
+      }
+    }
     std::string labels = JobLabels(context);
     if (auto user = out.envs.find("JOB_LABELS"); user != out.envs.end() && !user->second.empty()) {
       labels = user->second + "," + labels;

@@ -482,6 +482,44 @@ def test_wire_orders_sensors_hooks_and_fail_hooks():
     assert guard.on_execute_callback in (None, [])
 
 
+def test_wire_chains_a_recipes_tasks_in_order():
+    try:
+        from airflow.sdk import DAG
+    except ImportError:
+        from airflow.models.dag import DAG
+    job = make_job("http://runtime")
+    with DAG(dag_id="recipe", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=UTC)) as dag:
+        first = pod_task(job, "load_1")
+        then = [pod_task(job, "load_2"), pod_task(job, "mail_1")]
+        after = pod_task(job, "hook_after", "hook", "after")
+        fail = pod_task(job, "hook_fail", "hook", "fail")
+        sensor = lib.OptimusHttpSensor(task_id="wait_x", job=job, url="http://x")
+        lib.wire(sensors=[sensor], task=first, hooks=[after, fail], then=then)
+    down = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
+    assert down == {
+        "wait_x": ["load_1"],
+        "load_1": ["hook_fail", "load_2", "optimus_run_guard"],
+        "load_2": ["hook_fail", "mail_1", "optimus_run_guard"],
+        "mail_1": ["hook_after", "hook_fail", "optimus_run_guard"],
+        "hook_after": ["hook_fail", "optimus_run_guard"],
+        "hook_fail": [],
+        "optimus_run_guard": [],
+    }
+
+
+def test_cron_with_a_zone_ticks_in_that_zone():
+    assert lib.split_cron_zone("CRON_TZ=America/Los_Angeles 0 3 * * 1") == ("America/Los_Angeles", "0 3 * * 1")
+    assert lib.split_cron_zone("0 3 * * *") == (None, "0 3 * * *")
+    # 03:00 in Los Angeles is 11:00 UTC in winter (PST) and 10:00 UTC in summer (PDT).
+    winter = lib.cron_next("CRON_TZ=America/Los_Angeles 0 3 * * *", datetime(2024, 1, 10, 12, tzinfo=UTC))
+    assert winter == datetime(2024, 1, 11, 11, tzinfo=UTC)
+    summer = lib.cron_latest("CRON_TZ=America/Los_Angeles 0 3 * * *", datetime(2024, 7, 10, 12, tzinfo=UTC))
+    assert summer == datetime(2024, 7, 10, 10, tzinfo=UTC)
+    timetable = lib.dag_schedule("CRON_TZ=Asia/Jakarta 0 6 * * *")
+    zone = getattr(timetable, "_timezone", None) or getattr(timetable, "timezone", None)
+    assert "Asia/Jakarta" in str(getattr(zone, "name", zone))
+
+
 def test_dag_argument_helpers(monkeypatch):
     assert lib.dag_schedule("") is None
     assert type(lib.dag_schedule("@daily")).__name__ == "CronDataIntervalTimetable"

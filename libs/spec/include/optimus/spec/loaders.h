@@ -19,6 +19,13 @@ namespace optimus::spec {
 std::optional<JobSpec> LoadJobSpec(const std::string& path, const std::string& content,
                                    Diagnostics& diagnostics);
 
+// A StarThinker recipe.json (docs/recipes.md) as a job named `default_name` (its folder's
+// name) unless setup.name gives one: setup's timezone, day and hour make its cron, its tasks
+// the job's recipe steps. Diagnostics and the job's locations point into the JSON. nullopt
+// when the file is not a JSON object.
+std::optional<JobSpec> LoadRecipeSpec(const std::string& path, const std::string& content,
+                                      const std::string& default_name, Diagnostics& diagnostics);
+
 // optimus.yaml, fully checked (version, host, project name, required project config keys,
 // namespace names unique, datastore types, log level).
 std::optional<ClientConfig> LoadClientConfig(const std::string& path, const std::string& content,

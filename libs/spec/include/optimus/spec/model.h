@@ -139,6 +139,13 @@ struct Metadata {
   std::string kubernetes_service_account;
 };
 
+// One task of a job's run, under the name it runs as: its Airflow task_id and the instance name
+// run input is asked for.
+struct JobStep {
+  std::string name;
+  const Task* task = nullptr;
+};
+
 struct JobSpec {
   int version = 0;
   std::string name;
@@ -147,6 +154,10 @@ struct JobSpec {
   Schedule schedule;
   Behavior behavior;
   Task task;
+  // The tasks of a StarThinker recipe (recipe.json, or `recipe:` in a job.yaml), run in this
+  // order by one run. Empty for an ordinary job. `task` then holds the window and the first
+  // step's plugin and config, so that what reads one task (lineage, checks) sees the first.
+  std::vector<Task> recipe;
   std::vector<Hook> hooks;
   std::vector<Dependency> dependencies;
   StringMap labels;
@@ -163,6 +174,11 @@ struct JobSpec {
 
   // The location of `field_path`, or of its nearest enclosing field, or of the file.
   Location LocationOf(const std::string& field_path) const;
+
+  // What a run runs, in order: the task under its plugin's name, or a recipe's tasks, each
+  // named "<plugin>_<n>" with n counting that plugin's tasks from 1 (StarThinker's task ids).
+  // The pointers point into this spec.
+  std::vector<JobStep> Steps() const;
 };
 
 // ---- optimus.yaml (reference §3.1) ----
