@@ -6,8 +6,10 @@
 # from the event log (optimus.job.runs), schedule_check proves that every job ran exactly once
 # per window and none started before its upstreams' runs for its window succeeded. Then a
 # replay of one day of a mid-layer job with its downstream runs it and its readers again, in
-# dependency order. Bad input: a replay before the start date, of a deleted job, of the future;
-# a task whose SQL is wrong fails with the database's message while the other runs go on.
+# dependency order. The shop example's StarThinker recipe runs its three tasks in order. Bad
+# input: a replay before the start date, of a deleted job, of the future; a recipe naming an
+# unknown plugin; a task whose SQL is wrong fails with the database's message while the other
+# runs go on.
 #   scheduling_e2etest.sh BIN_DIR SCHEDULE_CHECK EXAMPLES_DIR [JOBS] [embedded|distributed]
 set -uo pipefail
 BIN=${1:?usage: scheduling_e2etest.sh BIN_DIR SCHEDULE_CHECK EXAMPLES_DIR [JOBS]}
@@ -212,6 +214,7 @@ expect_error "a replay of a deleted job" "never deployed, or deleted" \
 W=$TMP/shop
 cp -r "$EXAMPLES/native-project" "$W"
 sed -i "s/start_date: \"[0-9-]*\"/start_date: \"$(date -u -d '1 day ago' +%F)\"/" "$W"/shop/jobs/*/job.yaml
+sed -i "s/\"start_date\": \"[0-9-]*\"/\"start_date\": \"$(date -u -d '1 day ago' +%F)\"/" "$W"/shop/jobs/*/recipe.json
 sed -i "s|sqlite_dir: .*|sqlite_dir: $TMP/warehouse|; s/^host: .*/host: $INGEST/" "$W/optimus.yaml"
 sed -i 's/round(revenue \/ orders, 2)/round(revenue \/ no_such_column, 2)/' "$W/shop/jobs/store_summary/assets/query.sql"
 "$BIN/optimus" deploy -d "$W" --host "$INGEST" >"$TMP/shop-deploy.log" 2>&1 || fail "shop deploy: $(tail -2 "$TMP/shop-deploy.log")"
@@ -235,5 +238,32 @@ if wait_for 120 shop_done; then
 else
   fail "the shop project: $("$BIN/optimus" job runs --limit 10 -d "$W" --host "$DISPATCH")"
 fi
+
+# The shop's StarThinker recipe (stock_report/recipe.json): one run, its three tasks in order,
+# each in its own section of the run's log, the later ones reading what the earlier ones wrote.
+recipe_id=$("$BIN/optimus" job runs stock_report --state succeeded -o json -d "$W" --host "$DISPATCH" |
+  python3 -c 'import json,sys; r=json.load(sys.stdin)["runs"]; print(r[0]["executionId"] if r else "")')
+recipe_log=$("$BIN/optimus" execution logs "$recipe_id" -d "$W" --host "$DISPATCH" 2>&1)
+order=$(grep -o '^--- task [a-z0-9_]* ---' <<<"$recipe_log" | awk '{print $3}' | paste -sd' ' -)
+report=$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*), min(products) FROM stock_report").fetchone())' "$TMP/warehouse/reports.db" 2>&1)
+if [ "$order" = "sqlite2sqlite_1 sqlite2sqlite_2 sqlite2sqlite_3" ] && [ "$report" = "(1, 5)" ]; then
+  pass "a three-task recipe ran natively in order ($order) and its last task wrote the report"
+else
+  fail "the recipe's run: tasks [$order], report $report: $recipe_log"
+fi
+# A recipe naming a plugin the server does not have: the deploy says which file, line and task.
+R=$TMP/bad-recipe
+cp -r "$W" "$R"
+python3 - "$R/shop/jobs/stock_report/recipe.json" <<'PY'
+import sys
+path = sys.argv[1]
+text = open(path).read()
+i = text.index('"sqlite2sqlite"', text.index('"sqlite2sqlite"') + 1)
+open(path, "w").write(text[:i] + '"sqlite_to_nowhere"' + text[i + len('"sqlite2sqlite"'):])
+PY
+expect_error "a recipe naming an unknown plugin" 'recipe.json:[0-9]*:[0-9]*.*recipe\[1\].name.*unknown task plugin "sqlite_to_nowhere"' \
+  "$BIN/optimus" job validate -d "$R" --plugins "$EXAMPLES/plugins"
+expect_error "the deploy of a recipe naming an unknown plugin" 'unknown task plugin "sqlite_to_nowhere"' \
+  "$BIN/optimus" deploy -d "$R" --host "$INGEST"
 
 summary

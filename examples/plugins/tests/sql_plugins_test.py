@@ -274,6 +274,18 @@ class SqliteTest(PluginCase):
         self.assertFails(run, "has no column named extra", "loading sales.daily (REPLACE)", status=1)
         self.assertEqual(self.rows("sales", "SELECT * FROM daily ORDER BY rowid"), before)
 
+    def test_query_file_names_the_asset_to_run(self):
+        with open(os.path.join(self.job_dir, "in", "weekly.sql"), "w", encoding="utf-8") as f:
+            f.write(daily_query())
+        # query.sql holds something else: QUERY_FILE wins.
+        self.assertOk(self.run_plugin("SELECT 1 AS nothing", QUERY_FILE="weekly.sql", TABLE="weekly"))
+        self.assertEqual(self.rows("sales", "SELECT order_date, orders FROM weekly"), [("2024-01-01", 2)])
+        self.assertFails(self.run_plugin("SELECT 1 AS a", QUERY_FILE="missing.sql"), "cannot read missing.sql", status=1)
+        self.assertFails(self.run_plugin("SELECT 1 AS a", QUERY_FILE="../etc/passwd"), "config QUERY_FILE", status=2)
+        with open(os.path.join(self.job_dir, "in", "bad.sql"), "w", encoding="utf-8") as f:
+            f.write("SELECT nope FROM raw.orders")
+        self.assertFails(self.run_plugin("SELECT 1 AS a", QUERY_FILE="bad.sql"), "no such column: nope", "in bad.sql", status=1)
+
     def test_query_must_be_one_select(self):
         for query, message in [
             ("SELECT 1 AS a; SELECT 2 AS b", "more than one statement"),

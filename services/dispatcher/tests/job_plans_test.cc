@@ -112,6 +112,38 @@ TEST(PlanJob, StepsInOrderWithTheirPluginsAndTheJobsMetadata) {
   EXPECT_THAT(missing.status().message(), HasSubstr("hook plugin notify"));
 }
 
+TEST(PlanJob, ARecipeRunsItsTasksInOrderAsTaskSteps) {
+  spec::Diagnostics d;
+  auto job = spec::LoadRecipeSpec(
+      "stock/recipe.json",
+      R"({"setup": {"owner": "o", "start_date": "2024-01-01", "hour": [6]},
+          "tasks": [{"shell": {"STEP": "load"}}, {"notify": {"to": "a@b"}}, {"shell": {}}]})",
+      "stock", d);
+  ASSERT_TRUE(job && !d.HasErrors()) << d.ToString();
+  const std::map<std::string, spec::PluginSpec> plugins = {{"shell", Plugin(kShellPlugin)},
+                                                           {"notify", Plugin(kPostHook)}};
+  auto plan = PlanJob("p", "ns", *job, 1, [&](const std::string& name) {
+    auto it = plugins.find(name);
+    return it == plugins.end() ? nullptr : &it->second;
+  });
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->plan.steps_size(), 3);
+  std::vector<std::string> names;
+  for (const auto& step : plan->plan.steps()) {
+    EXPECT_EQ(step.kind(), core::v1::ExecutionStep::KIND_TASK);
+    EXPECT_EQ(step.instance_type(), "task");
+    EXPECT_EQ(step.env().at("INSTANCE_NAME"), step.name());
+    names.push_back(step.name());
+  }
+  EXPECT_THAT(names, ::testing::ElementsAre("shell_1", "notify_1", "shell_2"));
+  EXPECT_EQ(plan->plan.steps(1).script(), "echo done");
+
+  auto missing = PlanJob("p", "ns", *job, 1, [&](const std::string& name) {
+    return name == "shell" ? &plugins.at("shell") : nullptr;
+  });
+  EXPECT_THAT(missing.status().message(), HasSubstr("task plugin notify"));
+}
+
 TEST(JobPlans, ResolutionsAndPluginsFromTheirTopics) {
   testing::TempDir dir;
   auto db = OpenDispatcherDb("sqlite:" + dir.File("d.db"), "dispatcher");

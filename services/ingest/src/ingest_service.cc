@@ -259,10 +259,12 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
         if (job && job->name != file.name()) {
           error = "the spec names the job \"" + job->name + "\"";
         }
-        for (const auto& item : d.items()) {
-          if (item.severity == spec::Severity::kError) {
-            error += (error.empty() ? "" : "; ") + item.ToString();
-          }
+        for (spec::Diagnostic item : d.items()) {
+          if (item.severity != spec::Severity::kError) continue;
+          // The lines are those of the YAML the CLI wrote (this.yaml merged, or a recipe.json
+          // converted), not of the user's file: its name and the field say where.
+          item.line = item.column = 0;
+          error += (error.empty() ? "" : "; ") + item.ToString();
         }
       }
       if (!error.empty()) {

@@ -213,5 +213,47 @@ TEST_F(RunInputTest, LabelsAreCleanedAndAJobIdIsStable) {
   EXPECT_THAT(in->envs.at("JOB_LABELS"), HasSubstr(",long=__" + std::string(60, 'x') + "y"));
 }
 
+TEST_F(RunInputTest, EachTaskOfARecipeGetsItsOwnConfig) {
+  constexpr char kRecipe[] = R"(version: 3
+name: stock
+owner: o
+schedule:
+  start_date: "2024-01-01"
+  interval: "0 6 * * *"
+task:
+  window:
+    size: 1d
+recipe:
+- name: sqlite2sqlite
+  config:
+    TABLE: levels
+    SINCE: "{{.DSTART}}"
+- name: mail
+  config:
+    TO: "{{.GLOBAL__BUCKET}}@example.com"
+    KEY: "{{.secret.BQ_SERVICE_ACCOUNT}}"
+- name: sqlite2sqlite
+  config:
+    TABLE: report
+)";
+  auto first = Compile(kRecipe, "2024-03-02T06:00:00Z", InstanceType::kTask, "sqlite2sqlite_1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->envs.at("TABLE"), "levels");
+  EXPECT_EQ(first->envs.at("SINCE"), "2024-03-01T00:00:00Z");
+  auto mail = Compile(kRecipe, "2024-03-02T06:00:00Z", InstanceType::kTask, "mail_1");
+  ASSERT_TRUE(mail.ok()) << mail.status();
+  EXPECT_EQ(mail->envs.at("TO"), "finance-bucket@example.com");
+  EXPECT_EQ(mail->envs.count("TABLE"), 0u) << "one task's config is not another's";
+  EXPECT_EQ(mail->secrets.count("KEY"), 1u);
+  EXPECT_EQ(mail->envs.at("DSTART"), "2024-03-01T00:00:00Z");
+  auto last = Compile(kRecipe, "2024-03-02T06:00:00Z", InstanceType::kTask, "sqlite2sqlite_2");
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(last->envs.at("TABLE"), "report");
+  auto unknown = Compile(kRecipe, "2024-03-02T06:00:00Z", InstanceType::kTask, "sqlite2sqlite");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(unknown.status().message(),
+              HasSubstr("its tasks: sqlite2sqlite_1, mail_1, sqlite2sqlite_2"));
+}
+
 }  // namespace
 }  // namespace optimus::runtime_context
