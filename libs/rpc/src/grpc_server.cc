@@ -221,6 +221,11 @@ absl::Status GrpcServer::Start() {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);
+  // Threads that poll for calls: gRPC's defaults (1 to 2) start a thread for nearly every
+  // burst of calls and end it afterwards; executors' many short calls made that churn a
+  // visible share of the server's CPU. Idle pollers cost a stack and a wake-up now and then.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 8);
   if (options_.max_threads > 0) {
     grpc::ResourceQuota quota("optimus_grpc_server");
     quota.SetMaxThreads(options_.max_threads);

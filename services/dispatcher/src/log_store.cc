@@ -1,6 +1,7 @@
 // Execution logs as chunk objects (see log_store.h).
 #include "optimus/dispatcher/log_store.h"
 
+#include <chrono>
 #include <cstdio>
 
 #include "absl/strings/numbers.h"
@@ -24,7 +25,15 @@ absl::Status LogStore::Append(const core::v1::Execution& e, int64_t chunk,
     return absl::InvalidArgumentError("a log chunk holds at most 1 MiB, got " +
                                       std::to_string(data.size()) + " bytes");
   }
-  return blob_.Put(ChunkKey(e, e.attempt(), chunk), data);
+  if (absl::Status s = blob_.PutUnsynced(ChunkKey(e, e.attempt(), chunk), data); !s.ok()) {
+    return s;
+  }
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  int64_t last = synced_ms_.load();
+  if (now - last >= 1000 && synced_ms_.compare_exchange_strong(last, now)) return blob_.Sync();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<LogRead> LogStore::Read(const core::v1::Execution& e, int32_t attempt,

@@ -182,6 +182,9 @@ absl::StatusOr<TickStats> Scheduler::Tick() {
     replays_.clear();
     dirty_.clear();
     events_.clear();
+    recheck_runs_.clear();
+    blocked_by_.clear();
+    recheck_ = true;
     if (!s.ok()) return s;
   }
   if (metrics_) {
@@ -195,16 +198,8 @@ absl::StatusOr<TickStats> Scheduler::Tick() {
       runs.Add({{"what", "failed"}}).Increment(stats.failed);
       runs.Add({{"what", "retried"}}).Increment(stats.retried);
       runs.Add({{"what", "sla_missed"}}).Increment(stats.sla_missed);
-      int64_t waiting = 0, retry = 0;
-      for (const auto& [key, tick] : waiting_) {
-        auto j = jobs_.find(key);
-        if (j == jobs_.end()) continue;
-        auto r = j->second->runs.find(tick);
-        if (r == j->second->runs.end()) continue;
-        (r->second.state == RunStatus::kRetryWait ? retry : waiting)++;
-      }
-      metrics_->open.Add({{"state", "waiting"}}).Set(static_cast<double>(waiting));
-      metrics_->open.Add({{"state", "retry_wait"}}).Set(static_cast<double>(retry));
+      metrics_->open.Add({{"state", "waiting"}}).Set(static_cast<double>(waiting_count_));
+      metrics_->open.Add({{"state", "retry_wait"}}).Set(static_cast<double>(retry_count_));
       metrics_->open.Add({{"state", "running"}}).Set(static_cast<double>(in_flight_.size()));
     }
   }
@@ -379,7 +374,7 @@ absl::Status Scheduler::LoadExternalRuns(store::Transaction& tx, int64_t now) {
     if (foreign_.count(row.Text(0)) == 0) continue;
     auto state = ParseRunStatus(row.Text(2)).value_or(RunStatus::kRunning);
     external_[row.Text(0)][row.Int(1)] = state;
-    if (state == RunStatus::kSucceeded) recheck_ = true;
+    if (state == RunStatus::kSucceeded) Unblock(row.Text(0), row.Int(1));
   }
   return absl::OkStatus();
 }
@@ -416,33 +411,65 @@ void Scheduler::Event(const Job& job, int64_t tick, const ScheduledRun& run,
   events_.push_back(pipeline::ProtoRecord(pipeline::kJobRunsTopic, job.key, e));
 }
 
+void Scheduler::Unblock(const std::string& key, int64_t tick) {
+  auto it = blocked_by_.find({key, tick});
+  if (it == blocked_by_.end()) return;
+  for (auto& [waiter, at] : it->second) {
+    // Filed again under its next upstream run when it is looked at.
+    if (auto j = jobs_.find(waiter); j != jobs_.end()) {
+      if (auto r = j->second->runs.find(at); r != j->second->runs.end()) r->second.blocked_on = {};
+    }
+    recheck_runs_.insert({at, std::move(waiter)});
+  }
+  blocked_by_.erase(it);
+}
+
 void Scheduler::SetState(Job& job, int64_t tick, ScheduledRun& run, RunStatus to, int64_t now) {
   const RunStatus from = run.state;
   if (from == RunStatus::kRunning) {
     in_flight_.erase(run.execution_id);
-    --job.active;
+    // A slot of the job (or of its pool) is free: its waiting runs may go now.
+    if (job.active-- >= options_.max_active_runs) {
+      for (const auto& [t, r] : job.runs) {
+        if (r.state == RunStatus::kWaiting || r.state == RunStatus::kRetryWait) {
+          recheck_runs_.insert({t, job.key});
+        }
+      }
+    }
+    if (options_.pool_slots.count(job.plan.pool) != 0) recheck_ = true;
     --pool_active_[job.plan.pool];
   }
   if (from == RunStatus::kWaiting || from == RunStatus::kRetryWait) waiting_.erase({job.key, tick});
   run.state = to;
   if (to == RunStatus::kWaiting || to == RunStatus::kRetryWait) waiting_.insert({job.key, tick});
   if (to == RunStatus::kWaiting) run.waiting_since_ms = now;
+  if (to == RunStatus::kWaiting || to == RunStatus::kRetryWait) recheck_runs_.insert({tick, job.key});
   if (to == RunStatus::kRunning) {
     in_flight_[run.execution_id] = {job.key, tick};
     ++job.active;
     ++pool_active_[job.plan.pool];
   }
-  if (to == RunStatus::kSucceeded) recheck_ = true;
+  if (to == RunStatus::kSucceeded) Unblock(job.key, tick);
   MarkDirty(job.key, tick);
 }
 
 absl::Status Scheduler::CollectFinished(store::Transaction& tx, int64_t now, TickStats& stats) {
   if (in_flight_.empty()) return absl::OkStatus();
-  auto rows = tx.Execute(
-      "SELECT e.id, e.state, e.message FROM sched_runs r JOIN executions e ON e.id = "
-      "r.execution_id WHERE r.state = 'running' AND e.state IN ('succeeded', 'failed', "
-      "'cancelled', 'timed_out')");
+  // Every two seconds (and after a takeover) every open run's execution is looked at; between
+  // those, the executions that ended since shortly before the last pass (the margin covers
+  // replicas' clocks and transactions that committed late). With thousands of runs queued,
+  // the join of all of them every pass held the store for tens of milliseconds.
+  const bool all = now - last_full_collect_ms_ >= 2000;
+  auto rows =
+      all ? tx.Execute("SELECT e.id, e.state, e.message FROM sched_runs r JOIN executions e ON e.id "
+                       "= r.execution_id WHERE r.state = 'running' AND e.state IN ('succeeded', "
+                       "'failed', 'cancelled', 'timed_out')")
+          : tx.Execute("SELECT id, state, message FROM executions WHERE ended_ms >= $1 AND state "
+                       "IN ('succeeded', 'failed', 'cancelled', 'timed_out')",
+                       {last_collect_ms_ - 3000});
   if (!rows.ok()) return rows.status();
+  if (all) last_full_collect_ms_ = now;
+  last_collect_ms_ = now;
   for (const store::Row& row : rows->rows) {
     auto f = in_flight_.find(row.Text(0));
     if (f == in_flight_.end()) continue;
@@ -498,10 +525,7 @@ void Scheduler::CreateDueRuns(int64_t now, TickStats& stats) {
     }
     if (*job.next_due > now) continue;
     // A pass makes a bounded number of runs; the next pass goes on where it stopped.
-    if (stats.created >= kMaxCreatedPerPass) {
-      recheck_ = true;
-      continue;
-    }
+    if (stats.created >= kMaxCreatedPerPass) continue;  // the next pass goes on
     // Usually one tick or a few are due: walk them with the cached schedule; long gaps (a
     // server that was down for long) take the bounded walk back from now.
     std::vector<int64_t> ticks;
@@ -528,9 +552,9 @@ void Scheduler::CreateDueRuns(int64_t now, TickStats& stats) {
       ScheduledRun& run = it->second;
       run.waiting_since_ms = now;
       waiting_.insert({key, tick});
+      recheck_runs_.insert({tick, key});
       MarkDirty(key, tick);  // no event: a run becomes visible when its execution is queued
       ++stats.created;
-      recheck_ = true;
     }
     job.next_due.reset();
   }
@@ -628,8 +652,16 @@ bool Scheduler::Ready(Job& job, int64_t tick, ScheduledRun& run, int64_t now, st
                              }),
               needs.end());
   if (!needs.empty()) {
-    *why = absl::StrCat("waiting for ", needs.front().first, " at ", Rfc3339(needs.front().second),
-                        needs.size() > 1 ? absl::StrCat(" and ", needs.size() - 1, " more") : "");
+    if (run.blocked_on != needs.front() || run.blocked_count != needs.size() ||
+        run.blocked_why.empty()) {
+      if (run.blocked_on != needs.front()) blocked_by_[needs.front()].push_back({job.key, tick});
+      run.blocked_on = needs.front();
+      run.blocked_count = needs.size();
+      run.blocked_why =
+          absl::StrCat("waiting for ", needs.front().first, " at ", Rfc3339(needs.front().second),
+                       needs.size() > 1 ? absl::StrCat(" and ", needs.size() - 1, " more") : "");
+    }
+    *why = run.blocked_why;
     return false;
   }
   if (!ignore_upstream) {
@@ -667,17 +699,36 @@ absl::Status Scheduler::Queue(store::Transaction& tx, Job& job, int64_t tick, Sc
 absl::Status Scheduler::QueueReady(store::Transaction& tx, int64_t now, TickStats& stats) {
   // Waiting runs are looked at again when a run succeeded, and once a second otherwise (retry
   // delays, http dependencies, sensor timeouts).
-  if (!recheck_ && now - last_recheck_ms_ < 1000) return absl::OkStatus();
-  recheck_ = false;
-  last_recheck_ms_ = now;
+  const bool full = recheck_ || now - last_recheck_ms_ >= 1000;
+  if (!full && recheck_runs_.empty()) return absl::OkStatus();
   // Oldest tick first across jobs, so that catch-up runs windows in order.
   std::vector<std::pair<int64_t, std::string>> order;
-  order.reserve(waiting_.size());
-  for (const auto& [key, tick] : waiting_) order.push_back({tick, key});
-  std::sort(order.begin(), order.end());
+  if (full) {
+    recheck_ = false;
+    last_recheck_ms_ = now;
+    recheck_runs_.clear();
+    order.reserve(waiting_.size());
+    for (const auto& [key, tick] : waiting_) order.push_back({tick, key});
+    std::sort(order.begin(), order.end());
+    waiting_count_ = retry_count_ = 0;
+  } else {
+    order.assign(recheck_runs_.begin(), recheck_runs_.end());
+    recheck_runs_.clear();
+  }
+  bool limited = false;
   for (const auto& [tick, key] : order) {
-    Job& job = *jobs_.at(key);
-    ScheduledRun& run = job.runs.at(tick);
+    auto j = jobs_.find(key);
+    if (j == jobs_.end()) continue;
+    Job& job = *j->second;
+    auto r = job.runs.find(tick);
+    if (r == job.runs.end()) continue;
+    ScheduledRun& run = r->second;
+    if (run.state != RunStatus::kWaiting && run.state != RunStatus::kRetryWait) continue;
+    if (full) ++(run.state == RunStatus::kRetryWait ? retry_count_ : waiting_count_);
+    if (limited) {
+      if (!full) break;
+      continue;  // counted only
+    }
     if (run.state == RunStatus::kRetryWait && now < run.not_before_ms) continue;
     if (run.state == RunStatus::kWaiting) {
       std::string why;
@@ -707,8 +758,9 @@ absl::Status Scheduler::QueueReady(store::Transaction& tx, int64_t now, TickStat
       continue;
     }
     if (stats.queued >= kMaxQueuedPerPass) {
-      recheck_ = true;  // the rest next pass
-      break;
+      recheck_ = true;  // the rest next pass, which looks at all of them
+      limited = true;
+      continue;
     }
     if (absl::Status s = Queue(tx, job, tick, run, now); !s.ok()) return s;
     ++stats.queued;
@@ -732,6 +784,8 @@ void Scheduler::CheckSlas(int64_t now, TickStats& stats) {
     MarkDirty(key, tick);
     ++stats.sla_missed;
   };
+  if (now - last_sla_check_ms_ < 1000) return;  // a second is fine enough for SLAs
+  last_sla_check_ms_ = now;
   for (const auto& [key, tick] : waiting_) check(key, tick);
   for (const auto& [id, run] : in_flight_) check(run.first, run.second);
 }
@@ -749,6 +803,15 @@ void Scheduler::Trim(int64_t now) {
   for (auto& [key, runs] : external_) {
     runs.erase(runs.begin(), runs.lower_bound(history_cutoff_ms_));
   }
+  // Filed again from scratch by the next pass, which looks at every waiting run: what was
+  // filed under upstream runs that never succeeded goes.
+  blocked_by_.clear();
+  for (const auto& [key, tick] : waiting_) {
+    if (auto j = jobs_.find(key); j != jobs_.end()) {
+      if (auto r = j->second->runs.find(tick); r != j->second->runs.end()) r->second.blocked_on = {};
+    }
+  }
+  recheck_ = true;
 }
 
 absl::Status Scheduler::Flush(store::Transaction& tx, int64_t now) {

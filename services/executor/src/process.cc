@@ -1,16 +1,18 @@
-// fork/exec of a step with its own process group, read through one pipe with poll() so that
+// clone/exec of a step with its own process group, read through one pipe with poll() so that
 // the deadline and cancellation are checked while it runs (see process.h).
 #include "optimus/executor/process.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -21,7 +23,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Everything the child needs, built before fork(): after it only async-signal-safe calls.
+// Everything the child needs, built before it starts: it may only make system calls.
 struct Exec {
   std::vector<std::string> strings;
   std::vector<char*> argv;
@@ -43,6 +45,45 @@ Exec Prepare(const ProcessSpec& spec) {
 }
 
 void StopGroup(pid_t pid, int sig) { ::kill(-pid, sig); }
+
+constexpr size_t kChildStack = 64 * 1024;
+
+// What the child reads from its parent's memory, which it shares until it execs.
+struct Child {
+  const Exec* exec;
+  const char* work_dir;  // null: the executor's own
+  int out;               // the pipe's write end: stdout and stderr
+  pid_t parent;
+  sigset_t mask;         // the parent thread's signal mask, restored before exec
+};
+
+// The child, on its own stack in the parent's memory: only system calls, no allocation.
+int ChildMain(void* arg) {
+  const Child& c = *static_cast<const Child*>(arg);
+  // The parent's handlers are its code: the child takes the defaults (a handler running here
+  // would run in the parent's memory), and SIGPIPE its default too, as a shell expects.
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction sa;
+    if (::sigaction(sig, nullptr, &sa) != 0) continue;
+    if (sa.sa_handler == SIG_DFL || (sa.sa_handler == SIG_IGN && sig != SIGPIPE)) continue;
+    sa.sa_handler = SIG_DFL;
+    sa.sa_flags = 0;
+    ::sigaction(sig, &sa, nullptr);
+  }
+  ::setsid();  // a group of its own: stopping it stops everything the script started
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != c.parent) ::_exit(137);  // the executor died before prctl
+  const int devnull = ::open("/dev/null", O_RDONLY);
+  if (devnull >= 0) ::dup2(devnull, 0);
+  ::dup2(c.out, 1);
+  ::dup2(c.out, 2);
+  if (c.work_dir != nullptr && ::chdir(c.work_dir) != 0) ::_exit(126);
+  ::sigprocmask(SIG_SETMASK, &c.mask, nullptr);
+  ::execve(c.exec->argv[0], c.exec->argv.data(), c.exec->envp.data());
+  static const char kFailed[] = "optimus-executor: exec of the step's shell failed\n";
+  (void)!::write(2, kFailed, sizeof kFailed - 1);
+  ::_exit(127);
+}
 
 }  // namespace
 
@@ -66,28 +107,25 @@ ProcessResult RunProcess(const ProcessSpec& spec, const OutputSink& output,
     result.error = std::string("cannot make a pipe: ") + std::strerror(errno);
     return result;
   }
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
+  // clone(CLONE_VM | CLONE_VFORK), as posix_spawn does, not fork(): the child borrows this
+  // process's memory until it execs instead of copying its page tables (and taking a fault for
+  // every page either side touches afterwards), which was a third of an executor's CPU when it
+  // runs many short steps. Signals stay blocked until the child has reset their handlers.
+  Child child{&exec, spec.work_dir.empty() ? nullptr : spec.work_dir.c_str(), out[1], ::getpid(),
+              {}};
+  sigset_t all;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &child.mask);
+  std::vector<char> stack(kChildStack);
+  const pid_t pid = ::clone(ChildMain, stack.data() + stack.size(), CLONE_VM | CLONE_VFORK | SIGCHLD,
+                            &child);
+  const int clone_error = errno;
+  ::pthread_sigmask(SIG_SETMASK, &child.mask, nullptr);
   if (pid < 0) {
-    result.error = std::string("cannot fork: ") + std::strerror(errno);
+    result.error = std::string("cannot start the step's process: ") + std::strerror(clone_error);
     ::close(out[0]);
     ::close(out[1]);
     return result;
-  }
-  if (pid == 0) {
-    ::setsid();  // a group of its own: stopping it stops everything the script started
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(137);  // the executor died before prctl
-    const int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::dup2(out[1], 1);
-    ::dup2(out[1], 2);
-    if (!spec.work_dir.empty() && ::chdir(spec.work_dir.c_str()) != 0) ::_exit(126);
-    ::signal(SIGPIPE, SIG_DFL);
-    ::execve(exec.argv[0], exec.argv.data(), exec.envp.data());
-    static const char kFailed[] = "optimus-executor: exec of the step's shell failed\n";
-    (void)!::write(2, kFailed, sizeof kFailed - 1);
-    ::_exit(127);
   }
   ::close(out[1]);
   ::fcntl(out[0], F_SETFL, O_NONBLOCK);
@@ -97,6 +135,7 @@ ProcessResult RunProcess(const ProcessSpec& spec, const OutputSink& output,
   bool open = true;
   int status = 0;
   bool reaped = false;
+  int idle_waits = 0;
   char buffer[64 * 1024];
   while (!reaped || open) {
     const auto now = Clock::now();
@@ -125,7 +164,10 @@ ProcessResult RunProcess(const ProcessSpec& spec, const OutputSink& output,
         break;                     // EAGAIN: nothing more now
       }
     } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      // The pipe closed: the step is exiting. Look again soon, then less often (a step that
+      // closed its output but runs on is waited for at 20 ms steps).
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(20, 1 << std::min(idle_waits, 5))));
+      ++idle_waits;
     }
     if (!reaped && ::waitpid(pid, &status, WNOHANG) == pid) {
       reaped = true;
