@@ -1,8 +1,16 @@
-// SQLite adapter: one connection per Database, writers serialised with BEGIN IMMEDIATE.
+// SQLite adapter: one writing connection per Database, writers serialised with BEGIN IMMEDIATE,
+// and (for a file) read-only connections that read while it writes.
 #include "optimus/store/sqlite_database.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -250,14 +258,97 @@ class SqliteTransaction : public Transaction {
   std::vector<std::string>* pending_;
 };
 
+// Group commit for synchronous=FULL. Instead of SQLite syncing the write-ahead log inside every
+// commit (the writer's lock held across an fsync, so every writer of the file queues behind
+// the disk), commits return only after an fdatasync of the WAL that began after them: one
+// fsync makes every commit before it durable, and it runs outside the lock while the next
+// transactions go on. What a caller was told committed is as durable as before; another
+// connection may read a commit an fsync before it is (as with any group commit).
+class WalSync {
+ public:
+  explicit WalSync(std::string path) : path_(std::move(path)) {}
+  ~WalSync() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  absl::Status Sync(uint64_t commit) {
+    std::unique_lock lock(mu_);
+    if (commit > committed_) committed_ = commit;
+    while (synced_ < commit) {
+      if (syncing_) {
+        cv_.wait(lock);
+        continue;
+      }
+      syncing_ = true;
+      const uint64_t target = committed_;  // every commit so far is in the file already
+      lock.unlock();
+      absl::Status status = SyncFile();
+      lock.lock();
+      syncing_ = false;
+      if (status.ok()) synced_ = std::max(synced_, target);
+      cv_.notify_all();
+      if (!status.ok()) return status;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status SyncFile() {
+    if (fd_ < 0) {
+      fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd_ < 0 && errno == ENOENT) return absl::OkStatus();  // no log: nothing written to it
+      if (fd_ < 0) {
+        return absl::UnavailableError(absl::StrCat("cannot open ", path_,
+                                                   " to make commits durable: ", strerror(errno)));
+      }
+      // The log's own name must survive a power failure too.
+      const std::string dir = path_.find('/') == std::string::npos
+                                  ? std::string(".")
+                                  : path_.substr(0, path_.rfind('/') + 1);
+      if (int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
+        ::fsync(d);
+        ::close(d);
+      }
+    }
+    if (::fdatasync(fd_) != 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot make commits durable: fdatasync of ", path_, ": ", strerror(errno)));
+    }
+    return absl::OkStatus();
+  }
+
+  const std::string path_;
+  int fd_ = -1;  // used by the one thread that syncs
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t committed_ = 0, synced_ = 0;
+  bool syncing_ = false;
+};
+
+// A read-only connection of a file database: WAL lets it read a snapshot while the writing
+// connection writes.
+struct Reader {
+  explicit Reader(sqlite3* db) : db(db), statements(db) {}
+  ~Reader() {
+    statements.Clear();
+    sqlite3_close_v2(db);
+  }
+  std::mutex mu;
+  sqlite3* db;
+  StatementCache statements;  // guarded by mu, like the connection
+};
+
 class SqliteDatabase : public Database {
  public:
   SqliteDatabase(sqlite3* db, std::string path)
       : db_(db), statements_(db), notifier_(Notifier::ForFile(path)) {}
   ~SqliteDatabase() override {
+    readers_.clear();
     statements_.Clear();
     sqlite3_close_v2(db_);
   }
+
+  void AddReader(sqlite3* db) { readers_.push_back(std::make_unique<Reader>(db)); }
 
   Dialect dialect() const override { return Dialect::kSqlite; }
 
@@ -268,11 +359,35 @@ class SqliteDatabase : public Database {
   }
 
   absl::Status InReadTransaction(const std::function<absl::Status(Transaction&)>& body) override {
-    return Run("BEGIN", body);  // WAL readers see a snapshot and never block the writer.
+    // WAL readers see a snapshot and never block the writer: on a reader connection (a free
+    // one, else the next in turn) a read does not wait for the writes queued on this one.
+    if (readers_.empty()) return Run("BEGIN", body);
+    Reader* reader = nullptr;
+    for (auto& r : readers_) {
+      if (r->mu.try_lock()) {
+        reader = r.get();
+        break;
+      }
+    }
+    if (reader == nullptr) {
+      reader = readers_[next_reader_.fetch_add(1) % readers_.size()].get();
+      reader->mu.lock();
+    }
+    std::lock_guard lock(reader->mu, std::adopt_lock);
+    auto begin = SqliteTransaction::Run(reader->db, reader->statements, "BEGIN", {});
+    if (!begin.ok()) return begin.status();
+    std::vector<std::string> notifications;  // a read notifies nobody
+    SqliteTransaction tx(reader->db, &reader->statements, &notifications);
+    absl::Status status = body(tx);
+    auto end = SqliteTransaction::Run(reader->db, reader->statements,
+                                      status.ok() ? "COMMIT" : "ROLLBACK", {});
+    if (!status.ok()) return status;
+    return end.status();
   }
 
   absl::Status Run(const char* begin_sql, const std::function<absl::Status(Transaction&)>& body) {
     std::vector<std::string> notifications;
+    uint64_t commit = 0;
     {
       std::lock_guard lock(mu_);
       absl::Status begin = Simple(begin_sql);
@@ -287,14 +402,23 @@ class SqliteDatabase : public Database {
         Simple("ROLLBACK").IgnoreError();  // The body's error is the one worth reporting.
         return status;
       }
-      absl::Status commit = Simple("COMMIT");
-      if (!commit.ok()) {
+      absl::Status committed = Simple("COMMIT");
+      if (!committed.ok()) {
         Simple("ROLLBACK").IgnoreError();
-        return commit;
+        return committed;
       }
+      commit = ++commits_;
+    }
+    // Durable before the caller hears of it, and before anyone is woken up for it.
+    if (wal_sync_ != nullptr) {
+      if (absl::Status s = wal_sync_->Sync(commit); !s.ok()) return s;
     }
     for (const std::string& channel : notifications) notifier_.Notify(channel);
     return absl::OkStatus();
+  }
+
+  void SyncCommitsTogether(std::string wal_path) {
+    wal_sync_ = std::make_unique<WalSync>(std::move(wal_path));
   }
 
   bool WaitForNotification(std::string_view channel, int timeout_ms) override {
@@ -315,7 +439,11 @@ class SqliteDatabase : public Database {
   std::mutex mu_;
   sqlite3* db_;
   StatementCache statements_;  // guarded by mu_, like the connection
+  uint64_t commits_ = 0;       // guarded by mu_: commits so far, numbering each
+  std::unique_ptr<WalSync> wal_sync_;
   Notifier& notifier_;
+  std::vector<std::unique_ptr<Reader>> readers_;  // fixed once opened
+  std::atomic<size_t> next_reader_{0};
 };
 
 }  // namespace
@@ -338,10 +466,28 @@ absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const SqliteOptions& option
           absl::StrCat("cannot open SQLite database ", options.path, ": ", s.message()));
     }
   }
-  if (absl::Status s = db->Simple(options.synchronous_full ? "PRAGMA synchronous=FULL"
-                                                           : "PRAGMA synchronous=NORMAL");
+  // Read-only connections for a file (an in-memory database is one connection's own).
+  const bool in_memory = options.path.empty() || options.path == ":memory:" ||
+                         options.path.find("mode=memory") != std::string::npos ||
+                         options.path.rfind("file:", 0) == 0;
+  // A file's full durability is SQLite's NORMAL plus our own sync of the log after each commit
+  // (see WalSync); NORMAL alone is durable against a crash of the process, not of the machine.
+  if (absl::Status s = db->Simple(options.synchronous_full && in_memory ? "PRAGMA synchronous=FULL"
+                                                                        : "PRAGMA synchronous=NORMAL");
       !s.ok()) {
     return s;
+  }
+  if (options.synchronous_full && !in_memory) db->SyncCommitsTogether(options.path + "-wal");
+  for (int i = 0; !in_memory && i < options.readers; ++i) {
+    sqlite3* reader = nullptr;
+    if (sqlite3_open_v2(options.path.c_str(), &reader, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+      sqlite3_close_v2(reader);
+      break;  // reads then share the writing connection, as they can
+    }
+    sqlite3_busy_timeout(reader, options.busy_timeout_ms);
+    sqlite3_exec(reader, "PRAGMA temp_store=MEMORY", nullptr, nullptr, nullptr);
+    db->AddReader(reader);
   }
   return std::unique_ptr<Database>(std::move(db));
 }

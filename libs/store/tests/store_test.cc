@@ -1,6 +1,10 @@
 // SQLite runs the store contract with no server, plus SQLite-specific behaviour.
 #include <gmock/gmock.h>
 
+#include <atomic>
+#include <future>
+#include <thread>
+
 #include "optimus/store/postgres_database.h"
 #include "optimus/store/sqlite_database.h"
 #include "optimus/testing/testing.h"
@@ -52,6 +56,79 @@ TEST(SqliteTest, DollarInsideQuotesIsNotAParameter) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->rows[0].Text(0), "$1");
   EXPECT_EQ(r->rows[0].Text(1), "x");
+}
+
+TEST(SqliteTest, ReadsGoOnWhileAWriteIsOpenAndSeeWhatCommitted) {
+  testing::TempDir dir;
+  auto db = OpenSqlite({.path = dir.File("r.sqlite")});
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE((*db)->Execute("CREATE TABLE t (v INTEGER)").ok());
+  ASSERT_TRUE((*db)->Execute("INSERT INTO t (v) VALUES (1)").ok());
+  std::atomic<bool> read_done{false};
+  std::promise<void> writing;
+  std::thread writer([&] {
+    ASSERT_TRUE((*db)
+                    ->InTransaction([&](Transaction& tx) -> absl::Status {
+                      auto r = tx.Execute("INSERT INTO t (v) VALUES (2)");
+                      if (!r.ok()) return r.status();
+                      writing.set_value();
+                      // The write stays open until the read finished (or a second passed).
+                      for (int i = 0; i < 100 && !read_done; ++i) {
+                        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                      }
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  });
+  writing.get_future().wait();
+  int64_t seen = -1;
+  ASSERT_TRUE((*db)
+                  ->InReadTransaction([&](Transaction& tx) -> absl::Status {
+                    auto r = tx.Execute("SELECT count(*) FROM t");
+                    if (!r.ok()) return r.status();
+                    seen = r->rows[0].Int(0);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  read_done = true;
+  writer.join();
+  EXPECT_EQ(seen, 1) << "the read saw the committed row only, without waiting for the write";
+  auto after = (*db)->Execute("SELECT count(*) FROM t");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->rows[0].Int(0), 2);
+  // A read-only connection refuses writes.
+  EXPECT_FALSE((*db)
+                   ->InReadTransaction([&](Transaction& tx) {
+                     return tx.Execute("INSERT INTO t (v) VALUES (3)").status();
+                   })
+                   .ok());
+}
+
+TEST(SqliteTest, CommitsFromManyThreadsAreSyncedTogetherAndAllSurvive) {
+  testing::TempDir dir;
+  {
+    auto db = OpenSqlite({.path = dir.File("g.sqlite")});
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE((*db)->Execute("CREATE TABLE t (k INTEGER PRIMARY KEY)").ok());
+    std::vector<std::thread> threads;
+    std::atomic<int> failed{0};
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 50; ++i) {
+          if (!(*db)->Execute("INSERT INTO t (k) VALUES ($1)", {int64_t{t * 1000 + i}}).ok()) {
+            ++failed;
+          }
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(failed.load(), 0);
+  }
+  auto db = OpenSqlite({.path = dir.File("g.sqlite")});
+  ASSERT_TRUE(db.ok());
+  auto n = (*db)->Execute("SELECT count(*) FROM t");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->rows[0].Int(0), 400);
 }
 
 TEST(PostgresDsnTest, PasswordsNeverReachMessages) {

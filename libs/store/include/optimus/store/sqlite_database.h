@@ -12,6 +12,7 @@ struct SqliteOptions {
   std::string path;              // File path, or ":memory:".
   bool synchronous_full = true;  // fsync every commit: nothing is lost even on power failure.
   int busy_timeout_ms = 10000;   // How long a writer waits for another process's lock.
+  int readers = 2;               // Read-only connections of a file, for InReadTransaction.
 };
 
 absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const SqliteOptions& options);
