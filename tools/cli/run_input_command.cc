@@ -3,6 +3,12 @@
 // reached, and writes the files the main container sources.
 #include "run_input_command.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
@@ -93,9 +99,19 @@ absl::Status WriteRunInput(const fs::path& dir, const std::map<std::string, std:
     if (absl::Status s = write(in / relative, content); !s.ok()) return s;
   }
   if (absl::Status s = write(in / ".env", ShellAssignments(envs)); !s.ok()) return s;
-  if (absl::Status s = write(in / ".secret", ShellAssignments(secrets)); !s.ok()) return s;
-  fs::permissions(in / ".secret", fs::perms::owner_read | fs::perms::owner_write,
-                  fs::perm_options::replace);
+  // Secrets are readable by the owner only from the moment the file exists.
+  const fs::path secret = in / ".secret";
+  const int fd = ::open(secret.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError("cannot write " + secret.string());
+  const std::string text = ShellAssignments(secrets);
+  bool ok = ::fchmod(fd, 0600) == 0;
+  for (size_t done = 0; ok && done < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0 || !ok) return absl::InternalError("cannot write " + secret.string());
   return absl::OkStatus();
 }
 
