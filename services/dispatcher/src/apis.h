@@ -20,10 +20,10 @@ namespace optimus::dispatcher {
 std::vector<std::pair<std::unique_ptr<grpc::Service>, std::string>> MakePeopleServices(
     Dispatcher& dispatcher, const rpc::Authenticator* authenticator);
 
-// ExecutorService. `runtime_host` is runtime-context's gRPC address, asked for run inputs with
-// `internal_token`.
+// ExecutorService. `runtime` gives a channel to runtime-context (called once, at the first run
+// input), asked for run inputs with `internal_token`.
 std::unique_ptr<grpc::Service> MakeExecutorService(Dispatcher& dispatcher,
-                                                   std::function<std::string()> runtime_host,
+                                                   std::function<std::shared_ptr<grpc::Channel>()> runtime,
                                                    std::string internal_token);
 
 // The REST routes (docs/execution.md).

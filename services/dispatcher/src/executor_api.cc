@@ -16,8 +16,9 @@ namespace {
 
 class ExecutorApi final : public core::v1::ExecutorService::Service {
  public:
-  ExecutorApi(Dispatcher& d, std::function<std::string()> runtime_host, std::string internal_token)
-      : d_(d), runtime_host_(std::move(runtime_host)), internal_token_(std::move(internal_token)) {}
+  ExecutorApi(Dispatcher& d, std::function<std::shared_ptr<grpc::Channel>()> runtime,
+              std::string internal_token)
+      : d_(d), runtime_channel_(std::move(runtime)), internal_token_(std::move(internal_token)) {}
 
   grpc::Status Register(grpc::ServerContext*, const core::v1::RegisterExecutorRequest* req,
                         core::v1::RegisterExecutorResponse* resp) override {
@@ -74,14 +75,22 @@ class ExecutorApi final : public core::v1::ExecutorService::Service {
     if (!executor.ok()) return rpc::ToGrpcStatus(executor.status());
     auto e = d_.AuthorizeRunInput(*executor, *req);
     if (!e.ok()) return rpc::ToGrpcStatus(e.status());
+    return FetchInput(c, *e, req->instance_type(), req->instance_name(), resp);
+  }
+
+ private:
+  // The run input of one step of `e`, from runtime-context.
+  grpc::Status FetchInput(grpc::ServerContext* c, const core::v1::Execution& e,
+                          const std::string& type, const std::string& name,
+                          core::v1::JobRunInputResponse* resp) {
     core::v1::JobRunInputRequest ask;
-    ask.set_project_name(e->project());
-    ask.set_job_name(e->name());
-    *ask.mutable_scheduled_at() = e->scheduled_at();
-    ask.set_instance_name(req->instance_name());
-    ask.set_instance_type(req->instance_type() == "hook" ? core::v1::JobRunInputRequest::TYPE_HOOK
-                                                         : core::v1::JobRunInputRequest::TYPE_TASK);
-    ask.set_jobrun_id(e->id());
+    ask.set_project_name(e.project());
+    ask.set_job_name(e.name());
+    *ask.mutable_scheduled_at() = e.scheduled_at();
+    ask.set_instance_name(name);
+    ask.set_instance_type(type == "hook" ? core::v1::JobRunInputRequest::TYPE_HOOK
+                                         : core::v1::JobRunInputRequest::TYPE_TASK);
+    ask.set_jobrun_id(e.id());
     grpc::ClientContext out;
     out.set_deadline(
         std::min(c->deadline(), std::chrono::system_clock::now() + std::chrono::seconds(30)));
@@ -93,22 +102,19 @@ class ExecutorApi final : public core::v1::ExecutorService::Service {
     return s;
   }
 
- private:
   absl::StatusOr<ExecutorRecord> Executor(grpc::ServerContext* c) {
     return d_.executors().Authenticate(rpc::BearerToken(rpc::CallAuthorization(c)), d_.Now());
   }
 
-  // The address is known once the servers listen (optimus serve: its own gRPC port).
+  // The channel is made once the servers listen (optimus serve: its own server, in process).
   core::v1::JobRunService::Stub& Runtime() {
-    std::call_once(runtime_once_, [this] {
-      runtime_ = core::v1::JobRunService::NewStub(
-          grpc::CreateChannel(runtime_host_(), grpc::InsecureChannelCredentials()));
-    });
+    std::call_once(runtime_once_,
+                   [this] { runtime_ = core::v1::JobRunService::NewStub(runtime_channel_()); });
     return *runtime_;
   }
 
   Dispatcher& d_;
-  std::function<std::string()> runtime_host_;
+  std::function<std::shared_ptr<grpc::Channel>()> runtime_channel_;
   std::once_flag runtime_once_;
   std::unique_ptr<core::v1::JobRunService::Stub> runtime_;
   std::string internal_token_;
@@ -116,11 +122,10 @@ class ExecutorApi final : public core::v1::ExecutorService::Service {
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> MakeExecutorService(Dispatcher& dispatcher,
-                                                   std::function<std::string()> runtime_host,
-                                                   std::string internal_token) {
-  return std::make_unique<ExecutorApi>(dispatcher, std::move(runtime_host),
-                                       std::move(internal_token));
+std::unique_ptr<grpc::Service> MakeExecutorService(
+    Dispatcher& dispatcher, std::function<std::shared_ptr<grpc::Channel>()> runtime,
+    std::string internal_token) {
+  return std::make_unique<ExecutorApi>(dispatcher, std::move(runtime), std::move(internal_token));
 }
 
 }  // namespace optimus::dispatcher
