@@ -4,13 +4,11 @@
 #include "run_input_command.h"
 
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-
-#include <grpcpp/grpcpp.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <fstream>

@@ -258,8 +258,8 @@ std::optional<JobSpec> LoadJobSpec(const std::string& path, const std::string& c
   // yaml-cpp can throw on pathological input (e.g. deep nesting) while walking.
   {
     r.CheckKeys(root, "",
-                {"version", "name", "owner", "description", "schedule", "behavior", "task", "recipe",
-                 "hooks", "dependencies", "labels", "metadata"});
+                {"version", "name", "owner", "description", "schedule", "behavior", "task",
+                 "recipe", "hooks", "dependencies", "labels", "metadata"});
     r.Int(root, "version", "", job.version);
     r.String(root, "name", "", job.name);
     r.String(root, "owner", "", job.owner);

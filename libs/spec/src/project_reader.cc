@@ -263,9 +263,9 @@ std::vector<JobSpec> ReadNamespaceJobs(const fs::path& job_root, const std::stri
     }
     auto content = ReadFile(full(specs[0]), shown(specs[0]), diags);
     if (!content) return;
-    auto job = LoadSpecFile(shown(specs[0]), *content,
-                            std::string(FileName(dir.empty() ? root.filename().native() : dir)),
-                            diags);
+    auto job =
+        LoadSpecFile(shown(specs[0]), *content,
+                     std::string(FileName(dir.empty() ? root.filename().native() : dir)), diags);
     if (!job) return;
     job->namespace_name = namespace_name;
     // Nearest first: the job's own dir, then each ancestor up to the walk root.

@@ -3,11 +3,10 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "checks.h"
 #include "optimus/spec/loaders.h"
@@ -197,9 +196,9 @@ class RecipeReader {
 
   void Setup(const json& setup) {
     const std::string p = "setup";
-    static const std::set<std::string> kKnown = {
-        "timezone", "day",      "hour",    "start_date", "end_date", "owner",
-        "name",     "window",   "id",      "uuid",       "auth",     "version"};
+    static const std::set<std::string> kKnown = {"timezone", "day",   "hour", "start_date",
+                                                 "end_date", "owner", "name", "window",
+                                                 "id",       "uuid",  "auth", "version"};
     for (const auto& [key, value] : setup.items()) {
       if (kKnown.count(key) == 0) Warning(p + "." + key, "ignored: not a setup key Optimus uses");
     }
@@ -290,7 +289,8 @@ class RecipeReader {
         const std::string wp = p + ".window";
         for (const auto& [key, value] : it->items()) {
           if (key != "size" && key != "shift_by" && key != "truncate_to" && key != "location") {
-            Error(wp + "." + key, "unknown window key (want size, shift_by, truncate_to, location)");
+            Error(wp + "." + key,
+                  "unknown window key (want size, shift_by, truncate_to, location)");
           }
         }
         Window& w = job_.task.window;

@@ -100,10 +100,12 @@ TEST(RecipeTest, EveryMistakeIsReportedWithItsPlace) {
   Diagnostics d;
   auto job = LoadRecipeSpec("recipe.json", text, "r", d);
   ASSERT_TRUE(job.has_value());
-  EXPECT_THAT(Only(d, "setup.hour[1]"), HasSubstr("recipe.json:2:25: setup.hour[1]: invalid hour 25"));
+  EXPECT_THAT(Only(d, "setup.hour[1]"),
+              HasSubstr("recipe.json:2:25: setup.hour[1]: invalid hour 25"));
   EXPECT_THAT(Only(d, "setup.day[1]"), HasSubstr("recipe.json:2:45: setup.day[1]: invalid day"));
   EXPECT_THAT(Only(d, "setup.colour"), HasSubstr("warning"));
-  EXPECT_THAT(Only(d, "tasks[0]"), HasSubstr("recipe.json:4:5: tasks[0]: a task is an object with one key"));
+  EXPECT_THAT(Only(d, "tasks[0]"),
+              HasSubstr("recipe.json:4:5: tasks[0]: a task is an object with one key"));
   EXPECT_THAT(Only(d, "tasks[1].c.hour"), HasSubstr("recipe.json:5:12:"));
   EXPECT_THAT(Only(d, "tasks[2].d.to"), HasSubstr("field \"to\" has no default"));
 }
@@ -132,8 +134,9 @@ TEST(RecipeTest, AnUnknownPluginIsNamedWhereTheRecipeUsesIt) {
   Diagnostics checked;
   ValidateJob(*job, options, checked);
   EXPECT_EQ(checked.ErrorCount(), 1) << checked.ToString();
-  EXPECT_THAT(Only(checked, "recipe[1].name"),
-              HasSubstr("jobs/stock/recipe.json:14:6: recipe[1].name: unknown task plugin \"mail\""));
+  EXPECT_THAT(
+      Only(checked, "recipe[1].name"),
+      HasSubstr("jobs/stock/recipe.json:14:6: recipe[1].name: unknown task plugin \"mail\""));
 
   Diagnostics zone;
   auto bad = LoadRecipeSpec("recipe.json",

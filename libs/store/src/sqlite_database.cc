@@ -7,12 +7,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -298,8 +297,8 @@ class WalSync {
       fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd_ < 0 && errno == ENOENT) return absl::OkStatus();  // no log: nothing written to it
       if (fd_ < 0) {
-        return absl::UnavailableError(absl::StrCat("cannot open ", path_,
-                                                   " to make commits durable: ", strerror(errno)));
+        return absl::UnavailableError(
+            absl::StrCat("cannot open ", path_, " to make commits durable: ", strerror(errno)));
       }
       // The log's own name must survive a power failure too.
       const std::string dir = path_.find('/') == std::string::npos
@@ -472,8 +471,9 @@ absl::StatusOr<std::unique_ptr<Database>> OpenSqlite(const SqliteOptions& option
                          options.path.rfind("file:", 0) == 0;
   // A file's full durability is SQLite's NORMAL plus our own sync of the log after each commit
   // (see WalSync); NORMAL alone is durable against a crash of the process, not of the machine.
-  if (absl::Status s = db->Simple(options.synchronous_full && in_memory ? "PRAGMA synchronous=FULL"
-                                                                        : "PRAGMA synchronous=NORMAL");
+  if (absl::Status s =
+          db->Simple(options.synchronous_full && in_memory ? "PRAGMA synchronous=FULL"
+                                                           : "PRAGMA synchronous=NORMAL");
       !s.ok()) {
     return s;
   }

@@ -22,9 +22,9 @@ std::vector<std::pair<std::unique_ptr<grpc::Service>, std::string>> MakePeopleSe
 
 // ExecutorService. `runtime` gives a channel to runtime-context (called once, at the first run
 // input), asked for run inputs with `internal_token`.
-std::unique_ptr<grpc::Service> MakeExecutorService(Dispatcher& dispatcher,
-                                                   std::function<std::shared_ptr<grpc::Channel>()> runtime,
-                                                   std::string internal_token);
+std::unique_ptr<grpc::Service> MakeExecutorService(
+    Dispatcher& dispatcher, std::function<std::shared_ptr<grpc::Channel>()> runtime,
+    std::string internal_token);
 
 // The REST routes (docs/execution.md).
 void AddRestRoutes(rpc::HttpServer& http, Dispatcher& dispatcher);

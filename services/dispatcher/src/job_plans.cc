@@ -84,8 +84,8 @@ absl::StatusOr<NewExecution> PlanJob(
   for (const spec::JobStep& s : job.Steps()) {
     const spec::PluginSpec* plugin = plugins(s.task->name);
     if (plugin == nullptr) {
-      return absl::FailedPreconditionError("job " + job.name + " uses task plugin " +
-                                           s.task->name + ", which this server does not have");
+      return absl::FailedPreconditionError("job " + job.name + " uses task plugin " + s.task->name +
+                                           ", which this server does not have");
     }
     tasks.emplace_back(s, plugin);
   }

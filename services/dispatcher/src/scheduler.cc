@@ -443,7 +443,8 @@ void Scheduler::SetState(Job& job, int64_t tick, ScheduledRun& run, RunStatus to
   run.state = to;
   if (to == RunStatus::kWaiting || to == RunStatus::kRetryWait) waiting_.insert({job.key, tick});
   if (to == RunStatus::kWaiting) run.waiting_since_ms = now;
-  if (to == RunStatus::kWaiting || to == RunStatus::kRetryWait) recheck_runs_.insert({tick, job.key});
+  if (to == RunStatus::kWaiting || to == RunStatus::kRetryWait)
+    recheck_runs_.insert({tick, job.key});
   if (to == RunStatus::kRunning) {
     in_flight_[run.execution_id] = {job.key, tick};
     ++job.active;
@@ -461,12 +462,14 @@ absl::Status Scheduler::CollectFinished(store::Transaction& tx, int64_t now, Tic
   // the join of all of them every pass held the store for tens of milliseconds.
   const bool all = now - last_full_collect_ms_ >= 2000;
   auto rows =
-      all ? tx.Execute("SELECT e.id, e.state, e.message FROM sched_runs r JOIN executions e ON e.id "
-                       "= r.execution_id WHERE r.state = 'running' AND e.state IN ('succeeded', "
-                       "'failed', 'cancelled', 'timed_out')")
-          : tx.Execute("SELECT id, state, message FROM executions WHERE ended_ms >= $1 AND state "
-                       "IN ('succeeded', 'failed', 'cancelled', 'timed_out')",
-                       {last_collect_ms_ - 3000});
+      all ? tx.Execute(
+                "SELECT e.id, e.state, e.message FROM sched_runs r JOIN executions e ON e.id "
+                "= r.execution_id WHERE r.state = 'running' AND e.state IN ('succeeded', "
+                "'failed', 'cancelled', 'timed_out')")
+          : tx.Execute(
+                "SELECT id, state, message FROM executions WHERE ended_ms >= $1 AND state "
+                "IN ('succeeded', 'failed', 'cancelled', 'timed_out')",
+                {last_collect_ms_ - 3000});
   if (!rows.ok()) return rows.status();
   if (all) last_full_collect_ms_ = now;
   last_collect_ms_ = now;
@@ -808,7 +811,8 @@ void Scheduler::Trim(int64_t now) {
   blocked_by_.clear();
   for (const auto& [key, tick] : waiting_) {
     if (auto j = jobs_.find(key); j != jobs_.end()) {
-      if (auto r = j->second->runs.find(tick); r != j->second->runs.end()) r->second.blocked_on = {};
+      if (auto r = j->second->runs.find(tick); r != j->second->runs.end())
+        r->second.blocked_on = {};
     }
   }
   recheck_ = true;

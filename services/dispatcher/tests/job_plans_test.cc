@@ -114,11 +114,11 @@ TEST(PlanJob, StepsInOrderWithTheirPluginsAndTheJobsMetadata) {
 
 TEST(PlanJob, ARecipeRunsItsTasksInOrderAsTaskSteps) {
   spec::Diagnostics d;
-  auto job = spec::LoadRecipeSpec(
-      "stock/recipe.json",
-      R"({"setup": {"owner": "o", "start_date": "2024-01-01", "hour": [6]},
+  auto job =
+      spec::LoadRecipeSpec("stock/recipe.json",
+                           R"({"setup": {"owner": "o", "start_date": "2024-01-01", "hour": [6]},
           "tasks": [{"shell": {"STEP": "load"}}, {"notify": {"to": "a@b"}}, {"shell": {}}]})",
-      "stock", d);
+                           "stock", d);
   ASSERT_TRUE(job && !d.HasErrors()) << d.ToString();
   const std::map<std::string, spec::PluginSpec> plugins = {{"shell", Plugin(kShellPlugin)},
                                                            {"notify", Plugin(kPostHook)}};

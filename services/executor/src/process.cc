@@ -4,15 +4,15 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -54,7 +54,7 @@ struct Child {
   const char* work_dir;  // null: the executor's own
   int out;               // the pipe's write end: stdout and stderr
   pid_t parent;
-  sigset_t mask;         // the parent thread's signal mask, restored before exec
+  sigset_t mask;  // the parent thread's signal mask, restored before exec
 };
 
 // The child, on its own stack in the parent's memory: only system calls, no allocation.
@@ -111,14 +111,14 @@ ProcessResult RunProcess(const ProcessSpec& spec, const OutputSink& output,
   // process's memory until it execs instead of copying its page tables (and taking a fault for
   // every page either side touches afterwards), which was a third of an executor's CPU when it
   // runs many short steps. Signals stay blocked until the child has reset their handlers.
-  Child child{&exec, spec.work_dir.empty() ? nullptr : spec.work_dir.c_str(), out[1], ::getpid(),
-              {}};
+  Child child{
+      &exec, spec.work_dir.empty() ? nullptr : spec.work_dir.c_str(), out[1], ::getpid(), {}};
   sigset_t all;
   ::sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &child.mask);
   std::vector<char> stack(kChildStack);
-  const pid_t pid = ::clone(ChildMain, stack.data() + stack.size(), CLONE_VM | CLONE_VFORK | SIGCHLD,
-                            &child);
+  const pid_t pid =
+      ::clone(ChildMain, stack.data() + stack.size(), CLONE_VM | CLONE_VFORK | SIGCHLD, &child);
   const int clone_error = errno;
   ::pthread_sigmask(SIG_SETMASK, &child.mask, nullptr);
   if (pid < 0) {
@@ -166,7 +166,8 @@ ProcessResult RunProcess(const ProcessSpec& spec, const OutputSink& output,
     } else {
       // The pipe closed: the step is exiting. Look again soon, then less often (a step that
       // closed its output but runs on is waited for at 20 ms steps).
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(20, 1 << std::min(idle_waits, 5))));
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::min(20, 1 << std::min(idle_waits, 5))));
       ++idle_waits;
     }
     if (!reaped && ::waitpid(pid, &status, WNOHANG) == pid) {

@@ -103,8 +103,8 @@ absl::StatusOr<RunInput> CompileRunInput(const JobContext& context,
     }
     if (task_of_instance == nullptr) {
       return absl::NotFoundError(absl::StrCat("recipe ", job.name, " has no task \"",
-                                              request.instance_name, "\" (its tasks: ",
-                                              absl::StrJoin(names, ", "), ")"));
+                                              request.instance_name,
+                                              "\" (its tasks: ", absl::StrJoin(names, ", "), ")"));
     }
   }
   const spec::Hook* hook = nullptr;

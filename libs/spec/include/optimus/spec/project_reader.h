@@ -20,16 +20,16 @@ struct ReadOptions {
 
 // Every directory under `job_root` (recursive) holding a file whose name ends with
 // "job.yaml", or with "recipe.json" (a StarThinker recipe, LoadRecipeSpec), is a job; a
-// job.yaml wins over a recipe in the same folder. Its this.yaml files (its own dir and each ancestor up to job_root) are
-// merged nearest first, and every file under <jobdir>/assets/ (recursive) becomes an asset
-// keyed by its path relative to assets/. Sorted by directory.
+// job.yaml wins over a recipe in the same folder. Its this.yaml files (its own dir and each
+// ancestor up to job_root) are merged nearest first, and every file under <jobdir>/assets/
+// (recursive) becomes an asset keyed by its path relative to assets/. Sorted by directory.
 std::vector<JobSpec> ReadJobs(const std::filesystem::path& job_root,
                               const std::string& namespace_name, const ReadOptions& options,
                               Diagnostics& diagnostics);
 
-// One job: the *job.yaml (or *recipe.json) in `job_dir`, merged with the this.yaml files of `job_dir` and each
-// ancestor up to and including `job_root` (which must contain job_dir; empty: job_dir only),
-// and its assets. nullopt when there is no job spec there or it cannot be read.
+// One job: the *job.yaml (or *recipe.json) in `job_dir`, merged with the this.yaml files of
+// `job_dir` and each ancestor up to and including `job_root` (which must contain job_dir; empty:
+// job_dir only), and its assets. nullopt when there is no job spec there or it cannot be read.
 std::optional<JobSpec> ReadJobAt(const std::filesystem::path& job_dir,
                                  const std::filesystem::path& job_root, const ReadOptions& options,
                                  Diagnostics& diagnostics);
