@@ -1,4 +1,5 @@
-// libFuzzer entry point: arbitrary bytes as a job.yaml must never crash the loader or validator.
+// libFuzzer entry point: arbitrary bytes as a job.yaml (and as a recipe.json) must never crash
+// the loaders or the validator.
 #include <cstddef>
 #include <cstdint>
 #include <set>
@@ -12,6 +13,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace optimus::spec;
   const std::string content(reinterpret_cast<const char*>(data), size);
   Diagnostics diagnostics;
+  if (auto recipe = LoadRecipeSpec("fuzz/recipe.json", content, "fuzz", diagnostics)) {
+    (void)recipe->Steps();
+  }
   auto job = LoadJobSpec("fuzz/job.yaml", content, diagnostics);
   if (!job) return 0;
   // The same bytes as a parent exercise inheritance, including location copying.

@@ -107,6 +107,30 @@ class JsonPlaces {
   std::map<std::string, std::pair<int, int>> places_;
 };
 
+// Where the text's objects and arrays first nest deeper than `limit`, or npos. Iterative, so
+// that what reads the parsed recipe (recursively) never meets a value deeper than that.
+size_t TooDeep(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > limit) return i;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return std::string_view::npos;
+}
+
 // Line and column of a byte offset.
 std::pair<int, int> PlaceOf(std::string_view text, size_t offset) {
   int line = 1, column = 1;
@@ -171,7 +195,9 @@ class RecipeReader {
     if (value.is_object() && value.size() == 1 && value.contains("field") &&
         value["field"].is_object()) {
       const json& field = value["field"];
-      const std::string name = field.value("name", std::string("?"));
+      const auto named = field.find("name");
+      const std::string name =
+          named != field.end() && named->is_string() ? named->get<std::string>() : "?";
       if (!field.contains("default")) {
         Error(path, "field \"" + name +
                         "\" has no default: give the value here, or a default in the field");
@@ -357,11 +383,21 @@ class RecipeReader {
 
 std::optional<JobSpec> LoadRecipeSpec(const std::string& path, const std::string& content,
                                       const std::string& default_name, Diagnostics& diagnostics) {
+  constexpr int kDeepest = 32;
+  if (const size_t at = TooDeep(content, kDeepest); at != std::string_view::npos) {
+    const auto [line, column] = PlaceOf(content, at);
+    diagnostics.Error(Location{path, line, column}, "",
+                      "nested more than " + std::to_string(kDeepest) + " levels deep");
+    return std::nullopt;
+  }
   json root;
   try {
     root = json::parse(content);
-  } catch (const json::parse_error& e) {
-    const auto [line, column] = PlaceOf(content, e.byte == 0 ? 0 : e.byte - 1);
+  } catch (const json::exception& e) {
+    // parse_error carries where; out_of_range (a number too big, e.g. 1E999) does not.
+    const auto* parse = dynamic_cast<const json::parse_error*>(&e);
+    const size_t byte = parse != nullptr && parse->byte > 0 ? parse->byte - 1 : 0;
+    const auto [line, column] = PlaceOf(content, byte);
     std::string message = e.what();
     if (const size_t colon = message.rfind(": "); colon != std::string::npos) {
       message = message.substr(colon + 2);
@@ -389,17 +425,22 @@ std::optional<JobSpec> LoadRecipeSpec(const std::string& path, const std::string
     job.description = r.Text(*script, "description", "script");
     if (job.description.empty()) job.description = r.Text(*script, "title", "script");
   }
-  if (auto setup = root.find("setup"); setup == root.end()) {
-    r.Error("", "missing \"setup\" (timezone, day, hour, start_date, owner)");
-  } else if (!setup->is_object()) {
-    r.Error("setup", "must be an object");
-  } else {
-    r.Setup(*setup);
-  }
-  if (auto tasks = root.find("tasks"); tasks == root.end()) {
-    r.Error("", "missing \"tasks\": the list of tasks to run in order");
-  } else {
-    r.Tasks(*tasks);
+  try {
+    if (auto setup = root.find("setup"); setup == root.end()) {
+      r.Error("", "missing \"setup\" (timezone, day, hour, start_date, owner)");
+    } else if (!setup->is_object()) {
+      r.Error("setup", "must be an object");
+    } else {
+      r.Setup(*setup);
+    }
+    if (auto tasks = root.find("tasks"); tasks == root.end()) {
+      r.Error("", "missing \"tasks\": the list of tasks to run in order");
+    } else {
+      r.Tasks(*tasks);
+    }
+  } catch (const json::exception& e) {  // a value of a shape the checks above did not foresee
+    r.Error("", std::string("cannot read the recipe: ") + e.what());
+    return std::nullopt;
   }
   if (!job.recipe.empty()) {
     job.task.name = job.recipe[0].name;

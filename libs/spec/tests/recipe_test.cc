@@ -118,6 +118,19 @@ TEST(RecipeTest, BrokenJsonNamesItsLine) {
   EXPECT_THAT(d.items()[0].ToString(), HasSubstr("not valid JSON"));
   Diagnostics empty;
   EXPECT_FALSE(LoadRecipeSpec("recipe.json", "[]", "r", empty).has_value());
+  Diagnostics huge;
+  EXPECT_FALSE(LoadRecipeSpec("recipe.json", "{\"setup\": {\"hour\": [1E999]}}", "r", huge));
+  EXPECT_THAT(huge.ToString(), HasSubstr("not valid JSON"));
+  Diagnostics odd_field;
+  LoadRecipeSpec("recipe.json", R"({"setup": {}, "tasks": [{"a": {"x": {"field": {"name": 7}}}}]})",
+                 "r", odd_field);
+  EXPECT_THAT(odd_field.ToString(), HasSubstr("field \"?\" has no default"));
+  Diagnostics deep;
+  const std::string nested = R"({"setup": {}, "tasks": [{"a": {"x": )" + std::string(100000, '[') +
+                             std::string(100000, ']') + "}}]}";
+  EXPECT_FALSE(LoadRecipeSpec("recipe.json", nested, "r", deep).has_value());
+  EXPECT_THAT(deep.ToString(), HasSubstr("recipe.json:1:"));
+  EXPECT_THAT(deep.ToString(), HasSubstr("nested more than 32 levels deep"));
   Diagnostics no_tasks;
   LoadRecipeSpec("recipe.json", R"({"setup": {}, "tasks": []})", "r", no_tasks);
   EXPECT_THAT(Only(no_tasks, "tasks"), HasSubstr("at least one task"));
