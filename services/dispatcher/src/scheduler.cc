@@ -36,7 +36,7 @@ constexpr char kOpenStates[] = "('waiting', 'running', 'retry_wait')";
 // Work one pass does at most, so that a pass stays short when thousands of runs come due at
 // once; the next pass (a tick interval later) goes on.
 constexpr int kMaxCreatedPerPass = 2500;
-constexpr int kMaxQueuedPerPass = 2000;
+constexpr int kMaxQueuedPerPass = 1000;
 
 std::string Rfc3339(int64_t ms) {
   return schedule::FormatRfc3339(absl::FromUnixMillis(ms), absl::UTCTimeZone());
