@@ -286,6 +286,27 @@ class SqliteTest(PluginCase):
             f.write("SELECT nope FROM raw.orders")
         self.assertFails(self.run_plugin("SELECT 1 AS a", QUERY_FILE="bad.sql"), "no such column: nope", "in bad.sql", status=1)
 
+    def test_runs_writing_each_others_sources_at_once_do_not_wait_for_each_other(self):
+        # Each query is slow enough that the two runs overlap, and each reads the database the
+        # other writes: read locks kept to the commit would make each commit wait for the other.
+        self.sql("sales", "CREATE TABLE seed (n INTEGER); INSERT INTO seed VALUES (1);")
+        slow = "WITH RECURSIVE t(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM t WHERE i < 3000000) "
+        runs = []
+        for schema, table, source in (("raw", "from_sales", "sales.seed"), ("sales", "from_raw", "raw.orders")):
+            job_dir = os.path.join(self.tmp, "step-" + schema)
+            os.makedirs(os.path.join(job_dir, "in"))
+            with open(os.path.join(job_dir, "in", "query.sql"), "w") as f:
+                f.write(slow + "SELECT (SELECT max(i) FROM t) AS n, (SELECT count(*) FROM %s) AS c" % source)
+            env = {"SQLITE_DIR": self.dir, "SCHEMA": schema, "TABLE": table, "DSTART": DSTART, "DEND": DEND,
+                   "JOB_DIR": job_dir, "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": job_dir}
+            runs.append(subprocess.Popen([self.plugin["shell"], "-c", self.plugin["script"]], cwd=job_dir, env=env,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True))
+        for proc in runs:
+            out, err = proc.communicate(timeout=60)
+            self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(self.rows("raw", "SELECT n FROM from_sales"), [(3000000,)])
+        self.assertEqual(self.rows("sales", "SELECT n FROM from_raw"), [(3000000,)])
+
     def test_query_must_be_one_select(self):
         for query, message in [
             ("SELECT 1 AS a; SELECT 2 AS b", "more than one statement"),
