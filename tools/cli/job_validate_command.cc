@@ -7,9 +7,9 @@
 #include <iostream>
 #include <set>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "diagnostics_output.h"
 #include "optimus/spec/project_reader.h"
@@ -129,11 +129,8 @@ int RunJobValidateCommand(int argc, char** argv, std::ostream& out, std::ostream
   std::vector<spec::Diagnostic> shown;
   for (const auto& d : diagnostics.items()) {
     // this.yaml and project files concern every job below them, so they are always shown.
-    const auto ends_with = [&](std::string_view suffix) {
-      return d.file.size() >= suffix.size() &&
-             d.file.compare(d.file.size() - suffix.size(), suffix.size(), suffix) == 0;
-    };
-    const bool job_file = ends_with("job.yaml") || ends_with("recipe.json");
+    const bool job_file =
+        absl::EndsWith(d.file, "job.yaml") || absl::EndsWith(d.file, "recipe.json");
     if (everything || !job_file || selected_files.count(d.file) > 0) shown.push_back(d);
   }
   const DiagnosticCounts counts = Count(shown);

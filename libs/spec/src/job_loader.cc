@@ -282,9 +282,7 @@ std::optional<JobSpec> LoadJobSpec(const std::string& path, const std::string& c
         r.Error(*r.Get(root, "task", "task"), "task",
                 "a recipe's first task is its task: give `task` only a window or alert");
       } else {
-        job.task.name = job.recipe[0].name;
-        job.task.version = job.recipe[0].version;
-        job.task.config = job.recipe[0].config;
+        job.TaskFromRecipe();
       }
     }
     if (auto hooks = r.GetList(root, "hooks", "hooks")) LoadHooks(r, *hooks, job.hooks);
@@ -298,6 +296,13 @@ std::optional<JobSpec> LoadJobSpec(const std::string& path, const std::string& c
   }
   job.task.window.version = job.version;
   return job;
+}
+
+void JobSpec::TaskFromRecipe() {
+  if (recipe.empty()) return;
+  task.name = recipe[0].name;
+  task.version = recipe[0].version;
+  task.config = recipe[0].config;
 }
 
 std::vector<JobStep> JobSpec::Steps() const {

@@ -442,11 +442,7 @@ std::optional<JobSpec> LoadRecipeSpec(const std::string& path, const std::string
     r.Error("", std::string("cannot read the recipe: ") + e.what());
     return std::nullopt;
   }
-  if (!job.recipe.empty()) {
-    job.task.name = job.recipe[0].name;
-    job.task.version = job.recipe[0].version;
-    job.task.config = job.recipe[0].config;
-  }
+  job.TaskFromRecipe();
   return job;
 }
 

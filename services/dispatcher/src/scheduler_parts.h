@@ -1,5 +1,6 @@
 // What the native scheduler keeps in memory of each job and each replay going on, shared by
-// its passes (scheduler.cc) and the replays they run (scheduler_replays.cc).
+// its passes (scheduler.cc), its gate (scheduler_gate.cc) and the replays they run
+// (scheduler_replays.cc); and the helpers they share.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,15 @@
 #include "optimus/dispatcher/scheduler.h"
 
 namespace optimus::dispatcher {
+
+// A UTC instant in milliseconds as RFC 3339.
+std::string Rfc3339(int64_t ms);
+// A run's columns in sched_runs, as RunFromRow reads them from column `first` on.
+extern const char kRunColumns[];
+ScheduledRun RunFromRow(const store::Row& row, size_t first);
+// What makes two jobs' upstream ticks equal: the window, and the upstream's schedule.
+std::string WindowKey(const schedule::WindowSpec& w);
+std::string TimelineKey(const JobTimeline& t);
 
 struct Scheduler::Job {
   std::string key;

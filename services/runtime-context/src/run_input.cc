@@ -92,7 +92,8 @@ std::string JobLabels(const JobContext& context) {
 absl::StatusOr<RunInput> CompileRunInput(const JobContext& context,
                                          const RunInputRequest& request) {
   const spec::JobSpec& job = *context.job;
-  // The task whose config a task instance gets: a recipe's step of that name.
+  // The task whose config a task instance gets (a recipe's step of that name); hooks see the
+  // job's task.
   const spec::Task* task_of_instance = &job.task;
   if (request.instance_type == InstanceType::kTask && !job.recipe.empty()) {
     std::vector<std::string> names;
@@ -177,11 +178,13 @@ absl::StatusOr<RunInput> CompileRunInput(const JobContext& context,
   data["inst"] = tmpl::Value(std::move(inst));
   const tmpl::FuncContext funcs{.zone = absl::UTCTimeZone(), .now = absl::Now()};
 
-  // The task config, then TASK__ for hooks and assets.
+  // The task config (a recipe step's own), then TASK__ for hooks and assets.
   RunInput out;
   std::map<std::string, std::string> task_plain, task_secrets;
-  if (absl::Status s = CompileConfig(context, job.task.config, tmpl::Value(data), funcs, "task",
-                                     &task_plain, &task_secrets);
+  if (absl::Status s = CompileConfig(
+          context, task_of_instance->config, tmpl::Value(data), funcs,
+          task_of_instance == &job.task ? std::string("task") : "task " + request.instance_name,
+          &task_plain, &task_secrets);
       !s.ok()) {
     return s;
   }
@@ -198,15 +201,6 @@ absl::StatusOr<RunInput> CompileRunInput(const JobContext& context,
   if (hook == nullptr) {
     out.envs = task_plain;
     out.secrets = task_secrets;
-    if (task_of_instance != &job.task) {
-      out.envs.clear();
-      out.secrets.clear();
-      if (absl::Status s = CompileConfig(context, task_of_instance->config, full, funcs,
-                                         "task " + request.instance_name, &out.envs, &out.secrets);
-          !s.ok()) {
-        return s;
-      }
-    }
     std::string labels = JobLabels(context);
     if (auto user = out.envs.find("JOB_LABELS"); user != out.envs.end() && !user->second.empty()) {
       labels = user->second + "," + labels;

@@ -175,6 +175,9 @@ struct JobSpec {
   // The location of `field_path`, or of its nearest enclosing field, or of the file.
   Location LocationOf(const std::string& field_path) const;
 
+  // A recipe's first step as `task` (its plugin, version and config; the window stays).
+  void TaskFromRecipe();
+
   // What a run runs, in order: the task under its plugin's name, or a recipe's tasks, each
   // named "<plugin>_<n>" with n counting that plugin's tasks from 1 (StarThinker's task ids).
   // The pointers point into this spec.
