@@ -361,22 +361,74 @@ absl::Status Dispatcher::Start(const ExecutorRecord& executor,
   return executions_.Start(request.execution_id(), executor.id, request.epoch(), Now());
 }
 
+namespace {
+
+// How an executor says an execution ended, checked: it reports only how a run ended.
+absl::StatusOr<ExecutionEnd> EndOf(const core::v1::FinishExecutionRequest& request) {
+  auto state = ParseState(request.state());
+  if (!state || !IsTerminal(*state)) {
+    return absl::InvalidArgumentError(
+        "an execution ends succeeded, failed, cancelled or timed_out, not \"" + request.state() +
+        "\"");
+  }
+  ExecutionEnd end{.id = request.execution_id(),
+                   .epoch = request.epoch(),
+                   .state = *state,
+                   .message = request.message()};
+  if (request.has_exit_code()) end.exit_code = request.exit_code();
+  return end;
+}
+
+}  // namespace
+
 absl::Status Dispatcher::Finish(const ExecutorRecord& executor,
                                 const core::v1::FinishExecutionRequest& request) {
-  auto end = ParseState(request.state());
-  if (!end || !IsTerminal(*end)) {  // an executor reports only how a run ended
-    return absl::InvalidArgumentError(
-        "an execution ends succeeded, failed, cancelled or "
-        "timed_out, not \"" +
-        request.state() + "\"");
-  }
-  std::optional<int32_t> exit_code;
-  if (request.has_exit_code()) exit_code = request.exit_code();
-  auto ended = executions_.Finish(request.execution_id(), executor.id, request.epoch(), *end,
-                                  exit_code, request.message(), Now());
+  auto end = EndOf(request);
+  if (!end.ok()) return end.status();
+  auto ended = executions_.Finish(end->id, executor.id, end->epoch, end->state, end->exit_code,
+                                  end->message, Now());
   if (!ended.ok()) return ended.status();
   ObserveFinished(*ended);
   return absl::OkStatus();
+}
+
+std::vector<absl::Status> Dispatcher::StartAndFinish(
+    const ExecutorRecord& executor, const std::vector<const core::v1::ReportItem*>& items) {
+  std::vector<absl::Status> answers(items.size());
+  std::vector<ExecutionStore::Report> reports;
+  std::vector<size_t> index;  // of each report's item
+  for (size_t i = 0; i < items.size(); ++i) {
+    const core::v1::ReportItem& item = *items[i];
+    ExecutionStore::Report r;
+    if (item.has_start()) {
+      r.start_id = item.start().execution_id();
+      r.start_epoch = item.start().epoch();
+    } else if (item.has_finish()) {
+      auto end = EndOf(item.finish());
+      if (!end.ok()) {
+        answers[i] = end.status();
+        continue;
+      }
+      r.end = *std::move(end);
+    } else {
+      answers[i] = absl::InvalidArgumentError("neither a start nor a finish");
+      continue;
+    }
+    reports.push_back(std::move(r));
+    index.push_back(i);
+  }
+  if (reports.empty()) return answers;
+  auto reported = executions_.StartAndFinish(executor.id, reports, Now());
+  for (size_t k = 0; k < index.size(); ++k) {
+    if (!reported.ok()) {
+      answers[index[k]] = reported.status();
+      continue;
+    }
+    const ExecutionStore::Reported& r = (*reported)[k];
+    answers[index[k]] = r.status;
+    if (r.status.ok() && reports[k].end) ObserveFinished(r.ended);
+  }
+  return answers;
 }
 
 absl::Status Dispatcher::AppendLog(const ExecutorRecord& executor,

@@ -220,7 +220,7 @@ absl::Status DispatcherService::Start(app::Context& context) {
   services_.push_back(MakeExecutorService(*dispatcher_, runtime, context.internal_token));
   context.grpc.AddService(services_.back().get(), "optimus.core.v1.ExecutorService");
   // Executors call these all the time.
-  for (const char* method : {"Heartbeat", "Claim", "AppendLog"}) {
+  for (const char* method : {"Heartbeat", "Claim", "AppendLog", "Report"}) {
     context.grpc.LogSuccessAtDebug(std::string("optimus.core.v1.ExecutorService/") + method);
   }
   AddRestRoutes(context.http, *dispatcher_);

@@ -269,58 +269,109 @@ absl::StatusOr<core::v1::Execution> ExecutionStore::Fenced(const std::string& id
   return out;
 }
 
+absl::Status ExecutionStore::StartIn(store::Transaction& tx, const std::string& id,
+                                     const std::string& executor, int64_t epoch, int64_t now_ms,
+                                     absl::Status& answer) {
+  auto rows = tx.Execute(
+      absl::StrCat("UPDATE executions SET state = 'running', started_ms = $1, lease_expires_ms "
+                   "= $2, deadline_ms = CASE WHEN timeout_ms > 0 THEN $1 + timeout_ms ELSE 0 "
+                   "END WHERE id = $3 AND lease_owner = $4 AND epoch = $5 AND state = 'leased' "
+                   "RETURNING ",
+                   kColumns),
+      {now_ms, now_ms + lease_ms_, id, executor, epoch});
+  if (!rows.ok()) return rows.status();
+  if (!rows->rows.empty()) {
+    answer = absl::OkStatus();
+    return Publish(tx, FromRow(rows->rows.front()), State::kRunning, false, now_ms);
+  }
+  auto e = SelectOne(tx, "id = $1", {id}, "no execution " + id);
+  if (!e.ok()) {
+    if (!absl::IsNotFound(e.status())) return e.status();
+    answer = e.status();
+    return absl::OkStatus();
+  }
+  // A start reported again (its answer was lost) is already applied.
+  answer = CheckLease(id, ViewOf(*e), executor, epoch);
+  return absl::OkStatus();
+}
+
+absl::Status ExecutionStore::FinishIn(store::Transaction& tx, const ExecutionEnd& end,
+                                      const std::string& executor, int64_t now_ms,
+                                      absl::StatusOr<core::v1::Execution>& answer) {
+  if (!IsTerminal(end.state)) {
+    answer = absl::InvalidArgumentError(
+        absl::StrCat("an execution ends succeeded, failed, cancelled or timed_out, not ",
+                     std::string(StateName(end.state))));
+    return absl::OkStatus();
+  }
+  auto rows = tx.Execute(
+      absl::StrCat("UPDATE executions SET state = $1, exit_code = $2, message = $3, ended_ms = "
+                   "$4, lease_expires_ms = 0 WHERE id = $5 AND lease_owner = $6 AND epoch = $7 "
+                   "AND ",
+                   kHeld, " RETURNING ", kColumns),
+      {std::string(StateName(end.state)),
+       end.exit_code ? store::Value(static_cast<int64_t>(*end.exit_code)) : store::Value(nullptr),
+       end.message.substr(0, 4096), now_ms, end.id, executor, end.epoch});
+  if (!rows.ok()) return rows.status();
+  if (!rows->rows.empty()) {
+    answer = FromRow(rows->rows.front());
+    return Publish(tx, *answer, end.state, false, now_ms);
+  }
+  auto e = SelectOne(tx, "id = $1", {end.id}, "no execution " + end.id);
+  if (!e.ok()) {
+    if (!absl::IsNotFound(e.status())) return e.status();
+    answer = e.status();
+    return absl::OkStatus();
+  }
+  // The same end reported again by the executor that ran it: already applied.
+  if (e->state() == StateName(end.state) && e->executor_id() == executor &&
+      e->epoch() == end.epoch) {
+    answer = *std::move(e);
+    return absl::OkStatus();
+  }
+  answer = CheckLease(end.id, ViewOf(*e), executor, end.epoch);
+  return absl::OkStatus();
+}
+
 absl::Status ExecutionStore::Start(const std::string& id, const std::string& executor,
                                    int64_t epoch, int64_t now_ms) {
-  return db_.InTransaction([&](store::Transaction& tx) -> absl::Status {
-    auto rows = tx.Execute(
-        absl::StrCat("UPDATE executions SET state = 'running', started_ms = $1, lease_expires_ms "
-                     "= $2, deadline_ms = CASE WHEN timeout_ms > 0 THEN $1 + timeout_ms ELSE 0 "
-                     "END WHERE id = $3 AND lease_owner = $4 AND epoch = $5 AND state = 'leased' "
-                     "RETURNING ",
-                     kColumns),
-        {now_ms, now_ms + lease_ms_, id, executor, epoch});
-    if (!rows.ok()) return rows.status();
-    if (!rows->rows.empty()) {
-      return Publish(tx, FromRow(rows->rows.front()), State::kRunning, false, now_ms);
-    }
-    auto e = SelectOne(tx, "id = $1", {id}, "no execution " + id);
-    if (!e.ok()) return e.status();
-    // A start reported again (its answer was lost) is already applied.
-    return CheckLease(id, ViewOf(*e), executor, epoch);
-  });
+  absl::Status answer;
+  absl::Status s = db_.InTransaction(
+      [&](store::Transaction& tx) { return StartIn(tx, id, executor, epoch, now_ms, answer); });
+  return s.ok() ? answer : s;
 }
 
 absl::StatusOr<core::v1::Execution> ExecutionStore::Finish(
-    const std::string& id, const std::string& executor, int64_t epoch, State end,
+    const std::string& id, const std::string& executor, int64_t epoch, State state,
     std::optional<int32_t> exit_code, const std::string& message, int64_t now_ms) {
-  if (!IsTerminal(end)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("an execution ends succeeded, failed, cancelled or timed_out, not ",
-                     std::string(StateName(end))));
-  }
-  core::v1::Execution out;
+  const ExecutionEnd end{
+      .id = id, .epoch = epoch, .state = state, .exit_code = exit_code, .message = message};
+  absl::StatusOr<core::v1::Execution> answer;
+  absl::Status s = db_.InTransaction(
+      [&](store::Transaction& tx) { return FinishIn(tx, end, executor, now_ms, answer); });
+  if (!s.ok()) return s;
+  return answer;
+}
+
+absl::StatusOr<std::vector<ExecutionStore::Reported>> ExecutionStore::StartAndFinish(
+    const std::string& executor, const std::vector<Report>& reports, int64_t now_ms) {
+  std::vector<Reported> out;
   absl::Status s = db_.InTransaction([&](store::Transaction& tx) -> absl::Status {
-    auto rows = tx.Execute(
-        absl::StrCat("UPDATE executions SET state = $1, exit_code = $2, message = $3, ended_ms = "
-                     "$4, lease_expires_ms = 0 WHERE id = $5 AND lease_owner = $6 AND epoch = $7 "
-                     "AND ",
-                     kHeld, " RETURNING ", kColumns),
-        {std::string(StateName(end)),
-         exit_code ? store::Value(static_cast<int64_t>(*exit_code)) : store::Value(nullptr),
-         message.substr(0, 4096), now_ms, id, executor, epoch});
-    if (!rows.ok()) return rows.status();
-    if (!rows->rows.empty()) {
-      out = FromRow(rows->rows.front());
-      return Publish(tx, out, end, false, now_ms);
+    out.assign(reports.size(), Reported{});
+    for (size_t i = 0; i < reports.size(); ++i) {
+      const Report& r = reports[i];
+      if (r.end) {
+        absl::StatusOr<core::v1::Execution> ended;
+        if (absl::Status db = FinishIn(tx, *r.end, executor, now_ms, ended); !db.ok()) return db;
+        out[i].status = ended.status();
+        if (ended.ok()) out[i].ended = *std::move(ended);
+      } else if (absl::Status db =
+                     StartIn(tx, r.start_id, executor, r.start_epoch, now_ms, out[i].status);
+                 !db.ok()) {
+        return db;
+      }
     }
-    auto e = SelectOne(tx, "id = $1", {id}, "no execution " + id);
-    if (!e.ok()) return e.status();
-    // The same end reported again by the executor that ran it: already applied.
-    if (e->state() == StateName(end) && e->executor_id() == executor && e->epoch() == epoch) {
-      out = *std::move(e);
-      return absl::OkStatus();
-    }
-    return CheckLease(id, ViewOf(*e), executor, epoch);
+    return absl::OkStatus();
   });
   if (!s.ok()) return s;
   return out;

@@ -78,7 +78,64 @@ class ExecutorApi final : public core::v1::ExecutorService::Service {
     return FetchInput(c, *e, req->instance_type(), req->instance_name(), resp);
   }
 
+  // Each item answered as its own call would have answered it, at its index, in three rounds:
+  // log chunks; then starts and finishes, together in one transaction (one commit instead of
+  // one each); then run inputs. So an executor may send an execution's last log chunks with its
+  // finish, and its start with its steps' run inputs, in one call.
+  grpc::Status Report(grpc::ServerContext* c, const core::v1::ReportRequest* req,
+                      core::v1::ReportResponse* resp) override {
+    auto executor = Executor(c);
+    if (!executor.ok()) return rpc::ToGrpcStatus(executor.status());
+    if (req->items_size() > kMaxReportItems) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "a report carries at most " + std::to_string(kMaxReportItems) +
+                              " items, not " + std::to_string(req->items_size()));
+    }
+    for (int i = 0; i < req->items_size(); ++i) resp->add_results();
+    const auto answer = [&](int i, const grpc::Status& s) {
+      core::v1::ReportResult& result = *resp->mutable_results(i);
+      result.set_code(static_cast<int32_t>(s.error_code()));
+      result.set_message(s.error_message());
+      if (!s.ok()) result.clear_run_input();
+    };
+    std::vector<const core::v1::ReportItem*> writes;
+    std::vector<int> written_at;
+    for (int i = 0; i < req->items_size(); ++i) {
+      const core::v1::ReportItem& item = req->items(i);
+      switch (item.item_case()) {
+        case core::v1::ReportItem::kLog:
+          answer(i, rpc::ToGrpcStatus(d_.AppendLog(*executor, item.log())));
+          break;
+        case core::v1::ReportItem::kStart:
+        case core::v1::ReportItem::kFinish:
+          writes.push_back(&item);
+          written_at.push_back(i);
+          break;
+        case core::v1::ReportItem::kRunInput:
+          break;
+        default:
+          answer(i, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "an empty report item"));
+      }
+    }
+    const std::vector<absl::Status> written = d_.StartAndFinish(*executor, writes);
+    for (size_t k = 0; k < written_at.size(); ++k) {
+      answer(written_at[k], rpc::ToGrpcStatus(written[k]));
+    }
+    for (int i = 0; i < req->items_size(); ++i) {
+      const core::v1::ReportItem& item = req->items(i);
+      if (!item.has_run_input()) continue;
+      auto e = d_.AuthorizeRunInput(*executor, item.run_input());
+      answer(i, e.ok() ? FetchInput(c, *e, item.run_input().instance_type(),
+                                    item.run_input().instance_name(),
+                                    resp->mutable_results(i)->mutable_run_input())
+                       : rpc::ToGrpcStatus(e.status()));
+    }
+    return grpc::Status::OK;
+  }
+
  private:
+  static constexpr int kMaxReportItems = 1024;
+
   // The run input of one step of `e`, from runtime-context.
   grpc::Status FetchInput(grpc::ServerContext* c, const core::v1::Execution& e,
                           const std::string& type, const std::string& name,
@@ -99,7 +156,26 @@ class ExecutorApi final : public core::v1::ExecutorService::Service {
     if (!s.ok() && s.error_code() == grpc::StatusCode::UNAVAILABLE) {
       return grpc::Status(s.error_code(), "runtime-context did not answer: " + s.error_message());
     }
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND && StillDeployed(e)) {
+      // runtime-context reads deploys from the bus on its own and may not have applied the
+      // one the scheduler planned this run from: the executor asks again (a retryable code),
+      // instead of failing the run over a lag of a few seconds.
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "runtime-context has not applied the deploy of job " + e.name() +
+                              " yet (" + s.error_message() + "); ask again");
+    }
     return s;
+  }
+
+  bool StillDeployed(const core::v1::Execution& e) {
+    bool deployed = false;
+    absl::Status s = d_.db().InReadTransaction([&](store::Transaction& tx) -> absl::Status {
+      auto found = JobPlans::Deployed(tx, e.project(), e.name());
+      if (!found.ok()) return found.status();
+      deployed = *found;
+      return absl::OkStatus();
+    });
+    return s.ok() && deployed;
   }
 
   absl::StatusOr<ExecutorRecord> Executor(grpc::ServerContext* c) {

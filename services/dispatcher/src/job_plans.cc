@@ -165,6 +165,14 @@ std::function<const spec::PluginSpec*(const std::string&)> StoredPlugins(store::
   };
 }
 
+absl::StatusOr<bool> JobPlans::Deployed(store::Transaction& tx, const std::string& project,
+                                        const std::string& job) {
+  auto rows =
+      tx.Execute("SELECT 1 FROM plan_jobs WHERE job_key = $1", {pipeline::JobKey(project, job)});
+  if (!rows.ok()) return rows.status();
+  return !rows->rows.empty();
+}
+
 absl::StatusOr<NewExecution> JobPlans::ExecutionOf(store::Transaction& tx,
                                                    const std::string& project,
                                                    const std::string& job) {

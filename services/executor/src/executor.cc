@@ -5,14 +5,18 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "optimus/executor/kubernetes_runner.h"
 #include "optimus/executor/log_shipper.h"
 #include "optimus/executor/process.h"
+#include "optimus/executor/reporter.h"
+#include "optimus/executor/work_dirs.h"
 #include "optimus/telemetry/log.h"
 #include "run_input_command.h"
 
@@ -59,13 +63,65 @@ std::string KindName(Step::Kind kind) {
 }  // namespace
 
 Executor::Executor(ExecutorOptions options, std::shared_ptr<grpc::Channel> channel)
-    : options_(std::move(options)), stub_(core::v1::ExecutorService::NewStub(channel)) {}
+    : options_(std::move(options)),
+      stub_(core::v1::ExecutorService::NewStub(channel)),
+      reporter_(std::make_unique<Reporter>(
+          [this](const core::v1::ReportRequest& request, core::v1::ReportResponse* response) {
+            grpc::ClientContext context;
+            Context(context, std::chrono::seconds(30));
+            return stub_->Report(&context, request, response);
+          })) {}
 
 Executor::~Executor() = default;
 
 void Executor::Context(grpc::ClientContext& context, std::chrono::milliseconds deadline) const {
   context.set_deadline(std::chrono::system_clock::now() + deadline);
   context.AddMetadata("authorization", "Bearer " + options_.credential);
+}
+
+std::vector<Reporter::Answer> Executor::Report(const std::vector<core::v1::ReportItem>& items) {
+  if (!single_calls_.load()) {
+    std::vector<Reporter::Answer> answers = reporter_->Call(items);
+    if (answers.front().status.error_code() != grpc::StatusCode::UNIMPLEMENTED) return answers;
+    if (!single_calls_.exchange(true)) {
+      LOG_INFO("the dispatcher has no batched reports; reporting one call at a time", {});
+    }
+  }
+  // In the order the dispatcher does a report's items: log chunks, starts and finishes, inputs.
+  std::vector<Reporter::Answer> answers(items.size());
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      const core::v1::ReportItem& item = items[i];
+      const int item_round = item.has_log() ? 0 : item.has_run_input() ? 2 : 1;
+      if (item_round != round) continue;
+      grpc::ClientContext context;
+      Context(context, std::chrono::seconds(10));
+      Reporter::Answer& a = answers[i];
+      switch (item.item_case()) {
+        case core::v1::ReportItem::kStart: {
+          core::v1::StartExecutionResponse ignored;
+          a.status = stub_->StartExecution(&context, item.start(), &ignored);
+          break;
+        }
+        case core::v1::ReportItem::kLog: {
+          core::v1::AppendLogResponse ignored;
+          a.status = stub_->AppendLog(&context, item.log(), &ignored);
+          break;
+        }
+        case core::v1::ReportItem::kFinish: {
+          core::v1::FinishExecutionResponse ignored;
+          a.status = stub_->FinishExecution(&context, item.finish(), &ignored);
+          break;
+        }
+        case core::v1::ReportItem::kRunInput:
+          a.status = stub_->RunInput(&context, item.run_input(), &a.run_input);
+          break;
+        default:
+          a.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "an empty report item");
+      }
+    }
+  }
+  return answers;
 }
 
 void Executor::Refused(const grpc::Status& status) {
@@ -79,6 +135,14 @@ void Executor::Refused(const grpc::Status& status) {
     refused_ = true;
   }
   slot_free_.notify_all();
+}
+
+int Executor::FreeSlot() const {
+  std::set<int> used;
+  for (const auto& [id, r] : running_) used.insert(r->slot);
+  int slot = 0;
+  while (used.contains(slot)) ++slot;
+  return slot;
 }
 
 void Executor::Forget(const std::string& id) {
@@ -208,6 +272,7 @@ absl::Status Executor::Run(std::stop_token stop) {
       running->id = lease.execution().id();
       running->epoch = lease.execution().epoch();
       std::lock_guard lock(mu_);
+      running->slot = FreeSlot();
       running->renewed = claimed_at;
       running_[running->id] = running;
       running->thread = std::thread([this, lease, running] { Execute(lease, running); });
@@ -239,47 +304,79 @@ absl::Status Executor::Run(std::stop_token stop) {
 void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> running) {
   const core::v1::Execution& e = lease.execution();
   const auto lease_wait = std::chrono::seconds(30);
-  // Reports retried while the dispatcher cannot be reached; the last status when refused.
-  const auto report = [&](auto call, const char* what) -> grpc::Status {
+  // Reports retried while the dispatcher cannot be reached: a group of items goes together in
+  // one call and is sent again whole while an answer is transient (every item is safe to
+  // repeat). The answers of the last try.
+  const auto report_all = [&](const std::vector<core::v1::ReportItem>& items, const char* what) {
     const auto until = std::chrono::steady_clock::now() + lease_wait;
     for (int attempt = 0;; ++attempt) {
-      grpc::ClientContext context;
-      Context(context, std::chrono::seconds(10));
-      grpc::Status s = call(context);
-      if (s.ok()) return s;
-      if (!Transient(s) || std::chrono::steady_clock::now() > until || running->lost) {
-        LOG_WARN("report refused",
-                 {{"execution", e.id()}, {"report", what}, {"error", s.error_message()}});
-        return s;
+      std::vector<Reporter::Answer> answers = Report(items);
+      const auto transient = std::find_if(answers.begin(), answers.end(), [](const auto& a) {
+        return !a.status.ok() && Transient(a.status);
+      });
+      if (transient == answers.end() || std::chrono::steady_clock::now() > until || running->lost) {
+        for (const Reporter::Answer& a : answers) {
+          if (a.status.ok()) continue;
+          LOG_WARN("report refused",
+                   {{"execution", e.id()}, {"report", what}, {"error", a.status.error_message()}});
+          break;
+        }
+        return answers;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200 << std::min(attempt, 4)));
     }
   };
-  core::v1::StartExecutionRequest start;
-  start.set_execution_id(e.id());
-  start.set_epoch(e.epoch());
-  core::v1::StartExecutionResponse started;
-  if (!report([&](grpc::ClientContext& c) { return stub_->StartExecution(&c, start, &started); },
-              "start")
-           .ok()) {
+  const auto report = [&](const core::v1::ReportItem& item, const char* what,
+                          core::v1::JobRunInputResponse* input = nullptr) -> grpc::Status {
+    Reporter::Answer answer = std::move(report_all({item}, what).front());
+    if (input != nullptr && answer.status.ok()) *input = std::move(answer.run_input);
+    return answer.status;
+  };
+  const auto run_input_item = [&](const Step& step) {
+    core::v1::ReportItem item;
+    core::v1::ExecutorRunInputRequest& ask = *item.mutable_run_input();
+    ask.set_execution_id(e.id());
+    ask.set_epoch(e.epoch());
+    ask.set_run_token(lease.run_token());
+    ask.set_instance_type(step.instance_type());
+    ask.set_instance_name(step.name());
+    return item;
+  };
+
+  // The start goes with the run inputs of the steps that run here (fetched again at their step
+  // if this answer was not good): one round trip before the first step.
+  std::vector<core::v1::ReportItem> opening(1);
+  opening[0].mutable_start()->set_execution_id(e.id());
+  opening[0].mutable_start()->set_epoch(e.epoch());
+  std::map<int, size_t> prefetched;  // step index -> its item in `opening`
+  for (int i = 0; i < e.plan().steps_size() && options_.kubernetes == nullptr; ++i) {
+    if (e.plan().steps(i).instance_type().empty()) continue;
+    prefetched[i] = opening.size();
+    opening.push_back(run_input_item(e.plan().steps(i)));
+  }
+  std::vector<Reporter::Answer> opened = report_all(opening, "start");
+  if (!opened.front().status.ok()) {
     Forget(e.id());
     return;
   }
   LogShipper shipper([&](int64_t chunk, const std::string& data) {
-    core::v1::AppendLogRequest r;
+    core::v1::ReportItem log;
+    core::v1::AppendLogRequest& r = *log.mutable_log();
     r.set_execution_id(e.id());
     r.set_epoch(e.epoch());
     r.set_chunk(chunk);
     r.set_data(data);
-    core::v1::AppendLogResponse ignored;
-    grpc::ClientContext context;
-    Context(context, std::chrono::seconds(10));
-    return ToAbsl(stub_->AppendLog(&context, r, &ignored));
+    return ToAbsl(Report({log}).front().status);
   });
-  const fs::path work = fs::path(options_.work_root) / absl::StrCat(e.id(), "-", e.attempt());
+  std::vector<std::string> step_dirs;
+  for (int i = 0; i < e.plan().steps_size(); ++i) {
+    step_dirs.push_back(absl::StrCat(i, "-", e.plan().steps(i).name()));
+  }
+  const WorkDirs work_dirs(options_.work_root, options_.keep_work_dirs);
+  const absl::StatusOr<fs::path> opened_dir =
+      work_dirs.Open(running->slot, e.id(), e.attempt(), step_dirs);
+  const fs::path work = opened_dir.ok() ? *opened_dir : fs::path(options_.work_root);
   std::error_code ec;
-  fs::remove_all(work, ec);
-  fs::create_directories(work, ec);
   const auto deadline =
       e.plan().timeout_seconds() > 0
           ? std::chrono::steady_clock::now() + std::chrono::seconds(e.plan().timeout_seconds())
@@ -328,25 +425,28 @@ void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> ru
                              e, index, lease.run_token(), deadline,
                              [&](std::string_view out) { shipper.Write(out); }, running->stop));
     }
-    const fs::path dir = work / absl::StrCat(index, "-", step.name());
-    fs::create_directories(dir, ec);
+    const fs::path dir = work / step_dirs[index];
+    if (!opened_dir.ok()) {
+      end.message = std::string(opened_dir.status().message());
+      shipper.Write(end.message + "\n");
+      return end;
+    }
+    std::set<std::string> written;  // in in/, by the run input
     std::map<std::string, std::string> env = {
         {"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
         {"HOME", dir.string()},
         {"LANG", "C.UTF-8"}};
     env.insert(step.env().begin(), step.env().end());
     if (!step.instance_type().empty()) {
-      core::v1::ExecutorRunInputRequest ask;
-      ask.set_execution_id(e.id());
-      ask.set_epoch(e.epoch());
-      ask.set_run_token(lease.run_token());
-      ask.set_instance_type(step.instance_type());
-      ask.set_instance_name(step.name());
       core::v1::JobRunInputResponse input;
-      if (grpc::Status got =
-              report([&](grpc::ClientContext& c) { return stub_->RunInput(&c, ask, &input); },
-                     "run input");
-          !got.ok()) {
+      grpc::Status got;
+      if (auto it = prefetched.find(index);
+          it != prefetched.end() && opened[it->second].status.ok()) {
+        input = std::move(opened[it->second].run_input);
+      } else {
+        got = report(run_input_item(step), "run input", &input);
+      }
+      if (!got.ok()) {
         end.message =
             "the run input of " + step.name() + " could not be fetched: " + got.error_message();
         shipper.Write(end.message + "\n");
@@ -360,10 +460,15 @@ void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> ru
         end.message = "cannot write the run input: " + std::string(s.message());
         return end;
       }
+      written = {".env", ".secret"};
+      for (const auto& [name, content] : files) {
+        written.insert(fs::path(name).lexically_normal().string());
+      }
       // As the task container does: export in/.env, then in/.secret, then run.
       for (const auto& [k, v] : envs) env[k] = v;
       for (const auto& [k, v] : secrets) env[k] = v;
     }
+    WorkDirs::Prune(dir / "in", written);  // what a previous run in this slot left there
     env["JOB_DIR"] = dir.string();
     env["EXECUTION_ID"] = e.id();
     env["EXECUTION_ATTEMPT"] = std::to_string(e.attempt());
@@ -405,14 +510,22 @@ void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> ru
   if (outcome.ok) outcome.state = "succeeded";
   shipper.Write(absl::StrCat("--- ", outcome.state,
                              outcome.message.empty() ? "" : ": " + outcome.message, " ---\n"));
-  shipper.Close();
-  if (!options_.keep_work_dirs) fs::remove_all(work, ec);
+  // The last log chunks go with the finish: one round trip after the last step.
+  std::vector<core::v1::ReportItem> closing;
+  for (auto& [chunk, data] : shipper.TakeRest()) {
+    core::v1::AppendLogRequest& log = *closing.emplace_back().mutable_log();
+    log.set_execution_id(e.id());
+    log.set_epoch(e.epoch());
+    log.set_chunk(chunk);
+    log.set_data(std::move(data));
+  }
+  if (opened_dir.ok()) work_dirs.Close(work);
   if (running->lost || shipper.lease_lost()) {
     LOG_INFO("lease lost; not reporting", {{"execution", e.id()}});
     Forget(e.id());
     return;
   }
-  core::v1::FinishExecutionRequest finish;
+  core::v1::FinishExecutionRequest& finish = *closing.emplace_back().mutable_finish();
   finish.set_execution_id(e.id());
   finish.set_epoch(e.epoch());
   finish.set_state(outcome.state);
@@ -421,9 +534,7 @@ void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> ru
     finish.set_exit_code(*outcome.exit_code);
   }
   finish.set_message(outcome.message);
-  core::v1::FinishExecutionResponse finished;
-  report([&](grpc::ClientContext& c) { return stub_->FinishExecution(&c, finish, &finished); },
-         "finish");
+  report_all(closing, "finish");
   LOG_INFO("execution ended", {{"execution", e.id()}, {"state", outcome.state}});
   Forget(e.id());
 }

@@ -44,8 +44,27 @@ void LogShipper::Loop(std::stop_token stop) {
       std::unique_lock lock(mu_);
       cv_.wait_for(lock, stop, interval_, [this] { return pending_.size() >= kMaxChunk; });
     }
+    if (stop.stop_requested()) return;  // what is left goes with Close or TakeRest
     FlushOnce();
   }
+}
+
+std::vector<std::pair<int64_t, std::string>> LogShipper::TakeRest() {
+  if (thread_.joinable()) {
+    thread_.request_stop();
+    thread_.join();
+  }
+  std::lock_guard sending(send_mu_);
+  std::lock_guard lock(mu_);
+  std::string rest = std::move(in_flight_);
+  rest += pending_;
+  in_flight_.clear();
+  pending_.clear();
+  std::vector<std::pair<int64_t, std::string>> chunks;
+  for (size_t at = 0; at < rest.size(); at += kMaxChunk) {
+    chunks.emplace_back(next_chunk_++, rest.substr(at, kMaxChunk));
+  }
+  return chunks;
 }
 
 void LogShipper::Close(std::chrono::milliseconds patience) {

@@ -98,6 +98,10 @@ class Dispatcher {
                      const core::v1::StartExecutionRequest& request);
   absl::Status Finish(const ExecutorRecord& executor,
                       const core::v1::FinishExecutionRequest& request);
+  // The starts and finishes among an executor's batched report items, in one transaction:
+  // each answered at its index as Start or Finish would have (other items are refused).
+  std::vector<absl::Status> StartAndFinish(const ExecutorRecord& executor,
+                                           const std::vector<const core::v1::ReportItem*>& items);
   absl::Status AppendLog(const ExecutorRecord& executor, const core::v1::AppendLogRequest& request);
   // The execution whose run input `executor` may read: it holds the lease at `epoch` and the
   // run token is that lease's.

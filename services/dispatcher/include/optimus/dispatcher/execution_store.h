@@ -39,6 +39,15 @@ struct NewExecution {
   std::string requested_by;
 };
 
+// How an executor says an execution ended.
+struct ExecutionEnd {
+  std::string id;
+  int64_t epoch = 0;
+  State state = State::kSucceeded;
+  std::optional<int32_t> exit_code;
+  std::string message;
+};
+
 struct ListFilter {
   std::string project;
   std::string name;
@@ -97,6 +106,22 @@ class ExecutionStore {
                                              int64_t epoch, State end,
                                              std::optional<int32_t> exit_code,
                                              const std::string& message, int64_t now_ms);
+
+  // Starts and ends of many executions in one transaction, so one commit (and one WAL sync)
+  // for all: each is answered as Start or Finish would have answered it; a database error
+  // fails them all.
+  struct Report {
+    std::string start_id;  // a start, when `end` is unset
+    int64_t start_epoch = 0;
+    std::optional<ExecutionEnd> end;
+  };
+  struct Reported {
+    absl::Status status;
+    core::v1::Execution ended;  // of an end that was applied
+  };
+  absl::StatusOr<std::vector<Reported>> StartAndFinish(const std::string& executor,
+                                                       const std::vector<Report>& reports,
+                                                       int64_t now_ms);
   // Extends the leases `executor` still holds; the others are lost.
   absl::StatusOr<Renewal> Renew(const std::string& executor,
                                 const std::vector<std::pair<std::string, int64_t>>& held,
@@ -129,6 +154,13 @@ class ExecutionStore {
  private:
   absl::Status Publish(store::Transaction& tx, const core::v1::Execution& e, State to,
                        bool requeued, int64_t now_ms);
+  // Start and Finish within `tx`: the item's answer goes to `answer`; the returned status is a
+  // database error, which must fail the transaction.
+  absl::Status StartIn(store::Transaction& tx, const std::string& id, const std::string& executor,
+                       int64_t epoch, int64_t now_ms, absl::Status& answer);
+  absl::Status FinishIn(store::Transaction& tx, const ExecutionEnd& end,
+                        const std::string& executor, int64_t now_ms,
+                        absl::StatusOr<core::v1::Execution>& answer);
 
   store::Database& db_;
   const store::Outbox& outbox_;

@@ -30,6 +30,10 @@ class JobPlans {
   static absl::StatusOr<NewExecution> ExecutionOf(store::Transaction& tx,
                                                   const std::string& project,
                                                   const std::string& job);
+
+  // Whether `job` of `project` is deployed, as far as the dispatcher has heard.
+  static absl::StatusOr<bool> Deployed(store::Transaction& tx, const std::string& project,
+                                       const std::string& job);
 };
 
 // The plan of a job from its spec and the plugins it names, pure. `plugins` finds a plugin by

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "optimus/core/v1/dispatch.grpc.pb.h"
 #include "optimus/executor/process.h"
+#include "optimus/executor/reporter.h"
 
 namespace optimus::executor {
 
@@ -28,7 +29,7 @@ struct ExecutorOptions {
   std::string name;        // for logs
   std::string credential;  // "<executor id>.<secret>"
   int capacity = 1;        // executions at once (the dispatcher also caps at the registered one)
-  std::string work_root;   // a fresh directory per execution attempt below it
+  std::string work_root;   // run directories below it, reused by slot (see work_dirs.h)
   std::chrono::milliseconds heartbeat{2000};
   // The dispatcher's lease (updated from its answers): a run whose lease was not renewed for
   // 80% of it is killed here, before the dispatcher can give it to another executor.
@@ -57,6 +58,7 @@ class Executor {
   struct Running {
     std::string id;
     int64_t epoch = 0;
+    int slot = 0;                        // of the work directories (see work_dirs.h)
     std::atomic<Stop> stop{Stop::kNo};   // cancel or lost: stop the process group
     std::atomic<bool> cancelled{false};  // asked by a person: report cancelled
     std::atomic<bool> lost{false};       // no longer ours: report nothing
@@ -68,11 +70,17 @@ class Executor {
   void HeartbeatLoop(std::stop_token stop);
   void Execute(const core::v1::Lease& lease, std::shared_ptr<Running> running);
   void Context(grpc::ClientContext& context, std::chrono::milliseconds deadline) const;
+  // Reports of an execution, sent together and batched with other executions' (one call per
+  // item to a dispatcher without ExecutorService.Report).
+  std::vector<Reporter::Answer> Report(const std::vector<core::v1::ReportItem>& items);
   void Forget(const std::string& id);
+  int FreeSlot() const;  // the lowest slot no running execution holds; mu_ held
   void Refused(const grpc::Status& status);
 
   ExecutorOptions options_;
   std::unique_ptr<core::v1::ExecutorService::Stub> stub_;
+  std::unique_ptr<Reporter> reporter_;
+  std::atomic<bool> single_calls_{false};
   std::mutex mu_;
   std::condition_variable slot_free_;
   std::map<std::string, std::shared_ptr<Running>> running_;

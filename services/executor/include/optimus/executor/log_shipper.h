@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -28,6 +30,9 @@ class LogShipper {
   void Write(std::string_view data);
   // Sends what is left (trying for up to `patience`) and stops the thread.
   void Close(std::chrono::milliseconds patience = std::chrono::seconds(10));
+  // Stops the thread and gives what is left unsent, as numbered chunks, for the caller to send
+  // with its last report (a chunk not accepted before is given again under its number).
+  std::vector<std::pair<int64_t, std::string>> TakeRest();
   // True once the dispatcher refused a chunk because the lease is no longer held.
   bool lease_lost() const { return lease_lost_.load(); }
 
