@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "absl/synchronization/mutex.h"
 #include "flags.h"
 #include "nlohmann/json.hpp"
 #include "optimus/core/v1/dispatch.grpc.pb.h"
@@ -367,6 +368,8 @@ int FetchInput(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As the server does (libs/app host.cc): no debug-mode lock graph for gRPC's mutexes.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   if (argc < 2 || std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "--help") == 0) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -73,21 +74,66 @@ std::string ShellAssignments(const std::map<std::string, std::string>& values) {
   return out;
 }
 
+namespace {
+
+// Writes `content` to `path` (made with 0644 less the umask, or exactly 0600 when `secret`), in
+// place when the file exists (an executor reuses its
+// run directories): a file that already holds exactly `content` is not touched, and an existing
+// one is overwritten and cut to length rather than truncated first (truncating to zero makes
+// ext4 flush the rewritten file to disk when it is closed). A link is replaced, never followed.
+absl::Status WriteInPlace(const fs::path& path, std::string_view content, bool secret) {
+  const mode_t mode = secret ? 0600 : 0644;
+  const auto failed = [&](const char* what) {
+    return absl::InternalError(std::string("cannot ") + what + " " + path.string() + ": " +
+                               std::strerror(errno));
+  };
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0 && errno == ELOOP) {
+    ::unlink(path.c_str());
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+  }
+  if (fd < 0) return failed("write");
+  struct stat st;
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  if (ok && secret && (st.st_mode & 07777) != mode) ok = ::fchmod(fd, mode) == 0;
+  bool same = false;
+  if (ok && static_cast<size_t>(st.st_size) == content.size() && content.size() <= (1 << 20)) {
+    std::string old(content.size(), '\0');
+    same = ::pread(fd, old.data(), old.size(), 0) == static_cast<ssize_t>(old.size()) &&
+           old == content;
+  }
+  for (size_t done = 0; ok && !same && done < content.size();) {
+    const ssize_t n =
+        ::pwrite(fd, content.data() + done, content.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  if (ok && !same && static_cast<size_t>(st.st_size) > content.size()) {
+    ok = ::ftruncate(fd, static_cast<off_t>(content.size())) == 0;
+  }
+  const int error = errno;
+  if (::close(fd) != 0 || !ok) {
+    errno = error;
+    return failed("write");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status WriteRunInput(const fs::path& dir, const std::map<std::string, std::string>& envs,
                            const std::map<std::string, std::string>& files,
                            const std::map<std::string, std::string>& secrets) {
   const fs::path in = dir / "in";
-  auto write = [](const fs::path& path, const std::string& content) -> absl::Status {
+  auto write = [](const fs::path& path, const std::string& content,
+                  bool secret = false) -> absl::Status {
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
     if (ec)
       return absl::InternalError("cannot create " + path.parent_path().string() + ": " +
                                  ec.message());
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    file << content;
-    file.close();
-    if (!file) return absl::InternalError("cannot write " + path.string());
-    return absl::OkStatus();
+    return WriteInPlace(path, content, secret);
   };
   for (const auto& [name, content] : files) {
     const fs::path relative = fs::path(name).lexically_normal();
@@ -97,20 +143,8 @@ absl::Status WriteRunInput(const fs::path& dir, const std::map<std::string, std:
     if (absl::Status s = write(in / relative, content); !s.ok()) return s;
   }
   if (absl::Status s = write(in / ".env", ShellAssignments(envs)); !s.ok()) return s;
-  // Secrets are readable by the owner only from the moment the file exists.
-  const fs::path secret = in / ".secret";
-  const int fd = ::open(secret.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return absl::InternalError("cannot write " + secret.string());
-  const std::string text = ShellAssignments(secrets);
-  bool ok = ::fchmod(fd, 0600) == 0;
-  for (size_t done = 0; ok && done < text.size();) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
-  }
-  if (::close(fd) != 0 || !ok) return absl::InternalError("cannot write " + secret.string());
-  return absl::OkStatus();
+  // Secrets are readable by the owner only, from the moment the file exists.
+  return write(in / ".secret", ShellAssignments(secrets), true);
 }
 
 int RunJobRunInputCommand(int argc, char** argv, std::ostream& out, std::ostream& err) {

@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "optimus/blob/blob_store.h"
 #include "optimus/bus/open_bus.h"
 #include "optimus/core/v1/runtime.grpc.pb.h"
@@ -297,6 +298,9 @@ config::Schema HostSchema(const HostOptions& options) {
 int RunMain(int argc, char** argv, const HostOptions& options,
             std::vector<std::unique_ptr<Component>> components) {
   rpc::ShutdownSignal shutdown;  // Before any thread exists (see signals.h).
+  // Debian builds Abseil with its debug-mode deadlock detector on; it books every absl::Mutex
+  // (gRPC takes thousands a second) into a lock graph. Release builds of Abseil leave it off.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   auto flags = ParseFlags(argc, argv);
   if (!flags.ok()) return Die(options, flags.status(), 2);

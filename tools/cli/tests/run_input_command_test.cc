@@ -4,6 +4,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <fstream>
@@ -58,6 +59,32 @@ TEST(RunInputCommand, SourcedFilesGiveBackEveryValue) {
   EXPECT_EQ(std::filesystem::status(dir.path() / "in" / ".secret").permissions() &
                 std::filesystem::perms::others_read,
             std::filesystem::perms::none);
+}
+
+TEST(RunInputCommand, WritingAgainRewritesInPlaceAndNeverThroughALink) {
+  testing::TempDir dir;
+  const auto in = dir.path() / "in";
+  ASSERT_TRUE(WriteRunInput(dir.path(), {{"A", "a long first value"}}, {{"q.sql", "select 1"}},
+                            {{"T", "one"}})
+                  .ok());
+  struct stat before;
+  ASSERT_EQ(::stat((in / ".env").c_str(), &before), 0);
+  // A step left .secret as a link to somewhere else, and loosened its mode.
+  const auto elsewhere = dir.path() / "elsewhere";
+  { std::ofstream(elsewhere) << "untouched"; }
+  std::filesystem::remove(in / ".secret");
+  std::filesystem::create_symlink(elsewhere, in / ".secret");
+
+  ASSERT_TRUE(
+      WriteRunInput(dir.path(), {{"A", "short"}}, {{"q.sql", "select 1"}}, {{"T", "two"}}).ok());
+  struct stat after;
+  ASSERT_EQ(::stat((in / ".env").c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);         // the same file, rewritten
+  EXPECT_EQ(Slurp(in / ".env"), "A='short'\n");   // and cut to its new length
+  EXPECT_EQ(Slurp(in / ".secret"), "T='two'\n");  // a file again, not the link
+  EXPECT_EQ(Slurp(elsewhere), "untouched");
+  EXPECT_EQ(std::filesystem::symlink_status(in / ".secret").permissions(),
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
 TEST(RunInputCommand, AnAssetNameCannotLeaveIn) {
