@@ -12,7 +12,9 @@ namespace optimus::dispatcher {
 std::string LogStore::ChunkKey(const core::v1::Execution& e, int32_t attempt, int64_t chunk) {
   char number[24];
   std::snprintf(number, sizeof number, "%010lld", static_cast<long long>(chunk));
-  return absl::StrCat(e.log_prefix(), attempt, "/", number);
+  // `<attempt>-<chunk>` in the execution's folder: a run's log makes one object, not a folder
+  // per attempt as well (on a file store, a new inode costs more than the write).
+  return absl::StrCat(e.log_prefix(), attempt, "-", number);
 }
 
 absl::Status LogStore::Append(const core::v1::Execution& e, int64_t chunk,
@@ -41,8 +43,13 @@ absl::StatusOr<LogRead> LogStore::Read(const core::v1::Execution& e, int32_t att
   LogRead out;
   out.attempt = attempt > 0 ? attempt : e.attempt();
   out.last_chunk = after_chunk;
-  const std::string prefix = absl::StrCat(e.log_prefix(), out.attempt, "/");
+  std::string prefix = absl::StrCat(e.log_prefix(), out.attempt, "-");
   auto objects = blob_.List(prefix);
+  if (objects.ok() && objects->empty()) {
+    // As earlier versions wrote them: `<attempt>/<chunk>`.
+    prefix = absl::StrCat(e.log_prefix(), out.attempt, "/");
+    objects = blob_.List(prefix);
+  }
   if (!objects.ok()) return objects.status();
   for (const auto& object : *objects) {
     int64_t chunk = 0;

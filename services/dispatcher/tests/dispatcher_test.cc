@@ -205,10 +205,31 @@ TEST_F(DispatcherTest, LogsAreWrittenByTheLeaseHolderAndReadInChunks) {
   EXPECT_EQ(all->data(), "one\ntwo\n");
   EXPECT_EQ(all->last_chunk(), 2);
   EXPECT_EQ(all->state(), "leased");
+  // One object per chunk, in the execution's folder.
+  auto objects = blob_->List(e.log_prefix());
+  ASSERT_TRUE(objects.ok());
+  ASSERT_EQ(objects->size(), 2u);
+  EXPECT_EQ((*objects)[0].key, e.log_prefix() + "1-0000000001");
   read.set_after_chunk(1);
   EXPECT_EQ(d_->ReadLogs(read)->data(), "two\n");
   read.set_project_name("q");
   EXPECT_EQ(d_->ReadLogs(read).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(DispatcherTest, LogsInTheEarlierLayoutAreStillRead) {
+  const ExecutorRecord executor = Registered();
+  const auto e = QueueTask("old");
+  ASSERT_TRUE(d_->Claim(executor, {}).ok());
+  // `<attempt>/<chunk>` objects, as earlier versions wrote them (now `<attempt>-<chunk>`).
+  ASSERT_TRUE(blob_->Put(e.log_prefix() + "1/0000000001", "one\n").ok());
+  ASSERT_TRUE(blob_->Put(e.log_prefix() + "1/0000000002", "two\n").ok());
+  core::v1::ReadLogsRequest read;
+  read.set_project_name("p");
+  read.set_id(e.id());
+  auto all = d_->ReadLogs(read);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->data(), "one\ntwo\n");
+  EXPECT_EQ(all->last_chunk(), 2);
 }
 
 TEST_F(DispatcherTest, RunInputNeedsTheLeasesRunToken) {
