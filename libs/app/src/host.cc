@@ -406,7 +406,6 @@ int RunMain(int argc, char** argv, const HostOptions& options,
         absl::StrCat("{\"server\":\"", telemetry::BuildVersion(), "\"}"));
   });
 
-  LocalCalls local_calls;  // outlives the components, which hold functions of each other
   std::vector<std::unique_ptr<Running>> running;
   auto stop_all = [&] {
     for (auto it = running.rbegin(); it != running.rend(); ++it) {
@@ -474,9 +473,9 @@ int RunMain(int argc, char** argv, const HostOptions& options,
                             }});
     store::Database* raw_db = r->db.get();
     health.AddReadinessCheck("db:" + name, [raw_db] { return raw_db->Ping(); });
-    r->context = std::make_unique<Context>(
-        Context{*config, *r->db, *r->outbox, **bus, *blob_store, health, metrics, http, grpc_server,
-                app_key, authenticator.get(), internal_token, &local_calls});
+    r->context = std::make_unique<Context>(Context{*config, *r->db, *r->outbox, **bus, *blob_store,
+                                                   health, metrics, http, grpc_server, app_key,
+                                                   authenticator.get(), internal_token});
     running.push_back(std::move(r));
   }
   for (auto& r : running) {

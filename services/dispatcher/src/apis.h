@@ -9,7 +9,6 @@
 #include <utility>
 #include <vector>
 
-#include "optimus/core/v1/job_run.pb.h"
 #include "optimus/dispatcher/dispatcher.h"
 #include "optimus/dispatcher/replays.h"
 #include "optimus/rpc/auth.h"
@@ -21,16 +20,11 @@ namespace optimus::dispatcher {
 std::vector<std::pair<std::unique_ptr<grpc::Service>, std::string>> MakePeopleServices(
     Dispatcher& dispatcher, const rpc::Authenticator* authenticator);
 
-// runtime-context's run input, called in process (see app::kLocalRunInput).
-using LocalRunInput = std::function<absl::StatusOr<core::v1::JobRunInputResponse>(
-    const core::v1::JobRunInputRequest&)>;
-
-// ExecutorService. Run inputs come from `local` when it gives a function (runtime-context in
-// this process; asked once, at the first run input), else from runtime-context over the
-// channel `runtime` gives, with `internal_token`.
+// ExecutorService. `runtime` gives a channel to runtime-context (called once, at the first run
+// input), asked for run inputs with `internal_token`.
 std::unique_ptr<grpc::Service> MakeExecutorService(
     Dispatcher& dispatcher, std::function<std::shared_ptr<grpc::Channel>()> runtime,
-    std::string internal_token, std::function<LocalRunInput()> local = {});
+    std::string internal_token);
 
 // The REST routes (docs/execution.md).
 void AddRestRoutes(rpc::HttpServer& http, Dispatcher& dispatcher);

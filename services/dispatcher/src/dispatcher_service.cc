@@ -217,17 +217,7 @@ absl::Status DispatcherService::Start(app::Context& context) {
     return grpc::CreateChannel(host.empty() ? "127.0.0.1:" + std::to_string(grpc.port()) : host,
                                grpc::InsecureChannelCredentials());
   };
-  // With runtime-context in this process, run inputs are a call to it, not an RPC.
-  std::function<LocalRunInput()> local;
-  if (c.String("dispatcher.runtime_host").empty() && context.local != nullptr) {
-    local = [calls = context.local]() -> LocalRunInput {
-      const std::any found = calls->Get(std::string(app::kLocalRunInput));
-      const auto* call = std::any_cast<LocalRunInput>(&found);
-      return call != nullptr ? *call : LocalRunInput();
-    };
-  }
-  services_.push_back(
-      MakeExecutorService(*dispatcher_, runtime, context.internal_token, std::move(local)));
+  services_.push_back(MakeExecutorService(*dispatcher_, runtime, context.internal_token));
   context.grpc.AddService(services_.back().get(), "optimus.core.v1.ExecutorService");
   // Executors call these all the time.
   for (const char* method : {"Heartbeat", "Claim", "AppendLog", "Report"}) {

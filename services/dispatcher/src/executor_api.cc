@@ -17,11 +17,8 @@ namespace {
 class ExecutorApi final : public core::v1::ExecutorService::Service {
  public:
   ExecutorApi(Dispatcher& d, std::function<std::shared_ptr<grpc::Channel>()> runtime,
-              std::string internal_token, std::function<LocalRunInput()> local)
-      : d_(d),
-        runtime_channel_(std::move(runtime)),
-        internal_token_(std::move(internal_token)),
-        local_(std::move(local)) {}
+              std::string internal_token)
+      : d_(d), runtime_channel_(std::move(runtime)), internal_token_(std::move(internal_token)) {}
 
   grpc::Status Register(grpc::ServerContext*, const core::v1::RegisterExecutorRequest* req,
                         core::v1::RegisterExecutorResponse* resp) override {
@@ -151,22 +148,11 @@ class ExecutorApi final : public core::v1::ExecutorService::Service {
     ask.set_instance_type(type == "hook" ? core::v1::JobRunInputRequest::TYPE_HOOK
                                          : core::v1::JobRunInputRequest::TYPE_TASK);
     ask.set_jobrun_id(e.id());
-    grpc::Status s;
-    if (const LocalRunInput& local = Local()) {
-      // runtime-context in this process (optimus serve): a call, not an RPC.
-      auto input = local(ask);
-      if (input.ok()) {
-        *resp = *std::move(input);
-      } else {
-        s = rpc::ToGrpcStatus(input.status());
-      }
-    } else {
-      grpc::ClientContext out;
-      out.set_deadline(
-          std::min(c->deadline(), std::chrono::system_clock::now() + std::chrono::seconds(30)));
-      if (!internal_token_.empty()) out.AddMetadata("authorization", "Bearer " + internal_token_);
-      s = Runtime().JobRunInput(&out, ask, resp);
-    }
+    grpc::ClientContext out;
+    out.set_deadline(
+        std::min(c->deadline(), std::chrono::system_clock::now() + std::chrono::seconds(30)));
+    if (!internal_token_.empty()) out.AddMetadata("authorization", "Bearer " + internal_token_);
+    grpc::Status s = Runtime().JobRunInput(&out, ask, resp);
     if (!s.ok() && s.error_code() == grpc::StatusCode::UNAVAILABLE) {
       return grpc::Status(s.error_code(), "runtime-context did not answer: " + s.error_message());
     }
@@ -203,30 +189,19 @@ class ExecutorApi final : public core::v1::ExecutorService::Service {
     return *runtime_;
   }
 
-  const LocalRunInput& Local() {
-    std::call_once(local_once_, [this] {
-      if (local_) local_input_ = local_();
-    });
-    return local_input_;
-  }
-
   Dispatcher& d_;
   std::function<std::shared_ptr<grpc::Channel>()> runtime_channel_;
   std::once_flag runtime_once_;
   std::unique_ptr<core::v1::JobRunService::Stub> runtime_;
   std::string internal_token_;
-  std::function<LocalRunInput()> local_;
-  std::once_flag local_once_;
-  LocalRunInput local_input_;
 };
 
 }  // namespace
 
 std::unique_ptr<grpc::Service> MakeExecutorService(
     Dispatcher& dispatcher, std::function<std::shared_ptr<grpc::Channel>()> runtime,
-    std::string internal_token, std::function<LocalRunInput()> local) {
-  return std::make_unique<ExecutorApi>(dispatcher, std::move(runtime), std::move(internal_token),
-                                       std::move(local));
+    std::string internal_token) {
+  return std::make_unique<ExecutorApi>(dispatcher, std::move(runtime), std::move(internal_token));
 }
 
 }  // namespace optimus::dispatcher

@@ -583,15 +583,6 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
   LOG_INFO("run input read model loaded", {{"jobs", static_cast<int64_t>(model_->jobs())}});
   api_ = std::make_unique<Api>(*model_, context.authenticator);
   context.grpc.AddService(api_.get(), "optimus.core.v1.JobRunService");
-  if (context.local != nullptr) {
-    // The dispatcher of the same process asks for its executors' run inputs directly.
-    context.local->Set(std::string(app::kLocalRunInput),
-                       std::function<absl::StatusOr<core::v1::JobRunInputResponse>(
-                           const core::v1::JobRunInputRequest&)>(
-                           [model = model_.get()](const core::v1::JobRunInputRequest& request) {
-                             return model->RunInput(request);
-                           }));
-  }
   // Every task pod asks, thousands at a schedule boundary.
   context.grpc.LogSuccessAtDebug("optimus.core.v1.JobRunService/JobRunInput");
   // The request of a REST run-input call: its body, with the path's project and job.

@@ -4,11 +4,8 @@
 // others inside `optimus serve`; it only sees the Context, never which adapters are behind it.
 #pragma once
 
-#include <any>
 #include <map>
-#include <mutex>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -42,32 +39,6 @@ class Authenticator;
 namespace optimus::app {
 
 // Everything a component may use while it runs. Owned by the host; valid until Stop() returns.
-// Calls that one component of a host serves to the others in the same process, by name, with no
-// gRPC between them (optimus serve). A component registers in Start(); others look up at their
-// first call (components start one after another). A value is a std::function whose signature
-// the name implies.
-class LocalCalls {
- public:
-  void Set(const std::string& name, std::any call) {
-    std::lock_guard lock(mu_);
-    calls_[name] = std::move(call);
-  }
-  std::any Get(const std::string& name) const {
-    std::lock_guard lock(mu_);
-    auto it = calls_.find(name);
-    return it == calls_.end() ? std::any() : it->second;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::map<std::string, std::any> calls_;
-};
-
-// runtime-context's run input, for the dispatcher: a
-// std::function<absl::StatusOr<core::v1::JobRunInputResponse>(const core::v1::JobRunInputRequest&)>
-// that answers as JobRunService.JobRunInput does, less the caller's authorization.
-inline constexpr std::string_view kLocalRunInput = "optimus.core.v1.JobRunService/JobRunInput";
-
 struct Context {
   const config::Config& config;
   store::Database& db;          // The component's own schema (PostgreSQL) or file (SQLite).
@@ -88,8 +59,6 @@ struct Context {
   // The token a component sends when it calls another service (an admin one, accepted by every
   // service sharing auth.internal_token); empty when authentication is off.
   std::string internal_token;
-  // The host's in-process calls between components; null when each service runs alone.
-  LocalCalls* local = nullptr;
 };
 
 class Component {
