@@ -142,6 +142,9 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     *p.mutable_config() = req->config();
     *p.mutable_variables() = req->variables();
     p.set_presets_yaml(req->presets_yaml());
+    p.set_keep_config(req->keep_config());
+    p.set_keep_variables(req->keep_variables());
+    p.set_keep_presets(req->keep_presets());
     for (const auto& ns : req->namespaces()) *p.add_namespaces() = NamespaceSubmission(ns);
     return SubmitProject(std::move(p), "", resp->mutable_deployment_id());
   }

@@ -437,6 +437,11 @@ void AddRestRoutes(rpc::HttpServer& http, core::v1::DeploymentService::Service& 
         register_project.set_name(named->name());
         *register_project.mutable_config() = named->config();
         *register_project.mutable_variables() = named->variables();
+        // Registering again must not drop what the body does not mention: it has no presets
+        // field at all, and may leave out config or variables.
+        register_project.set_keep_presets(true);
+        register_project.set_keep_config(!project->contains("config"));
+        register_project.set_keep_variables(!project->contains("variables"));
         core::v1::RegisterProjectResponse response;
         if (auto s = service.RegisterProject(nullptr, &register_project, &response); !s.ok()) {
           return FromGrpc(s);

@@ -313,6 +313,16 @@ TEST_F(RestTest, ProjectsAndNamespacesInOptimusShape) {
   EXPECT_EQ(service_.projects[0].name(), "p");
   EXPECT_EQ(service_.projects[0].config().at("retries"), "3");
   EXPECT_EQ(service_.projects[0].variables().at("k"), "v");
+  // The body has no presets: registering again keeps the project's.
+  EXPECT_TRUE(service_.projects[0].keep_presets());
+  EXPECT_FALSE(service_.projects[0].keep_config());
+  EXPECT_FALSE(service_.projects[0].keep_variables());
+  std::tie(code, body) = Call("POST", "/api/v1beta1/project", R"({"project": {"name": "p"}})");
+  EXPECT_EQ(code, 200) << body;
+  ASSERT_EQ(service_.projects.size(), 2u);
+  EXPECT_TRUE(service_.projects[1].keep_config());  // nothing said: nothing dropped
+  EXPECT_TRUE(service_.projects[1].keep_variables());
+  EXPECT_TRUE(service_.projects[1].keep_presets());
 
   std::tie(code, body) = Call("GET", "/api/v1beta1/project");
   EXPECT_EQ(code, 200);

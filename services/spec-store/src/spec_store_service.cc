@@ -264,7 +264,8 @@ absl::Status DeleteJobs(store::Transaction& tx, const store::Outbox& outbox,
 
 // Registers or updates a project. Namespaces merge by name: the ones submitted replace theirs,
 // the others stay (as in Optimus, registering never drops a namespace). With namespaces_only
-// the project keeps its own config and must exist. Returns "" or why the submission fails.
+// the project keeps its own config and must exist; keep_config, keep_variables and
+// keep_presets keep that part. Returns "" or why the submission fails.
 absl::StatusOr<std::string> StoreProject(store::Transaction& tx, const store::Outbox& outbox,
                                          const events::v1::ProjectSubmission& project) {
   auto row = tx.Execute("SELECT version, record FROM projects WHERE name = $1", {project.name()});
@@ -283,10 +284,14 @@ absl::StatusOr<std::string> StoreProject(store::Transaction& tx, const store::Ou
     *record.mutable_variables() = old.variables();
     record.set_presets_yaml(old.presets_yaml());
   } else {
-    for (const auto& [k, v] : project.config())
-      (*record.mutable_config())[absl::AsciiStrToUpper(k)] = v;
-    *record.mutable_variables() = project.variables();
-    record.set_presets_yaml(project.presets_yaml());
+    if (project.keep_config()) {
+      *record.mutable_config() = old.config();
+    } else {
+      for (const auto& [k, v] : project.config())
+        (*record.mutable_config())[absl::AsciiStrToUpper(k)] = v;
+    }
+    *record.mutable_variables() = project.keep_variables() ? old.variables() : project.variables();
+    record.set_presets_yaml(project.keep_presets() ? old.presets_yaml() : project.presets_yaml());
   }
   std::map<std::string, events::v1::NamespaceRecord> namespaces;
   for (const auto& ns : old.namespaces()) namespaces[ns.name()] = ns;

@@ -366,6 +366,37 @@ TEST_F(SpecStoreTest, ProjectsKeepUpperCasedConfigAndVersionOnlyOnChange) {
   EXPECT_THAT(Topics(Drain()), ElementsAre("optimus.deployments.progress "));
 }
 
+TEST_F(SpecStoreTest, RegisteringAgainKeepsWhatTheSubmissionSaysToKeep) {
+  events::v1::Submission full = ProjectSubmission();
+  (*full.mutable_project()->mutable_variables())["bucket"] = "b1";
+  full.mutable_project()->set_presets_yaml("presets:\n  yesterday:\n    window:\n      size: 1d\n");
+  ASSERT_TRUE(Apply(full).ok());
+  Drain();
+  // As the REST route registers: no presets field, no variables, a new config.
+  events::v1::Submission rest;
+  auto* p = rest.mutable_project();
+  p->set_name("p");
+  (*p->mutable_config())["storage_path"] = "file://elsewhere";
+  p->set_keep_presets(true);
+  p->set_keep_variables(true);
+  ASSERT_TRUE(Apply(rest).ok());
+  auto out = Drain();
+  ASSERT_EQ(out[0].topic, pipeline::kProjectsTopic);
+  events::v1::ProjectRecord record;
+  ASSERT_TRUE(record.ParseFromString(out[0].payload));
+  EXPECT_EQ(record.config().at("STORAGE_PATH"), "file://elsewhere");
+  EXPECT_EQ(record.variables().at("bucket"), "b1");
+  EXPECT_EQ(record.presets_yaml(), full.project().presets_yaml());
+  // Without the flags an empty field clears (the CLI sends the whole optimus.yaml every time).
+  p->set_keep_presets(false);
+  p->set_keep_variables(false);
+  ASSERT_TRUE(Apply(rest).ok());
+  out = Drain();
+  ASSERT_TRUE(record.ParseFromString(out[0].payload));
+  EXPECT_TRUE(record.variables().empty());
+  EXPECT_EQ(record.presets_yaml(), "");
+}
+
 TEST_F(SpecStoreTest, NamespacesMergeByNameAndANamespaceNeedsItsProject) {
   events::v1::Submission only;
   auto* n = only.mutable_project();
