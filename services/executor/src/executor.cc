@@ -372,7 +372,13 @@ void Executor::Execute(const core::v1::Lease& lease, std::shared_ptr<Running> ru
   for (int i = 0; i < e.plan().steps_size(); ++i) {
     step_dirs.push_back(absl::StrCat(i, "-", e.plan().steps(i).name()));
   }
-  const WorkDirs work_dirs(options_.work_root, options_.keep_work_dirs);
+  // Slots are this executor's own: several executors may share a work directory (the default
+  // one), so slots live under the executor's id, the credential's part before the dot.
+  const std::string owner = options_.credential.substr(0, options_.credential.find('.'));
+  const WorkDirs work_dirs(options_.keep_work_dirs || owner.empty()
+                               ? fs::path(options_.work_root)
+                               : fs::path(options_.work_root) / owner,
+                           options_.keep_work_dirs);
   const absl::StatusOr<fs::path> opened_dir =
       work_dirs.Open(running->slot, e.id(), e.attempt(), step_dirs);
   const fs::path work = opened_dir.ok() ? *opened_dir : fs::path(options_.work_root);

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -168,6 +169,8 @@ TEST(Executor, ARunIsTwoReportsAStartWithItsInputsAndItsLogWithItsFinish) {
   for (size_t i = 1; i + 1 < calls.size(); ++i) EXPECT_EQ(calls[i], "log");
   EXPECT_EQ(fake.finished_state(), "succeeded");
   EXPECT_NE(fake.log().find("hello from select 1\n"), std::string::npos) << fake.log();
+  // Its slot is under its own id ("x" of the credential "x.y"): executors may share a work dir.
+  EXPECT_TRUE(std::filesystem::is_directory(tmp.File("work") + "/x/slot-0/0-bq2bq/in"));
 }
 
 TEST(Executor, ADispatcherWithoutReportIsToldOneCallAtATime) {

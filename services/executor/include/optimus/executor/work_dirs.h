@@ -1,8 +1,9 @@
 // Where a local executor's runs get their directories.
 //
-// Each running execution holds a slot, `<root>/slot-<n>/`, that the next run in that slot
-// reuses: the files a run writes again (its steps' `in/.env`, `in/.secret`, assets) are
-// overwritten in place instead of deleted and created anew. On a busy executor, creating and
+// Each running execution holds a slot, `<root>/slot-<n>/` (an executor's root is its own folder
+// of the work directory), that the next run in that slot reuses: the files a run writes again
+// (its steps' `in/.env`, `in/.secret`, assets) are overwritten in place instead of deleted and
+// created anew. On a busy executor, creating and
 // deleting some ten inodes per run cost more CPU than anything else it did (on ext4 without a
 // journal, every new inode searches past the recently deleted ones). What a run leaves besides
 // (whatever its steps wrote) is removed when it ends, and `in/.secret` is emptied then; what a
