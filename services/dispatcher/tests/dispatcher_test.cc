@@ -16,54 +16,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class DispatcherTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    db_ = OpenDispatcherDb("sqlite:" + dir_.File("dispatcher.db"), "dispatcher");
-    ASSERT_NE(db_, nullptr);
-    auto blob = blob::OpenBlobStore("file://" + dir_.File("blobs"));
-    ASSERT_TRUE(blob.ok()) << blob.status();
-    blob_ = *std::move(blob);
-    auto key = Dispatcher::LoadRunTokenKey(*db_);
-    ASSERT_TRUE(key.ok());
-    d_ = std::make_unique<Dispatcher>(
-        *db_, outbox_, *blob_,
-        DispatcherOptions{
-            .lease_ms = 1000, .run_token_key = *key, .now_ms = [this] { return now_.load(); }},
-        &metrics_.registry());
-  }
-
-  ExecutorRecord Registered(int capacity = 1, std::map<std::string, std::string> labels = {}) {
-    auto token = d_->executors().CreateRegistrationToken(60000, "test", now_);
-    EXPECT_TRUE(token.ok());
-    core::v1::RegisterExecutorRequest r;
-    r.set_registration_token(token->token);
-    r.set_name("ex");
-    r.set_capacity(capacity);
-    r.mutable_labels()->insert(labels.begin(), labels.end());
-    auto registered = d_->Register(r);
-    EXPECT_TRUE(registered.ok()) << registered.status();
-    auto executor = d_->executors().Authenticate(registered->credential(), now_);
-    EXPECT_TRUE(executor.ok()) << executor.status();
-    credential_ = registered->credential();
-    return *executor;
-  }
-
-  core::v1::Execution QueueTask(const std::string& name) {
-    auto q = d_->executions().Enqueue(ShellTask(name, "echo hi"), now_);
-    EXPECT_TRUE(q.ok());
-    return q->execution;
-  }
-
-  testing::TempDir dir_;
-  telemetry::ScopedMetricsRegistry metrics_;
-  std::unique_ptr<store::Database> db_;
-  std::unique_ptr<blob::BlobStore> blob_;
-  store::Outbox outbox_{"optimus/dispatcher"};
-  std::atomic<int64_t> now_{1'000'000};
-  std::unique_ptr<Dispatcher> d_;
-  std::string credential_;
-};
+class DispatcherTest : public DispatcherFixture {};
 
 TEST_F(DispatcherTest, RegistrationTokensAndCredentials) {
   core::v1::RegisterExecutorRequest r;

@@ -10,7 +10,6 @@
 #include "optimus/core/v1/dispatch.grpc.pb.h"
 #include "optimus/core/v1/job_run.grpc.pb.h"
 #include "optimus/pipeline/pipeline.h"
-#include "optimus/telemetry/metrics.h"
 #include "store_fixture.h"
 
 namespace optimus::dispatcher {
@@ -31,19 +30,10 @@ class LaggingRuntime final : public core::v1::JobRunService::Service {
   }
 };
 
-class ExecutorApiTest : public ::testing::Test {
+class ExecutorApiTest : public DispatcherFixture {
  protected:
   void SetUp() override {
-    db_ = OpenDispatcherDb("sqlite:" + dir_.File("dispatcher.db"), "dispatcher");
-    ASSERT_NE(db_, nullptr);
-    auto blob = blob::OpenBlobStore("file://" + dir_.File("blobs"));
-    ASSERT_TRUE(blob.ok()) << blob.status();
-    blob_ = *std::move(blob);
-    auto key = Dispatcher::LoadRunTokenKey(*db_);
-    ASSERT_TRUE(key.ok());
-    d_ = std::make_unique<Dispatcher>(*db_, outbox_, *blob_,
-                                      DispatcherOptions{.lease_ms = 60000, .run_token_key = *key},
-                                      &metrics_.registry());
+    DispatcherFixture::SetUp();
     api_ = MakeExecutorService(
         *d_, [this] { return server_->InProcessChannel(grpc::ChannelArguments()); }, "");
     grpc::ServerBuilder builder;
@@ -52,15 +42,7 @@ class ExecutorApiTest : public ::testing::Test {
     server_ = builder.BuildAndStart();
     stub_ = core::v1::ExecutorService::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
 
-    auto token = d_->executors().CreateRegistrationToken(60000, "test", d_->Now());
-    ASSERT_TRUE(token.ok());
-    core::v1::RegisterExecutorRequest r;
-    r.set_registration_token(token->token);
-    r.set_name("ex");
-    r.set_capacity(8);
-    auto registered = d_->Register(r);
-    ASSERT_TRUE(registered.ok()) << registered.status();
-    credential_ = registered->credential();
+    Registered(8);  // its credential_ is the one the calls carry
   }
 
   void TearDown() override { server_->Shutdown(); }
@@ -106,17 +88,10 @@ class ExecutorApiTest : public ::testing::Test {
     return item;
   }
 
-  testing::TempDir dir_;
-  telemetry::ScopedMetricsRegistry metrics_;
-  std::unique_ptr<store::Database> db_;
-  std::unique_ptr<blob::BlobStore> blob_;
-  store::Outbox outbox_{"optimus/dispatcher"};
-  std::unique_ptr<Dispatcher> d_;
   std::unique_ptr<grpc::Service> api_;
   LaggingRuntime runtime_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<core::v1::ExecutorService::Stub> stub_;
-  std::string credential_;
 };
 
 TEST_F(ExecutorApiTest, AReportAnswersEachItemAtItsIndexAsItsOwnCallWould) {
