@@ -94,7 +94,7 @@ grpc=$(free_port)
 HOST=127.0.0.1:$grpc
 "$BIN/optimus" serve --data-dir "$TMP/data" --set plugins.dirs="$EXAMPLES/plugins" \
   --set http.port="$http" --set grpc.port="$grpc" --set log.format=json \
-  --set scheduler.airflow_auth="$(auth)" >"$TMP/serve.log" 2>&1 &
+  --set scheduler.airflow_auth=nobody:wrong >"$TMP/serve.log" 2>&1 &
 pids+=("$!")
 wait_for 30 curl -fs -o /dev/null "http://127.0.0.1:$http/readyz" || { tail -20 "$TMP/serve.log"; exit 1; }
 mkdir -p "$TMP/project/jobs/shop_daily/assets"
@@ -128,6 +128,9 @@ YAML
 echo 'echo hello' >"$TMP/project/jobs/shop_daily/assets/run.sh"
 P=(-d "$TMP/project" --host "$HOST")
 "$BIN/optimus" deploy "${P[@]}" >"$TMP/deploy.log" 2>&1 || fail "deploy: $(tail -3 "$TMP/deploy.log")"
+# The project's own credentials, as Optimus keeps them; the server-wide ones above are wrong.
+"$BIN/optimus" secret set SCHEDULER_AUTH "$(auth)" "${P[@]}" >/dev/null \
+  && pass "the project's Airflow credentials are its SCHEDULER_AUTH secret" || fail "secret set SCHEDULER_AUTH"
 
 # Three days of scheduled times: the last is the DAG run Airflow has, the others it never ran.
 last=$(python3 -c 'import json,sys; r=json.load(sys.stdin)["dag_runs"][-1]; print(r["data_interval_end"].replace("+00:00", "Z").split(".")[0].rstrip("Z") + "Z")' <<<"$before")

@@ -8,6 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "optimus/events/v1/secrets.pb.h"
+#include "optimus/pipeline/pipeline.h"
 #include "optimus/schedule/time_util.h"
 #include "optimus/telemetry/log.h"
 
@@ -168,14 +170,59 @@ absl::StatusOr<AirflowApi::DagRun> AirflowApi::Get(const std::string& dag,
 }
 
 AirflowReplays::AirflowReplays(store::Database& db, std::string auth,
+                               std::optional<secrets::SecretBox> box,
                                std::function<int64_t()> now_ms)
-    : db_(db), auth_(std::move(auth)), now_ms_(std::move(now_ms)) {}
+    : db_(db), auth_(std::move(auth)), box_(std::move(box)), now_ms_(std::move(now_ms)) {}
+
+store::Migration AirflowReplays::Migration(int version) {
+  return {version, "Airflow credentials of projects",
+          "CREATE TABLE scheduler_auths (secret_key TEXT PRIMARY KEY, project TEXT NOT NULL, "
+          "sealed ${BLOB} NOT NULL)"};
+}
+
+absl::Status AirflowReplays::ApplySecret(store::Transaction& tx, const bus::Message& m) {
+  if (m.tombstone) {
+    return tx.Execute("DELETE FROM scheduler_auths WHERE secret_key = $1", {m.key}).status();
+  }
+  auto record = pipeline::ParseRecord<events::v1::SecretRecord>(m);
+  if (!record.ok()) return record.status();
+  // Optimus reads SCHEDULER_AUTH of the project; a namespace's secret of that name is not it.
+  if (record->name() != "SCHEDULER_AUTH" || !record->namespace_().empty()) {
+    return tx.Execute("DELETE FROM scheduler_auths WHERE secret_key = $1", {m.key}).status();
+  }
+  return tx
+      .Execute(
+          "INSERT INTO scheduler_auths (secret_key, project, sealed) VALUES ($1, $2, $3) ON "
+          "CONFLICT (secret_key) DO UPDATE SET project = excluded.project, sealed = "
+          "excluded.sealed",
+          {m.key, record->project(), store::Blob{record->sealed()}})
+      .status();
+}
+
+absl::StatusOr<std::string> AirflowReplays::AuthOf(const store::Row& replay,
+                                                   size_t sealed_column) const {
+  if (replay.IsNull(sealed_column)) return auth_;
+  if (!box_) {
+    return absl::FailedPreconditionError(
+        "the project's SCHEDULER_AUTH secret cannot be opened: secrets are off on the dispatcher "
+        "(set secrets.app_key, the same as on ingest)");
+  }
+  auto opened = box_->Open(replay.Text(sealed_column));
+  if (!opened.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the project's SCHEDULER_AUTH secret does not open with the dispatcher's app "
+                     "key (is secrets.app_key the same as on ingest?): ",
+                     opened.status().message()));
+  }
+  return *std::move(opened);
+}
 
 absl::Status AirflowReplays::Advance() {
   auto replays = db_.Execute(
-      "SELECT r.id, r.job, r.parallel, p.scheduler_host, p.scheduler_version FROM replays r LEFT "
-      "JOIN sched_projects p ON p.name = r.project WHERE r.scheduler = 'airflow' AND r.state IN "
-      "('created', 'in progress') ORDER BY r.created_ms");
+      "SELECT r.id, r.job, r.parallel, p.scheduler_host, p.scheduler_version, a.sealed FROM "
+      "replays r LEFT JOIN sched_projects p ON p.name = r.project LEFT JOIN scheduler_auths a ON "
+      "a.project = r.project WHERE r.scheduler = 'airflow' AND r.state IN ('created', 'in "
+      "progress') ORDER BY r.created_ms");
   if (!replays.ok()) return replays.status();
   for (const store::Row& replay : replays->rows) {
     const std::string id = replay.Text(0);
@@ -196,7 +243,12 @@ absl::Status AirflowReplays::Advance() {
       }
       continue;
     }
-    AirflowApi api(host, auth_, !version.empty() && version[0] == '3' ? 3 : 2);
+    auto auth = AuthOf(replay, 5);
+    if (!auth.ok()) {
+      if (auto s = finish("failed", std::string(auth.status().message())); !s.ok()) return s;
+      continue;
+    }
+    AirflowApi api(host, *std::move(auth), !version.empty() && version[0] == '3' ? 3 : 2);
     auto runs = db_.Execute(
         "SELECT scheduled_at, logical_ms, state, dag_run_id FROM replay_runs WHERE replay_id = $1 "
         "ORDER BY ord",

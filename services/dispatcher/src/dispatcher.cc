@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
+#include "optimus/dispatcher/airflow_replays.h"
 #include "optimus/dispatcher/scheduler.h"
 #include "optimus/rpc/auth.h"
 #include "optimus/telemetry/metrics.h"
@@ -139,6 +140,7 @@ std::vector<store::Migration> Dispatcher::Migrations() {
   out.push_back(
       {5, "keys", "CREATE TABLE dispatcher_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL)"});
   for (auto& m : Scheduler::Migrations(6)) out.push_back(std::move(m));
+  out.push_back(AirflowReplays::Migration(9));
   return out;
 }
 

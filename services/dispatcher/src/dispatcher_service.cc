@@ -137,8 +137,9 @@ config::Schema DispatcherService::ConfigSchema() const {
               .max = 400 * 86400000LL});
   schema.Add({.name = "scheduler.airflow_auth",
               .description = "user:password for the Airflow REST API of projects on Airflow, for "
-                             "their replays (the webserver at each project's scheduler_host); "
-                             "set it from OPTIMUS_SCHEDULER_AIRFLOW_AUTH."});
+                             "their replays (the webserver at each project's scheduler_host), "
+                             "used for a project without its own SCHEDULER_AUTH secret; set it "
+                             "from OPTIMUS_SCHEDULER_AIRFLOW_AUTH."});
   schema.Add({.name = "scheduler.run_timeout",
               .type = Type::kDuration,
               .default_value = "0",
@@ -243,8 +244,15 @@ absl::Status DispatcherService::Start(app::Context& context) {
   services_.push_back(MakeReplayService(*replays_, context.authenticator));
   context.grpc.AddService(services_.back().get(), "gotocompany.optimus.core.v1beta1.ReplayService");
   AddReplayRoutes(context.http, *replays_);
+  std::optional<secrets::SecretBox> box;
+  if (!context.app_key.empty()) {
+    auto made = secrets::SecretBox::FromAppKey(context.app_key);
+    if (!made.ok()) return made.status();
+    box = *std::move(made);
+  }
   airflow_replays_ = std::make_unique<AirflowReplays>(
-      context.db, c.String("scheduler.airflow_auth"), [d = dispatcher_.get()] { return d->Now(); });
+      context.db, c.String("scheduler.airflow_auth"), std::move(box),
+      [d = dispatcher_.get()] { return d->Now(); });
 
   worker_ = std::make_unique<pipeline::ConsumerWorker>(
       context.bus, context.db,
@@ -252,8 +260,9 @@ absl::Status DispatcherService::Start(app::Context& context) {
           .group = "dispatcher",
           .topics = {pipeline::kResolutionsTopic, pipeline::kPluginsTopic,
                      pipeline::kExecutionRequestsTopic, pipeline::kProjectsTopic,
-                     pipeline::kJobRunsTopic}},
+                     pipeline::kJobRunsTopic, pipeline::kSecretsTopic}},
       [this](store::Transaction& tx, const bus::Message& m) -> absl::Status {
+        if (m.topic == pipeline::kSecretsTopic) return AirflowReplays::ApplySecret(tx, m);
         if (m.topic == pipeline::kProjectsTopic) return Scheduler::ApplyProject(tx, m);
         if (m.topic == pipeline::kJobRunsTopic) return Scheduler::ApplyJobRun(tx, m);
         if (m.topic != pipeline::kExecutionRequestsTopic) return JobPlans::Apply(tx, m);

@@ -6,10 +6,18 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <mutex>
+
+#include "absl/strings/escaping.h"
+#include "nlohmann/json.hpp"
+#include "optimus/dispatcher/airflow_replays.h"
 #include "optimus/dispatcher/job_plans.h"
 #include "optimus/dispatcher/replays.h"
+#include "optimus/events/v1/secrets.pb.h"
 #include "optimus/pipeline/pipeline.h"
+#include "optimus/rpc/http_server.h"
 #include "optimus/schedule/time_util.h"
+#include "optimus/secrets/secret_box.h"
 #include "store_fixture.h"
 
 namespace optimus::dispatcher {
@@ -178,15 +186,18 @@ class SchedulerTest : public ::testing::Test {
     absl::Status s = db_->InTransaction([&](store::Transaction& tx) {
       if (topic == pipeline::kProjectsTopic) return Scheduler::ApplyProject(tx, m);
       if (topic == pipeline::kJobRunsTopic) return Scheduler::ApplyJobRun(tx, m);
+      if (topic == pipeline::kSecretsTopic) return AirflowReplays::ApplySecret(tx, m);
       return JobPlans::Apply(tx, m);
     });
     ASSERT_TRUE(s.ok()) << s;
   }
 
-  void Project(const std::string& name, const std::string& mode) {
+  void Project(const std::string& name, const std::string& mode,
+               const std::map<std::string, std::string>& config = {}) {
     events::v1::ProjectRecord r;
     r.set_name(name);
     (*r.mutable_config())["SCHEDULER"] = mode;
+    for (const auto& [k, v] : config) (*r.mutable_config())[k] = v;
     Apply(pipeline::kProjectsTopic, name, r);
   }
 
@@ -583,6 +594,105 @@ TEST_F(ReplayTest, CancelledReplaysStopTheirRuns) {
   ASSERT_TRUE(details.ok()) << details.status();
   ASSERT_EQ(details->replays_size(), 1);
   EXPECT_EQ(details->replays(0).id(), *id);
+}
+
+// A project's own Airflow credentials are its SCHEDULER_AUTH secret (as in Optimus), opened
+// with the app key; the server-wide scheduler.airflow_auth is for projects without one.
+TEST_F(ReplayTest, AirflowReplaysUseTheProjectsSchedulerAuthSecret) {
+  std::mutex mu;
+  std::vector<std::string> seen;  // Authorization headers, in order
+  const std::string want = "Basic " + absl::Base64Escape("q-user:q-pass");
+  rpc::HttpServer airflow(rpc::HttpServerOptions{.host = "127.0.0.1", .access_log = false});
+  const auto guarded = [&](auto answer) {
+    return [&, answer](const rpc::HttpRequest& r) {
+      {
+        std::lock_guard lock(mu);
+        seen.push_back(r.Header("Authorization"));
+      }
+      if (r.Header("Authorization") != want) {
+        return rpc::HttpResponse::Json(R"({"detail": "Unauthorized"})", 401);
+      }
+      return answer(r);
+    };
+  };
+  airflow.Get("/api/v1/dags/{dag}/dagRuns", guarded([](const rpc::HttpRequest&) {
+                return rpc::HttpResponse::Json(R"({"dag_runs": [], "total_entries": 0})");
+              }));
+  airflow.Post("/api/v1/dags/{dag}/dagRuns", guarded([](const rpc::HttpRequest&) {
+                 return rpc::HttpResponse::Json(
+                     R"({"dag_run_id": "replayed__2024-01-02T00:00:00+00:00", "state": "queued"})");
+               }));
+  airflow.Get(
+      "/api/v1/dags/{dag}/dagRuns/{run}", guarded([](const rpc::HttpRequest& r) {
+        return rpc::HttpResponse::Json(
+            nlohmann::json{{"dag_run_id", r.PathParam("run")}, {"state", "success"}}.dump());
+      }));
+  ASSERT_TRUE(airflow.Start().ok());
+  Project("q", "airflow",
+          {{"SCHEDULER_HOST", "http://127.0.0.1:" + std::to_string(airflow.port())},
+           {"SCHEDULER_VERSION", "2.10"}});
+  Job("q", "x", "");
+  auto box = secrets::SecretBox::FromAppKey("an-app-key-of-at-least-32-characters!");
+  ASSERT_TRUE(box.ok());
+  const auto secret = [&](const std::string& project, const std::string& name,
+                          const std::string& value, const std::string& ns = "") {
+    events::v1::SecretRecord r;
+    r.set_project(project);
+    r.set_namespace_(ns);
+    r.set_name(name);
+    r.set_sealed(*box->Seal(value));
+    Apply(pipeline::kSecretsTopic, pipeline::JobKey(project, name), r);
+  };
+  secret("q", "SCHEDULER_AUTH", "q-user:q-pass");
+  secret("q", "OTHER", "not:this");
+  secret("p", "SCHEDULER_AUTH", "p-user:p-pass");
+  const auto replay = [&] {
+    auto r = Request("x", "2024-01-02T00:00:00Z", "2024-01-02T00:00:00Z", false);
+    r.set_project_name("q");
+    auto id = replays_->Create(r, "t");
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.ok() ? *id : "";
+  };
+  const auto state = [&](const std::string& id) {
+    auto rows = db_->Execute("SELECT state, message FROM replays WHERE id = $1", {id});
+    EXPECT_TRUE(rows.ok() && rows->rows.size() == 1);
+    return rows->rows[0].Text(0) + ": " + rows->rows[0].Text(1);
+  };
+
+  const std::string first = replay();
+  AirflowReplays replays(*db_, "server:wide", *box, [this] { return now_; });
+  for (int i = 0; i < 3 && state(first).starts_with("created"); ++i) {
+    ASSERT_TRUE(replays.Advance().ok());
+  }
+  ASSERT_TRUE(replays.Advance().ok());
+  EXPECT_EQ(state(first), "success: ");
+  {
+    std::lock_guard lock(mu);
+    ASSERT_FALSE(seen.empty());
+    EXPECT_THAT(seen, ::testing::Each(want));
+  }
+
+  // Under another app key the secret does not open: the replay fails and says why.
+  auto other = secrets::SecretBox::FromAppKey("another-app-key-of-at-least-32-chars!");
+  ASSERT_TRUE(other.ok());
+  const std::string second = replay();
+  ASSERT_TRUE(AirflowReplays(*db_, "server:wide", *other, [this] { return now_; }).Advance().ok());
+  EXPECT_THAT(state(second),
+              HasSubstr("failed: the project's SCHEDULER_AUTH secret does not open"));
+
+  // Deleted, the server-wide credentials serve again (and Airflow refuses them here).
+  bus::Message gone;
+  gone.topic = pipeline::kSecretsTopic;
+  gone.key = pipeline::JobKey("q", "SCHEDULER_AUTH");
+  gone.tombstone = true;
+  ASSERT_TRUE(db_->InTransaction(
+                     [&](store::Transaction& tx) { return AirflowReplays::ApplySecret(tx, gone); })
+                  .ok());
+  const std::string third = replay();
+  ASSERT_TRUE(replays.Advance().ok());
+  EXPECT_THAT(state(third), HasSubstr("HTTP 401"));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen.back(), "Basic " + absl::Base64Escape("server:wide"));
 }
 
 }  // namespace

@@ -12,7 +12,10 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "optimus/bus/message.h"
+#include "optimus/secrets/secret_box.h"
 #include "optimus/store/database.h"
+#include "optimus/store/migrations.h"
 
 namespace optimus::dispatcher {
 
@@ -47,8 +50,16 @@ class AirflowApi {
 
 class AirflowReplays {
  public:
-  // `auth`: "user:password" for every project's Airflow (scheduler.airflow_auth).
-  AirflowReplays(store::Database& db, std::string auth, std::function<int64_t()> now_ms);
+  // `auth`: "user:password" for the Airflow of a project without its own (scheduler.airflow_auth).
+  // A project's own is its SCHEDULER_AUTH secret, as in Optimus, opened with `box` (none: the
+  // secrets are off, and `auth` serves every project).
+  AirflowReplays(store::Database& db, std::string auth, std::optional<secrets::SecretBox> box,
+                 std::function<int64_t()> now_ms);
+
+  // A record of optimus.secrets: keeps (sealed) or forgets a project's SCHEDULER_AUTH; any other
+  // secret is not the dispatcher's business.
+  static absl::Status ApplySecret(store::Transaction& tx, const bus::Message& m);
+  static store::Migration Migration(int version);
 
   // One pass over the Airflow replays going on: starts the runs whose turn it is, follows the
   // DAG runs started, ends replays whose runs all ended. A replay whose Airflow cannot be
@@ -56,8 +67,12 @@ class AirflowReplays {
   absl::Status Advance();
 
  private:
+  // The credentials for `project`'s Airflow; an error when its secret does not open.
+  absl::StatusOr<std::string> AuthOf(const store::Row& replay, size_t sealed_column) const;
+
   store::Database& db_;
   std::string auth_;
+  std::optional<secrets::SecretBox> box_;
   std::function<int64_t()> now_ms_;
 };
 
