@@ -246,5 +246,49 @@ for v in 2 3; do
   fi
 done
 
+# Slow clients (issue 20): 500 connections that send nothing and 50 that send their headers a
+# byte at a time, with no token, while probes and an authenticated REST call are timed.
+if out=$(python3 - "$http" "$TOKEN" "$job" <<'PY'
+import http.client, socket, sys, threading, time
+port, token, job = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(500)]
+slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(50)]
+done = threading.Event()
+def trickle():
+    header = b"GET /api/v1beta1/project/sample-project/job HTTP/1.1\r\nHost: x\r\nX-Slow: "
+    i = 0
+    while not done.is_set():
+        b = header[i:i + 1] or b"x"
+        for s in slow:
+            try: s.send(b)
+            except OSError: pass
+        i += 1
+        time.sleep(0.05)
+threading.Thread(target=trickle, daemon=True).start()
+time.sleep(0.5)
+worst = {}
+for path, headers in [("/readyz", {}), ("/healthz", {}), ("/metrics", {}),
+                      ("/api/v1beta1/version", {}),
+                      ("/api/v1beta1/project/sample-project/namespace/sales/job/" + job,
+                       {"Authorization": "Bearer " + token})]:
+    for _ in range(10):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        t = time.monotonic()
+        c.request("GET", path, headers=headers)
+        r = c.getresponse(); r.read()
+        ms = (time.monotonic() - t) * 1000
+        if r.status != 200: sys.exit(f"{path}: HTTP {r.status}")
+        worst[path] = max(worst.get(path, 0), ms)
+        c.close()
+done.set()
+print(", ".join(f"{p.split('/')[-1]} {ms:.1f} ms" for p, ms in worst.items()))
+sys.exit(0 if worst["/readyz"] < 100 else 1)
+PY
+); then
+  pass "with 500 idle and 50 slow-header connections, the slowest of 10 answers each: $out"
+else
+  fail "probes under slow clients: $out"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -222,9 +222,31 @@ config::Schema HostSchema(const HostOptions& options) {
   schema.Add({.name = "http.threads",
               .type = Type::kInt,
               .default_value = "16",
-              .description = "Worker threads of the HTTP server.",
+              .description = "Worker threads of the HTTP server: requests handled at once "
+                             "(connections take none; probes have their own).",
               .min = 1,
               .max = 1024});
+  schema.Add({.name = "http.max_connections",
+              .type = Type::kInt,
+              .default_value = "4096",
+              .description = "Open HTTP connections at most; at the limit the connection waiting "
+                             "longest with no request under way is closed to make room.",
+              .min = 1,
+              .max = 1000000});
+  schema.Add({.name = "http.max_client_connections",
+              .type = Type::kInt,
+              .default_value = "512",
+              .description = "Open HTTP connections from one client address at most (the same "
+                             "rule at its limit).",
+              .min = 1,
+              .max = 1000000});
+  schema.Add({.name = "http.header_timeout",
+              .type = Type::kDuration,
+              .default_value = "10s",
+              .description = "Time a new HTTP connection has to send its first request's "
+                             "headers; then it is closed.",
+              .min = 100,
+              .max = 600000});
   schema.Add({.name = "grpc.host",
               .type = Type::kString,
               .default_value = listen_host,
@@ -390,12 +412,16 @@ int RunMain(int argc, char** argv, const HostOptions& options,
     authenticator = std::make_shared<rpc::Authenticator>(*std::move(grants), std::move(rules),
                                                          &telemetry::Metrics());
   }
-  rpc::HttpServer http({.host = config->String("http.host"),
-                        .port = static_cast<int>(config->Int("http.port")),
-                        .threads = static_cast<int>(config->Int("http.threads")),
-                        .metrics = &metrics,
-                        .health = &health,
-                        .authenticator = authenticator});
+  rpc::HttpServer http(
+      {.host = config->String("http.host"),
+       .port = static_cast<int>(config->Int("http.port")),
+       .threads = static_cast<int>(config->Int("http.threads")),
+       .header_timeout = std::chrono::milliseconds(config->DurationMs("http.header_timeout")),
+       .max_connections = static_cast<int>(config->Int("http.max_connections")),
+       .max_client_connections = static_cast<int>(config->Int("http.max_client_connections")),
+       .metrics = &metrics,
+       .health = &health,
+       .authenticator = authenticator});
   rpc::GrpcServer grpc_server(
       {.address = absl::StrCat(config->String("grpc.host"), ":", config->Int("grpc.port")),
        .metrics = &metrics});

@@ -1,14 +1,13 @@
-// HttpServer: routing with path templates, built-in operational endpoints, metrics, access logs,
-// authentication and graceful stop on top of cpp-httplib's thread-per-connection server.
+// HttpServer: routing with path templates, built-in operational endpoints, metrics, access logs
+// and authentication (see http_server.h; connections are in http_transport.cc).
 #include "optimus/rpc/http_server.h"
 
-#include <httplib.h>
 #include <prometheus/registry.h>
-#include <sys/socket.h>
 
 #include <cctype>
 #include <cstdlib>
 
+#include "http_internal.h"
 #include "optimus/rpc/status.h"
 #include "optimus/telemetry/health.h"
 #include "optimus/telemetry/log.h"
@@ -18,40 +17,12 @@
 
 namespace optimus::rpc {
 
-struct HttpServer::Route {
-  std::string method;
-  std::string pattern;
-  std::string access_key;  // "METHOD pattern": what the authenticator's rules are keyed by
-  // One entry per path segment: {literal, false} or {placeholder name, true}.
-  std::vector<std::pair<std::string, bool>> segments;
-  HttpHandler handler;
-  // Built-in endpoints: no token needed, access log at debug.
-  bool builtin = false;
-};
-
-struct HttpServer::Match {
-  const Route* route = nullptr;
-  std::vector<std::pair<std::string, std::string>> params;
-  // Methods of routes matching the path when none matches the method (for 405).
-  std::string allowed;
-};
+namespace http = boost::beast::http;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 
 constexpr char kUnmatchedRoute[] = "unmatched";
-
-// What the pre-routing hook learns about the request a worker thread is serving, for the
-// handler and for the final logger callback on the same thread.
-struct RequestContext {
-  bool active = false;
-  std::chrono::steady_clock::time_point start;
-  std::string trace_id;
-};
-
-thread_local RequestContext tl_request;
-// The Route that matched the current request, set by Dispatch for Finish (void: Route is a
-// private type of HttpServer).
-thread_local const void* tl_route = nullptr;
 
 std::vector<std::string_view> SplitPath(std::string_view path) {
   std::vector<std::string_view> segments;
@@ -93,17 +64,11 @@ std::string_view MethodLabel(const std::string& method) {
   return "OTHER";
 }
 
-void ApplyResponse(const HttpResponse& response, httplib::Response& out) {
-  out.status = response.status;
-  for (const auto& [name, value] : response.headers) out.set_header(name, value);
-  out.set_content(response.body, response.content_type);
-}
-
 }  // namespace
 
 const std::string& HttpRequest::method() const { return raw_->method; }
 const std::string& HttpRequest::path() const { return raw_->path; }
-const std::string& HttpRequest::body() const { return raw_->body; }
+const std::string& HttpRequest::body() const { return raw_->message.body(); }
 const std::string& HttpRequest::remote_addr() const { return raw_->remote_addr; }
 
 const std::string& HttpRequest::PathParam(std::string_view name) const {
@@ -115,17 +80,29 @@ const std::string& HttpRequest::PathParam(std::string_view name) const {
 }
 
 std::string HttpRequest::Header(const std::string& name) const {
-  return raw_->get_header_value(name);
+  auto it = raw_->message.find(name);
+  return it == raw_->message.end() ? std::string() : std::string(it->value());
 }
-bool HttpRequest::HasHeader(const std::string& name) const { return raw_->has_header(name); }
+bool HttpRequest::HasHeader(const std::string& name) const {
+  return raw_->message.find(name) != raw_->message.end();
+}
 std::string HttpRequest::Query(const std::string& name) const {
-  return raw_->get_param_value(name);
+  for (const auto& [key, value] : raw_->query) {
+    if (key == name) return value;
+  }
+  return {};
 }
-bool HttpRequest::HasQuery(const std::string& name) const { return raw_->has_param(name); }
+bool HttpRequest::HasQuery(const std::string& name) const {
+  for (const auto& [key, value] : raw_->query) {
+    if (key == name) return true;
+  }
+  return false;
+}
 std::vector<std::string> HttpRequest::QueryAll(const std::string& name) const {
   std::vector<std::string> values;
-  auto range = raw_->params.equal_range(name);
-  for (auto it = range.first; it != range.second; ++it) values.push_back(it->second);
+  for (const auto& [key, value] : raw_->query) {
+    if (key == name) values.push_back(value);
+  }
   return values;
 }
 
@@ -146,26 +123,6 @@ HttpResponse HttpResponse::Text(std::string body, int status) {
 
 HttpResponse HttpResponse::Error(const absl::Status& status) {
   return Json(ErrorJson(status), HttpStatusFromStatus(status));
-}
-
-HttpServer::HttpServer(HttpServerOptions options)
-    : options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {
-  if (options_.health == nullptr) {
-    own_health_ = std::make_unique<telemetry::HealthRegistry>();
-    options_.health = own_health_.get();
-  }
-  if (options_.metrics == nullptr) options_.metrics = &telemetry::Metrics();
-  metrics_ =
-      std::make_unique<internal::RequestMetrics>(*options_.metrics, "optimus_http", "HTTP requests",
-                                                 std::vector<std::string>{"method", "route"});
-  AddBuiltinRoutes();
-}
-
-HttpServer::~HttpServer() {
-  if (started_ && listen_thread_.joinable()) {
-    server_->stop();
-    listen_thread_.join();
-  }
 }
 
 void HttpServer::AddBuiltinRoutes() {
@@ -242,7 +199,7 @@ bool HttpServer::Has(std::string_view method, std::string_view route_template) c
 }
 
 HttpServer::Match HttpServer::FindRoute(const std::string& method, const std::string& path) const {
-  // HEAD is answered by the GET handler; httplib drops the body.
+  // HEAD is answered by the GET handler, without its body.
   std::string_view wanted = method == "HEAD" ? std::string_view("GET") : std::string_view(method);
   std::vector<std::string_view> segments = SplitPath(path);
   Match best;
@@ -280,218 +237,85 @@ HttpServer::Match HttpServer::FindRoute(const std::string& method, const std::st
   return best;
 }
 
-void HttpServer::Dispatch(const httplib::Request& raw, httplib::Response& out) {
-  Match match = FindRoute(raw.method, raw.path);
-  tl_route = match.route;
-  if (!tl_request.active) {
-    // Not seen by the pre-routing hook (should not happen); still serve with a fresh trace.
-    tl_request.active = true;
-    tl_request.start = std::chrono::steady_clock::now();
-    tl_request.trace_id = telemetry::NewTraceId();
-  }
-  telemetry::ScopedTraceId trace(tl_request.trace_id);
-  out.set_header("X-Trace-Id", tl_request.trace_id);
-  if (match.route == nullptr) {
-    if (!match.allowed.empty()) {
-      ApplyResponse(HttpResponse::Error(absl::UnimplementedError("method " + raw.method +
-                                                                 " is not allowed on " + raw.path +
-                                                                 "; allowed: " + match.allowed)),
-                    out);
-      out.status = 405;
-      out.set_header("Allow", match.allowed);
-      return;
-    }
-    ApplyResponse(HttpResponse::Error(absl::NotFoundError("no route for " + raw.method + " " +
-                                                          raw.path + "; check the URL")),
-                  out);
-    return;
-  }
-  const Route& route = *match.route;
-  if (options_.authenticator != nullptr && !route.builtin) {
-    // The project a call acts on: its {project_name} segment, else its project_name query.
-    std::string project;
-    for (const auto& [name, value] : match.params) {
-      if (name == "project_name") project = value;
-    }
-    if (project.empty()) project = raw.get_param_value("project_name");
-    absl::Status allowed = options_.authenticator
-                               ->Authorize({.route = route.access_key, .project = project},
-                                           raw.get_header_value("Authorization"))
-                               .status();
-    if (!allowed.ok()) {
-      ApplyResponse(HttpResponse::Error(allowed), out);
-      if (allowed.code() == absl::StatusCode::kUnauthenticated) {
-        out.set_header("WWW-Authenticate", "Bearer realm=\"optimus\"");
+HttpResponse HttpServer::Serve(internal::RawRequest& raw, Match match) {
+  telemetry::ScopedTraceId trace(raw.trace_id);
+  const Route* route = match.route;
+  HttpResponse response = [&] {
+    if (route == nullptr) {
+      if (!match.allowed.empty()) {
+        HttpResponse r = HttpResponse::Error(
+            absl::UnimplementedError("method " + raw.method + " is not allowed on " + raw.path +
+                                     "; allowed: " + match.allowed));
+        r.status = 405;
+        r.headers.emplace_back("Allow", match.allowed);
+        return r;
       }
-      return;
+      return HttpResponse::Error(
+          absl::NotFoundError("no route for " + raw.method + " " + raw.path + "; check the URL"));
     }
-  }
-  HttpRequest request(raw, route.pattern, std::move(match.params), tl_request.trace_id);
-  HttpResponse response;
-  try {
-    response = route.handler(request);
-  } catch (const std::exception& e) {
-    // Handlers report failures as statuses; an exception is a bug, answered as 500 and logged.
-    LOG_ERROR("HTTP handler threw", {{"route", route.pattern}, {"error", e.what()}});
-    response = HttpResponse::Error(
-        absl::InternalError("internal error while handling " + route.pattern + " (trace " +
-                            tl_request.trace_id + " in the server log)"));
-  }
-  ApplyResponse(response, out);
-  if (stopped_) out.set_header("Connection", "close");
+    if (options_.authenticator != nullptr && !route->builtin) {
+      // The project a call acts on: its {project_name} segment, else its project_name query.
+      std::string project;
+      for (const auto& [name, value] : match.params) {
+        if (name == "project_name") project = value;
+      }
+      if (project.empty()) {
+        for (const auto& [name, value] : raw.query) {
+          if (name == "project_name") {
+            project = value;
+            break;
+          }
+        }
+      }
+      absl::Status allowed = options_.authenticator
+                                 ->Authorize({.route = route->access_key, .project = project},
+                                             std::string(raw.message[http::field::authorization]))
+                                 .status();
+      if (!allowed.ok()) {
+        HttpResponse r = HttpResponse::Error(allowed);
+        if (allowed.code() == absl::StatusCode::kUnauthenticated) {
+          r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"optimus\"");
+        }
+        return r;
+      }
+    }
+    HttpRequest request(raw, route->pattern, std::move(match.params), raw.trace_id);
+    try {
+      return route->handler(request);
+    } catch (const std::exception& e) {
+      // Handlers report failures as statuses; an exception is a bug, answered as 500 and logged.
+      LOG_ERROR("HTTP handler threw", {{"route", route->pattern}, {"error", e.what()}});
+      return HttpResponse::Error(absl::InternalError("internal error while handling " +
+                                                     route->pattern + " (trace " + raw.trace_id +
+                                                     " in the server log)"));
+    }
+  }();
+  response.headers.emplace_back("X-Trace-Id", raw.trace_id);
+  Record(raw, route, response.status, response.body.size());
+  return response;
 }
 
-void HttpServer::Finish(const httplib::Request& raw, const httplib::Response& out) {
-  auto now = std::chrono::steady_clock::now();
-  if (!tl_request.active) {
-    // httplib rejected the request before routing (malformed request line, ...).
-    tl_request.start = now;
-    tl_request.trace_id = telemetry::NewTraceId();
-  }
-  const Route* route = static_cast<const Route*>(tl_route);
-  if (route == nullptr) {
-    // The body may have been refused (413) before Dispatch ran; the path still names a route.
-    route = FindRoute(raw.method, raw.path).route;
-  }
+void HttpServer::Record(const internal::RawRequest& raw, const Route* route, int status,
+                        size_t bytes_out) const {
   static const std::string kUnmatched = kUnmatchedRoute;
   const std::string& route_label = route != nullptr ? route->pattern : kUnmatched;
-  double seconds = std::chrono::duration<double>(now - tl_request.start).count();
-  std::string_view method = MethodLabel(raw.method);
-  metrics_->Record({method, route_label}, std::to_string(out.status), seconds);
-  if (options_.access_log) {
-    telemetry::ScopedTraceId trace(tl_request.trace_id);
-    telemetry::LogLevel level = route != nullptr && route->builtin && out.status < 400
-                                    ? telemetry::LogLevel::kDebug
-                                    : telemetry::LogLevel::kInfo;
-    OPTIMUS_LOG(level, "http request",
-                {{"method", method},
-                 {"path", raw.path},
-                 {"route", route_label},
-                 {"status", out.status},
-                 {"duration_seconds", seconds},
-                 {"bytes_in", raw.body.size()},
-                 {"bytes_out", out.body.size()},
-                 {"remote", raw.remote_addr}});
-  }
-  tl_request.active = false;
-  tl_route = nullptr;
-}
-
-absl::Status HttpServer::Start() {
-  if (started_) return absl::FailedPreconditionError("HttpServer::Start called twice");
-  const size_t threads = static_cast<size_t>(std::max(1, options_.threads));
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server_->set_payload_max_length(options_.max_body_bytes);
-  server_->set_keep_alive_max_count(
-      static_cast<size_t>(std::max(1, options_.keep_alive_max_requests)));
-  server_->set_keep_alive_timeout(options_.keep_alive_timeout.count());
-  server_->set_read_timeout(options_.read_timeout.count(), 0);
-  // httplib writes a response's headers and body apart: with Nagle's algorithm the body waits
-  // for the client's delayed ACK (40 ms on Linux) on every kept-alive connection.
-  server_->set_tcp_nodelay(true);
-  server_->set_write_timeout(options_.write_timeout.count(), 0);
-  // Only SO_REUSEADDR: httplib's default also sets SO_REUSEPORT, which would let a second
-  // process bind the same port silently instead of failing.
-  server_->set_socket_options([](int sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
-  server_->set_pre_routing_handler([](const httplib::Request& raw, httplib::Response&) {
-    tl_request.active = true;
-    tl_request.start = std::chrono::steady_clock::now();
-    auto context = telemetry::ParseTraceparent(raw.get_header_value("traceparent"));
-    tl_request.trace_id = context ? std::move(context->trace_id) : telemetry::NewTraceId();
-    tl_route = nullptr;
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  auto dispatch = [this](const httplib::Request& raw, httplib::Response& out) {
-    Dispatch(raw, out);
-  };
-  server_->Get(".*", dispatch);
-  server_->Post(".*", dispatch);
-  server_->Put(".*", dispatch);
-  server_->Patch(".*", dispatch);
-  server_->Delete(".*", dispatch);
-  server_->Options(".*", dispatch);
-  // Errors httplib produces itself (413, 400, ...) get the same JSON body as ours.
-  server_->set_error_handler(
-      httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& out) {
-        if (!out.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        std::string message;
-        if (out.status == 413) {
-          message = "the request body exceeds the limit of " +
-                    std::to_string(options_.max_body_bytes) + " bytes; send a smaller body";
-        } else {
-          message = "the server rejected the request with HTTP " + std::to_string(out.status);
-        }
-        out.set_content(ErrorJson(absl::Status(CodeFromHttpStatus(out.status), message)),
-                        "application/json");
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-  server_->set_exception_handler(
-      [](const httplib::Request& raw, httplib::Response& out, std::exception_ptr error) {
-        std::string what = "unknown exception";
-        try {
-          std::rethrow_exception(error);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
-          // Non-standard exception types carry no message; the log line still records it.
-        }
-        LOG_ERROR("HTTP request failed with an exception", {{"path", raw.path}, {"error", what}});
-        out.status = 500;
-        out.set_content(ErrorJson(absl::InternalError("internal error")), "application/json");
-      });
-  server_->set_logger(
-      [this](const httplib::Request& raw, const httplib::Response& out) { Finish(raw, out); });
-
-  if (options_.port == 0) {
-    port_ = server_->bind_to_any_port(options_.host);
-    if (port_ <= 0) {
-      return absl::UnavailableError("cannot bind the HTTP server to " + options_.host +
-                                    " on any port; check the host address");
-    }
-  } else {
-    if (!server_->bind_to_port(options_.host, options_.port)) {
-      return absl::UnavailableError("cannot bind the HTTP server to " + options_.host + ":" +
-                                    std::to_string(options_.port) +
-                                    "; is another process using the port?");
-    }
-    port_ = options_.port;
-  }
-  std::promise<void> done;
-  listen_done_ = done.get_future();
-  listen_thread_ = std::thread([this, done = std::move(done)]() mutable {
-    server_->listen_after_bind();
-    done.set_value();
-  });
-  started_ = true;
-  // Stop() is a no-op until httplib marks itself running, so do not return before that.
-  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!server_->is_running()) {
-    if (listen_done_.wait_for(std::chrono::milliseconds(1)) == std::future_status::ready ||
-        std::chrono::steady_clock::now() > give_up) {
-      return absl::InternalError("the HTTP server on port " + std::to_string(port_) +
-                                 " did not start listening");
-    }
-  }
-  LOG_INFO("HTTP server listening", {{"host", options_.host}, {"port", port_}});
-  return absl::OkStatus();
-}
-
-absl::Status HttpServer::Stop(std::chrono::milliseconds deadline) {
-  if (!started_ || stopped_.exchange(true)) return absl::OkStatus();
-  server_->stop();
-  if (listen_done_.wait_for(deadline) != std::future_status::ready) {
-    LOG_ERROR("HTTP requests still running at the stop deadline",
-              {{"port", port_}, {"deadline_ms", deadline.count()}});
-    return absl::DeadlineExceededError("HTTP server on port " + std::to_string(port_) +
-                                       ": requests still running after " +
-                                       std::to_string(deadline.count()) + " ms");
-  }
-  listen_thread_.join();
-  LOG_INFO("HTTP server stopped", {{"port", port_}});
-  return absl::OkStatus();
+  const double seconds = std::chrono::duration<double>(Clock::now() - raw.start).count();
+  const std::string_view method = MethodLabel(raw.method);
+  metrics_->Record({method, route_label}, std::to_string(status), seconds);
+  if (!options_.access_log) return;
+  telemetry::ScopedTraceId trace(raw.trace_id);
+  const telemetry::LogLevel level = route != nullptr && route->builtin && status < 400
+                                        ? telemetry::LogLevel::kDebug
+                                        : telemetry::LogLevel::kInfo;
+  OPTIMUS_LOG(level, "http request",
+              {{"method", method},
+               {"path", raw.path},
+               {"route", route_label},
+               {"status", status},
+               {"duration_seconds", seconds},
+               {"bytes_in", raw.message.body().size()},
+               {"bytes_out", bytes_out},
+               {"remote", raw.remote_addr}});
 }
 
 }  // namespace optimus::rpc

@@ -1,12 +1,19 @@
 // Tests of HttpServer over real loopback connections on an ephemeral port.
 #include "optimus/rpc/http_server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <prometheus/registry.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -419,6 +426,188 @@ TEST_F(HttpServerTest, BindingAPortInUseFails) {
   absl::Status status = second.Start();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
   EXPECT_NE(status.message().find(std::to_string(first->port())), absl::string_view::npos);
+}
+
+// A raw client socket connected to the server, sending only what a test writes.
+class RawClient {
+ public:
+  explicit RawClient(int port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  ~RawClient() { close(fd_); }
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+
+  bool connected() const { return connected_; }
+  bool Send(std::string_view data) {
+    return send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+  }
+  // Whether the server closed the connection within `wait` (reads and drops what it sent).
+  bool ClosedWithin(std::chrono::milliseconds wait) {
+    const auto until = std::chrono::steady_clock::now() + wait;
+    char buffer[4096];
+    while (std::chrono::steady_clock::now() < until) {
+      pollfd p{.fd = fd_, .events = POLLIN, .revents = 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
+      if (n <= 0) return true;
+    }
+    return false;
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+// The /readyz latencies of `n` probes, each on a new connection, sorted; -1 for a failed one.
+std::vector<double> ProbeLatenciesMs(int port, int n) {
+  std::vector<double> out;
+  for (int i = 0; i < n; ++i) {
+    httplib::Client client("127.0.0.1", port);
+    client.set_connection_timeout(5);
+    client.set_read_timeout(5);
+    const auto start = std::chrono::steady_clock::now();
+    auto r = client.Get("/readyz");
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    out.push_back(r && r->status == 200 ? ms : -1);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The bar of issue 20: 500 connections that send nothing and 50 that send their headers a byte
+// at a time, from the probes' own address, while every handler worker is busy: /readyz still
+// answers at once. (A server with a thread per connection answers nothing until they close.)
+TEST_F(HttpServerTest, ProbesAnswerWhileClientsHoldConnectionsAndHandlersAreBusy) {
+  auto server = MakeServer();
+  std::atomic<bool> release{false};
+  std::atomic<int> stuck{0};
+  server->Get("/stuck", [&](const HttpRequest&) {
+    ++stuck;
+    while (!release) std::this_thread::sleep_for(5ms);
+    return HttpResponse::Text("done");
+  });
+  ASSERT_TRUE(server->Start().ok());
+  const int port = server->port();
+  std::vector<std::future<int>> busy;
+  for (int i = 0; i < 4; ++i) {  // every worker (MakeServer: 4 threads)
+    busy.push_back(std::async(std::launch::async, [port] {
+      httplib::Client client("127.0.0.1", port);
+      client.set_read_timeout(30);
+      auto r = client.Get("/stuck");
+      return r ? r->status : -1;
+    }));
+  }
+  std::vector<std::unique_ptr<RawClient>> idle, slow;
+  for (int i = 0; i < 500; ++i) {
+    idle.push_back(std::make_unique<RawClient>(port));
+    ASSERT_TRUE(idle.back()->connected()) << i;
+  }
+  for (int i = 0; i < 50; ++i) {
+    slow.push_back(std::make_unique<RawClient>(port));
+    ASSERT_TRUE(slow.back()->connected()) << i;
+  }
+  std::atomic<bool> done{false};
+  std::thread trickle([&] {
+    const std::string header = "GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+    for (size_t i = 0; !done; ++i) {
+      for (auto& c : slow) c->Send(std::string(1, i < header.size() ? header[i] : 'x'));
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  while (stuck < 4) std::this_thread::sleep_for(5ms);
+
+  const std::vector<double> ms = ProbeLatenciesMs(port, 20);
+  done = true;
+  trickle.join();
+  std::cout << "readyz with 500 idle and 50 slow-header connections and busy handlers: p50 "
+            << ms[ms.size() / 2] << " ms, max " << ms.back() << " ms\n";
+  EXPECT_GE(ms.front(), 0) << "a probe failed";
+  EXPECT_LT(ms[ms.size() / 2], 100) << "median probe latency";
+  EXPECT_LT(ms.back(), 1000) << "slowest probe";
+  release = true;
+  for (auto& b : busy) EXPECT_EQ(b.get(), 200);
+}
+
+TEST_F(HttpServerTest, ConnectionsWithoutARequestInTimeAreClosed) {
+  HttpServerOptions options;
+  options.header_timeout = 300ms;
+  options.keep_alive_timeout = 300ms;
+  auto server = MakeServer(options);
+  ASSERT_TRUE(server->Start().ok());
+  RawClient silent(server->port());
+  RawClient trickling(server->port());
+  ASSERT_TRUE(trickling.Send("GET /readyz HTTP/1.1\r\n"));
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(50ms);
+    (void)trickling.Send("X");  // a header that never ends
+  }
+  EXPECT_TRUE(silent.ClosedWithin(3s));
+  EXPECT_TRUE(trickling.ClosedWithin(3s)) << "the header deadline is for the whole header";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  // Kept alive, a connection idles keep_alive_timeout after its request, then is closed.
+  RawClient kept(server->port());
+  ASSERT_TRUE(kept.Send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_TRUE(kept.ClosedWithin(3s));
+  const std::string series = R"(optimus_http_connections_shed_total{reason="timeout"})";
+  EXPECT_EQ(Sample(ScrapeWhen(*server, series, 3), series), 3);
+}
+
+TEST_F(HttpServerTest, AtAClientsLimitItsLongestWaitingConnectionMakesRoom) {
+  HttpServerOptions options;
+  options.max_client_connections = 20;
+  options.max_connections = 1000;
+  auto server = MakeServer(options);
+  ASSERT_TRUE(server->Start().ok());
+  std::vector<std::unique_ptr<RawClient>> held;
+  for (int i = 0; i < 30; ++i) {
+    held.push_back(std::make_unique<RawClient>(server->port()));
+    std::this_thread::sleep_for(2ms);  // a distinct waiting time each
+  }
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_TRUE(held[i]->ClosedWithin(2s)) << "the oldest connections make room: " << i;
+  }
+  // Probes from the same address are still served: each new connection evicts an idle one.
+  const std::vector<double> ms = ProbeLatenciesMs(server->port(), 5);
+  EXPECT_GE(ms.front(), 0);
+  EXPECT_FALSE(held[29]->ClosedWithin(100ms)) << "the newest connections stay";
+  const std::string series = R"(optimus_http_connections_shed_total{reason="evicted"})";
+  EXPECT_GE(Sample(ScrapeWhen(*server, series, 11), series), 10);
+}
+
+TEST_F(HttpServerTest, AtTheLimitWithEveryConnectionBusyANewOneIsRefusedWith503) {
+  HttpServerOptions options;
+  options.max_connections = 2;
+  auto server = MakeServer(options);
+  std::atomic<bool> release{false};
+  server->Get("/stuck", [&](const HttpRequest&) {
+    while (!release) std::this_thread::sleep_for(5ms);
+    return HttpResponse::Text("done");
+  });
+  ASSERT_TRUE(server->Start().ok());
+  const int port = server->port();
+  std::vector<std::future<int>> busy;
+  for (int i = 0; i < 2; ++i) {
+    busy.push_back(std::async(std::launch::async, [port] {
+      auto r = httplib::Client("127.0.0.1", port).Get("/stuck");
+      return r ? r->status : -1;
+    }));
+  }
+  std::this_thread::sleep_for(300ms);
+  auto refused = Client(*server).Get("/ping");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_NE(refused->body.find("too many connections"), std::string::npos) << refused->body;
+  release = true;
+  for (auto& b : busy) EXPECT_EQ(b.get(), 200);
+  EXPECT_EQ(Client(*server).Get("/ping")->status, 200);
 }
 
 TEST(HttpServerDeathTest, InvalidRouteTemplatesAbort) {

@@ -1,6 +1,13 @@
-// An HTTP/1.1 server for REST APIs (on cpp-httplib) with the operational endpoints built in:
-// GET /metrics, /healthz, /readyz, /ping; request metrics, access logs with trace ids,
-// bearer-token auth, JSON error bodies and graceful stop.
+// An HTTP/1.1 server for REST APIs with the operational endpoints built in: GET /metrics,
+// /healthz, /readyz, /ping; request metrics, access logs with trace ids, bearer-token auth, JSON
+// error bodies and graceful stop.
+//
+// Event-driven (Boost.Beast on Asio): connections are read and written by two I/O threads, and
+// only a complete request takes a worker thread, for its handler. A client that connects and
+// sends nothing, or sends its headers slowly, holds a socket and a buffer until its time is up,
+// never a thread. The built-in endpoints have workers of their own, so probes answer while every
+// handler is busy. Connections are limited per client address and in total: at a limit, the
+// longest-waiting connection that has no request under way is closed to make room.
 //
 //   HttpServer server({.port = 8080});
 //   server.Get("/api/v1beta1/project/{project}/job/{job}", [&](const HttpRequest& request) {
@@ -16,21 +23,13 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <future>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "optimus/rpc/auth.h"
-
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
 
 namespace prometheus {
 class Registry;
@@ -43,6 +42,7 @@ class HealthRegistry;
 namespace optimus::rpc {
 namespace internal {
 class RequestMetrics;
+struct RawRequest;
 }  // namespace internal
 
 class HttpRequest {
@@ -69,11 +69,11 @@ class HttpRequest {
 
  private:
   friend class HttpServer;
-  HttpRequest(const httplib::Request& raw, const std::string& route,
+  HttpRequest(const internal::RawRequest& raw, const std::string& route,
               std::vector<std::pair<std::string, std::string>> params, std::string trace_id)
       : raw_(&raw), route_(&route), params_(std::move(params)), trace_id_(std::move(trace_id)) {}
 
-  const httplib::Request* raw_;
+  const internal::RawRequest* raw_;
   const std::string* route_;
   std::vector<std::pair<std::string, std::string>> params_;
   std::string trace_id_;
@@ -96,14 +96,20 @@ using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 struct HttpServerOptions {
   std::string host = "0.0.0.0";
   int port = 0;  // 0: any free port; read it back with HttpServer::port()
-  // Worker threads. Each open connection holds one while it is kept alive, so keep this above the
-  // number of concurrent clients.
+  // Worker threads for handlers: how many requests run at once (connections take none).
   int threads = 8;
-  size_t max_body_bytes = 16 << 20;  // larger bodies get 413
+  size_t max_body_bytes = 16 << 20;    // larger bodies get 413
+  size_t max_header_bytes = 64 << 10;  // larger request headers get 431
   int keep_alive_max_requests = 1000;
-  std::chrono::seconds keep_alive_timeout{5};
-  std::chrono::seconds read_timeout{30};
-  std::chrono::seconds write_timeout{30};
+  // A connection's first request must bring its headers within header_timeout; a kept-alive
+  // connection waits keep_alive_timeout for the next request's headers. Then it is closed.
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds keep_alive_timeout{5'000};
+  std::chrono::milliseconds read_timeout{30'000};   // a request's body
+  std::chrono::milliseconds write_timeout{30'000};  // a response
+  // Open connections, in total and from one client address.
+  int max_connections = 4096;
+  int max_client_connections = 512;
   // Where request metrics go and what /metrics shows; telemetry::Metrics() when null.
   prometheus::Registry* metrics = nullptr;
   // What /healthz and /readyz run; an empty registry (always healthy) when null.
@@ -153,10 +159,8 @@ class HttpServer {
   // The bound port (after Start()).
   int port() const { return port_; }
 
-  // Stops accepting connections and waits up to `deadline` for in-flight requests to finish;
-  // their responses carry "Connection: close". httplib notices an idle keep-alive connection
-  // only when its keep_alive_timeout ends, so Stop can take that long even with nothing running:
-  // keep `deadline` above keep_alive_timeout.
+  // Stops accepting connections, closes the ones with no request under way, and waits up to
+  // `deadline` for in-flight requests to finish; their responses carry "Connection: close".
   // DeadlineExceeded when some are still running: they keep their threads until they return,
   // and the destructor waits for them, so a main should then exit the process.
   absl::Status Stop(std::chrono::milliseconds deadline);
@@ -164,19 +168,21 @@ class HttpServer {
  private:
   struct Route;
   struct Match;
+  struct Impl;
 
-  void Dispatch(const httplib::Request& raw, httplib::Response& out);
-  void Finish(const httplib::Request& raw, const httplib::Response& out);
+  // Runs the matched route for `raw` (auth, handler, errors) and records the request.
+  HttpResponse Serve(internal::RawRequest& raw, Match match);
+  // Metrics and the access log of a request answered with `status`.
+  void Record(const internal::RawRequest& raw, const Route* route, int status,
+              size_t bytes_out) const;
   Match FindRoute(const std::string& method, const std::string& path) const;
   void AddBuiltinRoutes();
 
   HttpServerOptions options_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<Impl> impl_;
   std::vector<std::unique_ptr<Route>> routes_;
   std::unique_ptr<telemetry::HealthRegistry> own_health_;
   std::unique_ptr<internal::RequestMetrics> metrics_;
-  std::thread listen_thread_;
-  std::future<void> listen_done_;
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};
   int port_ = 0;
