@@ -135,6 +135,18 @@ check 403 "the older …/instance path with another project's token" -XPOST -H "
 did=$(curl -fsS -XPOST -H "Authorization: Bearer $TOKEN" "$api/project/sample-project/namespace" -d '{"namespace": {"name": "extra"}}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["deploymentId"])' 2>/dev/null)
 [ -n "$did" ] && pass "the project's token registers a namespace over REST ($did)" || fail "REST namespace register with the project's token"
+# Names are identifiers (issue 20): refused where they come in, with the reason.
+check 400 "REST: a project named team/a" -XPOST -H "Authorization: Bearer $ADMIN" "$api/project" \
+  -d '{"project": {"name": "team/a", "config": {"storage_path": "file://x", "scheduler": "native"}}}'
+grep -q "invalid project name" "$TMP/body" || fail "the refusal names the problem: $(cat "$TMP/body")"
+check 400 "REST: a namespace named .." -XPOST -H "Authorization: Bearer $TOKEN" "$api/project/sample-project/namespace" -d '{"namespace": {"name": ".."}}'
+check 200 "REST: job specs, one named ../evil" -XPOST -H "Authorization: Bearer $TOKEN" "$api/project/sample-project/namespace/sales/jobs" \
+  -d '{"specs": [{"version": 1, "name": "../evil", "owner": "o", "startDate": "2024-01-01", "interval": "0 2 * * *", "taskName": "bq2bq", "windowSize": "24h"}]}'
+python3 - "$TMP/body" <<'PY' && pass "the job named ../evil is refused with its reason" || fail "job named ../evil: $(cat "$TMP/body")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["failedJobNames"] == ["../evil"] and "invalid job name" in d["log"] else 1)
+PY
 check 200 "its deployment with the project's token" -H "Authorization: Bearer $TOKEN" "$api/deployment/$did"
 check 403 "its deployment with another project's token" -H "Authorization: Bearer $OTHER" "$api/deployment/$did"
 check 401 "its deployment without a token" "$api/deployment/$did"

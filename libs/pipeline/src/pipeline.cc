@@ -81,6 +81,39 @@ bus::OutgoingMessage ProgressRecord(const std::string& deployment_id, const std:
   return ProtoRecord(kProgressTopic, deployment_id, p);
 }
 
+std::optional<bus::OutgoingMessage> DeadLetterProgress(const bus::Message& message,
+                                                       const absl::Status& error,
+                                                       const std::string& reporter) {
+  const std::string why = absl::StrCat("set aside by ", reporter, " on ",
+                                       bus::DeadLetterTopic(message.topic), ": ", error.message());
+  const auto report = [&](const auto& record) -> std::optional<bus::OutgoingMessage> {
+    if (record.deployment_id().empty()) return std::nullopt;
+    return ProgressRecord(record.deployment_id(), record.project(), record.namespace_(),
+                          record.name(), events::v1::STAGE_FAILED, reporter, why);
+  };
+  if (message.tombstone) return std::nullopt;
+  if (message.topic == kJobSpecsTopic) {
+    events::v1::JobSpecRecord record;
+    if (record.ParseFromString(message.payload)) return report(record);
+  } else if (message.topic == kResolutionsTopic) {
+    events::v1::JobResolution record;
+    if (record.ParseFromString(message.payload)) return report(record);
+  }
+  return std::nullopt;
+}
+
+void ReportSetAside(store::Database& db, const store::Outbox& outbox, const bus::Message& message,
+                    const absl::Status& error, const std::string& reporter) {
+  auto progress = DeadLetterProgress(message, error, reporter);
+  if (!progress) return;
+  absl::Status s =
+      db.InTransaction([&](store::Transaction& tx) { return outbox.Enqueue(tx, *progress); });
+  if (!s.ok()) {
+    LOG_ERROR("cannot tell a deployment that its job was set aside",
+              {{"topic", message.topic}, {"key", message.key}, {"error", s}});
+  }
+}
+
 std::string JobKey(std::string_view project, std::string_view job) {
   std::string out(project);
   out += '/';

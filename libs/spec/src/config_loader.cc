@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "checks.h"
 #include "optimus/spec/loaders.h"
+#include "optimus/spec/names.h"
 #include "optimus/spec/validate.h"
 #include "yaml_reader.h"
 
@@ -125,7 +126,11 @@ std::optional<ClientConfig> LoadClientConfig(const std::string& path, const std:
           "invalid level " + Quote(c.log_level) + " (want DEBUG, INFO, WARNING, ERROR or FATAL)");
   }
   if (c.host.empty()) error("host", "missing required field (the server's gRPC address)");
-  if (c.project_name.empty()) error("project.name", "missing required field");
+  if (c.project_name.empty()) {
+    error("project.name", "missing required field");
+  } else if (auto problem = NameProblem(NameKind::kProject, c.project_name)) {
+    error("project.name", *problem);
+  }
   if (!HasKey(c.project_config, "STORAGE_PATH")) {
     error("project.config.storage_path",
           "missing required field (where compiled DAGs go, e.g. gs://bucket/prefix)");
@@ -148,6 +153,8 @@ std::optional<ClientConfig> LoadClientConfig(const std::string& path, const std:
     const std::string p = IndexPath("namespaces", i);
     if (ns.name.empty()) {
       error(p + ".name", "missing required field");
+    } else if (auto problem = NameProblem(NameKind::kNamespace, ns.name)) {
+      error(p + ".name", *problem);
     } else if (auto [it, inserted] = seen.emplace(ns.name, i); !inserted) {
       error(p + ".name", "namespace " + Quote(ns.name) + " is also defined at namespaces[" +
                              std::to_string(it->second) + "] (names must be unique)");

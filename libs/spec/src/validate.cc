@@ -7,6 +7,7 @@
 #include <string>
 
 #include "checks.h"
+#include "optimus/spec/names.h"
 
 namespace optimus::spec {
 namespace {
@@ -248,8 +249,11 @@ void ValidateJob(const JobSpec& job, const JobValidationOptions& options,
     c.Error("version", "unsupported version " + std::to_string(job.version) + " (want 1, 2 or 3)");
   }
   c.Required("name", job.name, "the job name, unique in the project");
-  if (job.name.size() > 125) {
-    c.Error("name", "is " + std::to_string(job.name.size()) + " characters long (at most 125)");
+  if (!job.name.empty()) {
+    if (auto problem = NameProblem(NameKind::kJob, job.name)) c.Error("name", *problem);
+  }
+  for (const auto& [asset, content] : job.assets) {
+    if (auto problem = AssetNameProblem(asset)) c.Error("assets", *problem);
   }
   c.Required("owner", job.owner, "the team or e-mail responsible for the job");
 

@@ -358,6 +358,10 @@ absl::Status CompilerService::Start(app::Context& context) {
                 std::lock_guard<std::mutex> lock(mu_);
                 if (absl::Status s = compiler_->Flush(tx, outbox); !s.ok()) return s;
                 return compiler_->SyncWrites();
+              },
+          .on_dead_letter =
+              [&db, &outbox](const bus::Message& m, const absl::Status& error) {
+                pipeline::ReportSetAside(db, outbox, m, error, kReporter);
               }},
       [this, &outbox](store::Transaction& tx, const bus::Message& m) {
         std::lock_guard<std::mutex> lock(mu_);

@@ -699,6 +699,10 @@ absl::Status DependencyResolverService::Start(app::Context& context) {
                 if (absl::Status l = resolver_->Load(db); !l.ok()) {
                   LOG_ERROR("cannot reload the job graph", {{"error", l}});
                 }
+              },
+          .on_dead_letter =
+              [&db, &outbox](const bus::Message& m, const absl::Status& error) {
+                pipeline::ReportSetAside(db, outbox, m, error, kReporter);
               }},
       [this, &outbox](store::Transaction& tx, const bus::Message& m) {
         std::lock_guard<std::mutex> lock(mu_);

@@ -27,6 +27,7 @@
 #include "optimus/rpc/grpc_server.h"
 #include "optimus/rpc/status.h"
 #include "optimus/spec/loaders.h"
+#include "optimus/spec/names.h"
 #include "optimus/spec/schedule_hooks.h"
 #include "optimus/spec/stored_spec.h"
 #include "optimus/spec/validate.h"
@@ -116,6 +117,14 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     if (req->name().empty()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a project needs a name");
     }
+    if (auto problem = spec::NameProblem(spec::NameKind::kProject, req->name())) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, *problem);
+    }
+    for (const auto& ns : req->namespaces()) {
+      if (auto problem = spec::NameProblem(spec::NameKind::kNamespace, ns.name())) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, *problem);
+      }
+    }
     // The compiler picks the DAG template by this; a value it cannot use would leave every DAG
     // of the project as it was, silently.
     for (const auto& [key, value] : req->config()) {
@@ -161,6 +170,10 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     if (req->project().empty() || req->namespace_().name().empty()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "a namespace needs a project and a name");
+    }
+    for (auto problem : {spec::NameProblem(spec::NameKind::kProject, req->project()),
+                         spec::NameProblem(spec::NameKind::kNamespace, req->namespace_().name())}) {
+      if (problem) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, *problem);
     }
     // Whether the project exists is spec-store's to say (this read model may lag a
     // registration just made); the deployment fails with the reason if it does not.
@@ -211,6 +224,10 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "a deployment needs a project and a namespace");
     }
+    for (auto problem : {spec::NameProblem(spec::NameKind::kProject, req->project()),
+                         spec::NameProblem(spec::NameKind::kNamespace, req->namespace_())}) {
+      if (problem) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, *problem);
+    }
     auto mode = req->mode();
     if (mode == events::v1::DEPLOY_MODE_UNSPECIFIED) mode = events::v1::DEPLOY_MODE_UPSERT;
     const std::string id = bus::NewEventId();
@@ -238,8 +255,17 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
       p.set_namespace_(req->namespace_());
       p.set_job(file.name());
       std::string error;
+      for (const auto& asset : file.assets()) {
+        if (auto problem = spec::AssetNameProblem(asset.name())) {
+          error += (error.empty() ? "" : "; ") + *problem;
+        }
+      }
       if (file.name().empty()) {
         error = "a job without a name";
+      } else if (auto problem = spec::NameProblem(spec::NameKind::kJob, file.name())) {
+        error = *problem;
+      } else if (!error.empty()) {
+        names.insert(file.name());  // kept: a refused spec does not delete its job
       } else if (!names.insert(file.name()).second) {
         error = "the job is in the deployment twice";
       } else {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@
 #include "optimus/spec/model.h"
 #include "optimus/store/database.h"
 #include "optimus/store/exactly_once.h"
+#include "optimus/store/outbox.h"
 
 namespace optimus::pipeline {
 
@@ -74,6 +76,17 @@ bus::OutgoingMessage ProgressRecord(const std::string& deployment_id, const std:
                                     const std::string& warning = "");
 
 std::string JobKey(std::string_view project, std::string_view job);
+
+// The progress record that tells a job's deployment its record was set aside (sent to the
+// dead-letter topic) by `reporter`, for a job-specs or resolutions record that names its
+// deployment; nothing for other records, or records of no deployment.
+std::optional<bus::OutgoingMessage> DeadLetterProgress(const bus::Message& message,
+                                                       const absl::Status& error,
+                                                       const std::string& reporter);
+// Publishes DeadLetterProgress (if any) through `outbox`; a failure is logged (it is called
+// from a consumer's dead-letter hook, which cannot fail).
+void ReportSetAside(store::Database& db, const store::Outbox& outbox, const bus::Message& message,
+                    const absl::Status& error, const std::string& reporter);
 
 // Keeps the latest record of a compacted topic in a service's table `table` (columns: the key
 // column `key_column`, then `record`): inserted, or replaced when the key is there.
