@@ -147,6 +147,10 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 sys.exit(0 if d["failedJobNames"] == ["../evil"] and "invalid job name" in d["log"] else 1)
 PY
+spec='{"version": 1, "name": "twice", "owner": "o", "startDate": "2024-01-01", "interval": "0 2 * * *", "taskName": "bq2bq", "windowSize": "24h"}'
+check 400 "REST: job specs naming one job twice" -XPOST -H "Authorization: Bearer $TOKEN" "$api/project/sample-project/namespace/sales/jobs" -d "{\"specs\": [$spec, $spec]}"
+grep -q 'job \\"twice\\" is in the request twice' "$TMP/body" && ! grep -qi "constraint" "$TMP/body" \
+  && pass "the refusal names the job, not a database constraint" || fail "duplicate job: $(cat "$TMP/body")"
 check 200 "its deployment with the project's token" -H "Authorization: Bearer $TOKEN" "$api/deployment/$did"
 check 403 "its deployment with another project's token" -H "Authorization: Bearer $OTHER" "$api/deployment/$did"
 check 401 "its deployment without a token" "$api/deployment/$did"

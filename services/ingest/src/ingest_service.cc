@@ -228,6 +228,21 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
                          spec::NameProblem(spec::NameKind::kNamespace, req->namespace_())}) {
       if (problem) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, *problem);
     }
+    // A job once per request: its progress is one row of the deployment.
+    std::set<std::string> once;
+    for (const auto& file : req->jobs()) {
+      if (!file.name().empty() && !once.insert(file.name()).second) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "job \"" + file.name() + "\" is in the request twice; send each once");
+      }
+    }
+    once.clear();
+    for (const auto& name : req->delete_jobs()) {
+      if (!once.insert(name).second) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "job \"" + name + "\" is named twice in the jobs to delete");
+      }
+    }
     auto mode = req->mode();
     if (mode == events::v1::DEPLOY_MODE_UNSPECIFIED) mode = events::v1::DEPLOY_MODE_UPSERT;
     const std::string id = bus::NewEventId();
@@ -266,9 +281,8 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
         error = *problem;
       } else if (!error.empty()) {
         names.insert(file.name());  // kept: a refused spec does not delete its job
-      } else if (!names.insert(file.name()).second) {
-        error = "the job is in the deployment twice";
       } else {
+        names.insert(file.name());
         // Parsed through the stored-spec cache under the name the pipeline reads it by, so
         // that in optimus serve the resolver and the compiler find it parsed. A spec with
         // errors is parsed and checked again under its own file's name, which they name.
