@@ -135,6 +135,10 @@ check 403 "the older …/instance path with another project's token" -XPOST -H "
 did=$(curl -fsS -XPOST -H "Authorization: Bearer $TOKEN" "$api/project/sample-project/namespace" -d '{"namespace": {"name": "extra"}}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["deploymentId"])' 2>/dev/null)
 [ -n "$did" ] && pass "the project's token registers a namespace over REST ($did)" || fail "REST namespace register with the project's token"
+# Times outside 1970..2199 would wrap in nanoseconds (issue 20): refused, saying so.
+check 400 "run input at 9999-01-01" -XPOST -H "Authorization: Bearer $TOKEN" "$ri_url" -d '{"scheduledAt":"9999-01-01T00:00:00Z","instanceType":"TYPE_TASK","instanceName":"bq2bq"}'
+grep -q "scheduled_at 9999-01-01T00:00:00Z is outside the supported times" "$TMP/body" || fail "the refusal says why: $(cat "$TMP/body")"
+check 400 "a window at 1500-01-01" -H "Authorization: Bearer $TOKEN" "$api/window?scheduled_at=1500-01-01T00:00:00Z&size=24h&version=2"
 # Names are identifiers (issue 20): refused where they come in, with the reason.
 check 400 "REST: a project named team/a" -XPOST -H "Authorization: Bearer $ADMIN" "$api/project" \
   -d '{"project": {"name": "team/a", "config": {"storage_path": "file://x", "scheduler": "native"}}}'

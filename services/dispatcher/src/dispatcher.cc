@@ -17,6 +17,7 @@
 #include "optimus/dispatcher/airflow_replays.h"
 #include "optimus/dispatcher/scheduler.h"
 #include "optimus/rpc/auth.h"
+#include "optimus/rpc/timestamps.h"
 #include "optimus/telemetry/metrics.h"
 
 namespace optimus::dispatcher {
@@ -24,8 +25,7 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr int64_t kMaxClaimWaitMs = 5'000;    // a draining server then waits no longer for claims
-constexpr int64_t kLatestMs = 7258118400000;  // 2200-01-01: run times are kept in ms
+constexpr int64_t kMaxClaimWaitMs = 5'000;  // a draining server then waits no longer for claims
 
 int64_t SystemNowMs() { return absl::ToUnixMillis(absl::Now()); }
 
@@ -42,12 +42,8 @@ std::string Hex(const unsigned char* data, size_t size) {
 absl::StatusOr<int64_t> ScheduledMs(const google::protobuf::Timestamp& at, bool given,
                                     int64_t now_ms) {
   if (!given) return now_ms - now_ms % 60'000;  // now, to the minute
-  const int64_t ms = TimeUtil::TimestampToMilliseconds(at);
-  if (ms < 0 || ms >= kLatestMs) {
-    return absl::InvalidArgumentError("scheduled_at " + TimeUtil::ToString(at) +
-                                      " is outside 1970..2199");
-  }
-  return ms;
+  if (absl::Status s = rpc::CheckTimestamps(at, "scheduled_at"); !s.ok()) return s;
+  return TimeUtil::TimestampToMilliseconds(at);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "optimus/bus/cloudevents.h"
 #include "optimus/dispatcher/schedule_rules.h"
 #include "optimus/pipeline/pipeline.h"
+#include "optimus/rpc/timestamps.h"
 #include "optimus/schedule/time_util.h"
 #include "optimus/spec/loaders.h"
 #include "optimus/spec/stored_spec.h"
@@ -86,6 +87,7 @@ absl::StatusOr<Replays::Planned> Replays::Plan(store::Transaction& tx,
     return absl::InvalidArgumentError("a replay needs a project and a job name");
   }
   if (!request.has_start_time()) return absl::InvalidArgumentError("a replay needs a start time");
+  if (absl::Status s = rpc::CheckTimestamps(request); !s.ok()) return s;
   out.start_ms = TimeUtil::TimestampToMilliseconds(request.start_time());
   out.end_ms =
       request.has_end_time() ? TimeUtil::TimestampToMilliseconds(request.end_time()) : out.start_ms;
@@ -490,6 +492,7 @@ absl::StatusOr<replay_api::GetReplayDetailsResponse> Replays::Details(
     };
     if (!request.replay_id().empty()) add("id =", request.replay_id());
     if (!request.status().empty()) add("state =", request.status());
+    if (absl::Status s = rpc::CheckTimestamps(request); !s.ok()) return s;
     if (request.has_scheduled_at()) {
       add("start_ms <=", TimeUtil::TimestampToMilliseconds(request.scheduled_at()));
       add("end_ms >=", TimeUtil::TimestampToMilliseconds(request.scheduled_at()));

@@ -16,6 +16,7 @@
 #include "optimus/rpc/http_server.h"
 #include "optimus/rpc/proto_json.h"
 #include "optimus/rpc/status.h"
+#include "optimus/rpc/timestamps.h"
 #include "optimus/runtime_context/job_runs.h"
 #include "optimus/schedule/time_util.h"
 #include "optimus/spec/loaders.h"
@@ -34,6 +35,7 @@ absl::StatusOr<absl::Time> TimeParam(const rpc::HttpRequest& request, const std:
     return absl::InvalidArgumentError(
         name + " must be an RFC 3339 time (e.g. 2024-03-07T02:00:00Z), got \"" + text + "\"");
   }
+  if (absl::Status s = rpc::CheckTime(*t, name); !s.ok()) return s;
   return t;
 }
 
@@ -475,6 +477,7 @@ absl::StatusOr<core::v1::JobRunInputResponse> ReadModel::RunInput(
     return absl::InvalidArgumentError(
         "a run input request needs scheduled_at (RFC 3339, e.g. 2024-03-07T02:00:00Z)");
   }
+  if (absl::Status s = rpc::CheckTimestamps(request); !s.ok()) return s;
   const std::string key = pipeline::JobKey(request.project_name(), request.job_name());
   std::shared_ptr<const Job> job;
   std::shared_ptr<const Project> project;
