@@ -50,9 +50,14 @@ constexpr char kHelp[] =
     "Exit status: 0 written, 1 refused by the server (unknown job or hook, a template that\n"
     "does not compile), 2 bad flags, an unreachable server or a file that cannot be written.\n";
 
-bool Transient(grpc::StatusCode code) {
+// Worth asking again. An answer over the message limit never fits, however often it is asked.
+bool Transient(const grpc::Status& status) {
+  const grpc::StatusCode code = status.error_code();
+  if (code == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+    return status.error_message().find("larger than max") == std::string::npos;
+  }
   return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED ||
-         code == grpc::StatusCode::RESOURCE_EXHAUSTED || code == grpc::StatusCode::ABORTED;
+         code == grpc::StatusCode::ABORTED;
 }
 
 }  // namespace
@@ -210,7 +215,7 @@ int RunJobRunInputCommand(int argc, char** argv, std::ostream& out, std::ostream
     context.set_wait_for_ready(true);
     response.Clear();
     status = stub->JobRunInput(&context, request, &response);
-    if (status.ok() || !Transient(status.error_code()) ||
+    if (status.ok() || !Transient(status) ||
         std::chrono::system_clock::now() >= deadline) {
       break;
     }
@@ -222,7 +227,7 @@ int RunJobRunInputCommand(int argc, char** argv, std::ostream& out, std::ostream
   }
   if (!status.ok()) {
     err << command << ": " << status.error_message() << "\n";
-    return Transient(status.error_code()) ? 2 : 1;
+    return Transient(status) ? 2 : 1;
   }
   const std::map<std::string, std::string> envs(response.envs().begin(), response.envs().end());
   const std::map<std::string, std::string> files(response.files().begin(), response.files().end());

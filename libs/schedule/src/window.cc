@@ -315,19 +315,58 @@ absl::StatusOr<absl::Duration> ParseV1Duration(std::string_view text, std::strin
   return total;
 }
 
+namespace {
+
+absl::StatusOr<Interval> ComputeUnbounded(const WindowSpec& spec, absl::Time scheduled_at);
+
+// A window longer than this, or further than this from its run, is refused: its run input would
+// render its queries once per day of it, and its times would leave the supported years.
+constexpr absl::Duration kLongestWindow = absl::Hours(24 * 3660);
+
+absl::Status CheckBounds(const Interval& interval, absl::Time scheduled_at) {
+  if (interval.end - interval.start > kLongestWindow) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the window is ", absl::ToInt64Hours(interval.end - interval.start) / 24,
+                     " days long: at most 3660 days (about ten years) are supported"));
+  }
+  if (absl::AbsDuration(interval.start - scheduled_at) > 2 * kLongestWindow ||
+      absl::AbsDuration(interval.end - scheduled_at) > 2 * kLongestWindow) {
+    return absl::InvalidArgumentError(
+        "the window is shifted more than 7320 days (about twenty years) from its run");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ValidateWindow(const WindowSpec& spec) {
   if (auto s = CheckCommon(spec); !s.ok()) return s;
+  absl::Status parsed;
   switch (spec.version) {
     case 1:
-      return ParseV1(spec).status();
+      parsed = ParseV1(spec).status();
+      break;
     case 2:
-      return ValidateV2(spec);
+      parsed = ValidateV2(spec);
+      break;
     default:
-      return ParseV3(spec).status();
+      parsed = ParseV3(spec).status();
   }
+  if (!parsed.ok()) return parsed;
+  // Its bounds, at a run of 2024-01-01 (a window's length varies little with the date).
+  return ComputeInterval(spec, absl::FromUnixSeconds(1704067200)).status();
 }
 
 absl::StatusOr<Interval> ComputeInterval(const WindowSpec& spec, absl::Time scheduled_at) {
+  auto interval = ComputeUnbounded(spec, scheduled_at);
+  if (!interval.ok()) return interval.status();
+  if (absl::Status s = CheckBounds(*interval, scheduled_at); !s.ok()) return s;
+  return interval;
+}
+
+namespace {
+
+absl::StatusOr<Interval> ComputeUnbounded(const WindowSpec& spec, absl::Time scheduled_at) {
   if (auto s = CheckCommon(spec); !s.ok()) return s;
   switch (spec.version) {
     case 1: {
@@ -346,6 +385,8 @@ absl::StatusOr<Interval> ComputeInterval(const WindowSpec& spec, absl::Time sche
     }
   }
 }
+
+}  // namespace
 
 absl::StatusOr<Interval> ComputeIncremental(const CronSchedule& schedule, absl::Time scheduled_at,
                                             const absl::TimeZone& tz) {

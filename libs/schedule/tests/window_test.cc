@@ -1,6 +1,7 @@
 // Tests for the window maths: every example of reference §4.3 for v1, v2 and v3, plus edges.
 #include "optimus/schedule/window.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "optimus/schedule/time_util.h"
@@ -260,6 +261,14 @@ TEST(WindowIncremental, PreviousTickToScheduledTime) {
   EXPECT_EQ(every.end, T("2023-03-07T02:00:00Z"));
   EXPECT_FALSE(
       ComputeIncremental(*CronSchedule::Parse("0 0 30 2 *"), T("2023-03-07T02:00:00Z"), utc).ok());
+}
+
+TEST(WindowBounds, WindowsOfMoreThanTenYearsOrShiftedFurtherAreRefused) {
+  EXPECT_EQ(Error(V3("3660d")), "<ok>");
+  EXPECT_THAT(Error(V3("99999999h")), ::testing::HasSubstr("at most 3660 days"));
+  EXPECT_THAT(Error(Legacy(1, "", "0", "90000h")), ::testing::HasSubstr("3750 days long"));
+  EXPECT_THAT(Error(V3("1d", "-8000d")), ::testing::HasSubstr("shifted more than 7320 days"));
+  EXPECT_THAT(Window(V3("99999999h"), kRef), ::testing::HasSubstr("error: the window is"));
 }
 
 }  // namespace

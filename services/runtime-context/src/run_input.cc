@@ -89,6 +89,17 @@ std::string JobLabels(const JobContext& context) {
   return absl::StrJoin(labels, ",");
 }
 
+namespace {
+
+absl::Status TooLarge(size_t bytes, const char* what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("the run input would hold more than ", bytes / 1024, " KiB (", what,
+                   "); a run input holds at most ", kMaxRunInputBytes / 1024,
+                   " KiB: shorten the window or the assets"));
+}
+
+}  // namespace
+
 absl::StatusOr<RunInput> CompileRunInput(const JobContext& context,
                                          const RunInputRequest& request) {
   const spec::JobSpec& job = *context.job;
@@ -227,6 +238,7 @@ absl::StatusOr<RunInput> CompileRunInput(const JobContext& context,
     if (job.task.name == "bq2bq" && load != task_plain.end() && load->second == "REPLACE" &&
         query != context.assets->end() && values->interval.end - values->interval.start > day) {
       std::vector<std::string> parts;
+      size_t bytes = 0;
       for (absl::Time start = values->interval.start; start < values->interval.end; start += day) {
         const absl::Time end = std::min(start + day, values->interval.end);
         tmpl::Map slice = full.as_map();
@@ -238,10 +250,18 @@ absl::StatusOr<RunInput> CompileRunInput(const JobContext& context,
         auto rendered = Assets(context, tmpl::Value(slice), funcs);
         if (!rendered.ok()) return absl::InvalidArgumentError(rendered.status().message());
         parts.push_back(rendered->at("query.sql"));
+        bytes += parts.back().size() + sizeof(kBreakMarker) - 1;
+        if (bytes > kMaxRunInputBytes)
+          return TooLarge(bytes, "its query, once per day of its window");
       }
       out.files["query.sql"] = absl::StrJoin(parts, kBreakMarker);
     }
   }
+  size_t bytes = 0;
+  for (const auto* part : {&out.envs, &out.files, &out.secrets}) {
+    for (const auto& [k, v] : *part) bytes += k.size() + v.size();
+  }
+  if (bytes > kMaxRunInputBytes) return TooLarge(bytes, "its assets and config");
   return out;
 }
 

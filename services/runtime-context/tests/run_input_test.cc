@@ -190,6 +190,26 @@ TEST_F(RunInputTest, ReplacingBq2bqOverSeveralDaysRendersTheQueryPerDay) {
             "select '2023-03-06T00:00:00Z'");
 }
 
+// Work per request is bounded: a window longer than ten years is refused before anything is
+// rendered, and rendering stops once the run input would outgrow what an answer may hold.
+TEST_F(RunInputTest, RunInputWorkAndSizeAreBounded) {
+  std::string yaml = kV3;
+  yaml.replace(yaml.find("    size: 1d\n"), 13, "    size: 99999999h\n");
+  yaml.replace(yaml.find("    PROJECT: acme\n"), 18,
+               "    PROJECT: acme\n    LOAD_METHOD: REPLACE\n");
+  assets_["query.sql"] = "select '{{.DSTART}}'";
+  auto in = Compile(yaml, "2023-03-07T02:00:00Z");
+  EXPECT_EQ(in.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(in.status().message()), HasSubstr("at most 3660 days"));
+
+  yaml.replace(yaml.find("    size: 99999999h\n"), 20, "    size: 3000d\n");
+  assets_["query.sql"] = "select '{{.DSTART}}' -- " + std::string(4000, 'x');
+  in = Compile(yaml, "2023-03-07T02:00:00Z");
+  EXPECT_EQ(in.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(in.status().message()),
+              HasSubstr("once per day of its window); a run input holds at most 4032 KiB"));
+}
+
 TEST_F(RunInputTest, ErrorsNameTheKeyOrFile) {
   std::string yaml = kV3;
   yaml.replace(yaml.find("    TABLE: revenue\n"), 19, "    TABLE: \"{{.DSTART | nope}}\"\n");

@@ -53,6 +53,11 @@ struct JobContext {
 // job's window cannot be computed.
 absl::StatusOr<RunInput> CompileRunInput(const JobContext& context, const RunInputRequest& request);
 
+// A run input holds at most this much (envs, files and secrets together): under gRPC's 4 MiB
+// message limit, so that an answer too large is a clear error rather than a transport failure
+// that clients retry. Rendering stops as soon as a run input would pass it.
+inline constexpr size_t kMaxRunInputBytes = (4 << 20) - (64 << 10);
+
 // JOB_LABELS: project, namespace, job name and id, then the job's labels; keys and values
 // lower-cased, characters outside [a-z0-9_-] replaced by '-', values over 63 characters cut to
 // "__" and their last 61.
