@@ -6,6 +6,8 @@
 #include "optimus/schedule/cron.h"
 #include "optimus/schedule/preset.h"
 #include "optimus/schedule/window.h"
+#include "optimus/template/optimus_funcs.h"
+#include "optimus/template/template.h"
 
 namespace optimus::spec {
 namespace {
@@ -77,6 +79,11 @@ ValidationHooks ScheduleValidationHooks() {
     spec.preset = w.preset;
     absl::Status status = schedule::ValidateWindow(spec);
     return status.ok() ? "" : FieldFirst(std::string(status.message()));
+  };
+  hooks.check_template = [](std::string_view name, std::string_view text) -> std::string {
+    static const tmpl::FuncMap* funcs = new tmpl::FuncMap(tmpl::OptimusFuncMap({}));
+    auto parsed = tmpl::Parse(name, text, *funcs);
+    return parsed.ok() ? "" : std::string(parsed.status().message());
   };
   return hooks;
 }

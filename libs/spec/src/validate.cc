@@ -255,6 +255,29 @@ void ValidateJob(const JobSpec& job, const JobValidationOptions& options,
   for (const auto& [asset, content] : job.assets) {
     if (auto problem = AssetNameProblem(asset)) c.Error("assets", *problem);
   }
+  // Templates are parsed now, so that a typo fails validation and the deploy rather than the
+  // job's runs.
+  if (options.hooks.check_template) {
+    const auto check = [&](const std::string& field, const std::string& name,
+                           const std::string& text) {
+      if (text.find("{{") == std::string::npos) return;
+      if (std::string problem = options.hooks.check_template(name, text); !problem.empty()) {
+        c.Error(field, problem);
+      }
+    };
+    for (const auto& [key, value] : job.task.config) check("task.config." + key, key, value);
+    for (size_t i = 0; i < job.hooks.size(); ++i) {
+      for (const auto& [key, value] : job.hooks[i].config) {
+        check("hooks[" + std::to_string(i) + "].config." + key, key, value);
+      }
+    }
+    for (size_t i = 0; i < job.recipe.size(); ++i) {
+      for (const auto& [key, value] : job.recipe[i].config) {
+        check("recipe[" + std::to_string(i) + "].config." + key, key, value);
+      }
+    }
+    for (const auto& [asset, content] : job.assets) check("assets", asset, content);
+  }
   c.Required("owner", job.owner, "the team or e-mail responsible for the job");
 
   c.Required("schedule.start_date", job.schedule.start_date, "YYYY-MM-DD");

@@ -1,6 +1,9 @@
 // Spec validation with the real cron and window checks of libs/schedule.
 #include "optimus/spec/schedule_hooks.h"
 
+#include <gmock/gmock.h>
+
+#include "optimus/spec/loaders.h"
 #include "optimus/testing/testing.h"
 
 namespace optimus::spec {
@@ -31,6 +34,30 @@ TEST(ScheduleHooksTest, WindowErrorsPointAtTheirField) {
   preset.version = 3;
   preset.preset = "yesterday";
   EXPECT_EQ(hooks.check_window(preset), "");
+}
+
+// Templates are parsed when a job is validated (CLI and deploy), not first when it runs.
+TEST(ScheduleHooksTest, TemplateErrorsFailValidationNamingTheFieldOrAsset) {
+  Diagnostics d;
+  auto job = LoadJobSpec("jobs/x/job.yaml",
+                         "version: 3\nname: x\nowner: o\nschedule:\n  start_date: \"2024-01-01\"\n"
+                         "  interval: \"0 0 * * *\"\ntask:\n  name: shell\n  config:\n    TABLE: "
+                         "\"{{ .DSTART | nosuchfunc }}\"\n    OK: \"{{ .DSTART | Date }}\"\n"
+                         "    PLAIN: \"no template\"\n",
+                         d);
+  ASSERT_TRUE(job.has_value());
+  job->assets["query.sql"] = "select {{ if }} 1";
+  job->assets["fine.sql"] = "select '{{ .DSTART }}' {{ template \"part.gtpl\" . }}";
+  JobValidationOptions options;
+  options.hooks = ScheduleValidationHooks();
+  ValidateJob(*job, options, d);
+  std::string all;
+  for (const auto& item : d.items()) all += item.ToString() + "\n";
+  EXPECT_THAT(all, ::testing::HasSubstr("task.config.TABLE: template: TABLE:1:14: function "
+                                        "\"nosuchfunc\" not defined"));
+  EXPECT_THAT(all, ::testing::HasSubstr("assets: template: query.sql:1"));
+  EXPECT_THAT(all, ::testing::Not(::testing::HasSubstr("fine.sql")));
+  EXPECT_THAT(all, ::testing::Not(::testing::HasSubstr("task.config.OK")));
 }
 
 }  // namespace

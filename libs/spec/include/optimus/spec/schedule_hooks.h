@@ -1,4 +1,5 @@
-// The validation hooks that check cron expressions and windows with libs/schedule.
+// The validation hooks that check cron expressions and windows with libs/schedule, and
+// templates with libs/template.
 #pragma once
 
 #include <map>
@@ -13,7 +14,7 @@ namespace optimus::spec {
 
 // check_cron parses with schedule::CronSchedule; check_window validates with
 // schedule::ValidateWindow and reports "<field>: <why>" so the diagnostic points at
-// task.window.<field>.
+// task.window.<field>; check_template parses with the Optimus function map.
 ValidationHooks ScheduleValidationHooks();
 
 // The window a job's runs get: its task.window at the job's spec version, or, when it names a

@@ -18,6 +18,9 @@ namespace optimus::spec {
 struct ValidationHooks {
   std::function<std::string(std::string_view cron)> check_cron;
   std::function<std::string(const Window&)> check_window;
+  // Parses a template (an asset, or a config value holding "{{"): "" when it parses and names
+  // only known functions, else why not.
+  std::function<std::string(std::string_view name, std::string_view text)> check_template;
 };
 
 struct JobValidationOptions {
