@@ -562,20 +562,33 @@ core::v1::CheckDeletionResponse Resolver::CheckDeletion(
       doomed.insert(key);
     }
   }
+  // A job that stays keeps what it reads: a job kept because another still reads it keeps its
+  // own upstreams too, to a fixed point, so that no job that stays loses an upstream.
+  std::map<std::string, std::vector<std::string>> kept;  // job -> readers that stay
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const std::string& key : doomed) {
+      if (kept.count(key) > 0) continue;
+      std::vector<std::string> readers;
+      for (const std::string& d : graph_.Downstreams(key)) {
+        if (doomed.count(d) == 0 || kept.count(d) > 0) readers.push_back(d);
+      }
+      if (readers.empty()) continue;
+      kept[key] = std::move(readers);
+      changed = true;
+    }
+  }
   core::v1::CheckDeletionResponse out;
   for (const std::string& key : doomed) {
-    std::vector<std::string> readers;
-    for (const std::string& d : graph_.Downstreams(key)) {
-      if (doomed.count(d) == 0) readers.push_back(d);
-    }
     const std::string name = key.substr(key.find('/') + 1);
-    if (readers.empty()) {
+    auto k = kept.find(key);
+    if (k == kept.end()) {
       out.add_deletable(name);
       continue;
     }
     auto* blocked = out.add_blocked();
     blocked->set_job(name);
-    for (const auto& r : readers) blocked->add_downstreams(r);
+    for (const auto& r : k->second) blocked->add_downstreams(r);
   }
   return out;
 }

@@ -669,6 +669,22 @@ TEST_F(ResolverTest, LineageImpactAndDeletionChecks) {
   replace.set_namespace_("other");  // another namespace's jobs are never touched
   EXPECT_EQ(resolver_.CheckDeletion(replace).blocked_size(), 0);
   EXPECT_EQ(resolver_.CheckDeletion(replace).deletable_size(), 0);
+  // Keeping only c: b stays because c reads it, and then a stays because b, kept, reads it
+  // (issue 20, part 4: a was deleted from under b).
+  replace.set_namespace_("ns");
+  replace.clear_keep_jobs();
+  replace.add_keep_jobs("c");
+  answer = resolver_.CheckDeletion(replace);
+  EXPECT_EQ(answer.deletable_size(), 0);
+  ASSERT_EQ(answer.blocked_size(), 2);
+  EXPECT_EQ(answer.blocked(0).job(), "a");
+  EXPECT_THAT(answer.blocked(0).downstreams(), ElementsAre("p/b"));
+  EXPECT_EQ(answer.blocked(1).job(), "b");
+  EXPECT_THAT(answer.blocked(1).downstreams(), ElementsAre("p/c"));
+  del.clear_delete_jobs();  // the same for an explicit delete of a and b
+  del.add_delete_jobs("a");
+  del.add_delete_jobs("b");
+  EXPECT_EQ(resolver_.CheckDeletion(del).blocked_size(), 2);
 }
 
 TEST_F(ResolverTest, GarbageIsPoison) {
