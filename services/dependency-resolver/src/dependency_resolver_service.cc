@@ -470,7 +470,18 @@ core::v1::ListJobSpecsResponse Resolver::ListJobSpecs(
   core::v1::ListJobSpecsResponse out;
   auto it =
       request.project().empty() ? specs_.begin() : specs_.lower_bound(request.project() + "/");
+  if (!request.page_token().empty() && (it == specs_.end() || request.page_token() >= it->first)) {
+    it = specs_.upper_bound(request.page_token());  // the page after the one that ended there
+  }
+  constexpr size_t kPageBytes = 2 << 20;
+  size_t bytes = 0;
   for (; it != specs_.end(); ++it) {
+    if ((request.page_size() > 0 && out.jobs_size() >= request.page_size()) ||
+        (out.jobs_size() > 0 && bytes >= kPageBytes)) {
+      out.set_next_page_token(out.jobs(out.jobs_size() - 1).project() + "/" +
+                              out.jobs(out.jobs_size() - 1).name());
+      break;
+    }
     const events::v1::JobSpecRecord& spec = it->second;
     if (!request.project().empty() && spec.project() != request.project()) break;
     if (!request.namespace_().empty() && spec.namespace_() != request.namespace_()) continue;
@@ -488,6 +499,7 @@ core::v1::ListJobSpecsResponse Resolver::ListJobSpecs(
       entry->set_destination(l->destination);
       for (const auto& source : l->sources) entry->add_sources(source);
     }
+    bytes += entry->ByteSizeLong();
   }
   return out;
 }

@@ -421,6 +421,27 @@ TEST_F(ResolverTest, JobSpecsAreListedByProjectNamespaceAndName) {
   EXPECT_THAT(names("p", "", "b"), ElementsAre("p/ns/b"));
   EXPECT_THAT(names("", "", "z"), ElementsAre("p-x/ns/z", "p/ns2/z", "p0/ns/z"));  // by key
   EXPECT_THAT(names("q", "", ""), ElementsAre());
+  // Page by page (issue 20, part 7: one answer for 5,000 jobs passed gRPC's 4 MiB).
+  for (const std::string project : {"p", ""}) {
+    core::v1::ListJobSpecsRequest paged;
+    paged.set_project(project);
+    paged.set_page_size(2);
+    std::vector<std::string> seen;
+    int pages = 0;
+    do {
+      const auto page = resolver_.ListJobSpecs(paged);
+      ASSERT_LE(page.jobs_size(), 2);
+      for (const auto& j : page.jobs()) seen.push_back(j.project() + "/" + j.name());
+      paged.set_page_token(page.next_page_token());
+      ASSERT_LT(++pages, 10);
+    } while (!paged.page_token().empty());
+    std::vector<std::string> whole;
+    core::v1::ListJobSpecsRequest all;
+    all.set_project(project);
+    const auto listed = resolver_.ListJobSpecs(all);
+    for (const auto& j : listed.jobs()) whole.push_back(j.project() + "/" + j.name());
+    EXPECT_EQ(seen, whole) << "project " << project;
+  }
   core::v1::ListJobSpecsRequest one;
   one.set_project("p");
   one.set_job("a");

@@ -459,12 +459,21 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     return response;
   }
 
+  // Every page of the resolver's answer, together.
   absl::StatusOr<core::v1::ListJobSpecsResponse> ListJobSpecs(
       const core::v1::ListJobSpecsRequest& request) {
-    return AskResolver<core::v1::ListJobSpecsResponse>(
-        "the job specs", [&](auto& stub, grpc::ClientContext* context, auto* response) {
-          return stub.ListJobSpecs(context, request, response);
-        });
+    core::v1::ListJobSpecsResponse all;
+    core::v1::ListJobSpecsRequest page = request;
+    for (;;) {
+      auto answer = AskResolver<core::v1::ListJobSpecsResponse>(
+          "the job specs", [&](auto& stub, grpc::ClientContext* context, auto* response) {
+            return stub.ListJobSpecs(context, page, response);
+          });
+      if (!answer.ok()) return answer.status();
+      for (auto& job : *answer->mutable_jobs()) *all.add_jobs() = std::move(job);
+      if (answer->next_page_token().empty()) return all;
+      page.set_page_token(answer->next_page_token());
+    }
   }
 
   absl::StatusOr<core::v1::GetLineageResponse> GetLineage(
