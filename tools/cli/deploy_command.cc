@@ -13,6 +13,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -209,20 +210,26 @@ class Watcher {
 
  private:
   // Follows one deployment to its end. A broken stream (ingest restarting, a load balancer
-  // dropping it) is opened again until the deadline: the deployment goes on on the server, and
-  // a new watch starts from its full status.
+  // dropping it) is opened again: the deployment goes on on the server, and a new watch starts
+  // from its full status. A server that does not answer for kLostAfter since the stream broke
+  // is reported lost at once rather than waited for until the deadline.
   void Follow(Watched* w) {
+    constexpr auto kLostAfter = std::chrono::seconds(30);
     const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(timeout_);
     grpc::Status end;
+    std::optional<std::chrono::system_clock::time_point> broken_since;
+    bool lost = false;
     for (int attempt = 0;; ++attempt) {
       grpc::ClientContext context;
-      context.set_deadline(deadline);
+      context.set_deadline(broken_since ? std::min(deadline, *broken_since + kLostAfter)
+                                        : deadline);
       context.set_wait_for_ready(attempt > 0);  // a restarting server is waited for
       core::v1::WatchDeploymentRequest request;
       request.set_deployment_id(w->deployment_id);
       auto reader = stub_->WatchDeployment(&context, request);
       core::v1::DeploymentStatus status;
       while (reader->Read(&status)) {
+        broken_since.reset();  // it answers
         std::lock_guard<std::mutex> lock(mu_);
         for (const auto& c : status.changes()) w->jobs[c.project() + "/" + c.job()] = c;
         w->last = status;
@@ -232,15 +239,28 @@ class Watcher {
         std::lock_guard<std::mutex> lock(mu_);
         return w->last.done();
       }();
+      const auto now = std::chrono::system_clock::now();
+      if (done || now >= deadline) break;
+      if (broken_since && now >= *broken_since + kLostAfter) {
+        lost = true;
+        break;
+      }
       const bool broken = end.error_code() == grpc::StatusCode::UNAVAILABLE ||
                           end.error_code() == grpc::StatusCode::CANCELLED ||
                           end.error_code() == grpc::StatusCode::UNKNOWN;
-      if (done || !broken || std::chrono::system_clock::now() >= deadline) break;
+      if (!broken) break;
+      if (!broken_since) broken_since = now;
       std::this_thread::sleep_for(
           std::chrono::milliseconds(std::min(2000, 200 << std::min(attempt, 4))));
     }
     std::lock_guard<std::mutex> lock(mu_);
-    if (!w->last.done()) {
+    if (lost) {
+      w->error = "lost the server: no answer for " + std::to_string(kLostAfter.count()) +
+                 " s since the watch broke (" + end.error_message() +
+                 "); the deployment goes on if the server comes back (GET "
+                 "/api/v1beta1/deployment/" +
+                 w->deployment_id + " shows it)";
+    } else if (!w->last.done()) {
       w->error = end.ok() ? "the server ended the watch early" : end.error_message();
       if (end.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
         w->error =

@@ -169,13 +169,18 @@ absl::Status Compiler::Flush(store::Transaction& tx, const store::Outbox& outbox
       }
       continue;
     }
-    if (w.write) {
-      if (!written[i].ok()) return written[i];
-      unsynced_ = true;
-      if (!w.old_uri.empty()) {
-        if (absl::Status s = blob_.Delete(w.old_uri); !s.ok() && !absl::IsNotFound(s)) return s;
+    // optimus.dags says which spec version each published DAG is of: for a new DAG, and for a
+    // deployment's version whose DAG came out the same (spec-store calls a job unchanged only
+    // once the DAG of its version is published).
+    if (w.write || !w.report_to->empty()) {
+      if (w.write) {
+        if (!written[i].ok()) return written[i];
+        unsynced_ = true;
+        if (!w.old_uri.empty()) {
+          if (absl::Status s = blob_.Delete(w.old_uri); !s.ok() && !absl::IsNotFound(s)) return s;
+        }
+        dags.push_back({w.key, w.uri, w.digest, r.spec_version()});
       }
-      dags.push_back({w.key, w.uri, w.digest, r.spec_version()});
       events::v1::DagRecord record;
       record.set_project(r.project());
       record.set_namespace_(r.namespace_());

@@ -100,6 +100,7 @@ absl::Status StoreJobs(store::Transaction& tx, const store::Outbox& outbox,
     int64_t version = 0;
     std::string hash;
     bool deleted = false;
+    int64_t published = 0;  // the spec version whose DAG is published
   };
   using Key = std::pair<std::string, std::string>;  // project, job
   std::map<Key, Current> current;
@@ -107,11 +108,13 @@ absl::Status StoreJobs(store::Transaction& tx, const store::Outbox& outbox,
   for (const auto& job : jobs) names[job.project()].push_back(job.job_name());
   for (const auto& [project, in_project] : names) {
     auto rows = store::ExecuteIn(
-        tx, "SELECT name, version, content_hash, deleted FROM jobs WHERE project = $1 AND name",
+        tx,
+        "SELECT name, version, content_hash, deleted, published_version FROM jobs WHERE project = "
+        "$1 AND name",
         in_project, "", {project});
     if (!rows.ok()) return rows.status();
     for (const auto& r : rows->rows) {
-      current[{project, r.Text(0)}] = Current{r.Int(1), r.Text(2), r.Int(3) != 0};
+      current[{project, r.Text(0)}] = Current{r.Int(1), r.Text(2), r.Int(3) != 0, r.Int(4)};
     }
   }
   std::set<Key> current_before;  // jobs stored and not deleted before this batch
@@ -125,13 +128,18 @@ absl::Status StoreJobs(store::Transaction& tx, const store::Outbox& outbox,
     const std::string hash = ContentHash(job);
     const Key key{job.project(), job.job_name()};
     auto it = current.find(key);
-    if (it != current.end() && it->second.hash == hash && !it->second.deleted) {
+    // Unchanged means the DAG of this version is published. A version stored but not published
+    // yet (the server stopped before its compiler got to it) goes down the pipeline again for
+    // this deployment, which then hears when it is.
+    if (it != current.end() && it->second.hash == hash && !it->second.deleted &&
+        it->second.published >= it->second.version) {
       out.push_back(pipeline::ProgressRecord(job.deployment_id(), job.project(), job.namespace_(),
                                              job.job_name(), Stage::STAGE_UNCHANGED, kReporter));
       continue;
     }
     const int64_t version = it == current.end() ? 1 : it->second.version + 1;
-    current[key] = Current{version, hash, false};
+    const int64_t published = it == current.end() ? 0 : it->second.published;
+    current[key] = Current{version, hash, false, published};
     events::v1::JobSpecRecord record;
     record.set_project(job.project());
     record.set_namespace_(job.namespace_());
@@ -340,6 +348,18 @@ absl::Status SubmissionBatch::Flush(store::Transaction& tx) {
 }
 
 absl::Status SubmissionBatch::Apply(store::Transaction& tx, const bus::Message& message) {
+  if (message.topic == pipeline::kDagsTopic) {
+    if (message.tombstone) return absl::OkStatus();
+    auto dag = pipeline::ParseRecord<events::v1::DagRecord>(message);
+    if (!dag.ok()) return dag.status();
+    if (dag->removed()) return absl::OkStatus();
+    return tx
+        .Execute(
+            "UPDATE jobs SET published_version = $3 WHERE project = $1 AND name = $2 AND "
+            "published_version < $3",
+            {dag->project(), dag->name(), dag->spec_version()})
+        .status();
+  }
   auto submission = pipeline::ParseRecord<events::v1::Submission>(message);
   if (!submission.ok()) return submission.status();
   const store::Outbox& outbox = outbox_;
@@ -438,7 +458,11 @@ std::vector<store::Migration> SpecStoreService::Migrations() const {
            "record ${BLOB} NOT NULL, PRIMARY KEY (project, name));"
            "CREATE INDEX jobs_by_namespace ON jobs (project, namespace)"},
           {2, "the deployment that made each job's current version",
-           "ALTER TABLE jobs ADD COLUMN deployment_id TEXT NOT NULL DEFAULT ''"}};
+           "ALTER TABLE jobs ADD COLUMN deployment_id TEXT NOT NULL DEFAULT ''"},
+          // The versions stored before this was kept were published (or failed to compile).
+          {3, "the spec version whose DAG is published",
+           "ALTER TABLE jobs ADD COLUMN published_version BIGINT NOT NULL DEFAULT 0;"
+           "UPDATE jobs SET published_version = version"}};
 }
 
 absl::Status SpecStoreService::Start(app::Context& context) {
@@ -449,7 +473,7 @@ absl::Status SpecStoreService::Start(app::Context& context) {
       context.bus, context.db,
       pipeline::ConsumerWorker::Options{
           .group = "spec-store",
-          .topics = {pipeline::kSubmissionsTopic},
+          .topics = {pipeline::kSubmissionsTopic, pipeline::kDagsTopic},
           .after_failure = [this] { batch_->Discard(); },
           .before_commit = [this](store::Transaction& tx) { return batch_->Flush(tx); },
           .on_dead_letter =

@@ -72,7 +72,23 @@ class SpecStoreTest : public ::testing::Test {
     return Apply(JobSubmission(name, yaml, sql, ns));
   }
 
-  // Everything enqueued since the last call, except change events (kept for Changes()).
+  // The compiler's word that the DAG of a job's version is published (optimus.dags).
+  void Published(const std::string& name, int64_t version) {
+    events::v1::DagRecord dag;
+    dag.set_project("p");
+    dag.set_name(name);
+    dag.set_spec_version(version);
+    bus::Message m;
+    m.topic = pipeline::kDagsTopic;
+    m.key = "p/" + name;
+    m.payload = dag.SerializeAsString();
+    ASSERT_TRUE(
+        db_->InTransaction([&](store::Transaction& tx) { return ApplySubmission(tx, outbox_, m); })
+            .ok());
+  }
+
+  // Everything enqueued since the last call, except change events (kept for Changes()). Unless
+  // compiler_down_, every job spec sent is then published, as the pipeline would.
   std::vector<Out> Drain() {
     auto rows = db_->Execute(
         "SELECT topic, msg_key, tombstone, payload FROM outbox WHERE id > $1 ORDER BY id",
@@ -87,6 +103,11 @@ class SpecStoreTest : public ::testing::Test {
         EXPECT_EQ(o.key, "p/" + event.job_name());
         changes_.push_back(std::move(event));
         continue;
+      }
+      if (o.topic == pipeline::kJobSpecsTopic && !o.tombstone && !compiler_down_) {
+        events::v1::JobSpecRecord spec;
+        EXPECT_TRUE(spec.ParseFromString(o.payload));
+        Published(spec.name(), spec.version());
       }
       out.push_back(std::move(o));
     }
@@ -121,6 +142,7 @@ class SpecStoreTest : public ::testing::Test {
   std::unique_ptr<store::Database> db_;
   store::Outbox outbox_{"optimus/spec-store"};
   int64_t last_id_ = 0;
+  bool compiler_down_ = false;
   std::vector<pipeline::OptimusChangeEvent> changes_, last_changes_;
 };
 
@@ -148,6 +170,31 @@ TEST_F(SpecStoreTest, NewJobsAreStoredAndPublishedUnchangedOnesOnlyReported) {
   ASSERT_TRUE(record.ParseFromString(Drain()[0].payload));
   EXPECT_EQ(record.version(), 3);
   EXPECT_EQ(record.namespace_(), "ns2");
+}
+
+// Issue 20, part 11: a redeploy after a crash must not call a job unchanged whose DAG the
+// compiler never published; its spec goes down the pipeline again for the new deployment.
+TEST_F(SpecStoreTest, UnchangedMeansTheDagOfThatVersionIsPublished) {
+  compiler_down_ = true;  // the server stops after storing, before compiling
+  ASSERT_TRUE(Job("a", "name: a\n", "select 1").ok());
+  Drain();
+  ASSERT_TRUE(Job("a", "name: a\n", "select 1").ok());  // deployed again, nothing changed
+  auto out = Drain();
+  ASSERT_THAT(Topics(out), ElementsAre("optimus.job.specs p/a", "optimus.deployments.progress d1"));
+  events::v1::DeploymentProgress progress;
+  ASSERT_TRUE(progress.ParseFromString(out[1].payload));
+  EXPECT_EQ(progress.stage(), events::v1::STAGE_STORED) << "not unchanged: its DAG is not there";
+  events::v1::JobSpecRecord record;
+  ASSERT_TRUE(record.ParseFromString(out[0].payload));
+  Published("a", record.version());  // the compiler catches up
+  ASSERT_TRUE(Job("a", "name: a\n", "select 1").ok());
+  out = Drain();
+  ASSERT_THAT(Topics(out), ElementsAre("optimus.deployments.progress d1"));
+  ASSERT_TRUE(progress.ParseFromString(out[0].payload));
+  EXPECT_EQ(progress.stage(), events::v1::STAGE_UNCHANGED);
+  Published("a", 1);  // an older word changes nothing
+  ASSERT_TRUE(Job("a", "name: a\n", "select 1").ok());
+  EXPECT_THAT(Topics(Drain()), ElementsAre("optimus.deployments.progress d1"));
 }
 
 TEST_F(SpecStoreTest, ChangesArePublishedAsOptimusChangeEventsWithTheirImpact) {
@@ -311,11 +358,14 @@ TEST_F(SpecStoreTest, ABatchStoresJobsInOrderAndASealSeesThem) {
       stages.push_back(p.job_name() + " " + events::v1::Stage_Name(p.stage()));
     }
   }
-  EXPECT_THAT(stages, ElementsAre("p/a v1", "a STAGE_STORED", "p/a v2", "a STAGE_STORED", "p/b v1",
-                                  "b STAGE_STORED", "a STAGE_UNCHANGED", "old STAGE_ACCEPTED",
-                                  "p/old deleted", " STAGE_STORED", "d1 sent 2"));
+  // The second "select 2" is not unchanged: the DAG of v2 is not published yet, so it is sent
+  // again, for its deployment to hear when it is.
+  EXPECT_THAT(stages,
+              ElementsAre("p/a v1", "a STAGE_STORED", "p/a v2", "a STAGE_STORED", "p/b v1",
+                          "b STAGE_STORED", "p/a v3", "a STAGE_STORED", "old STAGE_ACCEPTED",
+                          "p/old deleted", " STAGE_STORED", "d1 sent 2"));
   auto a = db_->Execute("SELECT version FROM jobs WHERE project = 'p' AND name = 'a'");
-  EXPECT_EQ(a->rows[0].Int(0), 2);
+  EXPECT_EQ(a->rows[0].Int(0), 3);
 }
 
 TEST_F(SpecStoreTest, TheSealSaysHowManySpecsTheDeploymentSent) {
