@@ -245,9 +245,12 @@ class Watcher {
         lost = true;
         break;
       }
+      // DEADLINE_EXCEEDED before the deadline: the attempt's own, shorter, limit (set while the
+      // server was away) ended a watch that had come back.
       const bool broken = end.error_code() == grpc::StatusCode::UNAVAILABLE ||
                           end.error_code() == grpc::StatusCode::CANCELLED ||
-                          end.error_code() == grpc::StatusCode::UNKNOWN;
+                          end.error_code() == grpc::StatusCode::UNKNOWN ||
+                          end.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
       if (!broken) break;
       if (!broken_since) broken_since = now;
       std::this_thread::sleep_for(
@@ -483,7 +486,12 @@ int RunDeployCommand(int argc, char** argv, DeployMode mode, std::ostream& out, 
   }
   const auto started = std::chrono::steady_clock::now();
   spec::Diagnostics diagnostics;
-  auto project = spec::ReadProject(dir, config, diagnostics);
+  // `job deploy -J` reads only the jobs it names.
+  std::optional<spec::JobSelection> selection;
+  if (mode == DeployMode::kUpsert && !jobs.empty()) {
+    selection = spec::JobSelection{single_ns, {jobs.begin(), jobs.end()}};
+  }
+  auto project = spec::ReadProject(dir, config, diagnostics, selection ? &*selection : nullptr);
   if (!project) {
     err << command << ": cannot read the project in " << dir << ":\n" << diagnostics.ToString();
     return 2;
@@ -498,6 +506,15 @@ int RunDeployCommand(int argc, char** argv, DeployMode mode, std::ostream& out, 
     }
   }
   std::set<std::string> wanted_jobs(jobs.begin(), jobs.end());
+  for (const std::string& name : wanted_jobs) {
+    bool found = false;
+    for (const auto& job : project->jobs)
+      found = found || (job.name == name && job.namespace_name == single_ns);
+    if (!found) {
+      err << command << ": no job named \"" << name << "\" in namespace " << single_ns << "\n";
+      return 2;
+    }
+  }
   // Local checks first: nothing goes to the server while a spec is broken.
   spec::ValidateProject(*project, nullptr, spec::ScheduleValidationHooks(), diagnostics);
   std::vector<spec::Diagnostic> problems;

@@ -202,7 +202,8 @@ namespace {
 
 std::vector<JobSpec> ReadNamespaceJobs(const fs::path& job_root, const std::string& namespace_name,
                                        const ReadOptions& options, bool parallel,
-                                       Diagnostics& diagnostics) {
+                                       Diagnostics& diagnostics,
+                                       const std::set<std::string>* only = nullptr) {
   const fs::path root = job_root.lexically_normal();
   std::string shown_root = Shown(root, options);
   if (shown_root == ".") shown_root.clear();
@@ -263,11 +264,17 @@ std::vector<JobSpec> ReadNamespaceJobs(const fs::path& job_root, const std::stri
     }
     auto content = ReadFile(full(specs[0]), shown(specs[0]), diags);
     if (!content) return;
+    if (only != nullptr) {
+      // Another job, as its plain name says: not parsed, its assets not read.
+      const auto plain = PlainJobName(*content);
+      if (plain && only->count(*plain) == 0) return;
+    }
     auto job =
         LoadSpecFile(shown(specs[0]), *content,
                      std::string(FileName(dir.empty() ? root.filename().native() : dir)), diags);
     if (!job) return;
     job->namespace_name = namespace_name;
+    if (only != nullptr && only->count(job->name) == 0) return;
     // Nearest first: the job's own dir, then each ancestor up to the walk root.
     for (std::string p = dir;; p = Parent(p)) {
       if (const auto& parent = parents.at(p)) InheritFrom(*job, *parent);
@@ -392,8 +399,36 @@ std::vector<PluginSpec> ReadPlugins(const std::vector<fs::path>& dirs, const Rea
   return out;
 }
 
+std::optional<std::string> PlainJobName(std::string_view yaml) {
+  size_t at = 0;
+  while (at < yaml.size()) {
+    const size_t end = std::min(yaml.find('\n', at), yaml.size());
+    std::string_view line = yaml.substr(at, end - at);
+    at = end + 1;
+    if (!line.starts_with("name:")) continue;
+    line.remove_prefix(5);
+    if (const size_t hash = line.find(" #"); hash != std::string_view::npos) {
+      line = line.substr(0, hash);
+    }
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) {
+      line.remove_suffix(1);
+    }
+    if (line.size() >= 2 && (line.front() == '"' || line.front() == '\'') &&
+        line.back() == line.front()) {
+      line = line.substr(1, line.size() - 2);
+      if (line.find_first_of("\\'\"") != std::string_view::npos) return std::nullopt;
+    } else if (line.empty() ||
+               std::string_view("&*!|>{[\"'%@`").find(line.front()) != std::string_view::npos) {
+      return std::nullopt;
+    }
+    return std::string(line);
+  }
+  return std::nullopt;
+}
+
 std::optional<Project> ReadProject(const fs::path& project_dir, const std::string& config_file,
-                                   Diagnostics& diagnostics) {
+                                   Diagnostics& diagnostics, const JobSelection* only) {
   ReadOptions options{project_dir};
   const fs::path config_path = project_dir / config_file;
   auto content = ReadFile(config_path, config_file, diagnostics);
@@ -415,16 +450,19 @@ std::optional<Project> ReadProject(const fs::path& project_dir, const std::strin
   std::vector<std::vector<JobSpec>> jobs(namespaces.size());
   std::vector<Diagnostics> job_diagnostics(namespaces.size());
   const bool by_namespace = namespaces.size() > 1;
-  ParallelForAtLeast(namespaces.size(), by_namespace ? 1 : 2, [&](size_t i) {
+  ParallelForAtLeast(namespaces.size(), by_namespace && only == nullptr ? 1 : 2, [&](size_t i) {
     if (namespaces[i].job_path.empty()) return;
+    if (only != nullptr && namespaces[i].name != only->namespace_name) return;
     jobs[i] = ReadNamespaceJobs(project_dir / namespaces[i].job_path, namespaces[i].name, options,
-                                !by_namespace, job_diagnostics[i]);
+                                !by_namespace || only != nullptr, job_diagnostics[i],
+                                only != nullptr ? &only->names : nullptr);
   });
   for (size_t i = 0; i < namespaces.size(); ++i) {
     diagnostics.Append(std::move(job_diagnostics[i]));
     for (auto& job : jobs[i]) project.jobs.push_back(std::move(job));
   }
   for (const NamespaceConfig& ns : config->namespaces) {
+    if (only != nullptr) break;  // resources are not deployed by job
     for (const Datastore& store : ns.datastores) {
       if (store.path.empty()) continue;
       auto resources =

@@ -102,6 +102,48 @@ TEST(ProjectReaderTest, BrokenFilesAreAllReportedAndOthersStillLoad) {
   EXPECT_THAT(d.items()[0].ToString(), HasSubstr("jobs/bad/job.yaml:2:1: malformed YAML"));
 }
 
+TEST(ProjectReaderTest, PlainNamesAreFoundWithoutParsing) {
+  EXPECT_EQ(PlainJobName("version: 3\nname: a.b-c_d\nowner: o\n"), "a.b-c_d");
+  EXPECT_EQ(PlainJobName("name: \"quoted\"  # a comment\n"), "quoted");
+  EXPECT_EQ(PlainJobName("name: 'single'\r\n"), "single");
+  EXPECT_EQ(PlainJobName("task:\n  name: bq2bq\n"), std::nullopt) << "not top-level";
+  EXPECT_EQ(PlainJobName("name: &anchor a\n"), std::nullopt);
+  EXPECT_EQ(PlainJobName("name: *alias\n"), std::nullopt);
+  EXPECT_EQ(PlainJobName("name: >\n  folded\n"), std::nullopt);
+  EXPECT_EQ(PlainJobName("name: \"a\\tb\"\n"), std::nullopt) << "escapes are YAML's to read";
+  EXPECT_EQ(PlainJobName("{name: flow}\n"), std::nullopt);
+}
+
+// `optimus job deploy -n NS -J A` reads only job A: other namespaces, other jobs' specs (when
+// their names are plain) and assets, and resources are not read.
+TEST(ProjectReaderTest, ASelectionReadsOnlyTheNamedJobs) {
+  testing::TempDir dir;
+  Write(dir.path() / "optimus.yaml",
+        "version: 1\nhost: localhost:9100\nproject:\n  name: p\n  config:\n    storage_path: "
+        "file://x\n    scheduler: native\nnamespaces:\n- name: a\n  job:\n    path: a\n  "
+        "datastore:\n  - type: bigquery\n    path: res\n- name: b\n  job:\n    path: b\n");
+  const std::string spec = "version: 3\nowner: o\nschedule: {start_date: '2024-01-01'}\n";
+  Write(dir.path() / "a/x/job.yaml", "name: p.x\n" + spec);
+  Write(dir.path() / "a/x/assets/query.sql", "select 1");
+  Write(dir.path() / "a/y/job.yaml", "name: p.y\n" + spec + "broken: [\n");  // never parsed
+  Write(dir.path() / "a/z/job.yaml", "name: &n p.z\n" + spec);  // parsed: its name is not plain
+  Write(dir.path() / "b/x/job.yaml", "name: p.x\n" + spec + "broken: [\n");
+  Write(dir.path() / "res/t/resource.yaml", "broken: [\n");
+  Diagnostics d;
+  JobSelection only{"a", {"p.x", "p.z"}};
+  auto project = ReadProject(dir.path(), "optimus.yaml", d, &only);
+  ASSERT_TRUE(project.has_value()) << d.ToString();
+  EXPECT_TRUE(d.empty()) << d.ToString();
+  ASSERT_EQ(project->jobs.size(), 2u);
+  EXPECT_EQ(project->jobs[0].name, "p.x");
+  EXPECT_EQ(project->jobs[0].assets.at("query.sql"), "select 1");
+  EXPECT_EQ(project->jobs[1].name, "p.z");
+  EXPECT_TRUE(project->resources.empty());
+  Diagnostics all;
+  ReadProject(dir.path(), "optimus.yaml", all);
+  EXPECT_FALSE(all.empty()) << "the whole project has the broken files";
+}
+
 TEST(ProjectReaderTest, DuplicatePluginNamesAreRejected) {
   testing::TempDir dir;
   Write(dir.path() / "a/optimus-plugin-x.yaml",

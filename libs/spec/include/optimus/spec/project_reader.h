@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "optimus/spec/diagnostics.h"
@@ -52,11 +54,24 @@ struct Project {
   std::vector<ResourceSpec> resources;
 };
 
+// Only some jobs of one namespace (`optimus job deploy -n NS -J A,B`): the other namespaces,
+// the resources and the other jobs' assets are not read, and a job.yaml whose top-level name
+// is plain text names another job without being parsed.
+struct JobSelection {
+  std::string namespace_name;
+  std::set<std::string> names;
+};
+
 // Reads <project_dir>/<config_file>, its presets, and the jobs and resources of every
-// namespace (paths in the config are relative to project_dir). Diagnostics name files
-// relative to project_dir.
+// namespace (paths in the config are relative to project_dir), or only the `only` jobs.
+// Diagnostics name files relative to project_dir.
 std::optional<Project> ReadProject(const std::filesystem::path& project_dir,
-                                   const std::string& config_file, Diagnostics& diagnostics);
+                                   const std::string& config_file, Diagnostics& diagnostics,
+                                   const JobSelection* only = nullptr);
+
+// The top-level `name:` of a job.yaml when it is plain text on its own line (no anchor, alias,
+// flow or block scalar), found without parsing; nullopt otherwise.
+std::optional<std::string> PlainJobName(std::string_view yaml);
 
 // ValidateJob for every job, ValidatePresets, and CheckUniqueJobNames across namespaces.
 void ValidateProject(const Project& project, const std::set<std::string>* known_plugins,
