@@ -174,7 +174,8 @@ class HttpServer::Impl::Connection : public std::enable_shared_from_this<Connect
   void ReadHeader() {
     if (impl_.stopping) return Close();
     idle_ = true;
-    idle_since_ns_ = Clock::now().time_since_epoch().count();
+    // Waiting since it was accepted, or since its last answer: in that order they make room.
+    if (served_ > 0) idle_since_ns_ = Clock::now().time_since_epoch().count();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(impl_.options.max_header_bytes));
     parser_->body_limit(impl_.options.max_body_bytes);

@@ -17,7 +17,8 @@ namespace optimus::spec {
 // LoadJobSpec of a stored text: null when it does not load or has errors (they are appended to
 // `diagnostics`). Only texts that load without errors are kept, and one comes back from the
 // cache without the warnings of its first parse: callers of stored records check errors only.
-// The cache holds at most about 64 MiB of texts; the least recently used half goes first.
+// The cache holds at most about 64 MiB of texts; the least recently used half goes first. The
+// specs come without field locations (JobSpec::LocationOf gives the file).
 std::shared_ptr<const JobSpec> LoadStoredJobSpec(const std::string& path,
                                                  const std::string& content,
                                                  Diagnostics& diagnostics);
