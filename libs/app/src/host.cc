@@ -2,11 +2,15 @@
 // ordered shutdown.
 #include "optimus/app/host.h"
 
+#ifdef OPTIMUS_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
 #include <grpcpp/grpcpp.h>
 #include <pthread.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -34,6 +38,24 @@
 
 namespace optimus::app {
 namespace {
+
+// jemalloc keeps the pages a burst of work freed (a deploy parses and copies every spec) for ten
+// seconds, and gives them back only when it next allocates: a server idle after a deploy held
+// 100 MB more than it used. A background thread returns them within a second instead. Set
+// MALLOC_CONF to choose otherwise.
+void TuneAllocator() {
+#ifdef OPTIMUS_JEMALLOC
+  if (std::getenv("MALLOC_CONF") != nullptr) return;
+  bool on = true;
+  mallctl("background_thread", nullptr, nullptr, &on, sizeof(on));
+  ssize_t dirty = 1000, muzzy = 0;
+  mallctl("arenas.dirty_decay_ms", nullptr, nullptr, &dirty, sizeof(dirty));
+  mallctl("arenas.muzzy_decay_ms", nullptr, nullptr, &muzzy, sizeof(muzzy));
+  const std::string all = "arena." + std::to_string(MALLCTL_ARENAS_ALL) + ".";
+  mallctl((all + "dirty_decay_ms").c_str(), nullptr, nullptr, &dirty, sizeof(dirty));
+  mallctl((all + "muzzy_decay_ms").c_str(), nullptr, nullptr, &muzzy, sizeof(muzzy));
+#endif
+}
 
 using config::Key;
 using config::Type;
@@ -323,6 +345,7 @@ int RunMain(int argc, char** argv, const HostOptions& options,
   // Debian builds Abseil with its debug-mode deadlock detector on; it books every absl::Mutex
   // (gRPC takes thousands a second) into a lock graph. Release builds of Abseil leave it off.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  TuneAllocator();  // its thread blocks the signals, as every thread started from here on
 
   auto flags = ParseFlags(argc, argv);
   if (!flags.ok()) return Die(options, flags.status(), 2);
