@@ -217,10 +217,16 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
         !s.ok()) {
       return s;
     }
+    auto before = projects_.find(record->name());
+    // The projects it accepts upstreams from changed: every job of it resolves again.
+    const bool trust_changed =
+        UpstreamProjects(before == projects_.end() ? nullptr : &before->second) !=
+        UpstreamProjects(&*record);
     projects_[record->name()] = *record;
     std::vector<std::string> keys;
     for (const auto& [key, spec] : specs_) {
-      if (spec.project() == record->name() && spec.spec_yaml().find("{{") != std::string::npos) {
+      if (spec.project() == record->name() &&
+          (trust_changed || spec.spec_yaml().find("{{") != std::string::npos)) {
         keys.push_back(key);
       }
     }
@@ -583,6 +589,9 @@ core::v1::CheckDeletionResponse Resolver::CheckDeletion(
       if (kept.count(key) > 0) continue;
       std::vector<std::string> readers;
       for (const std::string& d : graph_.Downstreams(key)) {
+        // Only the project's own jobs hold a deletion: another project cannot keep this one's
+        // jobs alive by reading them.
+        if (d.compare(0, request.project().size() + 1, request.project() + "/") != 0) continue;
         if (doomed.count(d) == 0 || kept.count(d) > 0) readers.push_back(d);
       }
       if (readers.empty()) continue;

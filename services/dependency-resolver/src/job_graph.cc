@@ -32,6 +32,14 @@ void JobGraph::Index(const JobLineage& job, bool add) {
   for (const std::string& ref : job.static_upstreams) edit(static_readers_, StaticKey(job, ref));
 }
 
+bool JobLineage::Accepts(const std::string& other) const {
+  if (other == project) return true;
+  for (const std::string& p : upstream_projects) {
+    if (p == "*" || p == other) return true;
+  }
+  return false;
+}
+
 Resolution JobGraph::Compute(const std::string& key) const {
   Resolution r;
   r.key = key;
@@ -49,6 +57,7 @@ Resolution JobGraph::Compute(const std::string& key) const {
     if (producers != producers_.end()) {
       for (const std::string& p : producers->second) {
         if (p == key) continue;  // a job reading its own table (MERGE, incremental loads)
+        if (!job.Accepts(jobs_.at(p).project)) continue;  // to this job, an external table
         add(p, urn);
         found = true;
       }
@@ -76,7 +85,9 @@ Resolution JobGraph::Compute(const std::string& key) const {
   }
   if (!job.destination.empty()) {
     for (const std::string& other : producers_.at(job.destination)) {
-      if (other != key) r.shared_destination.push_back(other);
+      if (other != key && job.Accepts(jobs_.at(other).project)) {
+        r.shared_destination.push_back(other);
+      }
     }
   }
   std::sort(r.unknown_sources.begin(), r.unknown_sources.end());
@@ -260,7 +271,9 @@ std::vector<std::string> JobGraph::Downstreams(const std::string& key) const {
   auto job = jobs_.find(key);
   if (job != jobs_.end() && !job->second.destination.empty()) {
     if (auto it = readers_.find(job->second.destination); it != readers_.end()) {
-      out.insert(it->second.begin(), it->second.end());
+      for (const std::string& reader : it->second) {
+        if (jobs_.at(reader).Accepts(job->second.project)) out.insert(reader);
+      }
     }
   }
   if (auto it = static_readers_.find(key); it != static_readers_.end()) {

@@ -1,7 +1,11 @@
 // Destination and sources of one job.
 #include "optimus/dependency_resolver/lineage_of.h"
 
+#include <algorithm>
+#include <string_view>
+
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
 #include "optimus/lineage/sql_tables.h"
 #include "optimus/lineage/urn.h"
 #include "optimus/spec/stored_spec.h"
@@ -41,6 +45,19 @@ std::map<std::string, std::string> CompileConfig(const std::map<std::string, std
   return out;
 }
 
+std::vector<std::string> UpstreamProjects(const events::v1::ProjectRecord* project) {
+  std::vector<std::string> out;
+  if (project == nullptr) return out;
+  auto it = project->config().find("UPSTREAM_PROJECTS");
+  if (it == project->config().end()) return out;
+  for (absl::string_view part : absl::StrSplit(it->second, ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (!part.empty()) out.emplace_back(part.data(), part.size());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 LineageResult LineageOf(const events::v1::JobSpecRecord& record,
                         const events::v1::ProjectRecord* project,
                         const std::map<std::string, spec::PluginSpec>& plugins,
@@ -50,6 +67,7 @@ LineageResult LineageOf(const events::v1::JobSpecRecord& record,
   l.project = record.project();
   l.namespace_name = record.namespace_();
   l.name = record.name();
+  l.upstream_projects = UpstreamProjects(project);
   spec::Diagnostics diagnostics;
   auto job = spec::LoadStoredJobSpec(record.name() + "/job.yaml", record.spec_yaml(), diagnostics);
   if (!job) {

@@ -25,8 +25,9 @@ std::vector<std::string> UpstreamKeys(const Resolution& r) {
 
 TEST(JobGraphTest, SourcesMatchDestinationsAcrossProjects) {
   JobGraph g;
-  g.Apply({Job("a", "bq://p:d.a", {"bq://raw:r.x"}), Job("b", "bq://p:d.b", {"bq://p:d.a"}),
-           Job("c", "bq://q:d.c", {"bq://p:d.a", "bq://p:d.b", "bq://q:d.c"}, {}, "q")});
+  JobLineage c = Job("c", "bq://q:d.c", {"bq://p:d.a", "bq://p:d.b", "bq://q:d.c"}, {}, "q");
+  c.upstream_projects = {"p"};  // q accepts p's jobs as upstreams
+  g.Apply({Job("a", "bq://p:d.a", {"bq://raw:r.x"}), Job("b", "bq://p:d.b", {"bq://p:d.a"}), c});
   EXPECT_THAT(UpstreamKeys(g.Resolve("p/b")), ElementsAre("p/a via bq://p:d.a"));
   EXPECT_THAT(UpstreamKeys(g.Resolve("q/c")),
               ElementsAre("p/a via bq://p:d.a", "p/b via bq://p:d.b"));
@@ -35,6 +36,37 @@ TEST(JobGraphTest, SourcesMatchDestinationsAcrossProjects) {
   EXPECT_EQ(g.Resolve("p/b").upstreams[0].namespace_name, "ns");
   EXPECT_THAT(g.Downstreams("p/a"), ElementsAre("p/b", "q/c"));
   EXPECT_THAT(g.Impact("p/a"), ElementsAre("p/b", "q/c"));
+}
+
+// Issue 20, part 2: a project claiming a table that another project's job reads (or writes)
+// does not enter that project's graph unless that project accepts it.
+TEST(JobGraphTest, AnotherProjectClaimingYourTablesStaysOutOfYourGraph) {
+  JobGraph g;
+  g.Apply({Job("a", "bq://p:d.a", {"bq://raw:r.x"}), Job("b", "bq://p:d.b", {"bq://p:d.a"}),
+           // evil writes what p/a reads and what p/b writes, and reads p/b's table
+           Job("x", "bq://raw:r.x", {"bq://p:d.b"}, {}, "evil"),
+           Job("y", "bq://p:d.b", {}, {}, "evil")});
+  EXPECT_THAT(UpstreamKeys(g.Resolve("p/a")), IsEmpty()) << "no sensor on evil's job";
+  EXPECT_THAT(g.Resolve("p/a").unknown_sources, ElementsAre("bq://raw:r.x"));
+  EXPECT_THAT(g.Resolve("p/b").shared_destination, IsEmpty()) << "evil's job names stay hidden";
+  EXPECT_THAT(g.Resolve("p/b").cycle, IsEmpty()) << "no cycle through evil/x";
+  EXPECT_THAT(g.Downstreams("evil/x"), IsEmpty());
+  EXPECT_THAT(g.Impact("evil/y"), ElementsAre("evil/x")) << "only evil's own jobs";
+  // evil's own graph may read p's tables (its choice to trust p) ...
+  EXPECT_THAT(UpstreamKeys(g.Resolve("evil/x")), ElementsAre("evil/y via bq://p:d.b"))
+      << "evil does not accept p either";
+  JobLineage trusting = Job("x", "bq://raw:r.x", {"bq://p:d.b"}, {}, "evil");
+  trusting.upstream_projects = {"p"};
+  g.Upsert(trusting);
+  EXPECT_THAT(UpstreamKeys(g.Resolve("evil/x")),
+              ElementsAre("evil/y via bq://p:d.b", "p/b via bq://p:d.b"));
+  EXPECT_THAT(UpstreamKeys(g.Resolve("p/a")), IsEmpty()) << "... which gives it no edge into p";
+  // p opting in to every project ("*") brings the edge back.
+  JobLineage open = Job("a", "bq://p:d.a", {"bq://raw:r.x"});
+  open.upstream_projects = {"*"};
+  g.Upsert(open);
+  EXPECT_THAT(UpstreamKeys(g.Resolve("p/a")), ElementsAre("evil/x via bq://raw:r.x"));
+  EXPECT_THAT(g.Downstreams("evil/x"), ElementsAre("p/a"));
 }
 
 TEST(JobGraphTest, StaticUpstreamsInAndAcrossProjects) {

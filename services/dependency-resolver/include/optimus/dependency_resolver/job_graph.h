@@ -19,6 +19,14 @@ struct JobLineage {
   std::vector<std::string> sources;           // URNs read by the job's assets
   std::vector<std::string> static_upstreams;  // "name" (same project) or "project/name"
   std::vector<std::string> unnamed_sources;   // tables read that have no URN (e.g. "t")
+  // Projects whose jobs may be this job's upstreams by the tables it reads, besides its own
+  // ("*": every project); from its project's config upstream_projects. A job of another
+  // project writing a table it reads is otherwise not its upstream: no project can put itself
+  // into another's graph (sensors, cycles, deletion checks) by claiming the tables it reads.
+  std::vector<std::string> upstream_projects;
+
+  // Whether a job of `project` writing a table this job reads is its upstream.
+  bool Accepts(const std::string& project) const;
 
   std::string key() const { return project + "/" + name; }
   bool operator==(const JobLineage&) const = default;

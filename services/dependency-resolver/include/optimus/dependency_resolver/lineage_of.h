@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "optimus/dependency_resolver/job_graph.h"
 #include "optimus/events/v1/jobs.pb.h"
@@ -16,6 +17,10 @@ struct LineageResult {
   std::string task;   // the job's task plugin ("" when the spec does not load)
   std::string error;  // why the job cannot be resolved ("" = it can): bad spec, unknown plugin
 };
+
+// The projects a project's jobs accept as upstreams by the tables they read (its config
+// upstream_projects: names, comma-separated, or "*"), sorted; none for a null project.
+std::vector<std::string> UpstreamProjects(const events::v1::ProjectRecord* project);
 
 // `project` may be null (not registered yet): config templates then see no GLOBAL__ values.
 // `plugins` by name. Assets kept in the blob store (by reference) are read by the caller and
