@@ -116,6 +116,19 @@ check 200 "window maths with any token" -H "Authorization: Bearer $OTHER" "$api/
 check 200 "the version without a token" "$api/version"
 check 200 "runs with the project's token" -H "Authorization: Bearer $TOKEN" "$runs_url"
 grep -q '"state":"pending"' "$TMP/body" && pass "no refused event was recorded (the run is pending)" || fail "runs after refusals: $(cat "$TMP/body")"
+# What Optimus's own DAG helper reads (ext/scheduler/airflow/__lib.py): api_response['message']
+# and ['jobRuns'][i]['state'] of the runs, ['spec']['interval'] and ['spec']['schedulerState'].
+python3 - "$TMP/body" <<'PY' && pass "job runs answer with message and jobRuns, as Optimus's sensor reads them" || fail "job runs for Optimus's sensor: $(cat "$TMP/body")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["message"] == "" and all(r["state"] for r in d["jobRuns"]) else 1)
+PY
+check 200 "a job's spec with the project's token" -H "Authorization: Bearer $TOKEN" "$api/project/sample-project/namespace/sales/job/$job"
+python3 - "$TMP/body" <<'PY' && pass "the job answers spec.interval and spec.schedulerState, as Optimus's sensor reads them" || fail "job spec for Optimus's sensor: $(head -c 400 "$TMP/body")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["spec"]["schedulerState"] == "enabled" and d["spec"]["interval"] else 1)
+PY
 check 200 "run input with the project's token" -XPOST -H "Authorization: Bearer $TOKEN" "$ri_url" -d '{"scheduledAt":"2024-03-07T01:00:00Z","instanceType":"TYPE_TASK","instanceName":"bq2bq"}'
 inst_url="$api/project/sample-project/job/$job/instance"
 check 200 "the older …/instance path with the project's token" -XPOST -H "Authorization: Bearer $TOKEN" "$inst_url" -d '{"scheduledAt":"2024-03-07T01:00:00Z","instanceType":"TYPE_TASK","instanceName":"bq2bq"}'

@@ -66,6 +66,7 @@ OptimusJobSpecification ToOptimusJobSpecification(const spec::JobSpec& job,
   out.set_start_date(job.schedule.start_date);
   out.set_end_date(job.schedule.end_date);
   out.set_interval(job.schedule.interval);
+  out.set_scheduler_state("enabled");
   out.set_depends_on_past(job.behavior.depends_on_past.value_or(false));
   out.set_catch_up(job.behavior.catch_up.value_or(false));
   out.set_task_name(job.task.name);

@@ -190,25 +190,27 @@ void AddJobRunRoutes(rpc::HttpServer& http, const ReadModel& model, store::Datab
               }
               return rpc::HttpResponse::Json("{}");
             });
-  http.Get("/api/v1beta1/project/{project_name}/job/{job_name}/run",
-           [&model, &db](const rpc::HttpRequest& request) {
-             auto start = TimeParam(request, "start_date");
-             if (!start.ok()) return rpc::HttpResponse::Error(start.status());
-             auto end = TimeParam(request, "end_date");
-             if (!end.ok()) return rpc::HttpResponse::Error(end.status());
-             const std::string project = request.PathParam("project_name");
-             auto job = model.JobOf(project, request.PathParam("job_name"));
-             if (!job.ok()) return rpc::HttpResponse::Error(job.status());
-             auto runs = JobRuns(db, project, *job->second, *start, *end);
-             if (!runs.ok()) return rpc::HttpResponse::Error(runs.status());
-             nlohmann::json list = nlohmann::json::array();
-             for (const ExpectedRun& r : *runs) {
-               list.push_back(
-                   {{"state", r.state},
-                    {"scheduledAt", schedule::FormatRfc3339(r.scheduled_at, absl::UTCTimeZone())}});
-             }
-             return rpc::HttpResponse::Json(nlohmann::json{{"jobRuns", list}}.dump());
-           });
+  http.Get(
+      "/api/v1beta1/project/{project_name}/job/{job_name}/run",
+      [&model, &db](const rpc::HttpRequest& request) {
+        auto start = TimeParam(request, "start_date");
+        if (!start.ok()) return rpc::HttpResponse::Error(start.status());
+        auto end = TimeParam(request, "end_date");
+        if (!end.ok()) return rpc::HttpResponse::Error(end.status());
+        const std::string project = request.PathParam("project_name");
+        auto job = model.JobOf(project, request.PathParam("job_name"));
+        if (!job.ok()) return rpc::HttpResponse::Error(job.status());
+        auto runs = JobRuns(db, project, *job->second, *start, *end);
+        if (!runs.ok()) return rpc::HttpResponse::Error(runs.status());
+        nlohmann::json list = nlohmann::json::array();
+        for (const ExpectedRun& r : *runs) {
+          list.push_back(
+              {{"state", r.state},
+               {"scheduledAt", schedule::FormatRfc3339(r.scheduled_at, absl::UTCTimeZone())}});
+        }
+        // Optimus's JobRunResponse: its DAG helper logs `message` unless it is "".
+        return rpc::HttpResponse::Json(nlohmann::json{{"jobRuns", list}, {"message", ""}}.dump());
+      });
 }
 
 const ReadModel::Job::Loaded& ReadModel::Job::loaded() const {
