@@ -56,7 +56,65 @@ store::Migration JobRunsMigration() {
           "CREATE TABLE seen_events (fingerprint TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL)"};
 }
 
+namespace {
+
+// The sla_miss events of an SLA_MISS value (see ParseJobEvents).
+absl::StatusOr<std::vector<events::v1::JobRunEvent>> SlaMisses(const events::v1::JobRunEvent& base,
+                                                               const nlohmann::json& value) {
+  if (!value.contains("slas") || !value["slas"].is_array() || value["slas"].empty()) {
+    return absl::InvalidArgumentError(
+        "an SLA miss needs a non-empty list \"slas\" of {dag_id, scheduled_at}");
+  }
+  std::vector<events::v1::JobRunEvent> out;
+  std::set<int64_t> seen;
+  for (const nlohmann::json& sla : value["slas"]) {
+    if (!sla.is_object() || !sla.contains("scheduled_at") || !sla["scheduled_at"].is_string() ||
+        !sla.contains("dag_id") || !sla["dag_id"].is_string() ||
+        sla["dag_id"].get<std::string>().empty()) {
+      return absl::InvalidArgumentError(
+          "each entry of slas needs dag_id and scheduled_at (RFC 3339), got " +
+          sla.dump().substr(0, 200));
+    }
+    auto at = Rfc3339(sla["scheduled_at"].get<std::string>(), "slas[].scheduled_at");
+    if (!at.ok()) return at.status();
+    if (absl::ToUnixSeconds(*at) < 0 || absl::ToUnixSeconds(*at) >= 7258118400) {
+      return absl::InvalidArgumentError("slas[].scheduled_at " +
+                                        sla["scheduled_at"].get<std::string>() +
+                                        " is outside 1970..2199");
+    }
+    if (!seen.insert(absl::ToUnixSeconds(*at)).second) continue;  // the same run twice
+    events::v1::JobRunEvent e = base;
+    e.set_event_id(bus::NewEventId());
+    *e.mutable_scheduled_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(*at));
+    // When Airflow saw the miss (a retried post sends the same): recorded once.
+    absl::Time when = *at;
+    if (sla.contains("timestamp") && sla["timestamp"].is_string()) {
+      if (auto t = Rfc3339(sla["timestamp"].get<std::string>(), "slas[].timestamp");
+          t.ok() && absl::ToUnixSeconds(*t) >= 0 && absl::ToUnixSeconds(*t) < 7258118400) {
+        when = *t;
+      }
+    }
+    *e.mutable_event_time() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(when));
+    if (sla.contains("task_id") && sla["task_id"].is_string()) {
+      e.set_task_id(sla["task_id"].get<std::string>());
+    }
+    if (value.contains("job_url") && value["job_url"].is_string()) {
+      e.set_log_url(value["job_url"].get<std::string>());
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<events::v1::JobRunEvent> ParseJobEvent(const nlohmann::json& body) {
+  auto events = ParseJobEvents(body);
+  if (!events.ok()) return events.status();
+  return events->front();
+}
+
+absl::StatusOr<std::vector<events::v1::JobRunEvent>> ParseJobEvents(const nlohmann::json& body) {
   if (!body.is_object() || !body.contains("event") || !body["event"].is_object()) {
     return absl::InvalidArgumentError(
         "the body must be {\"event\": {\"type\": \"TYPE_...\", \"value\": {...}}}");
@@ -71,7 +129,8 @@ absl::StatusOr<events::v1::JobRunEvent> ParseJobEvent(const nlohmann::json& body
   events::v1::JobRunEvent out;
   out.set_event_id(bus::NewEventId());
   out.set_type(absl::AsciiStrToLower(type.substr(5)));
-  if (type == "TYPE_SLA_MISS" || type == "TYPE_REPLAY_LIFECYCLE") return out;
+  if (type == "TYPE_SLA_MISS") return SlaMisses(out, value);
+  if (type == "TYPE_REPLAY_LIFECYCLE") return std::vector<events::v1::JobRunEvent>{out};
   // What Optimus requires of every run event (core/scheduler/event.go).
   for (const char* field : {"status", "event_time", "task_id", "scheduled_at"}) {
     if (!value.contains(field) || value[field].is_null()) {
@@ -116,7 +175,7 @@ absl::StatusOr<events::v1::JobRunEvent> ParseJobEvent(const nlohmann::json& body
                     : t.rfind("sensor_", 0) == 0 ? "sensor"
                     : t.rfind("hook_", 0) == 0   ? "hook"
                                                  : "");
-  return out;
+  return std::vector<events::v1::JobRunEvent>{out};
 }
 
 absl::Status RecordExecutionRun(store::Transaction& tx, const events::v1::JobRunEvent& event) {
@@ -174,7 +233,8 @@ absl::Status RecordJobEventIn(store::Transaction& tx, const store::Outbox& outbo
     std::vector<bus::OutgoingMessage> out;
     pipeline::OptimusChangeEvent::EventType change =
         pipeline::OptimusChangeEvent::EVENT_TYPE_TYPE_UNSPECIFIED;
-    if (event.has_scheduled_at()) {
+    // An SLA miss says a run is late; it changes no run's state.
+    if (event.has_scheduled_at() && t != "sla_miss") {
       const int64_t at = Ms(event.scheduled_at());
       const int64_t when = Ms(event.event_time());
       auto row = tx.Execute(

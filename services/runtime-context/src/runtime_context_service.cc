@@ -173,8 +173,8 @@ void AddJobRunRoutes(rpc::HttpServer& http, const ReadModel& model, store::Datab
               if (body.is_discarded()) {
                 return rpc::HttpResponse::Error(absl::InvalidArgumentError("the body is not JSON"));
               }
-              auto event = ParseJobEvent(body);
-              if (!event.ok()) return rpc::HttpResponse::Error(event.status());
+              auto events = ParseJobEvents(body);
+              if (!events.ok()) return rpc::HttpResponse::Error(events.status());
               auto job = model.JobOf(project, name);
               if (!job.ok()) return rpc::HttpResponse::Error(job.status());
               if (job->first != ns) {
@@ -182,11 +182,13 @@ void AddJobRunRoutes(rpc::HttpServer& http, const ReadModel& model, store::Datab
                                                                     project + " is in namespace " +
                                                                     job->first + ", not " + ns));
               }
-              event->set_project(project);
-              event->set_namespace_(ns);
-              event->set_job(name);
-              if (absl::Status s = recorder.Record(*std::move(event)); !s.ok()) {
-                return rpc::HttpResponse::Error(s);
+              for (auto& event : *events) {
+                event.set_project(project);
+                event.set_namespace_(ns);
+                event.set_job(name);
+                if (absl::Status s = recorder.Record(std::move(event)); !s.ok()) {
+                  return rpc::HttpResponse::Error(s);
+                }
               }
               return rpc::HttpResponse::Json("{}");
             });

@@ -77,6 +77,55 @@ class JobRunsTest : public ::testing::Test {
   spec::JobSpec job_;
 };
 
+// Issue 17: SLA misses were answered 200 and dropped. Each run named is one sla_miss event on
+// optimus.job.runs, recorded once however often Airflow posts it, and no run changes state.
+TEST_F(JobRunsTest, SlaMissesAreRecordedOncePerRunAndChangeNoState) {
+  const nlohmann::json sla = {{"event",
+                               {{"type", "TYPE_SLA_MISS"},
+                                {"value",
+                                 {{"slas",
+                                   {{{"dag_id", "revenue"},
+                                     {"task_id", "bq2bq"},
+                                     {"scheduled_at", "2024-03-06T02:00:00Z"},
+                                     {"timestamp", "2024-03-06T05:00:00Z"}},
+                                    {{"dag_id", "revenue"},
+                                     {"task_id", "bq2bq"},
+                                     {"scheduled_at", "2024-03-06T02:00:00Z"},
+                                     {"timestamp", "2024-03-06T05:00:00Z"}},
+                                    {{"dag_id", "revenue"},
+                                     {"task_id", "bq2bq"},
+                                     {"scheduled_at", "2024-03-07T02:00:00Z"},
+                                     {"timestamp", "2024-03-07T05:00:00Z"}}}},
+                                  {"job_url", "http://airflow/tree?dag_id=revenue"}}}}}};
+  auto events = ParseJobEvents(sla);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 2u) << "the same run twice is one miss";
+  EXPECT_EQ((*events)[0].type(), "sla_miss");
+  EXPECT_EQ((*events)[0].log_url(), "http://airflow/tree?dag_id=revenue");
+  for (int round = 0; round < 2; ++round) {  // Airflow posting again after a lost answer
+    for (auto e : *events) {
+      e.set_project("acme");
+      e.set_namespace_("finance");
+      e.set_job("revenue");
+      ASSERT_TRUE(RecordJobEvent(*db_, outbox_, e).ok());
+    }
+  }
+  auto rows = db_->Execute("SELECT payload FROM outbox WHERE topic = $1 ORDER BY id",
+                           {std::string(pipeline::kJobRunsTopic)});
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->rows.size(), 2u);
+  events::v1::JobRunEvent first;
+  ASSERT_TRUE(first.ParseFromString(rows->rows[0].Text(0)));
+  EXPECT_EQ(first.type(), "sla_miss");
+  EXPECT_EQ(first.scheduled_at().seconds(), 1709690400);  // 2024-03-06T02:00:00Z
+  EXPECT_THAT(Runs("2024-03-06T02:00:00Z", "2024-03-07T02:00:00Z"),
+              ::testing::ElementsAre("03-06 pending", "03-07 pending"));
+  auto bad = sla;
+  bad["event"]["value"]["slas"] = nlohmann::json::array({{{"dag_id", "revenue"}}});
+  EXPECT_THAT(std::string(ParseJobEvents(bad).status().message()),
+              ::testing::HasSubstr("each entry of slas needs dag_id and scheduled_at"));
+}
+
 TEST_F(JobRunsTest, EventsMustHaveOptimusShape) {
   EXPECT_EQ(ParseJobEvent(Event("TYPE_TASK_BEGIN", "2024-03-07T02:00:00Z")).status().message(),
             "unknown event type \"TYPE_TASK_BEGIN\"");
@@ -93,7 +142,10 @@ TEST_F(JobRunsTest, EventsMustHaveOptimusShape) {
   EXPECT_EQ(ok->operator_(), "sensor");
   EXPECT_EQ(ok->task_id(), "wait_x");
   EXPECT_EQ(ok->event_time().seconds(), 1709776800);
-  EXPECT_TRUE(ParseJobEvent({{"event", {{"type", "TYPE_SLA_MISS"}}}}).ok());
+  // An SLA miss names the runs that are late; without any it is refused, as Optimus does.
+  EXPECT_THAT(
+      std::string(ParseJobEvent({{"event", {{"type", "TYPE_SLA_MISS"}}}}).status().message()),
+      ::testing::HasSubstr("needs a non-empty list \"slas\""));
   // Times past 2262 overflow the nanoseconds they are kept in: refused, not silently merged.
   EXPECT_EQ(ParseJobEvent(Event("TYPE_TASK_START", "2308-01-04T08:26:40Z")).status().message(),
             "scheduled_at 2308-01-04T08:26:40Z is outside 1970..2199");

@@ -27,6 +27,11 @@ namespace optimus::runtime_context {
 
 // An event as the DAG's callbacks post it: {"event": {"type": "TYPE_...", "value": {...}}}.
 // InvalidArgument naming what is wrong: an unknown type, a missing or malformed field.
+// TYPE_SLA_MISS carries {"slas": [{"dag_id", "scheduled_at", "task_id", "timestamp"}],
+// "job_url"}: one sla_miss event per run named (duplicates once), and an empty or unreadable
+// list is refused, as Optimus refuses it.
+absl::StatusOr<std::vector<events::v1::JobRunEvent>> ParseJobEvents(const nlohmann::json& body);
+// ParseJobEvents for one event: the first.
 absl::StatusOr<events::v1::JobRunEvent> ParseJobEvent(const nlohmann::json& body);
 
 // Records `event` of the job (project, namespace, name in the event) and enqueues its records,
