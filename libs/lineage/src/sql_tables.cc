@@ -338,9 +338,9 @@ class Scanner {
     const Token& t = t_[i_];
     if (IsPunct(t, '(')) {
       const Token& prev = i_ > 0 ? t_[i_ - 1] : t_[i_];
-      const bool table_position =
-          i_ > 0 && (Is(prev, "FROM") || Is(prev, "JOIN") ||
-                     (IsPunct(prev, ',') && Top().from_list) || (Is(prev, "USING") && merge_));
+      const bool table_position = i_ > 0 && (Is(prev, "FROM") || Is(prev, "JOIN") ||
+                                             (IsPunct(prev, ',') && Top().from_list) ||
+                                             (Is(prev, "USING") && MergeUsing()));
       Open(table_position);
       return;
     }
@@ -366,6 +366,7 @@ class Scanner {
       return;
     }
     if (IsAny(t, kWriters)) {
+      if (Is(t, "MERGE") && !merge_) merge_depth_ = levels_.size();
       merge_ = merge_ || Is(t, "MERGE");
       create_ = create_ || Is(t, "CREATE");
       // WHEN MATCHED THEN UPDATE SET ... / THEN DELETE / THEN INSERT (...) name no table.
@@ -386,7 +387,7 @@ class Scanner {
       TableItem();
       return;
     }
-    if (Is(t, "USING") && merge_) {
+    if (Is(t, "USING") && MergeUsing()) {
       ++i_;
       TableItem();
       return;
@@ -417,6 +418,10 @@ class Scanner {
   std::set<std::string> aliases_;
   std::vector<TableRef> sources_, ignored_, targets_;
   bool merge_ = false;
+  size_t merge_depth_ = 0;  // the nesting level of the MERGE statement itself
+  // USING names the MERGE's source only at the MERGE's own level: a `JOIN ... USING (col)` in
+  // its source subquery lists columns.
+  bool MergeUsing() const { return merge_ && levels_.size() == merge_depth_; }
   bool create_ = false;
 };
 

@@ -79,6 +79,18 @@ TEST(SqlTablesTest, WildcardTablesAndDashedProjects) {
               ElementsAre("my-proj.analytics.events_*", "my-proj.analytics.sessions_*"));
 }
 
+// Issue 17: in a MERGE whose source is a subquery, `JOIN ... USING (col)` lists columns; only
+// the MERGE's own USING names its source.
+TEST(SqlTablesTest, AJoinsUsingColumnsInsideAMergeSourceAreNotTables) {
+  EXPECT_THAT(Sources("MERGE `p.d.target` T USING (SELECT a.id, b.v FROM `p.d.a` a "
+                      "JOIN `p.d.b` b USING (id) LEFT JOIN p.d.c USING (id, v)) S "
+                      "ON T.id = S.id WHEN MATCHED THEN UPDATE SET v = S.v"),
+              ElementsAre("p.d.a", "p.d.b", "p.d.c"));
+  EXPECT_THAT(Sources("MERGE INTO p.d.t USING p.d.src ON FALSE WHEN NOT MATCHED THEN INSERT ROW; "
+                      "SELECT * FROM p.d.x JOIN p.d.y USING (k)"),
+              ElementsAre("p.d.src", "p.d.x", "p.d.y"));
+}
+
 TEST(SqlTablesTest, WrittenTablesAreTargetsNotSources) {
   const SqlTables t = ExtractSqlTables(
       "INSERT INTO p.d.out (a) SELECT a FROM p.d.in1;\n"

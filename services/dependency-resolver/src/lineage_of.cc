@@ -124,6 +124,9 @@ LineageResult LineageOf(const events::v1::JobSpecRecord& record,
       }
     }
   }
+  // A job reading the table it writes (MERGE, incremental loads) does not list it as a source:
+  // it is its destination, and no upstream of its own.
+  std::erase(l.sources, l.destination);
   std::sort(l.sources.begin(), l.sources.end());
   l.sources.erase(std::unique(l.sources.begin(), l.sources.end()), l.sources.end());
   std::sort(l.unnamed_sources.begin(), l.unnamed_sources.end());

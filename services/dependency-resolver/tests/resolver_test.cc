@@ -706,6 +706,15 @@ TEST_F(ResolverTest, LineageImpactAndDeletionChecks) {
   del.add_delete_jobs("a");
   del.add_delete_jobs("b");
   EXPECT_EQ(resolver_.CheckDeletion(del).blocked_size(), 2);
+  // A job reading the table it writes does not list it among its sources (issue 17), and a
+  // JOIN ... USING (col) in its MERGE's source names no table.
+  Job("m", 1, Spec("m"),
+      "MERGE acme.d.m T USING (SELECT * FROM acme.d.m JOIN raw.r.z USING (id)) S ON T.id = S.id "
+      "WHEN MATCHED THEN UPDATE SET v = S.v");
+  auto merged = resolver_.Lineage("p", "m");
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_THAT(merged->sources(), ElementsAre("bigquery://raw:r.z"));
+  EXPECT_THAT(merged->unknown_sources(), ElementsAre("bigquery://raw:r.z"));
 }
 
 TEST_F(ResolverTest, GarbageIsPoison) {
