@@ -140,6 +140,7 @@ absl::Status Resolver::Emit(store::Transaction& tx, const store::Outbox& outbox,
     events::v1::JobResolution jr = BuildResolution(spec->second, l, r);
     jr.set_deployment_id(deployment_id);
     std::string error;
+    std::string warning = SharedDestinationWarning(jr);
     if (auto e = errors_.find(key); e != errors_.end()) {
       error = e->second;
     } else if (!r.cycle.empty()) {
@@ -147,12 +148,20 @@ absl::Status Resolver::Emit(store::Transaction& tx, const store::Outbox& outbox,
     } else {
       // A job of this project that does not exist is an error; a job of a project this server
       // does not hold is an external upstream (reported, not waited on).
-      std::vector<std::string> missing;
+      std::vector<std::string> missing, external;
       for (const std::string& ref : r.unknown_statics) {
         const size_t slash = ref.find('/');
         if (slash == std::string::npos || ref.substr(0, slash) == spec->second.project()) {
           missing.push_back(ref);
+        } else {
+          external.push_back(ref);
         }
+      }
+      if (!external.empty()) {
+        // Said at deploy time, not only by `job inspect`: no sensor will wait for these.
+        absl::StrAppend(&warning, warning.empty() ? "" : "; ", "dependencies ",
+                        absl::StrJoin(external, ", "),
+                        " name no job on this server: no sensor waits for them");
       }
       if (!missing.empty()) {
         error = kWaitingPrefix + absl::StrJoin(missing, ", ");
@@ -169,7 +178,7 @@ absl::Status Resolver::Emit(store::Transaction& tx, const store::Outbox& outbox,
                                           : Stage::STAGE_FAILED;
       progress.push_back(pipeline::ProgressRecord(deployment_id, jr.project(), jr.namespace_(),
                                                   jr.name(), stage, kReporter, error, item.cascaded,
-                                                  SharedDestinationWarning(jr)));
+                                                  warning));
     }
   }
   if (out.empty() && progress.empty()) return absl::OkStatus();

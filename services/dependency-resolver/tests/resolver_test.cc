@@ -252,6 +252,14 @@ TEST_F(ResolverTest, PriorityFallsWithLocalUpstreamsAndASharedDestinationWarns) 
   EXPECT_THAT(ResolutionOf(out, "p/c").shared_destination(), ElementsAre("p/c2"));
   EXPECT_TRUE(ProgressOf(out, "c").cascaded());
   EXPECT_THAT(ProgressOf(out, "c").warning(), ::testing::HasSubstr("also written by p/c2"));
+
+  // A dependency on a job of another project this server does not hold: resolved, with a
+  // warning the deploy prints (issue 17: only `job inspect` said so).
+  Job("d", 1, Spec("d", "dependencies:\n- job: elsewhere/upstream\n"), "select 1", "d3");
+  out = Drain();
+  EXPECT_EQ(ProgressOf(out, "d").stage(), events::v1::STAGE_RESOLVED);
+  EXPECT_EQ(ProgressOf(out, "d").warning(),
+            "dependencies elsewhere/upstream name no job on this server: no sensor waits for them");
 }
 
 TEST_F(ResolverTest, ACascadeIsCreditedToTheDeploymentOfItsCause) {
