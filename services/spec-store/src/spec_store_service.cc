@@ -298,7 +298,13 @@ absl::StatusOr<std::string> StoreProject(store::Transaction& tx, const store::Ou
       for (const auto& [k, v] : project.config())
         (*record.mutable_config())[absl::AsciiStrToUpper(k)] = v;
     }
-    *record.mutable_variables() = project.keep_variables() ? old.variables() : project.variables();
+    // Keys upper-cased, as Optimus stores and reads them back (GLOBAL__<KEY> in templates).
+    if (project.keep_variables()) {
+      *record.mutable_variables() = old.variables();
+    } else {
+      for (const auto& [k, v] : project.variables())
+        (*record.mutable_variables())[absl::AsciiStrToUpper(k)] = v;
+    }
     record.set_presets_yaml(project.keep_presets() ? old.presets_yaml() : project.presets_yaml());
   }
   std::map<std::string, events::v1::NamespaceRecord> namespaces;
@@ -307,7 +313,8 @@ absl::StatusOr<std::string> StoreProject(store::Transaction& tx, const store::Ou
     events::v1::NamespaceRecord n;
     n.set_name(ns.name());
     for (const auto& [k, v] : ns.config()) (*n.mutable_config())[absl::AsciiStrToUpper(k)] = v;
-    *n.mutable_variables() = ns.variables();
+    for (const auto& [k, v] : ns.variables())
+      (*n.mutable_variables())[absl::AsciiStrToUpper(k)] = v;
     namespaces[ns.name()] = std::move(n);
   }
   for (auto& [name, ns] : namespaces) *record.add_namespaces() = std::move(ns);

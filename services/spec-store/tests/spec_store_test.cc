@@ -435,7 +435,8 @@ TEST_F(SpecStoreTest, RegisteringAgainKeepsWhatTheSubmissionSaysToKeep) {
   events::v1::ProjectRecord record;
   ASSERT_TRUE(record.ParseFromString(out[0].payload));
   EXPECT_EQ(record.config().at("STORAGE_PATH"), "file://elsewhere");
-  EXPECT_EQ(record.variables().at("bucket"), "b1");
+  // Keys come back upper-cased, as Optimus keeps them (registered as "bucket").
+  EXPECT_EQ(record.variables().at("BUCKET"), "b1");
   EXPECT_EQ(record.presets_yaml(), full.project().presets_yaml());
   // Without the flags an empty field clears (the CLI sends the whole optimus.yaml every time).
   p->set_keep_presets(false);
