@@ -215,8 +215,7 @@ int RunJobRunInputCommand(int argc, char** argv, std::ostream& out, std::ostream
     context.set_wait_for_ready(true);
     response.Clear();
     status = stub->JobRunInput(&context, request, &response);
-    if (status.ok() || !Transient(status) ||
-        std::chrono::system_clock::now() >= deadline) {
+    if (status.ok() || !Transient(status) || std::chrono::system_clock::now() >= deadline) {
       break;
     }
     err << command << ": " << host << " did not answer (" << status.error_message()

@@ -67,9 +67,9 @@ absl::Status CheckTime(absl::Time t, std::string_view what) {
   if (t >= absl::FromUnixSeconds(kEarliestSeconds) && t < absl::FromUnixSeconds(kLatestSeconds)) {
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat(std::string(what), " ", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone()),
-                   " is outside the supported times (1970-01-01 to 2199-12-31)"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      std::string(what), " ", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone()),
+      " is outside the supported times (1970-01-01 to 2199-12-31)"));
 }
 
 absl::Status CheckTimestamps(const Message& message, std::string_view name) {
