@@ -11,6 +11,7 @@
 #include "optimus/bus/cloudevents.h"
 #include "optimus/pipeline/change_events.h"
 #include "optimus/pipeline/pipeline.h"
+#include "optimus/rpc/timestamps.h"
 #include "optimus/schedule/cron.h"
 #include "optimus/schedule/time_util.h"
 
@@ -77,11 +78,7 @@ absl::StatusOr<std::vector<events::v1::JobRunEvent>> SlaMisses(const events::v1:
     }
     auto at = Rfc3339(sla["scheduled_at"].get<std::string>(), "slas[].scheduled_at");
     if (!at.ok()) return at.status();
-    if (absl::ToUnixSeconds(*at) < 0 || absl::ToUnixSeconds(*at) >= 7258118400) {
-      return absl::InvalidArgumentError("slas[].scheduled_at " +
-                                        sla["scheduled_at"].get<std::string>() +
-                                        " is outside 1970..2199");
-    }
+    if (absl::Status s = rpc::CheckTime(*at, "slas[].scheduled_at"); !s.ok()) return s;
     if (!seen.insert(absl::ToUnixSeconds(*at)).second) continue;  // the same run twice
     events::v1::JobRunEvent e = base;
     e.set_event_id(bus::NewEventId());
@@ -90,7 +87,7 @@ absl::StatusOr<std::vector<events::v1::JobRunEvent>> SlaMisses(const events::v1:
     absl::Time when = *at;
     if (sla.contains("timestamp") && sla["timestamp"].is_string()) {
       if (auto t = Rfc3339(sla["timestamp"].get<std::string>(), "slas[].timestamp");
-          t.ok() && absl::ToUnixSeconds(*t) >= 0 && absl::ToUnixSeconds(*t) < 7258118400) {
+          t.ok() && rpc::CheckTime(*t, "slas[].timestamp").ok()) {
         when = *t;
       }
     }
