@@ -272,7 +272,7 @@ done
 for v in 2 3; do
   if OPTIMUS_LIVE_HTTP="http://127.0.0.1:$http" OPTIMUS_LIVE_DAGS="$DAGS" OPTIMUS_E2E_TOKEN="$TOKEN" OPTIMUS_E2E_YEAR=$((2022 + v)) \
     OPTIMUS_E2E_OTHER_TOKEN="$OTHER" OPTIMUS_E2E_ADMIN_TOKEN="$ADMIN" \
-    "$ROOT/tools/dev/airflow" python "$v" -m pytest -q -p no:cacheprovider "$ROOT/e2e/runtime/test_live_lib.py" >"$TMP/pytest$v.out" 2>&1; then
+    "$ROOT/tools/dev/airflow" python "$v" -m pytest -q -p no:cacheprovider "$ROOT/e2e/runtime/test_live_lib.py" "$ROOT/e2e/runtime/test_optimus_helper_contract.py" >"$TMP/pytest$v.out" 2>&1; then
     pass "Airflow $v: $(tail -1 "$TMP/pytest$v.out")"
   else
     fail "Airflow $v: the live __lib.py tests"; tail -40 "$TMP/pytest$v.out"

@@ -233,3 +233,48 @@ def test_the_init_container_takes_its_token_from_a_kubernetes_secret(monkeypatch
     ref = env[lib.AUTH_TOKEN_ENV].value_from.secret_key_ref
     assert (ref.name, ref.key) == ("optimus-task-token", "value")
     assert env["SCHEDULED_AT"].value == "%d-06-11T02:00:00Z" % YEAR
+
+
+# --- a DAG file compiled by Optimus itself, in the same folder, on our __lib.py ---------------------
+
+
+def load_optimus_compiled(tmp_path):
+    """testdata/optimus's finance.invoices (Optimus's compiled shape) rewritten as the sample
+    project's DOWNSTREAM on this server, with its upstream sensor on UPSTREAM."""
+    fixture = os.path.join(ROOT, "services", "compiler", "templates", "testdata", "optimus", "finance", "finance.invoices.py")
+    with open(fixture) as f:
+        text = f.read()
+    for old, new in (
+        ("http://optimus.example.com", HTTP),
+        ("legacy-project", PROJECT),
+        ("finance.invoices", DOWNSTREAM),
+        ("finance.payments", UPSTREAM),
+    ):
+        text = text.replace('"%s"' % old, '"%s"' % new).replace("'%s'" % old, "'%s'" % new)
+    text = text.replace('"namespace": "finance"', '"namespace": "sales"')
+    text = text.replace('upstream_optimus_namespace="finance"', 'upstream_optimus_namespace="sales"')
+    path = tmp_path / "optimus_compiled.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location("optimus_compiled_" + tmp_path.name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.dag
+
+
+def test_an_optimus_compiled_dag_waits_for_its_upstream_then_records_its_run(tmp_path):
+    dag = load_optimus_compiled(tmp_path)
+    sensor = dag.get_task("wait_finance.payments-bq2bq")
+    logical = datetime(YEAR, 9, 10, 2, 0, tzinfo=UTC)  # scheduled 09-11T02:00
+    ctx = context(dag, sensor, logical)
+    assert sensor.poke(ctx) is False, "no upstream run yet"
+    start, end = sensor.window(sensor.optimus_job.scheduled_at(ctx), sensor.upstream_schedule()[0])
+    for tick in sorted(runs(UPSTREAM, start, end)):
+        succeed_upstream(datetime.strptime(tick, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC))
+    assert sensor.poke(ctx) is True
+
+    task = dag.get_task("bq2bq")
+    scheduled = "%d-09-11T02:00:00Z" % YEAR
+    dag.default_args["on_execute_callback"](context(dag, task, logical))
+    assert runs(DOWNSTREAM, scheduled, scheduled) == {scheduled: "running"}
+    dag.on_success_callback(context(dag, task, logical))
+    assert runs(DOWNSTREAM, scheduled, scheduled) == {scheduled: "success"}

@@ -14,6 +14,9 @@ Runtime-context HTTP API used (paths as in Optimus' REST API, see the README bes
   GET  {host}/api/v1beta1/project/{p}/job/{j}/interval?reference_time=        (own window)
   GET  {host}/api/v1beta1/project/{p}/job/{j}/run?start_date=&end_date=&downstream_project_name=&downstream_job_name=
   POST {host}/api/v1beta1/project/{p}/namespace/{ns}/job/{j}/event            (callbacks)
+  PUT  {host}/api/v1beta1/project/{p}/job/{j}/third-party-sensor              (Optimus's Dex sensor)
+It also provides the names that DAG files compiled by Optimus itself import (see the end of the
+file), so one DAG folder can hold both during a migration.
 """
 
 from __future__ import annotations
@@ -57,6 +60,18 @@ __all__ = [
     "pool_for",
     "utc_date",
     "wire",
+    # the names DAG files compiled by Optimus import
+    "ExternalHttpSensor",
+    "SuperExternal3rdPartyTaskSensor",
+    "SuperExternalTaskSensor",
+    "SuperKubernetesPodOperator",
+    "job_failure_event",
+    "job_success_event",
+    "operator_failure_event",
+    "operator_retry_event",
+    "operator_start_event",
+    "operator_success_event",
+    "optimus_sla_miss_notify",
 ]
 
 log = logging.getLogger("optimus")
@@ -908,20 +923,24 @@ class OptimusHttpSensor(_OptimusSensor):
         self.query_params = dict(query_params or {})
 
     def poke(self, context):
-        url = self.url
-        if self.query_params:
-            url += ("&" if "?" in url else "?") + urllib.parse.urlencode(self.query_params)
-        request = urllib.request.Request(url, headers=self.headers, method="GET")
-        try:
-            with urllib.request.urlopen(request, timeout=variable_int("optimus_request_timeout_in_secs", 300)) as r:
-                status = r.status
-        except urllib.error.HTTPError as err:
-            status = err.code
-        except (OSError, ValueError) as err:
-            self.log.info("GET %s failed: %s", url, err)
-            return False
-        self.log.info("GET %s: HTTP %s", url, status)
-        return 200 <= status < 300
+        return http_ready(self.url, self.headers, self.query_params, self.log)
+
+
+def http_ready(url, headers, query_params, logger):
+    """GET url with headers and query params: True on 2xx; False on other answers and errors."""
+    if query_params:
+        url += ("&" if "?" in url else "?") + urllib.parse.urlencode(query_params)
+    request = urllib.request.Request(url, headers=headers, method="GET")
+    try:
+        with urllib.request.urlopen(request, timeout=variable_int("optimus_request_timeout_in_secs", 300)) as r:
+            status = r.status
+    except urllib.error.HTTPError as err:
+        status = err.code
+    except (OSError, ValueError) as err:
+        logger.info("GET %s failed: %s", url, err)
+        return False
+    logger.info("GET %s: HTTP %s", url, status)
+    return 200 <= status < 300
 
 
 def _empty_operator():
@@ -963,3 +982,316 @@ def wire(*, sensors, task, hooks, then=()):
         for hook in fail:
             hook.set_upstream(tasks + after)
         guard.set_upstream(tasks + after)
+
+
+# --- DAG files compiled by Optimus itself ----------------------------------------------------------
+#
+# During a migration one DAG folder can hold the DAG files Optimus compiled (its dag.2.x.py.tmpl)
+# next to ours. Those files import the names below from __lib; they are ours, built on the classes
+# above, and talk to this server. A compiled file names its job in default_args["params"]
+# (project_name, namespace, job_name, optimus_hostname) and its schedule in the DAG, so the job
+# behind a callback or a sensor is found from the DAG at run time.
+#
+# Differences from Optimus's helper, on purpose: Variables are read at run time only; a third-party
+# sensor in mode ON or SOFT_5XX really waits for complete data (Optimus's hard check ignores its
+# answer); requests carry the bearer token when one is configured.
+
+THIRD_PARTY_SENSOR_TOGGLE = "THIRD_PARTY_SENSOR_TOGGLE"
+THIRD_PARTY_BLACKLISTEDJOBS = "THIRD_PARTY_BLACKLISTEDJOBS"
+THIRD_PARTY_SENSOR_MAX_TIME = "THIRD_PARTY_SENSOR_MAX_TIME_MINUTES"
+
+
+def _param(params, key, default=""):
+    """A DAG param's value (Airflow keeps Param objects in dag.params)."""
+    try:
+        value = params[key]
+    except (KeyError, TypeError):
+        return default
+    return getattr(value, "value", value)
+
+
+def _dag_cron(dag):
+    """The cron of a DAG compiled by Optimus (schedule_interval), or None when unscheduled."""
+    value = _attr(dag, "schedule_interval")
+    if isinstance(value, str):
+        return value
+    timetable = _attr(dag, "timetable")
+    return getattr(timetable, "_expression", None) or getattr(timetable, "expression", None)
+
+
+def _main_task_id(dag):
+    """The task a compiled DAG runs (its pod operator that is not a hook)."""
+    for task in _attr(dag, "tasks", ()) or ():
+        if isinstance(task, SuperKubernetesPodOperator) and not task.task_id.startswith("hook_"):
+            return task.task_id
+    return ""
+
+
+def compiled_job(dag, params=None):
+    """The OptimusJob of a DAG file compiled by Optimus."""
+    params = params if params is not None else _attr(dag, "params", {})
+    return OptimusJob(
+        project=_param(params, "project_name"),
+        namespace=_param(params, "namespace"),
+        job=_param(params, "job_name"),
+        host=_param(params, "optimus_hostname"),
+        schedule=_dag_cron(dag),
+        task_name=_main_task_id(dag),
+    )
+
+
+def _context_job(context):
+    task = context.get("task")
+    dag = context.get("dag") or _attr(task, "dag")
+    return compiled_job(dag, context.get("params") or _attr(dag, "params", {}))
+
+
+def _callback(method):
+    def callback(context):
+        try:
+            job = _context_job(context)
+        except Exception:  # noqa: BLE001 - a lost event must not fail a run
+            log.exception("optimus: the job of this DAG cannot be found from its params")
+            return
+        getattr(job, method)(context)
+
+    callback.__name__ = method
+    return callback
+
+
+job_success_event = _callback("on_job_success")
+job_failure_event = _callback("on_job_failure")
+operator_start_event = _callback("on_operator_start")
+operator_success_event = _callback("on_operator_success")
+operator_retry_event = _callback("on_operator_retry")
+operator_failure_event = _callback("on_operator_failure")
+
+
+def optimus_sla_miss_notify(dag, task_list, blocking_task_list, slas, blocking_tis):
+    """Airflow 2's sla_miss_callback of a compiled DAG."""
+    try:
+        job = compiled_job(dag)
+    except Exception:  # noqa: BLE001
+        log.exception("optimus: the job of DAG %s cannot be found from its params", _attr(dag, "dag_id"))
+        return
+    job.on_sla_miss(dag, task_list, blocking_task_list, slas, blocking_tis)
+
+
+def get_scheduled_at(context):
+    """Optimus's scheduled time of the run in `context` (one cron tick after its logical date)."""
+    return _context_job(context).scheduled_at(context)
+
+
+class SuperKubernetesPodOperator(KubernetesPodOperator):
+    """The pod operator of compiled DAGs: Optimus's init container gets SCHEDULED_AT and DAG_RUN_ID.
+    Arguments the installed provider no longer has are translated or dropped."""
+
+    def __init__(self, *args, **kwargs):
+        if "is_delete_operator_pod" in kwargs and "is_delete_operator_pod" not in _KPO_PARAMS:
+            delete = kwargs.pop("is_delete_operator_pod")
+            if "on_finish_action" in _KPO_PARAMS:
+                kwargs.setdefault("on_finish_action", "delete_pod" if delete else "keep_pod")
+        if "container_resources" in kwargs and "container_resources" not in _KPO_PARAMS:
+            kwargs["resources"] = kwargs.pop("container_resources")
+        for key, value in (("log_events_on_failure", True), ("init_container_logs", True)):
+            if key in _KPO_PARAMS:
+                kwargs.setdefault(key, value)
+        kwargs.setdefault("startup_timeout_seconds", 120)
+        super().__init__(*args, **kwargs)
+
+    def execute(self, context):
+        self.startup_timeout_seconds = variable_int("startup_timeout_in_secs", self.startup_timeout_seconds)
+        return super().execute(context)
+
+    def build_pod_request_obj(self, context=None, *args, **kwargs):
+        pod = super().build_pod_request_obj(context, *args, **kwargs)
+        if context is not None:
+            run_env = [
+                k8s.V1EnvVar(name="SCHEDULED_AT", value=format_ts(get_scheduled_at(context))),
+                k8s.V1EnvVar(name="DAG_RUN_ID", value=str(context.get("run_id") or "")),
+            ]
+            replaced = {e.name for e in run_env}
+            for container in pod.spec.init_containers or []:
+                if container.env:  # Optimus's init container has env; others are left alone
+                    container.env = [e for e in container.env if e.name not in replaced] + run_env
+        return pod
+
+
+class SuperExternalTaskSensor(OptimusUpstreamSensor):
+    """Optimus's upstream sensor: the upstream job's runs covering this run's window succeeded."""
+
+    def __init__(
+        self,
+        optimus_hostname,
+        project_name,
+        job_name,
+        upstream_optimus_hostname,
+        upstream_optimus_project,
+        upstream_optimus_namespace,
+        upstream_optimus_job,
+        *args,
+        **kwargs,
+    ):
+        super().__init__(
+            job=None,
+            upstream_host=upstream_optimus_hostname,
+            upstream_project=upstream_optimus_project,
+            upstream_namespace=upstream_optimus_namespace,
+            upstream_job=upstream_optimus_job,
+            **kwargs,
+        )
+        self.optimus_hostname = optimus_hostname
+        self.project_name = project_name
+        self.job_name = job_name
+
+    def poke(self, context):
+        job = _context_job(context)
+        job.host, job.project, job.job = base_url(self.optimus_hostname), self.project_name, self.job_name
+        self.optimus_job = job
+        return super().poke(context)
+
+
+class SuperExternal3rdPartyTaskSensor(_OptimusSensor):
+    """Waits for data that no Optimus job writes, as a third-party service (Dex) reports it.
+
+    Variable THIRD_PARTY_SENSOR_TOGGLE: OFF or unset skips the check; ON waits for complete data;
+    SOFT waits at most THIRD_PARTY_SENSOR_MAX_TIME_MINUTES from the start of the DAG run (no limit
+    set: skips); SOFT_5XX is ON, except that the server's 5xx answers allow SOFT's bypass. Jobs
+    listed in THIRD_PARTY_BLACKLISTEDJOBS (comma-separated) skip it, and so do custom backfills."""
+
+    SUPPORTED = ("dex",)
+
+    def __init__(self, optimus_hostname, project_name, job_name, third_party_type, identifier, config, *args, **kwargs):
+        super().__init__(job=None, **kwargs)
+        self.optimus_hostname = optimus_hostname
+        self.project_name = project_name
+        self.job_name = job_name
+        self.third_party_type = third_party_type
+        self.identifier = identifier
+        self.config = dict(config or {})
+
+    def execute(self, context):
+        # Its own timeout tunable; the poke interval is the sensors' one.
+        self.poke_interval = variable_int("sensor_poke_interval_in_secs", int(self.poke_interval))
+        self.timeout = variable_int("third_party_sensor_timeout_in_secs", int(self.timeout))
+        return BaseSensorOperator.execute(self, context)
+
+    def poke(self, context):
+        run_id = context.get("run_id") or _attr(context.get("dag_run"), "run_id", "")
+        if run_id.startswith(BACKFILL_RUN_PREFIX):
+            self.log.info("backfill run %s: third-party check bypassed", run_id)
+            return True
+        if self.third_party_type not in self.SUPPORTED:
+            self.log.warning("third-party type %r is not supported: check skipped", self.third_party_type)
+            return True
+        skipped = [j.strip() for j in str(variable(THIRD_PARTY_BLACKLISTEDJOBS, "") or "").split(",")]
+        if self.job_name in skipped:
+            self.log.info("%s is listed in %s: check skipped", self.job_name, THIRD_PARTY_BLACKLISTEDJOBS)
+            return True
+        mode = str(variable(THIRD_PARTY_SENSOR_TOGGLE, "") or "").strip().upper()
+        if mode not in ("ON", "SOFT", "SOFT_5XX"):
+            self.log.info("third-party sensor mode %r: check skipped", mode)
+            return True
+        self.optimus_job = _context_job(context)
+        complete, server_error = self.data_complete(self.optimus_job.scheduled_at(context))
+        if complete:
+            return True
+        if mode == "SOFT" or (mode == "SOFT_5XX" and server_error):
+            return self.grace_over(context)
+        return False
+
+    def data_complete(self, scheduled_at):
+        """(complete, the server answered 5xx)."""
+        url = "%s/api/v1beta1/project/%s/job/%s/third-party-sensor" % (
+            base_url(self.optimus_hostname),
+            _segment(self.project_name),
+            _segment(self.job_name),
+        )
+        body = {
+            "scheduled_at": format_ts(scheduled_at),
+            "third_party_type": self.third_party_type,
+            "dex_sensor_request": {"resource_urn": str(self.config.get("resource_urn", ""))},
+        }
+        try:
+            answer = http_json("PUT", url, body=body)
+        except OptimusRequestError as err:
+            self.scheduler_error = "third-party sensor: %s" % err
+            self.log.warning(self.scheduler_error)
+            return False, err.status >= 500
+        except (OSError, ValueError) as err:
+            self.scheduler_error = "third-party sensor: %s" % err
+            self.log.warning(self.scheduler_error)
+            return False, False
+        status = answer.get("dexSensorResponse") or {}
+        self.log.info("data completeness of %s: %s", body["dex_sensor_request"]["resource_urn"], status)
+        return bool(status.get("isComplete")), False
+
+    def grace_over(self, context):
+        """True once the DAG run has waited THIRD_PARTY_SENSOR_MAX_TIME_MINUTES (or when none is set)."""
+        limit = str(variable(THIRD_PARTY_SENSOR_MAX_TIME, "") or "").strip()
+        if not limit.isdigit():
+            self.log.info("no %s set: check bypassed", THIRD_PARTY_SENSOR_MAX_TIME)
+            return True
+        started = _attr(context.get("dag_run"), "start_date")
+        waited = datetime.now(timezone.utc) - to_utc(started) if started else timedelta(0)
+        if waited > timedelta(minutes=int(limit)):
+            self.log.info("waited %s, over %s minutes: check bypassed", waited, limit)
+            return True
+        return False
+
+
+class ExternalHttpSensor(BaseSensorOperator):
+    """Optimus's HTTP dependency: GET `endpoint` (templated) until it answers 2xx."""
+
+    template_fields = ("endpoint", "request_params", "headers")
+
+    def __init__(self, endpoint, method="GET", request_params=None, headers=None, *args, **kwargs):
+        kwargs.setdefault("mode", "reschedule")
+        super().__init__(**kwargs)
+        self.endpoint = endpoint
+        self.method = method
+        self.request_params = dict(request_params or {})
+        self.headers = dict(headers or {})
+
+    def poke(self, context):
+        return http_ready(self.endpoint, self.headers, self.request_params, self.log)
+
+
+def _airflow2_names_on_airflow3():
+    """Compiled DAG files are written for Airflow 2: on Airflow 3 they import
+    airflow.operators.python_operator and pass DAG(schedule_interval=...). Both are given back here,
+    for the files that import __lib first (as compiled ones do); the schedule keeps Airflow 2's
+    meaning (runs with data intervals) so scheduled times stay as Optimus computes them."""
+    import sys
+    import types
+
+    if "airflow.operators.python_operator" not in sys.modules:
+        try:
+            import airflow.operators.python_operator  # noqa: F401
+        except ImportError:
+            from airflow.providers.standard.operators import python as standard_python
+
+            alias = types.ModuleType("airflow.operators.python_operator")
+            alias.__dict__.update({k: v for k, v in vars(standard_python).items() if not k.startswith("__")})
+            sys.modules["airflow.operators.python_operator"] = alias
+    # Airflow resets airflow.models.DAG when it loads its models, so the class itself learns the
+    # argument back (for every DAG of the process: it is only ever refused otherwise).
+    from airflow.sdk import DAG
+
+    if getattr(DAG, "optimus_compat", False) or "schedule_interval" in inspect.signature(DAG.__init__).parameters:
+        return
+    original = DAG.__init__
+
+    def __init__(self, *args, schedule_interval=None, **kwargs):
+        if schedule_interval is not None and "schedule" not in kwargs:
+            cron = normalise_cron(schedule_interval) if isinstance(schedule_interval, str) else None
+            kwargs["schedule"] = dag_schedule(cron) if cron else schedule_interval
+        original(self, *args, **kwargs)
+
+    __init__.__doc__ = original.__doc__
+    DAG.__init__ = __init__
+    DAG.optimus_compat = True
+
+
+if AIRFLOW_MAJOR >= 3:
+    _airflow2_names_on_airflow3()

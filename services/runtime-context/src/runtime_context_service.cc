@@ -410,6 +410,24 @@ absl::StatusOr<std::pair<std::string, std::shared_ptr<const spec::JobSpec>>> Rea
   return std::make_pair(found->record.namespace_(), loaded.spec);
 }
 
+absl::StatusOr<std::pair<std::string, std::shared_ptr<const spec::JobSpec>>> ReadModel::WriterOf(
+    const std::string& project, const std::string& urn) const {
+  std::string job;
+  {
+    std::shared_lock lock(mu_);
+    const std::string prefix = pipeline::JobKey(project, "");
+    for (auto it = destinations_.lower_bound(prefix);
+         it != destinations_.end() && it->first.starts_with(prefix); ++it) {
+      if (it->second == urn) {
+        job = it->first.substr(prefix.size());
+        break;
+      }
+    }
+  }
+  if (job.empty()) return absl::NotFoundError("no job of project " + project + " writes " + urn);
+  return JobOf(project, job);
+}
+
 std::vector<std::pair<std::string, pipeline::OptimusJobSpecification>> ReadModel::JobSpecifications(
     const std::string& project, const std::string& namespace_name, const std::string& job,
     bool with_assets) const {
@@ -627,6 +645,7 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
   recorder_ = std::make_unique<EventRecorder>(context.db, context.outbox);
   AddJobRunRoutes(context.http, *model_, context.db, *recorder_);
   AddJobSpecRoutes(context.http, *model_);
+  AddThirdPartySensorRoute(context.http, *model_, context.db);
   store::Database& db = context.db;
   worker_ = std::make_unique<pipeline::ConsumerWorker>(
       context.bus, context.db,

@@ -10,6 +10,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "optimus/pipeline/pipeline.h"
+#include "optimus/runtime_context/job_runs.h"
 #include "optimus/runtime_context/runtime_context_service.h"
 #include "optimus/store/migrations.h"
 #include "optimus/store/sqlite_database.h"
@@ -169,6 +170,82 @@ TEST_F(ReadModelTest, IntervalAndWindowRoutesAnswerAsOptimus) {
   std::tie(code, body) = get("/api/v1beta1/window?scheduled_at=2023-03-07T02:00:00Z&version=4");
   EXPECT_EQ(code, 400);
   EXPECT_THAT(body, ::testing::HasSubstr("version is 1, 2 or 3"));
+  EXPECT_TRUE(server.Stop(std::chrono::seconds(5)).ok());
+}
+
+TEST_F(ReadModelTest, ThirdPartySensorAnswersFromTheRunsOfTheResourcesWriter) {
+  ASSERT_TRUE(Feed(Project()).ok());
+  ASSERT_TRUE(Feed(Spec("acme.fin.daily", "select 1")).ok());
+  ASSERT_TRUE(Feed(Spec("acme.fin.report", "select 2")).ok());
+  ASSERT_TRUE(Feed(Resolution("acme.fin.daily", "bigquery://acme:fin.daily")).ok());
+  prometheus::Registry registry;
+  rpc::HttpServer server(
+      rpc::HttpServerOptions{.host = "127.0.0.1", .port = 0, .threads = 2, .metrics = &registry});
+  AddThirdPartySensorRoute(server, model_, *db_);
+  ASSERT_TRUE(server.Start().ok());
+  httplib::Client client("127.0.0.1", server.port());
+  const std::string path = "/api/v1beta1/project/acme/job/acme.fin.report/third-party-sensor";
+  auto put = [&](const nlohmann::json& body) {
+    auto r = client.Put(path, body.dump(), "application/json");
+    EXPECT_TRUE(r);
+    return r ? std::make_pair(r->status, r->body) : std::make_pair(0, std::string());
+  };
+  // As Optimus's helper sends it; the report's window at 03-07T02:00 is [03-05, 03-06) (preset
+  // yesterday), where the daily writer has one run, scheduled 03-05T02:00.
+  const nlohmann::json ask = {
+      {"scheduled_at", "2024-03-07T02:00:00Z"},
+      {"third_party_type", "dex"},
+      {"dex_sensor_request", {{"resource_urn", "bigquery://acme:fin.daily"}}}};
+  EXPECT_EQ(put(ask), std::make_pair(200, std::string(R"({"dexSensorResponse":{"isComplete":false,)"
+                                                      R"("log":[{"date":"2024-03-05T02:00:00Z",)"
+                                                      R"("isComplete":false}]}})")));
+  store::Outbox outbox("optimus/runtime-context");
+  for (const char* type : {"TYPE_TASK_START", "TYPE_JOB_SUCCESS"}) {
+    auto event = ParseJobEvent({{"event",
+                                 {{"type", type},
+                                  {"value",
+                                   {{"status", "success"},
+                                    {"event_time", 1709604000.5},
+                                    {"task_id", "bq2bq"},
+                                    {"scheduled_at", "2024-03-05T02:00:00Z"}}}}}});
+    ASSERT_TRUE(event.ok()) << event.status();
+    event->set_project("acme");
+    event->set_namespace_("finance");
+    event->set_job("acme.fin.daily");
+    ASSERT_TRUE(RecordJobEvent(*db_, outbox, *event).ok());
+  }
+  auto [code, body] = put({{"scheduledAt", "2024-03-07T02:00:00Z"},  // grpc-gateway's names too
+                           {"thirdPartyType", "dex"},
+                           {"dexSensorRequest", {{"resourceUrn", "bigquery://acme:fin.daily"}}}});
+  EXPECT_EQ(code, 200);
+  EXPECT_TRUE(nlohmann::json::parse(body)["dexSensorResponse"]["isComplete"].get<bool>()) << body;
+
+  // Data no job of the project writes: 503, which the sensor's SOFT_5XX mode treats as an outage.
+  auto elsewhere = ask;
+  elsewhere["dex_sensor_request"]["resource_urn"] = "bigquery://vendor:fx.rates";
+  std::tie(code, body) = put(elsewhere);
+  EXPECT_EQ(code, 503);
+  EXPECT_THAT(body,
+              ::testing::HasSubstr("no data-completeness source for bigquery://vendor:fx.rates"));
+  // Bad requests name what is wrong.
+  auto other_type = ask;
+  other_type["third_party_type"] = "hive";
+  EXPECT_THAT(put(other_type).second, ::testing::HasSubstr("invalid third party type \\\"hive"));
+  auto no_dex = ask;
+  no_dex.erase("dex_sensor_request");
+  EXPECT_EQ(put(no_dex).first, 400);
+  auto bad_urn = ask;
+  bad_urn["dex_sensor_request"]["resource_urn"] = "fin.daily";
+  EXPECT_THAT(put(bad_urn).second, ::testing::HasSubstr("must be a resource URN"));
+  auto bad_time = ask;
+  bad_time["scheduled_at"] = "yesterday";
+  EXPECT_THAT(put(bad_time).second, ::testing::HasSubstr("scheduled_at must be an RFC 3339 time"));
+  EXPECT_EQ(client
+                .Put("/api/v1beta1/project/acme/job/nope/third-party-sensor", ask.dump(),
+                     "application/json")
+                ->status,
+            404);
+  EXPECT_EQ(client.Put(path, "{", "application/json")->status, 400);
   EXPECT_TRUE(server.Stop(std::chrono::seconds(5)).ok());
 }
 

@@ -74,6 +74,11 @@ class ReadModel {
       const std::string& project, const std::string& namespace_name, const std::string& job,
       bool with_assets) const;
 
+  // The job of `project` whose destination is `urn` (a resource URN such as
+  // bigquery://proj:dataset.table), with its spec; NotFound when no job of the project writes it.
+  absl::StatusOr<std::pair<std::string, std::shared_ptr<const spec::JobSpec>>> WriterOf(
+      const std::string& project, const std::string& urn) const;
+
   size_t jobs() const;
 
  private:
@@ -131,6 +136,14 @@ void AddJobSpecRoutes(rpc::HttpServer& http, const ReadModel& model);
 // job_runs.h.
 void AddJobRunRoutes(rpc::HttpServer& http, const ReadModel& model, store::Database& db,
                      EventRecorder& recorder);
+
+// PUT /api/v1beta1/project/{p}/job/{j}/third-party-sensor ({"scheduled_at", "third_party_type":
+// "dex", "dex_sensor_request": {"resource_urn"}}), which Optimus's third-party sensor asks: is the
+// resource's data complete for the job's window at scheduled_at? Answered from the runs of the job
+// of the same project that writes the resource ({"dexSensorResponse": {"isComplete", "log":
+// [{"date", "isComplete"}]}}); Unavailable (503) for a resource no such job writes, since this
+// server has no completeness service of its own for data produced elsewhere.
+void AddThirdPartySensorRoute(rpc::HttpServer& http, const ReadModel& model, store::Database& db);
 
 class RuntimeContextService : public app::Component {
  public:
