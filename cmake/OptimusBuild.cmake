@@ -4,7 +4,7 @@
 #     -> target optimus_store, alias optimus::store; public headers in ./include.
 #   optimus_cc_test(NAME store_test SRCS store_test.cc DEPS optimus::store)
 #     -> a GoogleTest binary whose tests carry a ctest label taken from the file suffix:
-#        *_test.cc unit, *_pgtest.cc pg, *_kafkatest.cc kafka, *_s3test.cc s3.
+#        *_test.cc unit, *_pgtest.cc pg, *_kafkatest.cc kafka, *_s3test.cc s3, *_gcstest.cc gcs.
 #   optimus_cc_binary(NAME optimus SRCS main.cc DEPS ...)  -> bin/<name>
 
 include_guard(GLOBAL)
@@ -44,6 +44,8 @@ function(_optimus_test_label file out)
     set(${out} kafka PARENT_SCOPE)
   elseif(file MATCHES "_s3test\\.cc$")
     set(${out} s3 PARENT_SCOPE)
+  elseif(file MATCHES "_gcstest\\.cc$")
+    set(${out} gcs PARENT_SCOPE)
   elseif(file MATCHES "_e2etest\\.cc$")
     set(${out} e2e PARENT_SCOPE)
   else()

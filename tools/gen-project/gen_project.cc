@@ -333,7 +333,7 @@ int main(int argc, char** argv) {
   // Project files.
   std::string client = absl::StrCat(
       "version: 1\nlog:\n  level: info\nhost: localhost:9100\nproject:\n  name: ", o.project,
-      "\n  preset_path: ./preset.yaml\n  config:\n    storage_path: file:///tmp/optimus-dags\n",
+      "\n  preset_path: ./preset.yaml\n  config:\n    storage_path: file://dags\n",
       "    scheduler_host: http://localhost:8081\n    scheduler_version: 2.10.0\n",
       o.native_start.empty() ? "" : "    scheduler: native\n",
       "  variables:\n    environment: integration\n    execution_project: ", o.project,

@@ -3,6 +3,7 @@
 
 #include "absl/status/status.h"
 #include "optimus/blob/file_blob_store.h"
+#include "optimus/blob/gcs_blob_store.h"
 #include "optimus/blob/s3_blob_store.h"
 #include "uri_util.h"
 
@@ -43,9 +44,18 @@ absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view uri) {
     if (!store.ok()) return store.status();
     return std::unique_ptr<BlobStore>(*std::move(store));
   }
+  if (uri.substr(0, 5) == "gs://") {
+    // No credentials from a URI: this opens an emulator (endpoint= or STORAGE_EMULATOR_HOST).
+    auto config = GcsConfigFromUri(uri);
+    if (!config.ok()) return config.status();
+    auto store = GcsBlobStore::Create(*std::move(config));
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<BlobStore>(*std::move(store));
+  }
   return absl::InvalidArgumentError(
       "unsupported blob store URI \"" + std::string(uri) +
-      "\": use file:///absolute/path or s3://bucket/prefix?endpoint=...&region=...");
+      "\": use file:///absolute/path, s3://bucket/prefix?endpoint=...&region=... or "
+      "gs://bucket/prefix?endpoint=...");
 }
 
 }  // namespace optimus::blob

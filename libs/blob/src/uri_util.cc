@@ -36,6 +36,8 @@ absl::StatusOr<std::string> PercentDecode(std::string_view s) {
   return out;
 }
 
+std::string PercentEncode(std::string_view s) { return sigv4::UriEncode(s, false); }
+
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(
     std::string_view query) {
   std::vector<std::pair<std::string, std::string>> out;

@@ -13,6 +13,10 @@ namespace optimus::blob::uri_util {
 // "%2F" -> "/"; InvalidArgument for a '%' not followed by two hex digits. '+' stays '+'.
 absl::StatusOr<std::string> PercentDecode(std::string_view s);
 
+// RFC 3986 percent-encoding of everything but the unreserved characters (A-Z a-z 0-9 - . _ ~),
+// '/' included: a GCS object name in a path or any value in a query.
+std::string PercentEncode(std::string_view s);
+
 // "a=1&b=x%20y" -> {{"a","1"},{"b","x y"}}; a name without '=' has an empty value.
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(std::string_view query);
 

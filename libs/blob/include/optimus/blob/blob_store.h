@@ -41,9 +41,12 @@ class BlobStore {
   virtual absl::StatusOr<std::vector<ObjectInfo>> List(std::string_view prefix) = 0;
 };
 
-// Opens a store from a URI: `file:///var/lib/optimus/dags` or
-// `s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1&path_style=true`.
+// Opens a store from a URI: `file:///var/lib/optimus/dags`,
+// `s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1&path_style=true` or
+// `gs://bucket/prefix?endpoint=http://127.0.0.1:59044`.
 // S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY unless given in code.
+// GCS credentials (a service-account key) only come from code (GcsConfig), so a gs:// URI opens
+// an emulator: its endpoint= or STORAGE_EMULATOR_HOST.
 absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(std::string_view uri);
 
 }  // namespace optimus::blob

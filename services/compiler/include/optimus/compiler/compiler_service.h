@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -11,7 +12,9 @@
 #include "optimus/app/component.h"
 #include "optimus/bus/message.h"
 #include "optimus/compiler/dag_renderer.h"
+#include "optimus/compiler/dag_stores.h"
 #include "optimus/events/v1/jobs.pb.h"
+#include "optimus/secrets/secret_box.h"
 #include "optimus/spec/model.h"
 #include "optimus/store/database.h"
 #include "optimus/store/outbox.h"
@@ -28,11 +31,20 @@ namespace optimus::compiler {
 // The compiler's state and its record handling, apart from the host for tests.
 class Compiler {
  public:
-  Compiler(blob::BlobStore& blob, RenderOptions options, int threads = 1)
-      : blob_(blob), options_(std::move(options)), threads_(threads) {}
+  // `blob` is the server's store; a project whose storage_path names a place of its own
+  // (dag_stores.h) gets its DAGs there, opened by `opener` with the project's STORAGE secret
+  // (opened by `box`), unless `project_storage` is false.
+  Compiler(blob::BlobStore& blob, RenderOptions options, int threads = 1,
+           std::optional<secrets::SecretBox> box = std::nullopt,
+           DagStores::Opener opener = DagStores::OpenRoot, bool project_storage = true)
+      : stores_(blob, std::move(opener)),
+        options_(std::move(options)),
+        threads_(threads),
+        box_(std::move(box)),
+        project_storage_(project_storage) {}
   absl::Status Load(store::Database& db);
-  // Applies one record of resolutions, projects or plugins inside `tx`. A resolution is kept
-  // and its job queued; a deletion removes the job's DAG.
+  // Applies one record of resolutions, projects, plugins or secrets inside `tx`. A resolution is
+  // kept and its job queued; a deletion removes the job's DAG.
   absl::Status Apply(store::Transaction& tx, const store::Outbox& outbox, const bus::Message& m);
   // Compiles the queued jobs (the latest resolution of each) on the worker threads and writes
   // each DAG only when its checksum changed; call it before the batch's transaction commits.
@@ -56,13 +68,31 @@ class Compiler {
   bool unsynced_ = false;
   absl::Status Remove(store::Transaction& tx, const store::Outbox& outbox, const std::string& key,
                       const std::string& deployment_id);
-  absl::Status EnsureLib(store::Transaction& tx, const std::string& project, int major);
+  absl::Status EnsureLib(store::Transaction& tx, const std::string& project, int major,
+                         const std::string& root, blob::BlobStore& store);
+  // The root of a project's DAGs ("" = the server's store), from its storage_path.
+  absl::StatusOr<std::string> RootOf(const events::v1::ProjectRecord& project) const;
+  // The project's STORAGE secret, opened; "" when it has none.
+  absl::StatusOr<std::string> StorageCredentials(const std::string& project) const;
+  absl::StatusOr<blob::BlobStore*> StoreOf(const std::string& project, const std::string& root);
+  // Deletes a published DAG from wherever it is (a missing one is fine).
+  absl::Status DeleteDag(const std::string& project, const std::string& root,
+                         const std::string& uri);
+  // Keeps the project's STORAGE secret (sealed) and republishes the project's DAGs.
+  absl::Status ApplySecret(store::Transaction& tx, const store::Outbox& outbox,
+                           const bus::Message& m);
+  // Queues every kept resolution of `project` again and flushes.
+  absl::Status Requeue(store::Transaction& tx, const store::Outbox& outbox,
+                       const std::string& project);
 
-  blob::BlobStore& blob_;
+  DagStores stores_;
   RenderOptions options_;
   int threads_;
-  std::map<std::string, Queued> queued_;  // by job key
-  std::vector<std::string> order_;        // job keys as first queued
+  std::optional<secrets::SecretBox> box_;
+  bool project_storage_;
+  std::map<std::string, std::string> storage_secrets_;  // by project, sealed
+  std::map<std::string, Queued> queued_;                // by job key
+  std::vector<std::string> order_;                      // job keys as first queued
   std::map<std::string, events::v1::ProjectRecord> projects_;
   std::map<std::string, spec::PluginSpec> plugins_;
 };
