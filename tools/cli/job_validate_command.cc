@@ -91,9 +91,11 @@ int RunJobValidateCommand(int argc, char** argv, std::ostream& out, std::ostream
     flags.plugin_dirs.push_back(flags.dir / ".plugins");
   }
   std::set<std::string> plugin_names;
+  std::map<std::string, spec::PluginSpec> plugins;
   if (!flags.plugin_dirs.empty()) {
-    for (const auto& plugin : spec::ReadPlugins(flags.plugin_dirs, {flags.dir}, diagnostics)) {
+    for (auto& plugin : spec::ReadPlugins(flags.plugin_dirs, {flags.dir}, diagnostics)) {
       plugin_names.insert(plugin.name);
+      plugins[plugin.name] = std::move(plugin);
     }
   } else if (flags.output == "table") {
     err << "note: no plugins given (--plugins DIR), so task and hook names are not checked\n";
@@ -108,7 +110,8 @@ int RunJobValidateCommand(int argc, char** argv, std::ostream& out, std::ostream
   }
   // Validate everything (duplicate names span namespaces), then show what was asked for.
   spec::ValidateProject(*project, flags.plugin_dirs.empty() ? nullptr : &plugin_names,
-                        spec::ScheduleValidationHooks(), diagnostics);
+                        spec::ScheduleValidationHooks(), diagnostics,
+                        flags.plugin_dirs.empty() ? nullptr : &plugins);
   std::set<std::string> selected_files;
   size_t selected = 0;
   std::set<std::string> found_names;

@@ -34,9 +34,7 @@ std::optional<AuthoringProject> ReadAuthoringProject(const fs::path& dir, const 
   return AuthoringProject{std::move(*project), std::move(plugins)};
 }
 
-bool IsHookPlugin(const spec::PluginSpec& plugin) {
-  return plugin.spec_version == 1 && plugin.plugin_type == "hook";
-}
+bool IsHookPlugin(const spec::PluginSpec& plugin) { return plugin.plugin_type == "hook"; }
 
 namespace {
 

@@ -4,10 +4,12 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <random>
+#include <thread>
 
 #include "absl/status/status.h"
 
@@ -80,9 +82,10 @@ struct CurlClient::Handles {
   }
 };
 
-CurlClient::CurlClient(int connect_timeout_ms, int request_timeout_ms)
+CurlClient::CurlClient(int connect_timeout_ms, int request_timeout_ms, std::string endpoint)
     : connect_timeout_ms_(connect_timeout_ms),
       request_timeout_ms_(request_timeout_ms),
+      endpoint_(std::move(endpoint)),
       handles_(std::make_unique<Handles>()) {
   InitCurlOnce();
 }
@@ -129,10 +132,11 @@ absl::StatusOr<CurlClient::Response> CurlClient::Perform(const Request& request)
 
   if (code != CURLE_OK) {
     std::string message = request.method + " " + request.url + ": " + curl_easy_strerror(code);
+    if (!endpoint_.empty()) message += " (check the endpoint " + endpoint_ + " and that it is up)";
     if (code == CURLE_OPERATION_TIMEDOUT) {
-      return absl::DeadlineExceededError(message + " (timeouts: connect " +
+      return absl::DeadlineExceededError(message + "; timeouts: connect " +
                                          std::to_string(connect_timeout_ms_) + " ms, request " +
-                                         std::to_string(request_timeout_ms_) + " ms)");
+                                         std::to_string(request_timeout_ms_) + " ms");
     }
     if (RetryableCurlError(code)) return absl::UnavailableError(message);
     return absl::InternalError(message);
@@ -148,6 +152,44 @@ int RetryBackoffMs(int attempt) {
   static thread_local std::mt19937 rng(std::random_device{}());
   int base = std::min(kMaxBackoffMs, 100 << std::min(std::max(attempt, 1) - 1, 10));
   return std::uniform_int_distribution<int>(base / 2, base)(rng);
+}
+
+bool RetryableTransportFailure(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
+}
+
+absl::StatusOr<CurlClient::Response> PerformWithRetries(int max_attempts,
+                                                        const std::function<Attempt()>& attempt) {
+  absl::Status last;
+  for (int n = 1; n <= max_attempts; ++n) {
+    if (n > 1) std::this_thread::sleep_for(std::chrono::milliseconds(RetryBackoffMs(n - 1)));
+    Attempt outcome = attempt();
+    if (!outcome.retry) return std::move(outcome.result);
+    last = outcome.result.status();
+  }
+  return absl::Status(last.code(), std::string(last.message()) + " (gave up after " +
+                                       std::to_string(max_attempts) + " attempts)");
+}
+
+std::string HttpErrorText(const std::string& what, long http_status, const std::string& code,
+                          const std::string& message) {
+  std::string text = what + ": HTTP " + std::to_string(http_status);
+  if (!code.empty()) text += " " + code;
+  if (!message.empty()) text += ": " + message;
+  return text;
+}
+
+absl::StatusCode StatusCodeFromHttp(long http_status) {
+  if (http_status == 400) return absl::StatusCode::kInvalidArgument;
+  if (http_status == 401) return absl::StatusCode::kUnauthenticated;
+  if (http_status == 403) return absl::StatusCode::kPermissionDenied;
+  if (http_status == 404) return absl::StatusCode::kNotFound;
+  if (http_status == 409 || http_status == 412) return absl::StatusCode::kFailedPrecondition;
+  if (http_status == 416) return absl::StatusCode::kOutOfRange;
+  if (http_status == 429) return absl::StatusCode::kResourceExhausted;
+  if (http_status == 501) return absl::StatusCode::kUnimplemented;
+  if (http_status >= 500) return absl::StatusCode::kUnavailable;
+  return absl::StatusCode::kUnknown;
 }
 
 }  // namespace optimus::blob

@@ -3,9 +3,7 @@
 #include "optimus/blob/gcs_blob_store.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
-#include <thread>
 
 #include "curl_client.h"
 #include "gcs_token_source.h"
@@ -77,24 +75,16 @@ ErrorBody ParseError(const std::string& body) {
 
 absl::Status StatusFromHttp(long http_status, const ErrorBody& error, const std::string& what,
                             bool has_credentials) {
-  std::string message = what + ": HTTP " + std::to_string(http_status);
-  if (!error.reason.empty()) message += " " + error.reason;
-  if (!error.message.empty()) message += ": " + error.message;
+  std::string message = HttpErrorText(what, http_status, error.reason, error.message);
   if (http_status == 401 || http_status == 403) {
     message += has_credentials
                    ? " (check the service account in credentials_json and its roles on the bucket)"
                    : " (no credentials_json given: only an emulator accepts requests without one)";
     return absl::PermissionDeniedError(message);
   }
-  if (http_status == 404) return absl::NotFoundError(message);
   if (http_status == 409) return absl::AlreadyExistsError(message);
-  if (http_status == 412) return absl::FailedPreconditionError(message);
-  if (http_status == 416) return absl::OutOfRangeError(message);
-  if (http_status == 429) return absl::ResourceExhaustedError(message);
-  if (http_status == 501) return absl::UnimplementedError(message);
-  if (http_status >= 500 || http_status == 408) return absl::UnavailableError(message);
-  if (http_status == 400) return absl::InvalidArgumentError(message);
-  return absl::UnknownError(message);
+  if (http_status == 408) return absl::UnavailableError(message);
+  return absl::Status(StatusCodeFromHttp(http_status), message);
 }
 
 // A JSON size: GCS sends int64 values as decimal strings; accept numbers too.
@@ -119,9 +109,8 @@ class GcsBlobStore::Impl {
   Impl(std::string base_url, std::unique_ptr<GcsTokenSource> tokens, const GcsConfig& config)
       : base_url_(std::move(base_url)),
         tokens_(std::move(tokens)),
-        http_(config.connect_timeout_ms, config.request_timeout_ms),
-        max_attempts_(config.max_attempts),
-        endpoint_(config.endpoint) {}
+        http_(config.connect_timeout_ms, config.request_timeout_ms, config.endpoint),
+        max_attempts_(config.max_attempts) {}
 
   const std::string& base_url() const { return base_url_; }
   bool has_credentials() const { return tokens_ != nullptr; }
@@ -132,19 +121,15 @@ class GcsBlobStore::Impl {
   absl::StatusOr<CurlClient::Response> Execute(const std::string& method, const std::string& url,
                                                const std::string& content_type,
                                                std::string_view body, const std::string& what) {
-    absl::Status last;
     bool token_refreshed = false;
-    for (int attempt = 1; attempt <= max_attempts_; ++attempt) {
-      if (attempt > 1) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(RetryBackoffMs(attempt - 1)));
-      }
+    return PerformWithRetries(max_attempts_, [&]() -> Attempt {
       CurlClient::Request request{method, url, {}, body};
       std::string token;
       if (tokens_ != nullptr) {
         auto fetched = tokens_->Token();
         if (!fetched.ok()) {
-          return absl::Status(fetched.status().code(),
-                              what + ": " + std::string(fetched.status().message()));
+          return {absl::Status(fetched.status().code(),
+                               what + ": " + std::string(fetched.status().message()))};
         }
         token = *std::move(fetched);
         request.headers.push_back("Authorization: Bearer " + token);
@@ -152,29 +137,23 @@ class GcsBlobStore::Impl {
       if (!content_type.empty()) request.headers.push_back("Content-Type: " + content_type);
       auto response = http_.Perform(request);
       if (!response.ok()) {
-        last = absl::Status(response.status().code(),
-                            what + ": " + std::string(response.status().message()) +
-                                " (check the endpoint " + endpoint_ + " and that it is up)");
-        if (absl::IsUnavailable(last) || absl::IsDeadlineExceeded(last)) continue;
-        return last;
+        absl::Status failure(response.status().code(),
+                             what + ": " + std::string(response.status().message()));
+        return {failure, RetryableTransportFailure(failure)};
       }
       long status = response->http_status;
-      if (status >= 200 && status < 300) return response;
+      if (status >= 200 && status < 300) return {std::move(response)};
       if (status == 401 && tokens_ != nullptr && !token_refreshed) {
         // The token may have been revoked or expired early: one more try with a fresh one.
         tokens_->Invalidate(token);
         token_refreshed = true;
-        last = StatusFromHttp(status, ParseError(response->body), what, true);
-        continue;
+        return {StatusFromHttp(status, ParseError(response->body), what, true), true};
       }
       if (RetryableHttpStatus(status)) {
-        last = StatusFromHttp(status, ParseError(response->body), what, has_credentials());
-        continue;
+        return {StatusFromHttp(status, ParseError(response->body), what, has_credentials()), true};
       }
-      return response;
-    }
-    return absl::Status(last.code(), std::string(last.message()) + " (gave up after " +
-                                         std::to_string(max_attempts_) + " attempts)");
+      return {std::move(response)};
+    });
   }
 
  private:
@@ -182,7 +161,6 @@ class GcsBlobStore::Impl {
   std::unique_ptr<GcsTokenSource> tokens_;  // Null: no Authorization header (an emulator).
   CurlClient http_;
   int max_attempts_;
-  std::string endpoint_;
 };
 
 absl::StatusOr<GcsConfig> GcsConfigFromUri(std::string_view uri) {
@@ -191,54 +169,28 @@ absl::StatusOr<GcsConfig> GcsConfigFromUri(std::string_view uri) {
                                       "\": " + std::string(why) +
                                       " (expected gs://bucket/prefix?endpoint=http://host:port)");
   };
-  constexpr std::string_view kScheme = "gs://";
-  if (uri.substr(0, kScheme.size()) != kScheme) return bad("it does not start with gs://");
-  std::string_view rest = uri.substr(kScheme.size());
-  std::string_view query;
-  if (size_t q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
-  if (rest.find('#') != std::string_view::npos) return bad("fragments (#) are not allowed");
+  auto parts = uri_util::ParseBucketUri(uri, "gs://", [](const std::string& bucket) {
+    return ValidBucketName(bucket) ? std::string()
+                                   : "\"" + bucket +
+                                         "\" is not a valid bucket name (3-63 characters: a-z, "
+                                         "0-9, '-', '_', '.')";
+  });
+  if (!parts.ok()) return bad(std::string(parts.status().message()));
   GcsConfig config;
-  size_t slash = rest.find('/');
-  config.bucket = std::string(rest.substr(0, slash));
-  if (config.bucket.empty()) return bad("the bucket name is missing");
-  if (!ValidBucketName(config.bucket)) {
-    return bad("\"" + config.bucket +
-               "\" is not a valid bucket name (3-63 characters: a-z, 0-9, '-', '_', '.')");
-  }
-  if (slash != std::string_view::npos) {
-    auto prefix = uri_util::PercentDecode(rest.substr(slash + 1));
-    if (!prefix.ok()) return bad(std::string(prefix.status().message()));
-    config.prefix = *std::move(prefix);
-    while (!config.prefix.empty() && config.prefix.front() == '/') config.prefix.erase(0, 1);
-    if (!config.prefix.empty() && config.prefix.back() != '/') config.prefix += '/';
-  }
-  auto params = uri_util::ParseQuery(query);
-  if (!params.ok()) return bad(std::string(params.status().message()));
-  auto parse_int = [&](const std::string& name, const std::string& value, int min,
-                       int& out) -> absl::Status {
-    char* end = nullptr;
-    long v = std::strtol(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0' || v < min || v > 1000000000) {
-      return bad(name + "=" + value + " is not an integer >= " + std::to_string(min));
-    }
-    out = static_cast<int>(v);
-    return absl::OkStatus();
-  };
-  for (const auto& [name, value] : *params) {
+  config.bucket = std::move(parts->bucket);
+  config.prefix = std::move(parts->prefix);
+  for (const auto& [name, value] : parts->params) {
     absl::Status status;
     if (name == "endpoint") {
       config.endpoint = value;
     } else if (name == "list_page_size") {
-      status = parse_int(name, value, 1, config.list_page_size);
+      status = uri_util::ParseIntParam(name, value, 1, config.list_page_size);
     } else if (name == "connect_timeout_ms") {
-      status = parse_int(name, value, 1, config.connect_timeout_ms);
+      status = uri_util::ParseIntParam(name, value, 1, config.connect_timeout_ms);
     } else if (name == "request_timeout_ms") {
-      status = parse_int(name, value, 1, config.request_timeout_ms);
+      status = uri_util::ParseIntParam(name, value, 1, config.request_timeout_ms);
     } else if (name == "max_attempts") {
-      status = parse_int(name, value, 1, config.max_attempts);
+      status = uri_util::ParseIntParam(name, value, 1, config.max_attempts);
     } else if (name == "credentials" || name == "credentials_json" || name == "private_key" ||
                name == "access_token" || name == "token") {
       return bad(
@@ -249,7 +201,7 @@ absl::StatusOr<GcsConfig> GcsConfigFromUri(std::string_view uri) {
                  "\" (known: endpoint, list_page_size, connect_timeout_ms, request_timeout_ms, "
                  "max_attempts)");
     }
-    if (!status.ok()) return status;
+    if (!status.ok()) return bad(std::string(status.message()));
   }
   return config;
 }

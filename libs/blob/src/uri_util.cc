@@ -1,6 +1,8 @@
 // Small URI helpers for the blob store URIs.
 #include "uri_util.h"
 
+#include <cstdlib>
+
 #include "absl/status/status.h"
 #include "sigv4.h"
 
@@ -37,6 +39,52 @@ absl::StatusOr<std::string> PercentDecode(std::string_view s) {
 }
 
 std::string PercentEncode(std::string_view s) { return sigv4::UriEncode(s, false); }
+
+absl::StatusOr<BucketUri> ParseBucketUri(
+    std::string_view uri, std::string_view scheme,
+    const std::function<std::string(const std::string& bucket)>& bucket_problem) {
+  if (uri.substr(0, scheme.size()) != scheme) {
+    return absl::InvalidArgumentError("it does not start with " + std::string(scheme));
+  }
+  std::string_view rest = uri.substr(scheme.size());
+  std::string_view query;
+  if (size_t q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  if (rest.find('#') != std::string_view::npos) {
+    return absl::InvalidArgumentError("fragments (#) are not allowed");
+  }
+  BucketUri out;
+  size_t slash = rest.find('/');
+  out.bucket = std::string(rest.substr(0, slash));
+  if (out.bucket.empty()) return absl::InvalidArgumentError("the bucket name is missing");
+  if (std::string problem = bucket_problem(out.bucket); !problem.empty()) {
+    return absl::InvalidArgumentError(problem);
+  }
+  if (slash != std::string_view::npos) {
+    auto prefix = PercentDecode(rest.substr(slash + 1));
+    if (!prefix.ok()) return prefix.status();
+    out.prefix = *std::move(prefix);
+    while (!out.prefix.empty() && out.prefix.front() == '/') out.prefix.erase(0, 1);
+    if (!out.prefix.empty() && out.prefix.back() != '/') out.prefix += '/';
+  }
+  auto params = ParseQuery(query);
+  if (!params.ok()) return params.status();
+  out.params = *std::move(params);
+  return out;
+}
+
+absl::Status ParseIntParam(const std::string& name, const std::string& value, int min, int& out) {
+  char* end = nullptr;
+  long v = std::strtol(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || v < min || v > 1000000000) {
+    return absl::InvalidArgumentError(name + "=" + value +
+                                      " is not an integer >= " + std::to_string(min));
+  }
+  out = static_cast<int>(v);
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(
     std::string_view query) {

@@ -1,11 +1,13 @@
 // Small URI helpers for the blob store URIs: percent-decoding, query splitting, HTTP endpoints.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace optimus::blob::uri_util {
@@ -19,6 +21,23 @@ std::string PercentEncode(std::string_view s);
 
 // "a=1&b=x%20y" -> {{"a","1"},{"b","x y"}}; a name without '=' has an empty value.
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(std::string_view query);
+
+// What a store URI "<scheme>bucket/prefix?name=value&..." (s3://, gs://) says.
+struct BucketUri {
+  std::string bucket;
+  std::string prefix;  // Decoded, without a leading '/'; ends with '/' unless empty.
+  std::vector<std::pair<std::string, std::string>> params;  // Decoded, in URI order.
+};
+
+// `bucket_problem` says what is wrong with a bucket name, or "" when it is valid. Errors are
+// InvalidArgument with the reason alone, for the caller to quote the URI and its expected form.
+absl::StatusOr<BucketUri> ParseBucketUri(
+    std::string_view uri, std::string_view scheme,
+    const std::function<std::string(const std::string& bucket)>& bucket_problem);
+
+// A store URI's integer parameter into `out`, at least `min` and at most 1e9; InvalidArgument
+// "name=value is not an integer >= min" otherwise.
+absl::Status ParseIntParam(const std::string& name, const std::string& value, int min, int& out);
 
 struct HttpEndpoint {
   std::string scheme;     // "http" or "https"

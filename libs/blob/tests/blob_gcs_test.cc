@@ -1,30 +1,25 @@
 // GcsBlobStore without a real server: URI parsing, config checks, the JWT-bearer token flow and
 // every call against scripted loopback HTTP servers (a storage API and a token endpoint).
-#include <arpa/inet.h>
-#include <httplib.h>
-#include <netinet/in.h>
 #include <openssl/bio.h>
 #include <openssl/buffer.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <ctime>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 
+#include "blob_test_support.h"
 #include "gcs_token_source.h"
 #include "nlohmann/json.hpp"
 #include "optimus/blob/blob_store.h"
 #include "optimus/blob/gcs_blob_store.h"
 #include "optimus/testing/testing.h"
+#include "scripted_http_server.h"
 #include "uri_util.h"
 
 namespace optimus::blob {
@@ -34,36 +29,6 @@ using Json = nlohmann::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-std::vector<std::string> Keys(const std::vector<ObjectInfo>& objects) {
-  std::vector<std::string> out;
-  for (const auto& o : objects) out.push_back(o.key);
-  return out;
-}
-
-// Sets an environment variable for the life of the object, then restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value == nullptr) {
-      unsetenv(name);
-    } else {
-      setenv(name, value, 1);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 // ---------------------------------------------------------------------------------------------
 // RSA keys made for the test, and the checks a token endpoint makes on an assertion
@@ -161,79 +126,26 @@ std::string CheckAssertion(const std::string& assertion, EVP_PKEY* public_key,
 }
 
 // ---------------------------------------------------------------------------------------------
-// A scripted loopback server for both the storage API and the token endpoint (/token)
-
-struct Recorded {
-  std::string method;
-  std::string target;  // Raw path and query, as on the wire.
-  std::multimap<std::string, std::string, httplib::detail::ci> headers;
-  std::string body;
-
-  std::string Header(const std::string& name) const {
-    auto it = headers.find(name);
-    return it == headers.end() ? "" : it->second;
-  }
-  std::map<std::string, std::string> Query() const {
-    size_t q = target.find('?');
-    auto parsed = uri_util::ParseQuery(q == std::string::npos ? "" : target.substr(q + 1));
-    EXPECT_TRUE(parsed.ok()) << target;
-    return parsed.ok() ? std::map<std::string, std::string>(parsed->begin(), parsed->end())
-                       : std::map<std::string, std::string>{};
-  }
-};
-
-struct Reply {
-  int status = 200;
-  std::string body;
-};
+// The storage API and its token endpoint (/token) on one scripted loopback server
 
 class FakeGcs {
  public:
-  using Handler = std::function<Reply(const Recorded&)>;
+  using Handler = ScriptedHttpServer::Handler;
 
   // Token requests go to `token_handler` (by default: a token endpoint that verifies the
   // assertion with TheKey() and hands out "tok-1", "tok-2", ... valid for `expires_in`).
   explicit FakeGcs(Handler handler, Handler token_handler = nullptr)
-      : handler_(std::move(handler)), token_handler_(std::move(token_handler)) {
-    auto serve = [this](const httplib::Request& req, httplib::Response& res) {
-      Recorded rec;
-      rec.method = req.method;
-      rec.target = req.target;
-      for (const auto& [name, value] : req.headers) rec.headers.emplace(name, value);
-      rec.body = req.body;
-      bool is_token = rec.target == "/token";
-      Reply reply =
-          is_token ? (token_handler_ ? token_handler_(rec) : DefaultToken(rec)) : handler_(rec);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        (is_token ? token_requests_ : requests_).push_back(std::move(rec));
-      }
-      res.status = reply.status;
-      res.set_content(reply.body, "application/json");
-    };
-    server_.Get(".*", serve);
-    server_.Post(".*", serve);
-    server_.Delete(".*", serve);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    // stop() only stops a server that is running; wait for it so the destructor cannot hang.
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~FakeGcs() {
-    server_.stop();
-    thread_.join();
-  }
+      : handler_(std::move(handler)),
+        token_handler_(std::move(token_handler)),
+        server_("application/json", [this](const Recorded& rec) {
+          if (!IsToken(rec)) return handler_(rec);
+          return token_handler_ ? token_handler_(rec) : DefaultToken(rec);
+        }) {}
 
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string endpoint() const { return server_.endpoint(); }
   std::string token_uri() const { return endpoint() + "/token"; }
-  std::vector<Recorded> requests() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_;
-  }
-  std::vector<Recorded> token_requests() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return token_requests_;
-  }
+  std::vector<Recorded> requests() { return Requests(false); }
+  std::vector<Recorded> token_requests() { return Requests(true); }
   void set_expires_in(int seconds) { expires_in_ = seconds; }
 
   // An emulator-style config: no credentials.
@@ -273,16 +185,20 @@ class FakeGcs {
                           .dump()};
   }
 
+  static bool IsToken(const Recorded& rec) { return rec.target == "/token"; }
+  std::vector<Recorded> Requests(bool token) {
+    std::vector<Recorded> out;
+    for (Recorded& rec : server_.requests()) {
+      if (IsToken(rec) == token) out.push_back(std::move(rec));
+    }
+    return out;
+  }
+
   Handler handler_;
   Handler token_handler_;
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-  std::mutex mu_;
-  std::vector<Recorded> requests_;
-  std::vector<Recorded> token_requests_;
   std::atomic<int> tokens_issued_{0};
   std::atomic<int> expires_in_{3599};
+  ScriptedHttpServer server_;  // Last: it stops before what it calls goes away.
 };
 
 std::unique_ptr<GcsBlobStore> MakeStore(GcsConfig config) {
@@ -727,20 +643,9 @@ TEST(GcsFakeServerTest, GivesUpAfterMaxAttemptsWithTheLastError) {
 }
 
 TEST(GcsFakeServerTest, UnreachableServerIsUnavailableAfterRetries) {
-  // Bind a port without listening and close it again: connections to it are refused.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
   GcsConfig config;
   config.bucket = "bkt";
-  config.endpoint = "http://127.0.0.1:" + std::to_string(port);
+  config.endpoint = "http://127.0.0.1:" + std::to_string(RefusingLoopbackPort());
   config.max_attempts = 2;
   auto store = MakeStore(config);
   absl::Status put = store->Put("k", "v");
@@ -819,20 +724,7 @@ TEST(GcsFakeServerTest, ConcurrentCallsShareOneToken) {
   });
   auto store = MakeStore(fake.ConfigWithKey());
   ASSERT_NE(store, nullptr);
-  std::atomic<int> failures{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < 25; ++i) {
-        std::string key = "t" + std::to_string(t) + "/" + std::to_string(i);
-        if (!store->Put(key, key + "!").ok()) ++failures;
-        auto got = store->Get(key);
-        if (!got.ok() || *got != key + "!") ++failures;
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(PutAndGetConcurrently(*store, 4, 25), 0);
   EXPECT_EQ(fake.requests().size(), 200u);
   EXPECT_EQ(fake.token_requests().size(), 1u);
 }

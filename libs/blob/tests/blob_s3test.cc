@@ -1,7 +1,5 @@
 // S3BlobStore against a real S3 server (tools/dev/s3: MinIO), addressed by OPTIMUS_TEST_S3_*.
-#include <atomic>
-#include <thread>
-
+#include "blob_test_support.h"
 #include "optimus/blob/blob_store.h"
 #include "optimus/blob/s3_blob_store.h"
 #include "optimus/testing/testing.h"
@@ -11,12 +9,6 @@ namespace {
 
 using ::optimus::testing::InfraEnv;
 using ::testing::HasSubstr;
-
-std::vector<std::string> Keys(const std::vector<ObjectInfo>& objects) {
-  std::vector<std::string> out;
-  for (const auto& o : objects) out.push_back(o.key);
-  return out;
-}
 
 S3Config ConfigFromEnv(const std::string& bucket) {
   S3Config config;
@@ -44,9 +36,7 @@ class S3StoreTest : public ::testing::Test {
 
   void TearDown() override {
     if (admin_ == nullptr) return;
-    auto left = admin_->List("");
-    ASSERT_TRUE(left.ok()) << left.status();
-    for (const auto& object : *left) EXPECT_TRUE(admin_->Delete(object.key).ok()) << object.key;
+    DeleteAllObjects(*admin_);
     EXPECT_TRUE(admin_->DeleteBucket().ok());
   }
 
@@ -141,27 +131,11 @@ TEST_F(S3StoreTest, ListBeyondOneDefaultPageWithConcurrentPuts) {
   auto store = Store("many/");
   constexpr int kObjects = 1010;
   constexpr int kThreads = 4;
-  std::atomic<int> failures{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = t; i < kObjects; i += kThreads) {
-        char key[32];
-        std::snprintf(key, sizeof(key), "%04d", i);
-        if (!store->Put(key, key).ok()) ++failures;
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  ASSERT_EQ(failures.load(), 0);
+  ASSERT_EQ(PutNumberedConcurrently(*store, kObjects, kThreads), 0);
   auto listed = store->List("");
   ASSERT_TRUE(listed.ok()) << listed.status();
   ASSERT_EQ(listed->size(), static_cast<size_t>(kObjects));
-  for (int i = 0; i < kObjects; ++i) {
-    char key[32];
-    std::snprintf(key, sizeof(key), "%04d", i);
-    ASSERT_EQ((*listed)[i].key, key);
-  }
+  for (int i = 0; i < kObjects; ++i) ASSERT_EQ((*listed)[i].key, NumberedKey(i));
 }
 
 TEST_F(S3StoreTest, WrongSecretKeyIsPermissionDenied) {

@@ -1,25 +1,20 @@
 // Unit tests of optimus::blob: FileBlobStore, SigV4 (AWS vectors), S3 XML, URIs, and the S3 store
 // against a scripted loopback HTTP server (signatures, retries, errors, pagination).
-#include <arpa/inet.h>
-#include <httplib.h>
-#include <netinet/in.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <deque>
 #include <filesystem>
 #include <fstream>
-#include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 
+#include "blob_test_support.h"
 #include "optimus/blob/blob_store.h"
 #include "optimus/blob/file_blob_store.h"
 #include "optimus/blob/s3_blob_store.h"
 #include "optimus/testing/testing.h"
 #include "s3_xml.h"
+#include "scripted_http_server.h"
 #include "sigv4.h"
 #include "uri_util.h"
 
@@ -29,12 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-std::vector<std::string> Keys(const std::vector<ObjectInfo>& objects) {
-  std::vector<std::string> out;
-  for (const auto& o : objects) out.push_back(o.key);
-  return out;
-}
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -51,30 +40,6 @@ std::vector<std::string> TempFilesUnder(const fs::path& dir) {
   }
   return out;
 }
-
-// Sets an environment variable for the life of the object, then restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value == nullptr) {
-      unsetenv(name);
-    } else {
-      setenv(name, value, 1);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 // ---------------------------------------------------------------------------------------------
 // FileBlobStore
@@ -552,60 +517,49 @@ TEST(OpenBlobStoreTest, S3NeedsCredentials) {
 // ---------------------------------------------------------------------------------------------
 // S3BlobStore against a scripted loopback server
 
-struct Recorded {
-  std::string method;
-  std::string target;  // Raw path and query, as on the wire.
-  std::multimap<std::string, std::string, httplib::detail::ci> headers;
-  std::string body;
-  bool signature_ok = false;
-};
+// Whether the request's SigV4 signature holds, recomputed the way S3 does: from the raw path,
+// the decoded query and the received values of the headers the client says it signed.
+bool SignedAsSent(const Recorded& rec) {
+  auto auth = rec.headers.find("Authorization");
+  if (auth == rec.headers.end()) return false;
+  const std::string& value = auth->second;
+  size_t sh = value.find("SignedHeaders=");
+  size_t sig = value.find(",Signature=");
+  if (sh == std::string::npos || sig == std::string::npos) return false;
+  std::string signed_names = value.substr(sh + 14, sig - sh - 14);
+  sigv4::Request request;
+  request.method = rec.method;
+  size_t q = rec.target.find('?');
+  request.canonical_uri = rec.target.substr(0, q);
+  if (q != std::string::npos) {
+    std::string raw_query = rec.target.substr(q + 1);
+    auto query = uri_util::ParseQuery(raw_query);
+    if (!query.ok()) return false;
+    request.query = *query;
+    // The wire must carry the canonical form itself, or S3 would compute another one.
+    if (sigv4::CanonicalQueryString(request.query) != raw_query) return false;
+  }
+  size_t start = 0;
+  while (start <= signed_names.size()) {
+    size_t semi = signed_names.find(';', start);
+    std::string name = signed_names.substr(start, semi - start);
+    auto it = rec.headers.find(name);
+    if (it == rec.headers.end()) return false;
+    request.headers.emplace_back(name, it->second);
+    if (semi == std::string::npos) break;
+    start = semi + 1;
+  }
+  auto hash = rec.headers.find("x-amz-content-sha256");
+  if (hash == rec.headers.end() || hash->second != sigv4::Sha256Hex(rec.body)) return false;
+  request.payload_hash = hash->second;
+  sigv4::Credentials credentials{"test-access", "test-secret", ""};
+  return value == sigv4::AuthorizationHeader(request, credentials, "us-east-1", "s3");
+}
 
-struct Reply {
-  int status = 200;
-  std::string body;
-};
-
-// An HTTP server on 127.0.0.1:<any port> that records each request, checks its SigV4 signature
-// from what actually arrived on the wire, and answers from a handler.
-class FakeS3 {
+// The scripted server as an S3 endpoint: path style, the test credentials.
+class FakeS3 : public ScriptedHttpServer {
  public:
-  using Handler = std::function<Reply(const Recorded&)>;
-
-  explicit FakeS3(Handler handler) : handler_(std::move(handler)) {
-    auto serve = [this](const httplib::Request& req, httplib::Response& res) {
-      Recorded rec;
-      rec.method = req.method;
-      rec.target = req.target;
-      for (const auto& [name, value] : req.headers) rec.headers.emplace(name, value);
-      rec.body = req.body;
-      rec.signature_ok = SignatureMatches(rec);
-      Reply reply = handler_(rec);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        requests_.push_back(std::move(rec));
-      }
-      res.status = reply.status;
-      res.set_content(reply.body, "application/xml");
-    };
-    server_.Get(".*", serve);
-    server_.Put(".*", serve);
-    server_.Delete(".*", serve);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    // stop() only stops a server that is running; wait for it so the destructor cannot hang.
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~FakeS3() {
-    server_.stop();
-    thread_.join();
-  }
-
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int port() const { return port_; }
-  std::vector<Recorded> requests() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return requests_;
-  }
+  explicit FakeS3(Handler handler) : ScriptedHttpServer("application/xml", std::move(handler)) {}
 
   S3Config Config() const {
     S3Config config;
@@ -618,53 +572,6 @@ class FakeS3 {
     config.max_attempts = 3;
     return config;
   }
-
- private:
-  // Recomputes the signature the way S3 does: from the raw path, the decoded query and the
-  // received values of the headers the client says it signed.
-  static bool SignatureMatches(const Recorded& rec) {
-    auto auth = rec.headers.find("Authorization");
-    if (auth == rec.headers.end()) return false;
-    const std::string& value = auth->second;
-    size_t sh = value.find("SignedHeaders=");
-    size_t sig = value.find(",Signature=");
-    if (sh == std::string::npos || sig == std::string::npos) return false;
-    std::string signed_names = value.substr(sh + 14, sig - sh - 14);
-    sigv4::Request request;
-    request.method = rec.method;
-    size_t q = rec.target.find('?');
-    request.canonical_uri = rec.target.substr(0, q);
-    if (q != std::string::npos) {
-      std::string raw_query = rec.target.substr(q + 1);
-      auto query = uri_util::ParseQuery(raw_query);
-      if (!query.ok()) return false;
-      request.query = *query;
-      // The wire must carry the canonical form itself, or S3 would compute another one.
-      if (sigv4::CanonicalQueryString(request.query) != raw_query) return false;
-    }
-    size_t start = 0;
-    while (start <= signed_names.size()) {
-      size_t semi = signed_names.find(';', start);
-      std::string name = signed_names.substr(start, semi - start);
-      auto it = rec.headers.find(name);
-      if (it == rec.headers.end()) return false;
-      request.headers.emplace_back(name, it->second);
-      if (semi == std::string::npos) break;
-      start = semi + 1;
-    }
-    auto hash = rec.headers.find("x-amz-content-sha256");
-    if (hash == rec.headers.end() || hash->second != sigv4::Sha256Hex(rec.body)) return false;
-    request.payload_hash = hash->second;
-    sigv4::Credentials credentials{"test-access", "test-secret", ""};
-    return value == sigv4::AuthorizationHeader(request, credentials, "us-east-1", "s3");
-  }
-
-  Handler handler_;
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-  std::mutex mu_;
-  std::vector<Recorded> requests_;
 };
 
 std::unique_ptr<S3BlobStore> MakeStore(S3Config config) {
@@ -694,13 +601,13 @@ TEST(S3FakeServerTest, PutAndGetAreSignedAsSent) {
   EXPECT_EQ(put.method, "PUT");
   EXPECT_EQ(put.target, "/bkt/root/dir/a%20b%2Bc%3D%C3%BC.txt");
   EXPECT_EQ(put.body, content);
-  EXPECT_TRUE(put.signature_ok);
+  EXPECT_TRUE(SignedAsSent(put));
   EXPECT_EQ(put.headers.find("x-amz-content-sha256")->second, sigv4::Sha256Hex(content));
   EXPECT_EQ(put.headers.find("Host")->second, "127.0.0.1:" + std::to_string(fake.port()));
   EXPECT_THAT(put.headers.find("Authorization")->second,
               HasSubstr("SignedHeaders=host;x-amz-content-sha256;x-amz-date,"));
   EXPECT_EQ(requests[1].method, "GET");
-  EXPECT_TRUE(requests[1].signature_ok);
+  EXPECT_TRUE(SignedAsSent(requests[1]));
 }
 
 TEST(S3FakeServerTest, SessionTokenIsSentAndSigned) {
@@ -818,26 +725,15 @@ TEST(S3FakeServerTest, ListFollowsContinuationTokensAndStripsThePrefix) {
   EXPECT_EQ((*listed)[3].size, 4);
   auto requests = fake.requests();
   ASSERT_EQ(requests.size(), 3u);
-  for (const auto& r : requests) EXPECT_TRUE(r.signature_ok) << r.target;
+  for (const auto& r : requests) EXPECT_TRUE(SignedAsSent(r)) << r.target;
   EXPECT_EQ(requests[1].target,
             "/bkt?continuation-token=t%2F1%2B%3D&list-type=2&max-keys=2&prefix=root%2Fdags%2F");
 }
 
 TEST(S3FakeServerTest, UnreachableServerIsUnavailableAfterRetries) {
-  // Bind a port without listening and close it again: connections to it are refused.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
   S3Config config;
   config.bucket = "bkt";
-  config.endpoint = "http://127.0.0.1:" + std::to_string(port);
+  config.endpoint = "http://127.0.0.1:" + std::to_string(RefusingLoopbackPort());
   config.path_style = true;
   config.access_key = "a";
   config.secret_key = "b";
@@ -855,7 +751,7 @@ TEST(S3FakeServerTest, ConcurrentCallsFromManyThreads) {
   std::map<std::string, std::string> objects;
   FakeS3 fake([&](const Recorded& rec) {
     std::lock_guard<std::mutex> lock(mu);
-    if (!rec.signature_ok) return Reply{403, "<Error><Code>SignatureDoesNotMatch</Code></Error>"};
+    if (!SignedAsSent(rec)) return Reply{403, "<Error><Code>SignatureDoesNotMatch</Code></Error>"};
     if (rec.method == "PUT") {
       objects[rec.target] = rec.body;
       return Reply{200, ""};
@@ -866,20 +762,7 @@ TEST(S3FakeServerTest, ConcurrentCallsFromManyThreads) {
   });
   auto store = MakeStore(fake.Config());
   ASSERT_NE(store, nullptr);
-  std::atomic<int> failures{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < 25; ++i) {
-        std::string key = "t" + std::to_string(t) + "/" + std::to_string(i);
-        if (!store->Put(key, key + "!").ok()) ++failures;
-        auto got = store->Get(key);
-        if (!got.ok() || *got != key + "!") ++failures;
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(PutAndGetConcurrently(*store, 4, 25), 0);
   EXPECT_EQ(fake.requests().size(), 200u);
 }
 

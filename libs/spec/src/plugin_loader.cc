@@ -222,6 +222,36 @@ std::string PluginSpec::ImageFor(const std::string& version) const {
   return v.tag.empty() ? v.image : v.image + ":" + v.tag;
 }
 
+// What both versions share: plugintype (task | hook) and, for a hook, hooktype (pre | post |
+// fail); the questions and default assets of `job create`. Version 1 requires plugintype;
+// version 2 (where Optimus has no such field) takes "task" when it is absent.
+void LoadAuthoring(YamlReader& r, const YamlNode& root, PluginSpec& spec, bool type_required) {
+  r.String(root, "plugintype", "", spec.plugin_type);
+  r.String(root, "hooktype", "", spec.hook_type);
+  std::set<std::string> names;
+  if (auto qs = r.GetList(root, "questions", "questions")) {
+    LoadQuestions(r, *qs, "questions", spec.questions, names);
+  }
+  LoadNameValues(r, root, "defaultassets", spec.default_assets);
+  if (spec.plugin_type.empty() && !type_required) spec.plugin_type = "task";
+  if (spec.plugin_type != "task" && spec.plugin_type != "hook") {
+    r.Error(root["plugintype"].IsDefined() ? root["plugintype"] : root, "plugintype",
+            spec.plugin_type.empty()
+                ? "missing required field (task or hook)"
+                : "unknown plugin type " + Quote(spec.plugin_type) + " (want task or hook)");
+  }
+  if (spec.plugin_type == "hook") {
+    if (spec.hook_type.empty()) {
+      r.Error(root, "hooktype", "missing required field for a hook (pre, post or fail)");
+    } else if (spec.hook_type != "pre" && spec.hook_type != "post" && spec.hook_type != "fail") {
+      r.Error(root["hooktype"], "hooktype",
+              "unknown hook type " + Quote(spec.hook_type) + " (want pre, post or fail)");
+    }
+  } else if (!spec.hook_type.empty()) {
+    r.Error(root["hooktype"], "hooktype", "only a hook has a hook type (plugintype: hook)");
+  }
+}
+
 std::optional<PluginSpec> LoadPluginSpec(const std::string& path, const std::string& content,
                                          Diagnostics& diagnostics) {
   YamlReader r(path, diagnostics);
@@ -251,38 +281,16 @@ std::optional<PluginSpec> LoadPluginSpec(const std::string& path, const std::str
           {"version", "name", "description", "plugintype", "pluginmods", "pluginversion", "image",
            "secretpath", "entrypoint", "hooktype", "dependson", "apiversion", "asset_parsers",
            "destination_urn_template", "questions", "defaultconfig", "defaultassets"});
-      r.String(root, "plugintype", "", spec.plugin_type);
       r.Strings(root, "pluginmods", "", spec.plugin_mods);
       r.String(root, "pluginversion", "", spec.plugin_version);
       r.String(root, "image", "", spec.image);
       r.String(root, "secretpath", "", spec.secret_path);
       LoadEntrypoint(r, root, "", spec.entrypoint);
-      r.String(root, "hooktype", "", spec.hook_type);
       r.Strings(root, "dependson", "", spec.depends_on);
       r.Strings(root, "apiversion", "", spec.api_version);
-      std::set<std::string> names;
-      if (auto qs = r.GetList(root, "questions", "questions")) {
-        LoadQuestions(r, *qs, "questions", spec.questions, names);
-      }
       LoadNameValues(r, root, "defaultconfig", spec.default_config_list);
-      LoadNameValues(r, root, "defaultassets", spec.default_assets);
       for (const auto& nv : spec.default_config_list) spec.default_config[nv.name] = nv.value;
-
-      if (spec.plugin_type != "task" && spec.plugin_type != "hook") {
-        r.Error(root["plugintype"].IsDefined() ? root["plugintype"] : root, "plugintype",
-                spec.plugin_type.empty()
-                    ? "missing required field (task or hook)"
-                    : "unknown plugin type " + Quote(spec.plugin_type) + " (want task or hook)");
-      }
-      if (spec.plugin_type == "hook") {
-        if (spec.hook_type.empty()) {
-          r.Error(root, "hooktype", "missing required field for a hook (pre, post or fail)");
-        } else if (spec.hook_type != "pre" && spec.hook_type != "post" &&
-                   spec.hook_type != "fail") {
-          r.Error(root["hooktype"], "hooktype",
-                  "unknown hook type " + Quote(spec.hook_type) + " (want pre, post or fail)");
-        }
-      }
+      LoadAuthoring(r, root, spec, /*type_required=*/true);
       for (size_t i = 0; i < spec.plugin_mods.size(); ++i) {
         const std::string& mod = spec.plugin_mods[i];
         if (mod != "cli" && mod != "dependencyresolver") {
@@ -292,10 +300,14 @@ std::optional<PluginSpec> LoadPluginSpec(const std::string& path, const std::str
       }
       if (spec.image.empty()) r.Error(root, "image", "missing required field (the docker image)");
     } else {
+      // Optimus's version 2 fields, and ours that Optimus ignores (it reads version 2 files
+      // leniently): what `job create` asks and writes, and whether the plugin is a hook.
       r.CheckKeys(root, "",
                   {"version", "name", "description", "destination_urn_template", "asset_parsers",
-                   "plugin_versions", "default_config"});
+                   "plugin_versions", "default_config", "plugintype", "hooktype", "questions",
+                   "defaultassets"});
       r.Map(root, "default_config", "", spec.default_config);
+      LoadAuthoring(r, root, spec, /*type_required=*/false);
       auto versions = r.GetMap(root, "plugin_versions", "plugin_versions");
       if (!versions) {
         r.Error(root, "plugin_versions", "missing required field (with a \"default\" entry)");

@@ -474,11 +474,13 @@ std::optional<Project> ReadProject(const fs::path& project_dir, const std::strin
 }
 
 void ValidateProject(const Project& project, const std::set<std::string>* known_plugins,
-                     const ValidationHooks& hooks, Diagnostics& diagnostics) {
+                     const ValidationHooks& hooks, Diagnostics& diagnostics,
+                     const std::map<std::string, PluginSpec>* plugins) {
   ValidatePresets(project.presets, hooks, diagnostics);
   JobValidationOptions options;
   options.hooks = hooks;
   options.known_plugins = known_plugins;
+  options.plugins = plugins;
   options.presets = &project.presets;
   for (const JobSpec& job : project.jobs) ValidateJob(job, options, diagnostics);
   CheckUniqueJobNames(project.jobs, diagnostics);

@@ -226,6 +226,37 @@ void CheckDependencies(JobChecker& c, const JobSpec& job) {
   }
 }
 
+// What the task's plugin needs of the job to form its destination and find its sources.
+void CheckPluginNeeds(JobChecker& c, const JobSpec& job, const PluginSpec& plugin) {
+  auto has_config = [&](const std::string& key) {
+    return job.task.config.count(key) > 0 || plugin.default_config.count(key) > 0;
+  };
+  const std::string& tmpl = plugin.destination_urn_template;
+  std::set<std::string> reported;
+  for (size_t open = tmpl.find('<'); open != std::string::npos; open = tmpl.find('<', open + 1)) {
+    const size_t close = tmpl.find('>', open);
+    if (close == std::string::npos) break;
+    const std::string key = tmpl.substr(open + 1, close - open - 1);
+    if (key.empty() || has_config(key) || !reported.insert(key).second) continue;
+    c.Error("task.config", "missing " + key + ": task plugin " + Quote(plugin.name) +
+                               " forms the job's destination " + tmpl + " from it");
+  }
+  for (const auto& [parser, evaluators] : plugin.asset_parsers) {
+    for (const AssetParser& e : evaluators) {
+      if (!e.env.empty() && !has_config(e.env) && reported.insert(e.env).second) {
+        c.Error("task.config", "missing " + e.env + ": task plugin " + Quote(plugin.name) +
+                                   " reads the job's sources from it (" + parser + " parser)");
+      }
+      std::string file = e.filepath;
+      if (file.starts_with("./")) file = file.substr(2);
+      if (!file.empty() && job.assets.count(file) == 0 && reported.insert(file).second) {
+        c.Error("assets", "missing " + file + ": task plugin " + Quote(plugin.name) +
+                              " reads the job's sources from it (" + parser + " parser)");
+      }
+    }
+  }
+}
+
 void CheckMetadata(JobChecker& c, const Metadata& m) {
   auto quantity = [&](const std::string& path, const std::string& value) {
     if (!value.empty() && !IsQuantity(value)) {
@@ -317,6 +348,11 @@ void ValidateJob(const JobSpec& job, const JobValidationOptions& options,
         options.known_plugins->count(name) == 0) {
       c.Error(p, "unknown task plugin " + Quote(name) +
                      " (known: " + KnownList(*options.known_plugins) + ")");
+    }
+  }
+  if (job.recipe.empty() && options.plugins != nullptr) {
+    if (auto p = options.plugins->find(job.task.name); p != options.plugins->end()) {
+      CheckPluginNeeds(c, job, p->second);
     }
   }
   CheckWindow(c, job, options);

@@ -2,6 +2,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "optimus/spec/loaders.h"
 #include "test_util.h"
 
@@ -153,6 +157,70 @@ TEST(PluginSpecTest, Version1TaskNeedsPluginType) {
   Diagnostics d;
   LoadPluginSpec("p.yaml", "name: x\nimage: i\n", d);
   EXPECT_EQ(d.ToString(), "p.yaml:1:1: plugintype: missing required field (task or hook)\n");
+}
+
+// Version 2 as Optimus reads it, with our fields that Optimus ignores: the plugin type, the hook
+// type, questions and default assets.
+TEST(PluginSpecTest, Version2CarriesOurQuestionsAndHookType) {
+  Diagnostics d;
+  auto hook = LoadPluginSpec(
+      "h.yaml",
+      "version: 2\nname: audit\nplugintype: hook\nhooktype: pre\nplugin_versions:\n  default: "
+      "{image: i, tag: '1', entrypoint: {script: run}}\nquestions:\n- name: TABLE\n  prompt: "
+      "Table\n  required: true\ndefaultassets:\n- name: a.sql\n  value: select 1\n",
+      d);
+  ASSERT_TRUE(hook.has_value());
+  EXPECT_TRUE(d.empty()) << d.ToString();
+  EXPECT_EQ(hook->plugin_type, "hook");
+  EXPECT_EQ(hook->hook_type, "pre");
+  ASSERT_EQ(hook->questions.size(), 1u);
+  EXPECT_TRUE(hook->questions[0].required);
+  EXPECT_EQ(hook->default_assets.at(0).value, "select 1");
+  Diagnostics d2;
+  auto task = LoadPluginSpec(
+      "t.yaml",
+      "version: 2\nname: t\nplugin_versions:\n  default: {image: i, tag: '1', entrypoint: "
+      "{script: run}}\n",
+      d2);
+  EXPECT_EQ(task->plugin_type, "task");  // Optimus's version 2 has no type: a task
+  Diagnostics d3;
+  LoadPluginSpec("x.yaml",
+                 "version: 2\nname: x\nplugintype: hook\nplugin_versions:\n  default: {image: "
+                 "i, tag: '1', entrypoint: {script: run}}\n",
+                 d3);
+  EXPECT_THAT(Only(d3, "hooktype"), HasSubstr("missing required field for a hook"));
+}
+
+// Every plugin shipped in examples/plugins is Optimus's version 2 and passes the checks Optimus's
+// server makes when it loads plugins (name, spec version, a default version with an image, a tag
+// and an entrypoint script), so an Optimus server starts with them too.
+TEST(PluginSpecTest, ShippedPluginsAreOptimusVersion2) {
+  size_t seen = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(OPTIMUS_EXAMPLE_PLUGINS)) {
+    const std::string file = entry.path().filename().string();
+    if (!file.starts_with("optimus-plugin-") || !file.ends_with(".yaml")) continue;
+    SCOPED_TRACE(file);
+    ++seen;
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    Diagnostics d;
+    auto p = LoadPluginSpec(file, text.str(), d);
+    ASSERT_TRUE(p.has_value()) << d.ToString();
+    EXPECT_TRUE(d.empty()) << d.ToString();
+    EXPECT_EQ(p->spec_version, 2);
+    EXPECT_FALSE(p->name.empty());
+    const PluginVersion& def = p->plugin_versions.at("default");
+    EXPECT_FALSE(def.image.empty());
+    EXPECT_FALSE(def.tag.empty());
+    EXPECT_FALSE(def.entrypoint.script.empty());
+    if (p->plugin_type == "task") {
+      EXPECT_FALSE(p->default_assets.empty()) << "job create writes no asset";
+      EXPECT_TRUE(p->destination_urn_template.empty() || !p->questions.empty())
+          << "its destination is formed from config that job create never asks for";
+    }
+  }
+  EXPECT_GE(seen, 5u);
 }
 
 }  // namespace

@@ -78,7 +78,7 @@ absl::Status PluginManagerService::Start(app::Context& context) {
     for (const auto& p : plugins_) {
       list.push_back({{"name", p.name},
                       {"description", p.description},
-                      {"type", p.spec_version == 1 ? p.plugin_type : "task"},
+                      {"type", p.plugin_type.empty() ? "task" : p.plugin_type},
                       {"spec_version", p.spec_version},
                       {"image", p.ImageFor("")},
                       {"destination_urn_template", p.destination_urn_template}});

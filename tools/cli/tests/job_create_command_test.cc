@@ -11,6 +11,7 @@
 #include "command_run.h"
 #include "init_command.h"
 #include "job_text.h"
+#include "job_validate_command.h"
 #include "optimus/spec/loaders.h"
 #include "optimus/spec/project_reader.h"
 #include "optimus/spec/schedule_hooks.h"
@@ -252,6 +253,68 @@ TEST(JobTextTest, AppendsToBlockListsAtTheirIndentationOrCreatesTheList) {
   EXPECT_EQ(*empty, "hooks:\n- name: h2\n  config:\n    K: \"true\"\nname: a\n");
   EXPECT_FALSE(AppendHookText("hooks: [{name: h1}]\n", hook, error).has_value());
   EXPECT_THAT(error, HasSubstr("flow style"));
+}
+
+// The shipped plugins, as a new user meets them: bq2bq asks for its destination and writes a
+// query.sql; a job that lost them fails `job validate`, which names what the plugin needs.
+TEST(ShippedPluginsTest, Bq2bqAsksForItsDestinationAndValidateFlagsWhatItNeeds) {
+  testing::TempDir dir;
+  Ran init =
+      Call(RunInitCommand, "init",
+           {"-d", dir.path().string(), "-p", "sales", "-n", "marketing", "--datastore", "none"});
+  ASSERT_EQ(init.code, 0) << init.err;
+  fs::create_directories(dir.path() / ".plugins");
+  for (const char* name : {"optimus-plugin-bq2bq.yaml", "optimus-plugin-predator.yaml"}) {
+    fs::copy_file(fs::path(OPTIMUS_EXAMPLE_PLUGINS) / name, dir.path() / ".plugins" / name);
+  }
+  Ran missing = Call(RunJobCreateCommand, "create",
+                     {"-d", dir.path().string(), "--no-input", "--name", "marketing.orders",
+                      "--owner", "data@example.com", "--task", "bq2bq"});
+  EXPECT_NE(missing.code, 0);
+  EXPECT_THAT(missing.err, HasSubstr("PROJECT"));
+  EXPECT_THAT(missing.err, HasSubstr("DATASET"));
+  Ran r = Call(RunJobCreateCommand, "create",
+               {"-d", dir.path().string(), "--no-input", "--name", "marketing.orders", "--owner",
+                "data@example.com", "--task", "bq2bq", "--answer", "PROJECT=acme-data", "--answer",
+                "DATASET=marts", "--answer", "TABLE=orders"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const fs::path job_dir = dir.path() / "marketing" / "jobs" / "orders";
+  const fs::path found = fs::exists(job_dir) ? job_dir : dir.path();
+  std::string yaml, sql;
+  for (const auto& entry : fs::recursive_directory_iterator(found)) {
+    if (entry.path().filename() == "job.yaml") yaml = Slurp(entry.path());
+    if (entry.path().filename() == "query.sql") sql = Slurp(entry.path());
+  }
+  EXPECT_THAT(yaml, HasSubstr("PROJECT: acme-data"));
+  EXPECT_THAT(yaml, HasSubstr("LOAD_METHOD: APPEND"));
+  EXPECT_THAT(sql, HasSubstr("{{.DSTART}}"));
+
+  // Validation with the plugins: clean; then without TABLE and without query.sql, flagged.
+  auto validate = [&] {
+    return RunCommand(RunJobValidateCommand, "validate", {"--dir", dir.path().string()});
+  };
+  Ran clean = validate();
+  EXPECT_EQ(clean.code, 0) << clean.out << clean.err;
+  for (const auto& entry : fs::recursive_directory_iterator(dir.path())) {
+    if (entry.path().filename() == "job.yaml") {
+      std::string text = Slurp(entry.path());
+      text.erase(text.find("    TABLE: orders\n"), std::string("    TABLE: orders\n").size());
+      std::ofstream(entry.path()) << text;
+    }
+  }
+  for (const auto& entry : fs::recursive_directory_iterator(dir.path())) {
+    if (entry.path().filename() == "query.sql") {
+      fs::remove(entry.path());
+      break;
+    }
+  }
+  Ran flagged = validate();
+  EXPECT_NE(flagged.code, 0);
+  EXPECT_THAT(flagged.out + flagged.err,
+              HasSubstr("missing TABLE: task plugin \"bq2bq\" forms the job's destination "
+                        "bigquery://<PROJECT>:<DATASET>.<TABLE> from it"));
+  EXPECT_THAT(flagged.out + flagged.err,
+              HasSubstr("missing query.sql: task plugin \"bq2bq\" reads the job's sources"));
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -63,26 +62,12 @@ class S3BlobStore : public BlobStore {
   const S3Config& config() const { return config_; }
 
  private:
-  struct Handles;  // Pool of reusable libcurl handles (connection reuse across calls).
-  struct Response;
+  class Impl;  // The endpoint, SigV4 signing and libcurl stay out of this header.
 
   explicit S3BlobStore(S3Config config);
 
-  // One signed request with retries. `key` empty means the bucket itself.
-  absl::StatusOr<Response> Execute(const std::string& method, const std::string& object_key,
-                                   const std::vector<std::pair<std::string, std::string>>& query,
-                                   std::string_view body);
-  absl::StatusOr<Response> ExecuteOnce(
-      const std::string& method, const std::string& url, const std::string& host,
-      const std::string& path, const std::vector<std::pair<std::string, std::string>>& query,
-      std::string_view body);
-  std::string Describe(const std::string& method, const std::string& object_key) const;
-
   S3Config config_;
-  // The parsed endpoint; its private type keeps curl and URI details out of this header.
-  struct Endpoint;
-  std::unique_ptr<Endpoint> endpoint_;
-  std::unique_ptr<Handles> handles_;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace optimus::blob

@@ -345,19 +345,21 @@ struct PluginSpec {
   std::map<std::string, std::vector<AssetParser>>
       asset_parsers;  // bq | maxcompute | sqlite | postgres
 
-  // Version 1 only.
+  // Both versions (version 2: our fields, which Optimus ignores; plugintype "task" when absent).
   std::string plugin_type;  // task | hook
+  std::string hook_type;    // pre | post | fail
+  std::vector<Question> questions;
+  std::vector<NameValue> default_assets;
+
+  // Version 1 only.
   std::vector<std::string> plugin_mods;
   std::string plugin_version;
   std::string image;
   std::string secret_path;
   Entrypoint entrypoint;
-  std::string hook_type;  // pre | post | fail
   std::vector<std::string> depends_on;
   std::vector<std::string> api_version;
-  std::vector<Question> questions;
   std::vector<NameValue> default_config_list;
-  std::vector<NameValue> default_assets;
 
   // Version 2 only.
   std::map<std::string, PluginVersion> plugin_versions;  // must contain "default"

@@ -74,8 +74,10 @@ std::optional<Project> ReadProject(const std::filesystem::path& project_dir,
 std::optional<std::string> PlainJobName(std::string_view yaml);
 
 // ValidateJob for every job, ValidatePresets, and CheckUniqueJobNames across namespaces.
+// `plugins` (by name), when given, also checks what each task plugin needs of its jobs.
 void ValidateProject(const Project& project, const std::set<std::string>* known_plugins,
-                     const ValidationHooks& hooks, Diagnostics& diagnostics);
+                     const ValidationHooks& hooks, Diagnostics& diagnostics,
+                     const std::map<std::string, PluginSpec>* plugins = nullptr);
 
 // The whole content of a file, or nullopt with a diagnostic.
 std::optional<std::string> ReadFile(const std::filesystem::path& path, const std::string& shown,

@@ -29,6 +29,10 @@ struct JobValidationOptions {
   const std::set<std::string>* known_plugins = nullptr;
   // Project presets by lower-case name; nullptr skips the preset check.
   const std::map<std::string, Preset>* presets = nullptr;
+  // The loaded plugins by name; with them, a job's task config must hold every key its
+  // plugin's destination template and env asset parsers name, and the job every asset its
+  // plugin's file asset parsers read. nullptr skips these checks.
+  const std::map<std::string, PluginSpec>* plugins = nullptr;
 };
 
 // Checks one job after inheritance: required fields, values and references.
