@@ -241,19 +241,30 @@ void CheckPluginNeeds(JobChecker& c, const JobSpec& job, const PluginSpec& plugi
     c.Error("task.config", "missing " + key + ": task plugin " + Quote(plugin.name) +
                                " forms the job's destination " + tmpl + " from it");
   }
+  // A parser's evaluators are alternatives: the first that finds its asset or config key gives
+  // the query. A job that offers none of them has no sources to find.
   for (const auto& [parser, evaluators] : plugin.asset_parsers) {
+    std::vector<std::string> wanted;
+    bool found = false;
     for (const AssetParser& e : evaluators) {
-      if (!e.env.empty() && !has_config(e.env) && reported.insert(e.env).second) {
-        c.Error("task.config", "missing " + e.env + ": task plugin " + Quote(plugin.name) +
-                                   " reads the job's sources from it (" + parser + " parser)");
-      }
       std::string file = e.filepath;
       if (file.starts_with("./")) file = file.substr(2);
-      if (!file.empty() && job.assets.count(file) == 0 && reported.insert(file).second) {
-        c.Error("assets", "missing " + file + ": task plugin " + Quote(plugin.name) +
-                              " reads the job's sources from it (" + parser + " parser)");
+      if (!e.env.empty()) {
+        found |= has_config(e.env);
+        wanted.push_back("config " + e.env);
+      } else if (!file.empty()) {
+        found |= job.assets.count(file) > 0;
+        wanted.push_back("asset " + file);
       }
     }
+    if (found || wanted.empty()) continue;
+    std::string list;
+    for (size_t i = 0; i < wanted.size(); ++i) {
+      list += (i == 0 ? "" : i + 1 == wanted.size() ? " or " : ", ") + wanted[i];
+    }
+    c.Error(wanted.front().starts_with("asset") ? "assets" : "task.config",
+            "missing " + list + ": task plugin " + Quote(plugin.name) + "'s " + parser +
+                " parser reads the job's query from it");
   }
 }
 

@@ -314,7 +314,8 @@ TEST(ShippedPluginsTest, Bq2bqAsksForItsDestinationAndValidateFlagsWhatItNeeds) 
               HasSubstr("missing TABLE: task plugin \"bq2bq\" forms the job's destination "
                         "bigquery://<PROJECT>:<DATASET>.<TABLE> from it"));
   EXPECT_THAT(flagged.out + flagged.err,
-              HasSubstr("missing query.sql: task plugin \"bq2bq\" reads the job's sources"));
+              HasSubstr("missing asset query.sql: task plugin \"bq2bq\"'s bq parser reads the "
+                        "job's query from it"));
 }
 
 }  // namespace
