@@ -20,10 +20,7 @@ GCS_BUCKET=optimus-storage-e2e-$suffix
 cleanup() {
   signal_children TERM 1 "${pids[@]}"
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-  for key in $(s3 GET "$S3_BUCKET?list-type=2" 2>/dev/null | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g'); do
-    s3 DELETE "$S3_BUCKET/$key" >/dev/null 2>&1
-  done
-  s3 DELETE "$S3_BUCKET" >/dev/null 2>&1
+  s3_remove_bucket "$S3_BUCKET"
   [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -47,3 +47,10 @@ s3() {  # METHOD PATH [curl args...]: a SigV4-signed request to the dev S3 serve
   curl -fsS -X "$method" --aws-sigv4 "aws:amz:$OPTIMUS_TEST_S3_REGION:s3" \
     --user "$OPTIMUS_TEST_S3_ACCESS_KEY:$OPTIMUS_TEST_S3_SECRET_KEY" "$OPTIMUS_TEST_S3_ENDPOINT/$path" "$@"
 }
+s3_remove_bucket() {  # BUCKET: deletes every object of a dev S3 bucket, then the bucket
+  local key
+  for key in $(s3 GET "$1?list-type=2" 2>/dev/null | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g'); do
+    s3 DELETE "$1/$key" >/dev/null 2>&1
+  done
+  s3 DELETE "$1" >/dev/null 2>&1
+}

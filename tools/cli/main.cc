@@ -25,6 +25,7 @@
 #include "optimus/runtime_context/runtime_context_service.h"
 #include "optimus/spec_store/spec_store_service.h"
 #include "optimus/telemetry/metrics.h"
+#include "plugin_install_command.h"
 #include "plugin_validate_command.h"
 #include "project_command.h"
 #include "render_command.h"
@@ -64,6 +65,7 @@ constexpr char kUsage[] =
     "  namespace register  register one namespace of optimus.yaml on the server\n"
     "  namespace list      the project's namespaces, on the server and in optimus.yaml\n"
     "  plugin validate  check YAML plugin files offline\n"
+    "  plugin install   install the plugin artifacts a server config names (-c FILE)\n"
     "  verify specs  check single job.yaml / resource.yaml files\n"
     "  secret set|list|delete  the project's secrets on the server (values sealed)\n"
     "  token new|hash  bearer tokens of a project or an admin, and their auth.tokens entries\n"
@@ -196,6 +198,9 @@ int main(int argc, char** argv) {
   }
   if (command == "job" && argc >= 3 && std::strcmp(argv[2], "validate") == 0) {
     return optimus::cli::RunJobValidateCommand(argc - 2, argv + 2, std::cout, std::cerr);
+  }
+  if (command == "plugin" && argc >= 3 && std::strcmp(argv[2], "install") == 0) {
+    return optimus::cli::RunPluginInstallCommand(argc - 2, argv + 2, std::cout, std::cerr);
   }
   if (command == "plugin" && argc >= 3 && std::strcmp(argv[2], "validate") == 0) {
     return optimus::cli::RunPluginValidateCommand(argc - 2, argv + 2, std::cout, std::cerr);

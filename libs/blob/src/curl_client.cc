@@ -1,5 +1,5 @@
 // CurlClient: libcurl easy handles from a pool, one blocking request per call.
-#include "curl_client.h"
+#include "optimus/blob/curl_client.h"
 
 #include <curl/curl.h>
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "curl_client.h"
+#include "optimus/blob/curl_client.h"
 #include "gcs_token_source.h"
 #include "nlohmann/json.hpp"
 #include "uri_util.h"

@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "curl_client.h"
+#include "optimus/blob/curl_client.h"
 
 namespace optimus::blob {
 

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "curl_client.h"
+#include "optimus/blob/curl_client.h"
 #include "s3_xml.h"
 #include "sigv4.h"
 #include "uri_util.h"

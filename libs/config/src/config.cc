@@ -32,6 +32,8 @@ const char* TypeName(Type type) {
       return "duration";
     case Type::kStringList:
       return "list of strings";
+    case Type::kYaml:
+      return "YAML value";
   }
   return "?";
 }
@@ -110,6 +112,13 @@ absl::StatusOr<std::string> Validate(const Key& key, const std::string& raw,
             absl::StrCat("must be one of ", absl::StrJoin(key.one_of, ", "), ", got '", raw, "'"));
       }
       return raw;
+    case Type::kYaml:
+      try {
+        YAML::Load(raw);
+      } catch (const YAML::Exception& e) {
+        return fail(absl::StrCat("must be YAML or JSON text: ", e.what()));
+      }
+      return raw;
     case Type::kBool: {
       auto b = ParseBool(raw);
       if (!b) return fail(absl::StrCat("must be true or false, got '", raw, "'"));
@@ -144,6 +153,19 @@ struct RawValue {
   std::string origin;
 };
 
+// One line of YAML for a structured value (logs and environment variables read it back).
+void SetFlowStyle(YAML::Node node) {
+  if (!node.IsMap() && !node.IsSequence()) return;
+  node.SetStyle(YAML::EmitterStyle::Flow);
+  for (auto item : node) {
+    if (node.IsMap()) {
+      SetFlowStyle(item.second);
+    } else {
+      SetFlowStyle(item);
+    }
+  }
+}
+
 // Flattens a YAML document into dotted keys, reporting unknown keys and shapes.
 void Flatten(const Schema& schema, const YAML::Node& node, const std::string& prefix,
              const std::string& file, std::map<std::string, RawValue>& out,
@@ -164,6 +186,14 @@ void Flatten(const Schema& schema, const YAML::Node& node, const std::string& pr
       continue;
     }
     if (value.IsNull()) continue;
+    if (key->type == Type::kYaml) {
+      YAML::Node flow = YAML::Clone(value);
+      SetFlowStyle(flow);
+      YAML::Emitter text;
+      text << flow;
+      out[name] = {text.c_str(), origin};
+      continue;
+    }
     if (key->type == Type::kStringList) {
       if (value.IsSequence()) {
         std::vector<std::string> items;
@@ -337,6 +367,8 @@ int64_t Config::DurationMs(const std::string& name) const {
   int64_t n = 0;
   return absl::SimpleAtoi(Get(name, Type::kDuration).value, &n) ? n : 0;
 }
+
+std::string Config::Yaml(const std::string& name) const { return Get(name, Type::kYaml).value; }
 
 std::vector<std::string> Config::StringList(const std::string& name) const {
   const std::string& value = Get(name, Type::kStringList).value;

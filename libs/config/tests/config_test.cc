@@ -67,6 +67,25 @@ TEST(ConfigTest, FileThenEnvironmentThenOverrides) {
   EXPECT_TRUE(config->Bool("debug"));
 }
 
+TEST(ConfigTest, YamlValuesKeepTheirStructureFromFileAndEnvironment) {
+  Schema schema;
+  schema.Add({.name = "plugins.providers", .type = Type::kYaml, .description = "providers"});
+  testing::TempDir dir;
+  const std::string path = WriteFile(
+      dir, "plugins:\n  providers:\n  - name: web\n    type: http\n    url: http://x/p\n");
+  auto config = Load(schema, path, {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->Yaml("plugins.providers"), "[{name: web, type: http, url: http://x/p}]");
+  EXPECT_EQ(config->Origin("plugins.providers"), path + ":2");
+  auto from_env = Load(schema, "", {{"OPTIMUS_PLUGINS_PROVIDERS", R"([{"name": "disk"}])"}});
+  ASSERT_TRUE(from_env.ok()) << from_env.status();
+  EXPECT_EQ(from_env->Yaml("plugins.providers"), R"([{"name": "disk"}])");
+  auto broken = Load(schema, "", {{"OPTIMUS_PLUGINS_PROVIDERS", "[{name: disk"}});
+  ASSERT_FALSE(broken.ok());
+  EXPECT_THAT(std::string(broken.status().message()), HasSubstr("must be YAML or JSON text"));
+  EXPECT_EQ(Load(schema, "", {})->Yaml("plugins.providers"), "");
+}
+
 TEST(ConfigTest, UnknownKeyNamesTheKeyTheLineAndASuggestion) {
   testing::TempDir dir;
   const std::string path = WriteFile(dir, "http:\n  port: 1\nbus:\n  kafak:\n    brokers: x\n");

@@ -15,7 +15,9 @@
 
 namespace optimus::config {
 
-enum class Type { kString, kInt, kBool, kDuration, kStringList };
+// kYaml: a structured value (a list or map), kept as YAML text: in the file it is written in
+// place; in the environment and --set it is YAML or JSON text (flow style).
+enum class Type { kString, kInt, kBool, kDuration, kStringList, kYaml };
 
 struct Key {
   std::string name;  // Dotted path, lower_snake segments.
@@ -53,7 +55,8 @@ class Config {
   bool Bool(const std::string& name) const;
   int64_t DurationMs(const std::string& name) const;
   std::vector<std::string> StringList(const std::string& name) const;
-  bool Has(const std::string& name) const;  // Set explicitly or by default.
+  std::string Yaml(const std::string& name) const;  // "" when unset
+  bool Has(const std::string& name) const;          // Set explicitly or by default.
 
   // Where a key's value came from: "default", "<file>:<line>" or "$OPTIMUS_…".
   std::string Origin(const std::string& name) const;

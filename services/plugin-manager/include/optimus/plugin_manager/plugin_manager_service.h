@@ -1,6 +1,7 @@
 // optimus-plugin-manager: Discovers task and hook plugins and publishes them to the other services.
 #pragma once
 
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -15,17 +16,24 @@ class PluginManagerService : public app::Component {
   std::string name() const override { return "plugin-manager"; }
   // Plugins belong to no project: any accepted token may read them.
   std::map<std::string, rpc::Access, std::less<>> AccessRules() const override {
-    return {{"GET /api/v1beta1/plugins", rpc::Access::kAnyToken}};
+    return {{"GET /api/v1beta1/plugins", rpc::Access::kAnyToken},
+            {"GET /api/v1beta1/plugins/archive", rpc::Access::kAnyToken}};
   }
   config::Schema ConfigSchema() const override;
   std::vector<store::Migration> Migrations() const override;
-  // Discovers the plugins (a broken one stops the start, as in Optimus), publishes those that
-  // are new or changed, and serves GET /api/v1beta1/plugins.
+  // Installs the configured plugin artifacts (plugins.providers / plugins.plugins) into
+  // plugins.install_dir — a failure keeps the set installed before and fails /readyz, saying
+  // which artifact and why — then discovers the plugins of the installed set and of
+  // plugins.dirs (a broken local one stops the start, as in Optimus), publishes those that are
+  // new or changed, and serves GET /api/v1beta1/plugins and GET /api/v1beta1/plugins/archive.
   absl::Status Start(app::Context& context) override;
 
  private:
   std::mutex mu_;
   std::vector<spec::PluginSpec> plugins_;
+  std::map<std::string, std::string> sources_;  // plugin file -> where it was installed from
+  std::map<std::string, std::string> digests_;  // plugin name -> sha256 of its file
+  std::string install_error_;  // why the configured set could not be installed, or ""
 };
 
 // What `optimus-plugin-manager --help` says about the service.
