@@ -11,6 +11,7 @@
 #include "optimus/events/v1/secrets.pb.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/spec/parallel_for.h"
+#include "optimus/spec/stored_spec.h"
 #include "optimus/telemetry/log.h"
 #include "optimus/telemetry/metrics.h"
 
@@ -356,6 +357,24 @@ absl::Status Compiler::ApplySecret(store::Transaction& tx, const store::Outbox& 
   return Requeue(tx, outbox, project);
 }
 
+absl::Status Compiler::RequeueUsersOf(store::Transaction& tx, const store::Outbox& outbox,
+                                      const std::string& plugin) {
+  auto kept = tx.Execute("SELECT record FROM resolutions");
+  if (!kept.ok()) return kept.status();
+  for (const auto& row : kept->rows) {
+    events::v1::JobResolution r;
+    r.ParseFromString(row.Text(0));
+    spec::Diagnostics diagnostics;
+    auto job = spec::LoadStoredJobSpec(r.name() + "/job.yaml", r.spec_yaml(), diagnostics);
+    if (!job) continue;
+    bool uses = job->task.name == plugin;
+    for (const auto& hook : job->hooks) uses |= hook.name == plugin;
+    for (const auto& step : job->recipe) uses |= step.name == plugin;
+    if (uses) Queue(r, false);
+  }
+  return Flush(tx, outbox);
+}
+
 absl::Status Compiler::Requeue(store::Transaction& tx, const store::Outbox& outbox,
                                const std::string& project) {
   auto kept = tx.Execute("SELECT record FROM resolutions WHERE project = $1", {project});
@@ -419,8 +438,17 @@ absl::Status Compiler::Apply(store::Transaction& tx, const store::Outbox& outbox
     if (!record.ok()) return record.status();
     auto plugin = pipeline::PluginFromRecord(*record);
     if (!plugin.ok()) return plugin.status();
+    auto before = tx.Execute("SELECT record FROM plugins WHERE name = $1", {plugin->name});
+    if (!before.ok()) return before.status();
+    const bool changed = !before->rows.empty() && before->rows[0].Text(0) != m.payload;
     plugins_[plugin->name] = *plugin;
-    return pipeline::SaveRecord(tx, "plugins", "name", plugin->name, m.payload);
+    if (absl::Status s = pipeline::SaveRecord(tx, "plugins", "name", plugin->name, m.payload);
+        !s.ok()) {
+      return s;
+    }
+    // The jobs that use it, as their task, a hook or a recipe step, compile again (the
+    // resolver sends them too, but its word may come before this record does).
+    return changed ? RequeueUsersOf(tx, outbox, plugin->name) : absl::OkStatus();
   }
   if (m.topic == pipeline::kProjectsTopic) {
     if (m.tombstone) return absl::OkStatus();

@@ -21,6 +21,7 @@ namespace optimus::compiler {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(StorageRootTest, OwnPlacesAndTheServersStore) {
   EXPECT_EQ(*StorageRoot("file:///srv/airflow"), "file:///srv/airflow/");
@@ -92,7 +93,8 @@ class CompilerStorageTest : public ::testing::Test {
     return Apply({pipeline::kProjectsTopic, name, p.SerializeAsString()});
   }
 
-  absl::Status Job(const std::string& project, const std::string& name) {
+  absl::Status Job(const std::string& project, const std::string& name,
+                   const std::string& extra = "") {
     events::v1::JobResolution r;
     r.set_project(project);
     r.set_namespace_("ns");
@@ -102,7 +104,8 @@ class CompilerStorageTest : public ::testing::Test {
     r.set_spec_yaml(
         "version: 3\nname: " + name +
         "\nowner: o@example.com\nschedule: {start_date: '2024-01-01', interval: '0 2 "
-        "* * *'}\ntask:\n  name: bq2bq\n  config: {PROJECT: p, DATASET: d, TABLE: t}\n");
+        "* * *'}\ntask:\n  name: bq2bq\n  config: {PROJECT: p, DATASET: d, TABLE: t}\n" +
+        extra);
     return Apply(
         {pipeline::kResolutionsTopic, pipeline::JobKey(project, name), r.SerializeAsString()});
   }
@@ -168,6 +171,40 @@ TEST_F(CompilerStorageTest, AStorageThatRefusesFailsOnlyItsProjectsJobsWithTheRe
   EXPECT_THAT(outcomes["delta.orders"], HasSubstr("unsupported scheme \"oss\""));
   EXPECT_EQ(outcomes["beta.orders"], "STAGE_PUBLISHED ");
   EXPECT_EQ(db_->Execute("SELECT count(*) FROM dags")->rows.at(0).Int(0), 1);
+}
+
+// A plugin's change compiles again the jobs that use it, and writes only their DAGs.
+TEST_F(CompilerStorageTest, APluginChangeRecompilesOnlyTheJobsThatUseIt) {
+  auto audit = [&](const std::string& tag) {
+    events::v1::PluginRecord p;
+    p.set_name("audit");
+    p.set_spec_yaml(
+        "version: 2\nname: audit\nplugintype: hook\nhooktype: post\n"
+        "plugin_versions:\n  default: {image: example/audit, tag: '" +
+        tag + "', entrypoint: {script: audit}}\n");
+    return Apply({pipeline::kPluginsTopic, "audit", p.SerializeAsString()});
+  };
+  ASSERT_TRUE(audit("1").ok());
+  ASSERT_TRUE(Project("beta", "file://dags").ok());
+  ASSERT_TRUE(Job("beta", "beta.a", "hooks:\n- name: audit\n").ok());
+  ASSERT_TRUE(Job("beta", "beta.b").ok());
+  ASSERT_TRUE(Job("beta", "beta.c", "hooks:\n- name: audit\n").ok());
+  auto published = [&] {
+    return db_
+        ->Execute("SELECT count(*) FROM outbox WHERE topic = $1",
+                  {std::string(pipeline::kDagsTopic)})
+        ->rows.at(0)
+        .Int(0);
+  };
+  const int64_t before = published();
+  ASSERT_THAT(Slurp(dir_.File("server") + "/beta/dags/ns/beta.a.py"), HasSubstr("example/audit:1"));
+  ASSERT_TRUE(audit("2").ok());
+  EXPECT_EQ(published() - before, 2);  // beta.a and beta.c, with the new image
+  const std::string dag = Slurp(dir_.File("server") + "/beta/dags/ns/beta.a.py");
+  EXPECT_THAT(dag, HasSubstr("example/audit:2"));
+  EXPECT_THAT(Slurp(dir_.File("server") + "/beta/dags/ns/beta.b.py"), Not(HasSubstr("audit")));
+  ASSERT_TRUE(audit("2").ok());  // the same record again: nothing
+  EXPECT_EQ(published() - before, 2);
 }
 
 }  // namespace

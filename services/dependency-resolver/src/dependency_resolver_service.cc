@@ -71,7 +71,9 @@ std::vector<JobLineage> Resolver::Recompute(const std::vector<std::string>& keys
   lineages.reserve(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {
     LineageResult& r = results[i];
-    task_of_[keys[i]] = r.task;
+    std::vector<std::string>& uses = plugins_of_[keys[i]];
+    uses.assign({r.task});
+    uses.insert(uses.end(), r.hooks.begin(), r.hooks.end());
     if (r.error.empty()) {
       errors_.erase(keys[i]);
     } else {
@@ -87,7 +89,7 @@ absl::Status Resolver::Load(store::Database& db) {
   errors_.clear();
   plugins_.clear();
   projects_.clear();
-  task_of_.clear();
+  plugins_of_.clear();
   graph_ = JobGraph();
   pending_ = Pending();
   held_.clear();
@@ -204,10 +206,11 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
       return s;
     }
     plugins_[plugin->name] = *plugin;
-    // Jobs of this task plugin resolve again (their destination or parsers may differ now).
+    // Jobs that use this plugin, as their task or a hook, resolve (and compile) again: their
+    // destination, parsers, image or entrypoint may differ now. The others are left alone.
     std::vector<std::string> keys;
-    for (const auto& [key, task] : task_of_) {
-      if (task == plugin->name) keys.push_back(key);
+    for (const auto& [key, uses] : plugins_of_) {
+      if (std::find(uses.begin(), uses.end(), plugin->name) != uses.end()) keys.push_back(key);
     }
     const std::vector<JobLineage> again = Recompute(keys);
     std::vector<std::string> changed = graph_.Apply(again);
@@ -259,7 +262,7 @@ absl::Status Resolver::Apply(store::Transaction& tx, const store::Outbox& outbox
     if (!removed.ok()) return removed.status();
     specs_.erase(key);
     errors_.erase(key);
-    task_of_.erase(key);
+    plugins_of_.erase(key);
     pending_.upserts.erase(key);
     pending_.deployment_of.erase(key);
     pending_.removals.push_back(key);

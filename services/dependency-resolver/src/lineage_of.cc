@@ -75,6 +75,7 @@ LineageResult LineageOf(const events::v1::JobSpecRecord& record,
     return result;
   }
   result.task = job->task.name;
+  for (const auto& hook : job->hooks) result.hooks.push_back(hook.name);
   for (const auto& d : job->dependencies) {
     if (!d.job.empty()) l.static_upstreams.push_back(d.job);
   }

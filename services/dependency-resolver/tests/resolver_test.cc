@@ -599,6 +599,35 @@ TEST_F(ResolverTest, ACascadeHeldUnderItsCauseIsReportedToThatDeploymentAtOnce) 
   EXPECT_EQ(ProgressOf(out, "reader").stage(), events::v1::STAGE_RESOLVED);
 }
 
+// A plugin's change resolves again (and so compiles again) the jobs that use it, as their task or
+// a hook, and no others.
+TEST_F(ResolverTest, APluginChangeResolvesOnlyTheJobsThatUseIt) {
+  Plugin(kPlugin);
+  auto audit = [&](const std::string& tag) {
+    events::v1::PluginRecord p;
+    p.set_name("audit");
+    p.set_spec_yaml(
+        "version: 2\nname: audit\nplugintype: hook\nhooktype: post\n"
+        "plugin_versions:\n  default: {image: example/audit, tag: '" +
+        tag + "', entrypoint: {script: audit}}\n");
+    return Feed({pipeline::kPluginsTopic, "audit", p.SerializeAsString()});
+  };
+  ASSERT_TRUE(audit("1").ok());
+  Project();
+  Job("a", 1, Spec("a", "hooks:\n- name: audit\n"), "select 1");
+  Job("b", 1, Spec("b"), "select 1");
+  Job("c", 1, Spec("c", "hooks:\n- name: audit\n"), "select 1");
+  Drain();
+  ASSERT_TRUE(audit("2").ok());
+  auto keys = Resolved(Drain());
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys, (std::vector<std::string>{"p/a", "p/c"}));
+  Plugin(std::string(kPlugin) + "default_config: {SQL_TYPE: STANDARD}\n");
+  keys = Resolved(Drain());
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys, (std::vector<std::string>{"p/a", "p/b", "p/c"}));
+}
+
 TEST_F(ResolverTest, AssetsInTheObjectStoreAreRead) {
   auto blob = blob::FileBlobStore::Open(dir_.path() / "blob");
   ASSERT_TRUE(blob.ok());

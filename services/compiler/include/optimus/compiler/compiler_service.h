@@ -81,6 +81,9 @@ class Compiler {
   // Keeps the project's STORAGE secret (sealed) and republishes the project's DAGs.
   absl::Status ApplySecret(store::Transaction& tx, const store::Outbox& outbox,
                            const bus::Message& m);
+  // Queues every kept resolution whose job uses `plugin` again and flushes.
+  absl::Status RequeueUsersOf(store::Transaction& tx, const store::Outbox& outbox,
+                              const std::string& plugin);
   // Queues every kept resolution of `project` again and flushes.
   absl::Status Requeue(store::Transaction& tx, const store::Outbox& outbox,
                        const std::string& project);

@@ -118,7 +118,9 @@ class Resolver {
   blob::BlobStore* blob_;
   std::map<std::string, events::v1::JobSpecRecord> specs_;
   std::map<std::string, std::string> errors_;
-  std::map<std::string, std::string> task_of_;  // job key -> its task plugin
+  // job key -> the plugins it uses (its task's, then its hooks'): a plugin's change resolves
+  // and compiles those jobs again, and only those.
+  std::map<std::string, std::vector<std::string>> plugins_of_;
   std::map<std::string, spec::PluginSpec> plugins_;
   std::map<std::string, events::v1::ProjectRecord> projects_;
   JobGraph graph_;

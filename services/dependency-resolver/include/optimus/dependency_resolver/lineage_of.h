@@ -14,7 +14,8 @@ namespace optimus::dependency_resolver {
 
 struct LineageResult {
   JobLineage lineage;
-  std::string task;   // the job's task plugin ("" when the spec does not load)
+  std::string task;                // the job's task plugin ("" when the spec does not load)
+  std::vector<std::string> hooks;  // its hook plugins
   std::string error;  // why the job cannot be resolved ("" = it can): bad spec, unknown plugin
 };
 
