@@ -131,6 +131,47 @@ digest=$(curl -fsS -D "$TMP/h1" -o "$TMP/set.tar.gz" "http://127.0.0.1:$http/api
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $digest" "http://127.0.0.1:$http/api/v1beta1/plugins/archive")
 [ "$code" = 304 ] && pass "a client that has the set gets 304" || fail "If-None-Match: HTTP $code"
 installed=$(readlink "$TMP/installed/current")
+
+# The CLI: plugin list, then plugin sync into a project and job create with the synced plugins.
+mkdir -p "$TMP/project"
+cat >"$TMP/project/optimus.yaml" <<YAML
+version: 1
+host: 127.0.0.1:$grpc
+project:
+  name: plugins-e2e
+  config: {storage_path: "file://dags", scheduler_host: "http://127.0.0.1:8080"}
+namespaces:
+- name: team
+  config: {}
+  job: {path: jobs}
+YAML
+cli() { "$BIN/optimus" "$@" -d "$TMP/project"; }
+if cli plugin list >"$TMP/list.out" 2>&1 && grep -q "^predator  *hook  *0.4.0" "$TMP/list.out" && grep -q "5 plugins" "$TMP/list.out"; then
+  pass "optimus plugin list: $(tail -1 "$TMP/list.out"), predator a hook at 0.4.0"
+else
+  fail "plugin list: $(cat "$TMP/list.out")"
+fi
+cli plugin list -o json | python3 -c 'import json,sys; sys.exit(0 if len(json.load(sys.stdin)["plugins"]) == 5 else 1)' \
+  && pass "optimus plugin list -o json" || fail "plugin list -o json"
+if cli plugin sync >"$TMP/sync1.out" 2>&1 && grep -q "5 added, 0 updated, 0 unchanged, 0 removed" "$TMP/sync1.out"; then
+  pass "optimus plugin sync: $(tail -1 "$TMP/sync1.out")"
+else
+  fail "plugin sync: $(cat "$TMP/sync1.out")"
+fi
+cli plugin sync >"$TMP/sync2.out" 2>&1 && grep -q "up to date" "$TMP/sync2.out" && pass "a second sync: $(cat "$TMP/sync2.out")" \
+  || fail "second sync: $(cat "$TMP/sync2.out")"
+if ! cli job create --no-input --task bq2bq --name team.orders --owner e2e@example.com >"$TMP/create1.out" 2>&1 \
+  && grep -q "PROJECT" "$TMP/create1.out" && grep -q "DATASET" "$TMP/create1.out"; then
+  pass "job create with the synced bq2bq asks for its destination"
+else
+  fail "job create without answers: $(cat "$TMP/create1.out")"
+fi
+if cli job create --no-input --task bq2bq --name team.orders --owner e2e@example.com --answer PROJECT=acme-data \
+  --answer DATASET=sales --answer TABLE=orders >"$TMP/create2.out" 2>&1 && [ -n "$(find "$TMP/project" -name query.sql)" ]; then
+  pass "job create with the answers writes the job and its query.sql"
+else
+  fail "job create: $(cat "$TMP/create2.out")"
+fi
 stop
 
 # Each broken artifact in turn: the previous set keeps serving, and /readyz says which and why.
@@ -153,6 +194,20 @@ done
 config "$TMP/bad.yaml" ""
 sed -i "s/sha256: $BQ_SHA/sha256: $(printf '%064d' 0)/" "$TMP/bad.yaml"
 bad_case "a wrong sha256" "sha256 is $BQ_SHA"
+
+# A release that drops the local artifact: sync removes exactly the two plugins it had written.
+config "$TMP/smaller.yaml" ""
+sed -i '/provider: disk, path: team.tar.gz/d' "$TMP/smaller.yaml"
+serve "$TMP/smaller.yaml"
+wait_for 20 curl -fs -o /dev/null "http://127.0.0.1:$http/readyz"
+touch "$TMP/project/.plugins/optimus-plugin-mine.yaml"  # not the server's: left alone
+if cli plugin sync >"$TMP/sync3.out" 2>&1 && grep -q "0 added, 0 updated, 3 unchanged, 2 removed" "$TMP/sync3.out" \
+  && [ -e "$TMP/project/.plugins/optimus-plugin-mine.yaml" ] && [ ! -e "$TMP/project/.plugins/optimus-plugin-shell.yaml" ]; then
+  pass "sync after a release without shell and sqlite2sqlite: $(tail -1 "$TMP/sync3.out")"
+else
+  fail "sync after a smaller release: $(cat "$TMP/sync3.out"; ls "$TMP/project/.plugins")"
+fi
+stop
 
 # Two replicas (init containers) install the same config: the same digest.
 a=$(PLUGIN_REPO_AUTH=$PLUGIN_REPO_AUTH AWS_ACCESS_KEY_ID=$OPTIMUS_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$OPTIMUS_TEST_S3_SECRET_KEY \

@@ -25,6 +25,7 @@
 #include "optimus/runtime_context/runtime_context_service.h"
 #include "optimus/spec_store/spec_store_service.h"
 #include "optimus/telemetry/metrics.h"
+#include "plugin_command.h"
 #include "plugin_install_command.h"
 #include "plugin_validate_command.h"
 #include "project_command.h"
@@ -66,6 +67,8 @@ constexpr char kUsage[] =
     "  namespace list      the project's namespaces, on the server and in optimus.yaml\n"
     "  plugin validate  check YAML plugin files offline\n"
     "  plugin install   install the plugin artifacts a server config names (-c FILE)\n"
+    "  plugin list      the server's plugins: type, version, source, digest\n"
+    "  plugin sync      copy the server's YAML plugins into the project's .plugins/\n"
     "  verify specs  check single job.yaml / resource.yaml files\n"
     "  secret set|list|delete  the project's secrets on the server (values sealed)\n"
     "  token new|hash  bearer tokens of a project or an admin, and their auth.tokens entries\n"
@@ -198,6 +201,12 @@ int main(int argc, char** argv) {
   }
   if (command == "job" && argc >= 3 && std::strcmp(argv[2], "validate") == 0) {
     return optimus::cli::RunJobValidateCommand(argc - 2, argv + 2, std::cout, std::cerr);
+  }
+  if (command == "plugin" && argc >= 3 && std::strcmp(argv[2], "list") == 0) {
+    return optimus::cli::RunPluginListCommand(argc - 2, argv + 2, std::cout, std::cerr);
+  }
+  if (command == "plugin" && argc >= 3 && std::strcmp(argv[2], "sync") == 0) {
+    return optimus::cli::RunPluginSyncCommand(argc - 2, argv + 2, std::cout, std::cerr);
   }
   if (command == "plugin" && argc >= 3 && std::strcmp(argv[2], "install") == 0) {
     return optimus::cli::RunPluginInstallCommand(argc - 2, argv + 2, std::cout, std::cerr);

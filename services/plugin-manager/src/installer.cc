@@ -75,7 +75,8 @@ absl::StatusOr<std::string> FromEnvOrFile(const std::string& env, const std::str
   }
   if (!file.empty()) {
     auto bytes = ReadWhole(file, 1u << 20);
-    if (!bytes.ok()) return absl::FailedPreconditionError(absl::StrCat(what, ": ", bytes.status().message()));
+    if (!bytes.ok())
+      return absl::FailedPreconditionError(absl::StrCat(what, ": ", bytes.status().message()));
     return std::string(absl::StripAsciiWhitespace(*bytes));
   }
   return std::string();

@@ -7,13 +7,16 @@
 
 #include "nlohmann/json.hpp"
 #include "optimus/config/config.h"
+#include "optimus/core/v1/plugin.grpc.pb.h"
 #include "optimus/events/v1/jobs.pb.h"
 #include "optimus/pipeline/pipeline.h"
 #include "optimus/plugin_manager/installer.h"
+#include "optimus/rpc/grpc_server.h"
 #include "optimus/rpc/http_server.h"
-#include "optimus/telemetry/health.h"
+#include "optimus/rpc/status.h"
 #include "optimus/spec/project_reader.h"
 #include "optimus/store/outbox.h"
+#include "optimus/telemetry/health.h"
 #include "optimus/telemetry/log.h"
 
 namespace optimus::plugin_manager {
@@ -45,6 +48,81 @@ std::vector<store::Migration> PluginManagerService::Migrations() const {
   return {{1, "published plugins",
            "CREATE TABLE plugins (name TEXT PRIMARY KEY, sha256 TEXT NOT NULL, source TEXT NOT "
            "NULL)"}};
+}
+
+// PluginService: what the server has, for `optimus plugin list` and `optimus plugin sync`. Any
+// accepted token may ask (plugins belong to no project).
+class PluginManagerService::PluginGrpc final : public core::v1::PluginService::Service {
+ public:
+  PluginGrpc(PluginManagerService& service, const rpc::Authenticator* authenticator)
+      : service_(service), authenticator_(authenticator) {}
+
+  grpc::Status ListPlugins(grpc::ServerContext* context, const core::v1::ListPluginsRequest*,
+                           core::v1::ListPluginsResponse* response) override {
+    if (grpc::Status allowed =
+            rpc::Authorize(context, authenticator_, "optimus.core.v1.PluginService/ListPlugins", {},
+                           rpc::Access::kAnyToken);
+        !allowed.ok()) {
+      return allowed;
+    }
+    *response = service_.List();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetPluginArchive(grpc::ServerContext* context,
+                                const core::v1::GetPluginArchiveRequest* request,
+                                core::v1::GetPluginArchiveResponse* response) override {
+    if (grpc::Status allowed = rpc::Authorize(context, authenticator_,
+                                              "optimus.core.v1.PluginService/GetPluginArchive", {},
+                                              rpc::Access::kAnyToken);
+        !allowed.ok()) {
+      return allowed;
+    }
+    auto archive = service_.Archive(request->if_none_match());
+    if (!archive.ok()) return rpc::ToGrpcStatus(archive.status());
+    *response = *std::move(archive);
+    return grpc::Status::OK;
+  }
+
+ private:
+  PluginManagerService& service_;
+  const rpc::Authenticator* authenticator_;
+};
+
+PluginManagerService::PluginManagerService() = default;
+PluginManagerService::~PluginManagerService() = default;
+
+core::v1::ListPluginsResponse PluginManagerService::List() {
+  core::v1::ListPluginsResponse out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& p : plugins_) {
+    const std::string file = std::filesystem::path(p.file).filename().string();
+    auto source = sources_.find(file);
+    core::v1::PluginInfo* info = out.add_plugins();
+    info->set_name(p.name);
+    info->set_description(p.description);
+    info->set_type(p.plugin_type.empty() ? "task" : p.plugin_type);
+    info->set_version(p.spec_version == 1 ? p.plugin_version : p.Resolve("").tag);
+    for (const auto& [version, details] : p.plugin_versions) info->add_versions(version);
+    info->set_image(p.ImageFor(""));
+    info->set_source(source == sources_.end() ? p.file : source->second);
+    if (auto d = digests_.find(p.name); d != digests_.end()) info->set_sha256(d->second);
+  }
+  return out;
+}
+
+absl::StatusOr<core::v1::GetPluginArchiveResponse> PluginManagerService::Archive(
+    const std::string& if_none_match) {
+  auto archive = ArchivePluginFiles(dirs_);
+  if (!archive.ok()) return archive.status();
+  core::v1::GetPluginArchiveResponse out;
+  out.set_sha256(archive->sha256);
+  if (!if_none_match.empty() && if_none_match == archive->sha256) {
+    out.set_not_modified(true);
+  } else {
+    out.set_archive(std::move(archive->bytes));
+  }
+  return out;
 }
 
 absl::Status PluginManagerService::Start(app::Context& context) {
@@ -122,45 +200,42 @@ absl::Status PluginManagerService::Start(app::Context& context) {
     std::lock_guard<std::mutex> lock(mu_);
     plugins_ = std::move(plugins);
   }
+  dirs_ = dirs;
   context.http.Get("/api/v1beta1/plugins", [this](const rpc::HttpRequest&) {
     nlohmann::json list = nlohmann::json::array();
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& p : plugins_) {
-      const std::string file = std::filesystem::path(p.file).filename().string();
-      auto source = sources_.find(file);
-      nlohmann::json versions = nlohmann::json::array();
-      for (const auto& [version, details] : p.plugin_versions) versions.push_back(version);
-      list.push_back({{"name", p.name},
-                      {"description", p.description},
-                      {"type", p.plugin_type.empty() ? "task" : p.plugin_type},
-                      {"spec_version", p.spec_version},
-                      {"version", p.spec_version == 1 ? p.plugin_version : p.Resolve("").tag},
-                      {"versions", versions},
-                      {"image", p.ImageFor("")},
-                      {"source", source == sources_.end() ? p.file : source->second},
-                      {"sha256", digests_.count(p.name) ? digests_.at(p.name) : ""},
-                      {"destination_urn_template", p.destination_urn_template}});
+    const core::v1::ListPluginsResponse plugins = List();
+    for (const core::v1::PluginInfo& p : plugins.plugins()) {
+      list.push_back(
+          {{"name", p.name()},
+           {"description", p.description()},
+           {"type", p.type()},
+           {"version", p.version()},
+           {"versions", std::vector<std::string>(p.versions().begin(), p.versions().end())},
+           {"image", p.image()},
+           {"source", p.source()},
+           {"sha256", p.sha256()}});
     }
     return rpc::HttpResponse::Json(nlohmann::json{{"plugins", list}}.dump());
   });
   // The plugin files as one archive, for `optimus plugin sync`: one request, and none at all
   // when the client has this digest already (If-None-Match).
-  context.http.Get("/api/v1beta1/plugins/archive", [dirs](const rpc::HttpRequest& request) {
-    auto archive = ArchivePluginFiles(dirs);
-    if (!archive.ok()) return rpc::HttpResponse::Error(archive.status());
-    const std::string etag = "\"" + archive->sha256 + "\"";
-    rpc::HttpResponse response;
-    if (request.Header("If-None-Match") == etag) {
-      response.status = 304;
-    } else {
-      response.status = 200;
-      response.body = std::move(archive->bytes);
-      response.content_type = "application/gzip";
+  context.http.Get("/api/v1beta1/plugins/archive", [this](const rpc::HttpRequest& request) {
+    std::string etag = request.Header("If-None-Match");
+    if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+      etag = etag.substr(1, etag.size() - 2);
     }
-    response.headers.emplace_back("ETag", etag);
-    response.headers.emplace_back("X-Optimus-Plugins-Digest", archive->sha256);
+    auto archive = Archive(etag);
+    if (!archive.ok()) return rpc::HttpResponse::Error(archive.status());
+    rpc::HttpResponse response;
+    response.status = archive->not_modified() ? 304 : 200;
+    response.body = archive->archive();
+    response.content_type = "application/gzip";
+    response.headers.emplace_back("ETag", "\"" + archive->sha256() + "\"");
+    response.headers.emplace_back("X-Optimus-Plugins-Digest", archive->sha256());
     return response;
   });
+  grpc_ = std::make_unique<PluginGrpc>(*this, context.authenticator);
+  context.grpc.AddService(grpc_.get(), "optimus.core.v1.PluginService");
   return absl::OkStatus();
 }
 

@@ -1,23 +1,30 @@
 // optimus-plugin-manager: Discovers task and hook plugins and publishes them to the other services.
 #pragma once
 
+#include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "optimus/app/component.h"
+#include "optimus/core/v1/plugin.pb.h"
 #include "optimus/spec/model.h"
 
 namespace optimus::plugin_manager {
 
 class PluginManagerService : public app::Component {
  public:
+  PluginManagerService();
+  ~PluginManagerService() override;
   std::string name() const override { return "plugin-manager"; }
   // Plugins belong to no project: any accepted token may read them.
   std::map<std::string, rpc::Access, std::less<>> AccessRules() const override {
     return {{"GET /api/v1beta1/plugins", rpc::Access::kAnyToken},
-            {"GET /api/v1beta1/plugins/archive", rpc::Access::kAnyToken}};
+            {"GET /api/v1beta1/plugins/archive", rpc::Access::kAnyToken},
+            {"optimus.core.v1.PluginService/ListPlugins", rpc::Access::kAnyToken},
+            {"optimus.core.v1.PluginService/GetPluginArchive", rpc::Access::kAnyToken}};
   }
   config::Schema ConfigSchema() const override;
   std::vector<store::Migration> Migrations() const override;
@@ -29,6 +36,13 @@ class PluginManagerService : public app::Component {
   absl::Status Start(app::Context& context) override;
 
  private:
+  class PluginGrpc;
+  core::v1::ListPluginsResponse List();
+  // The set as one archive, or only its digest when it is `if_none_match`.
+  absl::StatusOr<core::v1::GetPluginArchiveResponse> Archive(const std::string& if_none_match);
+
+  std::unique_ptr<PluginGrpc> grpc_;
+  std::vector<std::filesystem::path> dirs_;  // where the served plugins were found
   std::mutex mu_;
   std::vector<spec::PluginSpec> plugins_;
   std::map<std::string, std::string> sources_;  // plugin file -> where it was installed from
