@@ -39,19 +39,7 @@ constexpr char kSyncHelp[] =
     "  -d, --dir DIR, -c, --config FILE, --host HOST:PORT   as for plugin list\n";
 constexpr char kSyncManifest[] = ".optimus-sync.json";
 
-struct Common {
-  std::string dir = ".", config = "optimus.yaml", host;
-  void Add(Flags& flags) {
-    flags.String("dir", 'd', &dir);
-    flags.String("config", 'c', &config);
-    flags.String("host", 0, &host);
-  }
-};
-
-int Refused(const std::string& command, const grpc::Status& s, std::ostream& err) {
-  err << command << ": " << s.error_message() << "\n";
-  return s.error_code() == grpc::StatusCode::UNAVAILABLE ? 2 : 1;
-}
+using Common = SessionFlags;
 
 std::string Slurp(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -44,19 +44,9 @@ constexpr char kDeleteHelp[] =
     "  -n, --namespace NS     the secret's namespace\n"
     "  -d, --dir DIR, -c, --config FILE, --host HOST:PORT   as for secret set\n";
 
-struct Common {
-  std::string dir = ".", config = "optimus.yaml", host, namespace_name;
-  void Add(Flags& flags) {
-    flags.String("dir", 'd', &dir);
-    flags.String("config", 'c', &config);
-    flags.String("host", 0, &host);
-  }
+struct Common : SessionFlags {
+  std::string namespace_name;
 };
-
-int Refused(const std::string& command, const grpc::Status& s, std::ostream& err) {
-  err << command << ": " << s.error_message() << "\n";
-  return s.error_code() == grpc::StatusCode::UNAVAILABLE ? 2 : 1;
-}
 
 int Set(int argc, char** argv, std::ostream& out, std::ostream& err) {
   const std::string command = "optimus secret set";
