@@ -172,6 +172,15 @@ if cli job create --no-input --task bq2bq --name team.orders --owner e2e@example
 else
   fail "job create: $(cat "$TMP/create2.out")"
 fi
+cli job create --no-input --task bq2bq --name team.refunds --owner e2e@example.com --answer PROJECT=acme-data \
+  --answer DATASET=sales --answer TABLE=refunds >/dev/null 2>&1
+cli job addhook team.refunds --hook predator --no-input >/dev/null 2>&1 || fail "job addhook predator"
+if cli project register >"$TMP/register.out" 2>&1 && cli deploy >"$TMP/deploy.out" 2>&1 && cli plugin list >"$TMP/list2.out" 2>&1 \
+  && grep -qE "^bq2bq .* 2 \(default 2\)" "$TMP/list2.out" && grep -qE "^predator .* 1 \(default 1\)" "$TMP/list2.out"; then
+  pass "after a deploy, plugin list counts the jobs on each plugin version: $(grep -E '^(bq2bq|predator) ' "$TMP/list2.out" | awk '{print $1": "$5" "$6" "$7}' | tr '\n' ';')"
+else
+  fail "job counts: $(cat "$TMP/register.out" "$TMP/deploy.out" "$TMP/list2.out" | tail -15)"
+fi
 stop
 
 # Each broken artifact in turn: the previous set keeps serving, and /readyz says which and why.

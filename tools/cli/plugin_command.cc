@@ -10,8 +10,10 @@
 
 #include "flags.h"
 #include "nlohmann/json.hpp"
+#include "optimus/core/v1/lineage.grpc.pb.h"
 #include "optimus/core/v1/plugin.grpc.pb.h"
 #include "optimus/plugin_manager/installer.h"
+#include "optimus/spec/stored_spec.h"
 #include "project_command.h"
 
 namespace optimus::cli {
@@ -22,7 +24,8 @@ namespace fs = std::filesystem;
 constexpr char kListHelp[] =
     "Usage: optimus plugin list [flags]\n\n"
     "Lists the server's plugins: name, type, version (the default tag), where each was\n"
-    "installed from, and the sha256 of its file.\n\n"
+    "installed from, the sha256 of its file, and how many of the project's jobs use it, by\n"
+    "plugin version (as task, hook or recipe step; \"default\" when a job names none).\n\n"
     "Flags:\n"
     "  -o, --output FORMAT    table (default) or json\n"
     "  -d, --dir DIR          project folder (default: .)\n"
@@ -48,6 +51,46 @@ std::string Slurp(const fs::path& path) {
   return text.str();
 }
 
+// plugin -> version -> how many of the project's jobs use it; an error when the jobs cannot be
+// read (the table then shows no counts).
+absl::StatusOr<std::map<std::string, std::map<std::string, int>>> JobsByVersion(
+    const Session& session) {
+  std::map<std::string, std::map<std::string, int>> out;
+  auto stub = core::v1::LineageService::NewStub(session.channel);
+  core::v1::ListJobSpecsRequest req;
+  req.set_project(session.config.project_name);
+  for (;;) {
+    core::v1::ListJobSpecsResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status s = stub->ListJobSpecs(&ctx, req, &resp);
+    if (!s.ok()) return absl::UnavailableError(s.error_message());
+    for (const auto& job : resp.jobs()) {
+      spec::Diagnostics diagnostics;
+      auto spec = spec::LoadStoredJobSpec(job.name() + "/job.yaml", job.spec_yaml(), diagnostics);
+      if (!spec) continue;
+      auto count = [&](const std::string& plugin, const std::string& version) {
+        if (!plugin.empty()) ++out[plugin][version.empty() ? "default" : version];
+      };
+      count(spec->task.name, spec->task.version);
+      for (const auto& hook : spec->hooks) count(hook.name, hook.version);
+      for (const auto& step : spec->recipe) count(step.name, step.version);
+    }
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  return out;
+}
+
+std::string CountsText(const std::map<std::string, int>& counts) {
+  int total = 0;
+  std::string text;
+  for (const auto& [version, n] : counts) {
+    total += n;
+    text += (text.empty() ? "" : ", ") + version + " " + std::to_string(n);
+  }
+  return total == 0 ? "0" : std::to_string(total) + " (" + text + ")";
+}
+
 }  // namespace
 
 int RunPluginListCommand(int argc, char** argv, std::ostream& out, std::ostream& err) {
@@ -69,11 +112,23 @@ int RunPluginListCommand(int argc, char** argv, std::ostream& out, std::ostream&
   grpc::Status s = core::v1::PluginService::NewStub(session->channel)
                        ->ListPlugins(&ctx, core::v1::ListPluginsRequest(), &resp);
   if (!s.ok()) return Refused(command, s, err);
+  auto jobs = JobsByVersion(*session);
+  if (!jobs.ok()) {
+    err << command << ": no job counts: the project's jobs cannot be read ("
+        << jobs.status().message() << ")\n";
+  }
+  auto counts_of = [&](const std::string& plugin) {
+    std::map<std::string, int> none;
+    if (!jobs.ok()) return none;
+    auto it = jobs->find(plugin);
+    return it == jobs->end() ? none : it->second;
+  };
   if (output == "json") {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& p : resp.plugins()) {
       list.push_back(
           {{"name", p.name()},
+           {"jobs", counts_of(p.name())},
            {"type", p.type()},
            {"version", p.version()},
            {"versions", std::vector<std::string>(p.versions().begin(), p.versions().end())},
@@ -91,11 +146,13 @@ int RunPluginListCommand(int argc, char** argv, std::ostream& out, std::ostream&
   }
   out << std::left << std::setw(static_cast<int>(name) + 2) << "NAME" << std::setw(6) << "TYPE"
       << std::setw(static_cast<int>(version) + 2) << "VERSION" << std::setw(14) << "SHA256"
+      << std::setw(24) << "JOBS"
       << "SOURCE\n";
   for (const auto& p : resp.plugins()) {
     out << std::setw(static_cast<int>(name) + 2) << p.name() << std::setw(6) << p.type()
         << std::setw(static_cast<int>(version) + 2) << p.version() << std::setw(14)
-        << p.sha256().substr(0, 12) << p.source() << "\n";
+        << p.sha256().substr(0, 12) << std::setw(24)
+        << (jobs.ok() ? CountsText(counts_of(p.name())) : "?") << p.source() << "\n";
   }
   out << resp.plugins_size() << " plugins\n";
   return 0;

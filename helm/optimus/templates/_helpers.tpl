@@ -176,8 +176,17 @@ Secrets as OPTIMUS_* / AWS_* variables, which win over the file.
 {{- /* The dispatcher fetches run inputs for executors from runtime-context. */}}
 {{- $_ := set $c "dispatcher" (dict "runtime_host" (printf "%s-runtime-context:%d" (include "optimus.fullname" .root) (int (index $v.services "runtime-context").ports.grpc))) }}
 {{- end }}
+{{- if and (include "optimus.pluginInstall" .root) (or .embedded (eq (default "" .name) "plugin-manager")) }}
+{{- /* The init container installed the set already: the process serves it. */}}
+{{- $_ := set $c "plugins" (dict "providers" $v.plugins.providers "plugins" $v.plugins.artifacts "install_dir" "/var/lib/optimus/plugins" "install_at_start" false) }}
+{{- end }}
 {{- $c = mustMergeOverwrite $c (deepCopy (default dict $v.config.extra)) (deepCopy (default dict .config)) }}
 {{- toYaml $c }}
+{{- end }}
+
+{{/* "true" when plugin artifacts are configured (an init container installs them). */}}
+{{- define "optimus.pluginInstall" -}}
+{{- if .Values.plugins.artifacts }}true{{ end }}
 {{- end }}
 
 {{/* Environment of every Optimus container: the secrets, then extraEnv (shared, then own). */}}
@@ -282,6 +291,35 @@ priorityClassName: {{ . }}
 {{- end }}
 securityContext:
   {{- toYaml $v.podSecurityContext | nindent 2 }}
+{{- $plugins := and (include "optimus.pluginInstall" .root) (or (eq .component "server") (eq .component "plugin-manager")) }}
+{{- if $plugins }}
+initContainers:
+  - name: install-plugins
+    image: {{ include "optimus.image" .root }}
+    imagePullPolicy: {{ $v.image.pullPolicy }}
+    command: ["optimus", "plugin", "install", "-c", "/etc/optimus/config.yaml", "--install-dir", "/var/lib/optimus/plugins"]
+    {{- $initEnv := include "optimus.env" . | trim }}
+    {{- if $initEnv }}
+    env:
+      {{- $initEnv | nindent 6 }}
+    {{- end }}
+    {{- with $v.extraEnvFrom }}
+    envFrom:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    resources:
+      {{- toYaml .resources | nindent 6 }}
+    securityContext:
+      {{- toYaml $v.securityContext | nindent 6 }}
+    volumeMounts:
+      - name: config
+        mountPath: /etc/optimus
+        readOnly: true
+      - name: plugins
+        mountPath: /var/lib/optimus/plugins
+      - name: tmp
+        mountPath: /tmp
+{{- end }}
 containers:
   - name: {{ .component }}
     image: {{ include "optimus.image" .root }}
@@ -336,6 +374,11 @@ containers:
       - name: data
         mountPath: /var/lib/optimus
       {{- end }}
+      {{- if $plugins }}
+      - name: plugins
+        mountPath: /var/lib/optimus/plugins
+        readOnly: true
+      {{- end }}
 volumes:
   - name: config
     configMap:
@@ -345,6 +388,10 @@ volumes:
           path: config.yaml
   - name: tmp
     emptyDir: {}
+  {{- if $plugins }}
+  - name: plugins
+    emptyDir: {}
+  {{- end }}
   {{- if and .dataVolume (not $v.embedded.persistence.enabled) }}
   - name: data
     emptyDir: {}

@@ -32,6 +32,12 @@ config::Schema PluginManagerService::ConfigSchema() const {
               .type = config::Type::kYaml,
               .description = "The plugin artifacts to install at start: a list of {provider, "
                              "path (a .yaml plugin file or a .tar.gz/.zip of them), sha256}."});
+  schema.Add({.name = "plugins.install_at_start",
+              .type = config::Type::kBool,
+              .default_value = "true",
+              .description =
+                  "Install plugins.plugins at start; false when an init container "
+                  "ran `optimus plugin install` already (the process serves that set)."});
   schema.Add({.name = "plugins.install_dir",
               .default_value = ".plugins-installed",
               .description = "Where installed plugin sets are kept (sets/<digest>/, and "
@@ -132,7 +138,7 @@ absl::Status PluginManagerService::Start(app::Context& context) {
   auto plan = ParseInstallPlan(context.config.Yaml("plugins.providers"),
                                context.config.Yaml("plugins.plugins"));
   if (!plan.ok()) return plan.status();
-  if (!plan->empty()) {
+  if (!plan->empty() && context.config.Bool("plugins.install_at_start")) {
     auto installed = Install(*plan, install_dir);
     if (installed.ok()) {
       LOG_INFO("plugins installed", {{"digest", installed->digest},
