@@ -4,6 +4,8 @@
 #include "optimus/ingest/ingest_service.h"
 
 #include <grpcpp/grpcpp.h>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -40,6 +42,24 @@ namespace {
 using events::v1::Stage;
 constexpr size_t kInlineAssetLimit = 256 * 1024;
 
+// The end a job's progress record reports ("published", ...), or null for a stage on the way
+// and for records about the deployment as a whole.
+const char* OutcomeOf(const events::v1::DeploymentProgress& p) {
+  if (p.job_name().empty()) return nullptr;
+  switch (p.stage()) {
+    case Stage::STAGE_PUBLISHED:
+      return "published";
+    case Stage::STAGE_UNCHANGED:
+      return "unchanged";
+    case Stage::STAGE_DELETED:
+      return "deleted";
+    case Stage::STAGE_FAILED:
+      return "failed";
+    default:
+      return nullptr;
+  }
+}
+
 // The token ingest speaks to dependency-resolver with (the caller was checked already).
 void AddInternalToken(grpc::ClientContext& context, const std::string& token) {
   if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
@@ -54,7 +74,17 @@ grpc::Status ToGrpc(const absl::Status& s) {
 
 class IngestService::Impl final : public core::v1::DeploymentService::Service {
  public:
-  explicit Impl(app::Context& context) : ctx_(context) {}
+  explicit Impl(app::Context& context)
+      : ctx_(context),
+        outcomes_family_(prometheus::BuildCounter()
+                             .Name("optimus_deploy_jobs_total")
+                             .Help("Jobs of deployments that reached their end, by outcome: "
+                                   "published, unchanged, deleted, failed.")
+                             .Register(context.metrics)) {
+    for (const char* outcome : {"published", "unchanged", "deleted", "failed"}) {
+      outcomes_family_.Add({{"outcome", outcome}});  // every series exists from the start
+    }
+  }
 
   absl::Status Start() {
     auto names = ctx_.db.Execute("SELECT name FROM plugins");
@@ -75,6 +105,10 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
                     if (versions_.size() > kMaxVersions) versions_.clear();
                     for (const std::string& id : touched_) ++versions_[id];
                     touched_.clear();
+                    for (const auto& [outcome, n] : outcomes_) {
+                      outcomes_family_.Add({{"outcome", outcome}}).Increment(n);
+                    }
+                    outcomes_.clear();
                   }
                   changed_.notify_all();
                 },
@@ -83,12 +117,16 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
                   std::lock_guard<std::mutex> lock(mu_);
                   touched_.clear();
                   pending_.clear();
+                  outcomes_.clear();
                 },
             // Progress is applied once per batch (see ApplyProgress).
             .before_commit =
                 [this](store::Transaction& tx) {
                   std::vector<events::v1::DeploymentProgress> batch;
                   batch.swap(pending_);
+                  for (const auto& p : batch) {
+                    if (const char* outcome = OutcomeOf(p)) ++outcomes_[outcome];
+                  }
                   return ApplyProgress(tx, batch);
                 }},
         [this](store::Transaction& tx, const bus::Message& m) { return Consume(tx, m); });
@@ -820,6 +858,9 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
   std::set<std::string> touched_;
   // Progress records of the batch being applied (the worker's thread only).
   std::vector<events::v1::DeploymentProgress> pending_;
+  // Jobs of the batch that reached their end, by outcome; counted once the batch commits.
+  std::map<std::string, double> outcomes_;
+  prometheus::Family<prometheus::Counter>& outcomes_family_;
   std::map<std::string, uint64_t> versions_;
   static constexpr size_t kMaxVersions = 10000;
   std::atomic<bool> stopping_{false};
