@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The chart's alert rules: promtool accepts them, and each alert's unit tests pass (it fires on
-# the series that should fire it and stays quiet otherwise); every alert has a runbook section.
+# the series that should fire it and stays quiet otherwise); every alert has a runbook section;
+# the dashboards' JSON is what tools/dashboards/generate.py writes.
 #   alert_rules_test.sh CHART_DIR DOCS_DIR
 set -uo pipefail
 CHART=${1:?usage: alert_rules_test.sh CHART_DIR DOCS_DIR}
@@ -17,4 +18,5 @@ for alert in $(grep -o 'alert: [A-Za-z]*' "$CHART/files/alerts.yaml" | cut -d' '
   grep -q "alertname: $alert\$" "$CHART/tests-rules/alerts_test.yaml" || fail "$alert has no promtool test"
 done
 pass "every alert has a runbook section and a test"
+out=$(python3 "$CHART/../../tools/dashboards/generate.py" --check 2>&1) && pass "dashboards: $out" || fail "$out"
 summary

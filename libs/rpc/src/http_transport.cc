@@ -111,7 +111,10 @@ struct HttpServer::Impl {
                   .Help("HTTP connections closed or refused by the server's limits: timeout (no "
                         "request in time), evicted (made room at a connection limit), refused "
                         "(a limit reached with every connection busy)")
-                  .Register(*server.options_.metrics)) {}
+                  .Register(*server.options_.metrics)) {
+    // Every series exists from the start, so that rates and alerts see 0, not nothing.
+    for (const char* reason : {"timeout", "evicted", "refused"}) shed->Add({{"reason", reason}});
+  }
 
   void Accept();
   void Admit(tcp::socket socket);

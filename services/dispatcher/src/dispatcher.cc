@@ -123,6 +123,10 @@ Dispatcher::Dispatcher(store::Database& db, const store::Outbox& outbox, blob::B
       catalog_(db),
       logs_(blob),
       metrics_(std::make_unique<Metrics>(metrics ? *metrics : telemetry::Metrics())) {
+  // Every outcome exists from the start, so that rates and alerts see 0, not nothing.
+  for (const char* outcome : {"requeued", "failed", "cancelled", "timed_out"}) {
+    metrics_->expiries.Add({{"outcome", outcome}});
+  }
   if (!options_.now_ms) options_.now_ms = SystemNowMs;
 }
 
