@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "optimus/blob/curl_client.h"
 #include "gcs_token_source.h"
 #include "nlohmann/json.hpp"
+#include "optimus/blob/curl_client.h"
 #include "uri_util.h"
 
 namespace optimus::blob {
@@ -183,14 +183,8 @@ absl::StatusOr<GcsConfig> GcsConfigFromUri(std::string_view uri) {
     absl::Status status;
     if (name == "endpoint") {
       config.endpoint = value;
-    } else if (name == "list_page_size") {
-      status = uri_util::ParseIntParam(name, value, 1, config.list_page_size);
-    } else if (name == "connect_timeout_ms") {
-      status = uri_util::ParseIntParam(name, value, 1, config.connect_timeout_ms);
-    } else if (name == "request_timeout_ms") {
-      status = uri_util::ParseIntParam(name, value, 1, config.request_timeout_ms);
-    } else if (name == "max_attempts") {
-      status = uri_util::ParseIntParam(name, value, 1, config.max_attempts);
+    } else if (auto limit = uri_util::ParseLimitParam(name, value, config)) {
+      status = *limit;
     } else if (name == "credentials" || name == "credentials_json" || name == "private_key" ||
                name == "access_token" || name == "token") {
       return bad(

@@ -158,14 +158,8 @@ absl::StatusOr<S3Config> S3ConfigFromUri(std::string_view uri) {
       } else {
         return bad("path_style must be true or false, not \"" + value + "\"");
       }
-    } else if (name == "list_page_size") {
-      status = uri_util::ParseIntParam(name, value, 1, config.list_page_size);
-    } else if (name == "connect_timeout_ms") {
-      status = uri_util::ParseIntParam(name, value, 1, config.connect_timeout_ms);
-    } else if (name == "request_timeout_ms") {
-      status = uri_util::ParseIntParam(name, value, 1, config.request_timeout_ms);
-    } else if (name == "max_attempts") {
-      status = uri_util::ParseIntParam(name, value, 1, config.max_attempts);
+    } else if (auto limit = uri_util::ParseLimitParam(name, value, config)) {
+      status = *limit;
     } else if (name == "access_key" || name == "secret_key" || name == "session_token") {
       return bad(
           "credentials are not taken from URIs (they end up in logs); set "

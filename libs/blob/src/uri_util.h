@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,6 +39,19 @@ absl::StatusOr<BucketUri> ParseBucketUri(
 // A store URI's integer parameter into `out`, at least `min` and at most 1e9; InvalidArgument
 // "name=value is not an integer >= min" otherwise.
 absl::Status ParseIntParam(const std::string& name, const std::string& value, int min, int& out);
+
+// The request limits every object store takes from its URI's query (list_page_size,
+// connect_timeout_ms, request_timeout_ms, max_attempts) into the config's fields of those names;
+// nullopt when `name` is none of them.
+template <typename Config>
+std::optional<absl::Status> ParseLimitParam(const std::string& name, const std::string& value,
+                                            Config& config) {
+  if (name == "list_page_size") return ParseIntParam(name, value, 1, config.list_page_size);
+  if (name == "connect_timeout_ms") return ParseIntParam(name, value, 1, config.connect_timeout_ms);
+  if (name == "request_timeout_ms") return ParseIntParam(name, value, 1, config.request_timeout_ms);
+  if (name == "max_attempts") return ParseIntParam(name, value, 1, config.max_attempts);
+  return std::nullopt;
+}
 
 struct HttpEndpoint {
   std::string scheme;     // "http" or "https"

@@ -84,9 +84,7 @@ class PluginManagerService::PluginGrpc final : public core::v1::PluginService::S
         !allowed.ok()) {
       return allowed;
     }
-    auto archive = service_.Archive(request->if_none_match());
-    if (!archive.ok()) return rpc::ToGrpcStatus(archive.status());
-    *response = *std::move(archive);
+    *response = service_.Archive(request->if_none_match());
     return grpc::Status::OK;
   }
 
@@ -117,16 +115,14 @@ core::v1::ListPluginsResponse PluginManagerService::List() {
   return out;
 }
 
-absl::StatusOr<core::v1::GetPluginArchiveResponse> PluginManagerService::Archive(
-    const std::string& if_none_match) {
-  auto archive = ArchivePluginFiles(dirs_);
-  if (!archive.ok()) return archive.status();
+core::v1::GetPluginArchiveResponse PluginManagerService::Archive(
+    const std::string& if_none_match) const {
   core::v1::GetPluginArchiveResponse out;
-  out.set_sha256(archive->sha256);
-  if (!if_none_match.empty() && if_none_match == archive->sha256) {
+  out.set_sha256(archive_.sha256);
+  if (!if_none_match.empty() && if_none_match == archive_.sha256) {
     out.set_not_modified(true);
   } else {
-    out.set_archive(std::move(archive->bytes));
+    out.set_archive(archive_.bytes);
   }
   return out;
 }
@@ -206,7 +202,10 @@ absl::Status PluginManagerService::Start(app::Context& context) {
     std::lock_guard<std::mutex> lock(mu_);
     plugins_ = std::move(plugins);
   }
-  dirs_ = dirs;
+  // The files served were read at start (as the plugins published were): archived once.
+  auto archive = ArchivePluginFiles(dirs);
+  if (!archive.ok()) return archive.status();
+  archive_ = *std::move(archive);
   context.http.Get("/api/v1beta1/plugins", [this](const rpc::HttpRequest&) {
     nlohmann::json list = nlohmann::json::array();
     const core::v1::ListPluginsResponse plugins = List();
@@ -230,14 +229,13 @@ absl::Status PluginManagerService::Start(app::Context& context) {
     if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
       etag = etag.substr(1, etag.size() - 2);
     }
-    auto archive = Archive(etag);
-    if (!archive.ok()) return rpc::HttpResponse::Error(archive.status());
+    const core::v1::GetPluginArchiveResponse archive = Archive(etag);
     rpc::HttpResponse response;
-    response.status = archive->not_modified() ? 304 : 200;
-    response.body = archive->archive();
+    response.status = archive.not_modified() ? 304 : 200;
+    response.body = archive.archive();
     response.content_type = "application/gzip";
-    response.headers.emplace_back("ETag", "\"" + archive->sha256() + "\"");
-    response.headers.emplace_back("X-Optimus-Plugins-Digest", archive->sha256());
+    response.headers.emplace_back("ETag", "\"" + archive.sha256() + "\"");
+    response.headers.emplace_back("X-Optimus-Plugins-Digest", archive.sha256());
     return response;
   });
   grpc_ = std::make_unique<PluginGrpc>(*this, context.authenticator);

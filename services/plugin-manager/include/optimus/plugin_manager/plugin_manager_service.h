@@ -10,6 +10,7 @@
 
 #include "optimus/app/component.h"
 #include "optimus/core/v1/plugin.pb.h"
+#include "optimus/plugin_manager/installer.h"
 #include "optimus/spec/model.h"
 
 namespace optimus::plugin_manager {
@@ -39,10 +40,10 @@ class PluginManagerService : public app::Component {
   class PluginGrpc;
   core::v1::ListPluginsResponse List();
   // The set as one archive, or only its digest when it is `if_none_match`.
-  absl::StatusOr<core::v1::GetPluginArchiveResponse> Archive(const std::string& if_none_match);
+  core::v1::GetPluginArchiveResponse Archive(const std::string& if_none_match) const;
 
   std::unique_ptr<PluginGrpc> grpc_;
-  std::vector<std::filesystem::path> dirs_;  // where the served plugins were found
+  PluginArchive archive_;  // the served plugin files, archived at start
   std::mutex mu_;
   std::vector<spec::PluginSpec> plugins_;
   std::map<std::string, std::string> sources_;  // plugin file -> where it was installed from
