@@ -80,27 +80,7 @@ else
 fi
 # Every DAG is in S3 with the sensors the generator expects.
 check_dags() {  # [PROJECT MANIFEST]: every DAG of the project is in S3, nothing else
-  local project=${1:-sample-project} manifest=${2:-$TMP/project/manifest.json} token="" page=0
-  : >"$TMP/keys.txt"
-  while :; do  # S3 lists 1,000 keys a page
-    # (curl signs the query as written: parameters in sorted order)
-    s3 GET "optimus-e2e?${token:+continuation-token=$token&}list-type=2&max-keys=1000&prefix=$RUN%2F$project%2Fdags%2F" >"$TMP/list.xml" || return 1
-    grep -o '<Key>[^<]*</Key>' "$TMP/list.xml" | sed 's/<[^>]*>//g' >>"$TMP/keys.txt"
-    token=$(grep -o '<NextContinuationToken>[^<]*' "$TMP/list.xml" | sed 's/.*>//' | python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.stdin.read().strip(), safe=""))')
-    page=$((page + 1))
-    [ -n "$token" ] && [ "$page" -lt 100 ] || break
-  done
-  python3 - "$manifest" "$TMP/keys.txt" "$RUN" "$project" <<'PY'
-import json, sys
-manifest = json.load(open(sys.argv[1]))
-keys = open(sys.argv[2]).read().split()
-run, project = sys.argv[3], sys.argv[4]
-want = {f"{run}/{project}/dags/{j['namespace']}/{j['name']}.py" for j in manifest["jobs"]}
-want.add(f"{run}/{project}/dags/__lib.py")
-missing, extra = want - set(keys), set(keys) - want
-print(len(keys), "objects;", len(missing), "missing;", len(extra), "extra;", len(keys) - len(set(keys)), "listed twice")
-sys.exit(1 if missing or extra or len(keys) != len(set(keys)) else 0)
-PY
+  s3_check_dags optimus-e2e "$RUN" "${1:-sample-project}" "${2:-$TMP/project/manifest.json}"
 }
 check_dags && pass "every DAG and __lib.py is in S3, nothing else" || fail "S3 objects differ from the project"
 sample=$(python3 -c 'import json,sys; j=[j for j in json.load(open(sys.argv[1]))["jobs"] if j["upstream_jobs"]][0]; print(j["namespace"], j["name"], ",".join(sorted(set(j["upstream_jobs"]))))' "$TMP/project/manifest.json")

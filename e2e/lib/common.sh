@@ -54,3 +54,46 @@ s3_remove_bucket() {  # BUCKET: deletes every object of a dev S3 bucket, then th
   done
   s3 DELETE "$1" >/dev/null 2>&1
 }
+# BUCKET PREFIX PROJECT MANIFEST: the dev S3 server holds exactly one DAG per job of a generated
+# project's manifest (gen-project's manifest.json) and its __lib.py under PREFIX/PROJECT/dags/,
+# nothing else, none listed twice. Prints the counts.
+s3_check_dags() {
+  local bucket=$1 prefix=$2 project=$3 manifest=$4 token="" page=0 keys list
+  keys=$(mktemp); list=$(mktemp)
+  while :; do  # S3 lists 1,000 keys a page
+    # (curl signs the query as written: parameters in sorted order)
+    s3 GET "$bucket?${token:+continuation-token=$token&}list-type=2&max-keys=1000&prefix=$prefix%2F$project%2Fdags%2F" >"$list" || { rm -f "$keys" "$list"; return 1; }
+    grep -o '<Key>[^<]*</Key>' "$list" | sed 's/<[^>]*>//g' >>"$keys"
+    token=$(grep -o '<NextContinuationToken>[^<]*' "$list" | sed 's/.*>//' | python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.stdin.read().strip(), safe=""))')
+    page=$((page + 1))
+    [ -n "$token" ] && [ "$page" -lt 100 ] || break
+  done
+  python3 - "$manifest" "$keys" "$prefix" "$project" <<'PY'
+import json, sys
+manifest = json.load(open(sys.argv[1]))
+keys = open(sys.argv[2]).read().split()
+prefix, project = sys.argv[3], sys.argv[4]
+want = {f"{prefix}/{project}/dags/{j['namespace']}/{j['name']}.py" for j in manifest["jobs"]}
+want.add(f"{prefix}/{project}/dags/__lib.py")
+missing, extra = want - set(keys), set(keys) - want
+print(len(keys), "objects;", len(missing), "missing;", len(extra), "extra;", len(keys) - len(set(keys)), "listed twice")
+sys.exit(1 if missing or extra or len(keys) != len(set(keys)) else 0)
+PY
+  local rc=$?
+  rm -f "$keys" "$list"
+  return $rc
+}
+# BUCKET PREFIX: deletes every object under PREFIX/ of a dev S3 bucket, 1,000 a request.
+s3_remove_prefix() {
+  local bucket=$1 prefix=$2 body
+  for _ in $(seq 1 1000); do
+    body=$(s3 GET "$bucket?list-type=2&max-keys=1000&prefix=$prefix%2F" 2>/dev/null |
+      python3 -c 'import re, sys
+from xml.sax.saxutils import escape
+keys = re.findall(r"<Key>([^<]*)</Key>", sys.stdin.read())
+if keys: print("<Delete><Quiet>true</Quiet>" + "".join(f"<Object><Key>{k}</Key></Object>" for k in keys) + "</Delete>")')
+    [ -n "$body" ] || return 0
+    s3 POST "$bucket?delete" -H "Content-MD5: $(printf %s "$body" | openssl md5 -binary | base64)" \
+      -H 'Content-Type: application/xml' --data-binary "$body" >/dev/null || return 1
+  done
+}

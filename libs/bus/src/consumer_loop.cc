@@ -31,6 +31,9 @@ bool SleepUnlessStopped(std::chrono::milliseconds duration, const std::stop_toke
   return !stop.stop_requested();
 }
 
+// Retries through an outage at most this far apart, so work resumes soon after it ends.
+constexpr std::chrono::milliseconds kOutageRetryCap{2000};
+
 std::string Position(const Message& m) {
   return absl::StrCat(m.topic, "/", m.partition, "@", m.offset);
 }
@@ -98,8 +101,26 @@ absl::Status ConsumerLoop::FinishFront(std::stop_token stop) {
     absl::Status status = handler_(m);
     if (status.ok()) {
       ++processed_;
+      outage_waits_ = 0;
       return absl::OkStatus();
     }
+    if (!IsPoison(status) && options_.dependencies) {
+      if (absl::Status outage = options_.dependencies(); !outage.ok()) {
+        // Not the record's fault: this attempt does not count, and the wait grows as if it did.
+        ReportError(absl::Status(outage.code(),
+                                 absl::StrCat("keeping ", Position(m), " through an outage (",
+                                              outage.message(), "): ", status.message())));
+        ++outage_waits_;
+        --front_attempts_;
+        if (!SleepUnlessStopped(std::min(Backoff(outage_waits_), kOutageRetryCap), stop)) {
+          return absl::CancelledError(absl::StrCat("stopped while ", Position(m),
+                                                   " waited out an outage: ", outage.ToString()));
+        }
+        ++retried_;
+        continue;
+      }
+    }
+    outage_waits_ = 0;
     if (IsPoison(status) || front_attempts_ >= max_attempts) {
       front_dead_ = std::move(status);
       break;

@@ -348,6 +348,69 @@ TEST(ConsumerLoopTest, DeadLettersAfterMaxAttempts) {
   EXPECT_THAT(consumer.commits, ElementsAre(Pair(0, 8)));
 }
 
+// A database restart: every attempt fails while the handler's dependencies are down, many more
+// times than max_attempts, and the record is handled once they are back; nothing is dead-lettered.
+TEST(ConsumerLoopTest, AnOutageOfTheDependenciesNeverDeadLettersARecord) {
+  ScriptedConsumer consumer;
+  consumer.AddBatch({Record("kept", 0, 3), Record("next", 0, 4)});
+  RecordingPublisher dlq;
+  int calls = 0;
+  bool database_up = false;
+  ConsumerLoopOptions options = FastOptions();
+  options.max_attempts = 3;
+  options.dependencies = [&] {
+    return database_up ? absl::OkStatus() : absl::UnavailableError("database restarting");
+  };
+  std::vector<std::string> reported;
+  options.on_error = [&](const absl::Status& s) { reported.emplace_back(s.message()); };
+  ConsumerLoop loop(
+      consumer, dlq,
+      [&](const Message& m) {
+        if (m.payload != "kept") return absl::OkStatus();
+        if (++calls == 10) database_up = true;  // back after ten failed attempts
+        return calls <= 10 ? absl::UnavailableError("connection lost") : absl::OkStatus();
+      },
+      options);
+
+  auto finished = loop.RunOnce();
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_EQ(*finished, 2u);
+  EXPECT_EQ(calls, 11);
+  EXPECT_EQ(loop.dead_lettered(), 0u);
+  EXPECT_TRUE(dlq.published.empty());
+  EXPECT_EQ(loop.processed(), 2u);
+  EXPECT_THAT(consumer.commits, ElementsAre(Pair(0, 4)));
+  ASSERT_FALSE(reported.empty());
+  EXPECT_THAT(reported[0], HasSubstr("through an outage (database restarting): connection lost"));
+}
+
+// With the dependencies healthy, a record that keeps failing is its own problem: dead-lettered
+// after max_attempts as before. A poison record never waits for the dependencies.
+TEST(ConsumerLoopTest, HealthyDependenciesLeaveTheAttemptLimitInForce) {
+  ScriptedConsumer consumer;
+  consumer.AddBatch({Record("doomed", 0, 1), Record("poison", 0, 2)});
+  RecordingPublisher dlq;
+  int checks = 0;
+  ConsumerLoopOptions options = FastOptions();
+  options.max_attempts = 3;
+  options.dependencies = [&] {
+    ++checks;
+    return absl::OkStatus();
+  };
+  ConsumerLoop loop(
+      consumer, dlq,
+      [&](const Message& m) {
+        return m.payload == "poison" ? absl::InvalidArgumentError("not a record")
+                                     : absl::UnavailableError("its own storage is away");
+      },
+      options);
+
+  auto finished = loop.RunOnce();
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_EQ(loop.dead_lettered(), 2u);
+  EXPECT_EQ(checks, 3);  // once per failed attempt of "doomed", never for the poison one
+}
+
 TEST(ConsumerLoopTest, FailedDeadLetterPublishKeepsRecordPendingAndSkipsNothing) {
   ScriptedConsumer consumer;
   consumer.AddBatch({Record("r1", 0, 1), Record("poison", 0, 2), Record("r3", 0, 3)});

@@ -228,22 +228,44 @@ absl::Status ConsumerWorker::Start() {
   loop_options.batch_size = options_.batch_size;
   loop_options.max_batch = options_.max_batch;
   loop_options.max_linger = options_.max_linger;
-  loop_options.on_idle = options_.on_idle;
+  // A record that fails while the database is away is kept, not dead-lettered.
+  loop_options.dependencies = [this] { return db_.Ping(); };
   loop_options.poll_timeout = std::chrono::milliseconds(200);
+  // The state a service keeps next to its database is rebuilt after every rollback; until that
+  // succeeds (the database may be the thing that failed) nothing runs on it: no record, no
+  // batch and no idle work, each of which returns or skips with the reason.
+  auto restored = [this]() -> absl::Status {
+    if (!stale_) return absl::OkStatus();
+    if (options_.after_failure) {
+      if (absl::Status s = options_.after_failure(); !s.ok()) {
+        return absl::Status(s.code(),
+                            absl::StrCat("restoring the state after a rollback: ", s.message()));
+      }
+    }
+    stale_ = false;
+    return absl::OkStatus();
+  };
+  loop_options.on_idle = [restored, idle = options_.on_idle] {
+    if (idle && restored().ok()) idle();
+  };
   // After a batch (or one record) was applied or rolled back: its metrics and hooks.
-  auto finish = [series = series_, after = options_.after_commit, failed = options_.after_failure](
-                    const absl::Status& s, const std::vector<bus::Message>& batch,
-                    absl::Time start) {
+  auto finish = [this, restored](const absl::Status& s, const std::vector<bus::Message>& batch,
+                                 absl::Time start) {
     if (s.ok()) {
-      series->Applied(batch, absl::ToDoubleSeconds(absl::Now() - start));
-      if (after) after();
+      series_->Applied(batch, absl::ToDoubleSeconds(absl::Now() - start));
+      if (options_.after_commit) options_.after_commit();
     } else {
-      series->failures->Increment();
-      if (failed) failed();
+      series_->failures->Increment();
+      stale_ = true;
+      if (absl::Status r = restored(); !r.ok()) {
+        LOG_ERROR("cannot restore the state after a rollback; retrying before the next record",
+                  {{"group", options_.group}, {"error", r}});
+      }
     }
     return s;
   };
-  loop_options.batch_handler = [this, finish](const std::vector<bus::Message>& batch) {
+  loop_options.batch_handler = [this, finish, restored](const std::vector<bus::Message>& batch) {
+    if (absl::Status s = restored(); !s.ok()) return s;
     const absl::Time start = absl::Now();
     return finish(
         store::ApplyBatchExactlyOnce(db_, options_.group, batch, effect_, options_.before_commit),
@@ -260,7 +282,8 @@ absl::Status ConsumerWorker::Start() {
   auto single = store::ExactlyOnce(db_, options_.group, effect_, options_.before_commit);
   loop_ = std::make_unique<bus::ConsumerLoop>(
       *consumer_, *dead_letters_,
-      [single, finish](const bus::Message& m) {
+      [single, finish, restored](const bus::Message& m) {
+        if (absl::Status s = restored(); !s.ok()) return s;
         const absl::Time start = absl::Now();
         return finish(single(m), {m}, start);
       },

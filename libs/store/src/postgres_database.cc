@@ -41,6 +41,12 @@ absl::Status FromException(const std::exception& e, const std::string& context) 
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
     const std::string& state = sql->sqlstate();
+    // The server going away or refusing for now: connection exceptions (08), insufficient
+    // resources (53, e.g. too many connections) and operator intervention (57: shutdown,
+    // crash shutdown, starting up).
+    if (state.rfind("08", 0) == 0 || state.rfind("53", 0) == 0 || state.rfind("57", 0) == 0) {
+      return absl::UnavailableError(message);
+    }
     if (state == "40001" || state == "40P01") return absl::AbortedError(message);
     if (state.rfind("23", 0) == 0) return absl::FailedPreconditionError(message);
     if (state.rfind("42", 0) == 0 || state.rfind("22", 0) == 0) {
@@ -317,7 +323,11 @@ class PostgresDatabase : public Database {
     if (conn && conn->is_open()) {
       idle_.push_back(std::move(conn));
     } else {
+      // One connection lost usually means the server restarted and the idle ones are dead
+      // too: drop them, so the next transactions connect afresh instead of failing one by one.
       --open_;
+      open_ -= static_cast<int>(idle_.size());
+      idle_.clear();
     }
     cv_.notify_one();
   }

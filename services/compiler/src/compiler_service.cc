@@ -556,9 +556,7 @@ absl::Status CompilerService::Start(app::Context& context) {
               [this, &db] {
                 std::lock_guard<std::mutex> lock(mu_);
                 compiler_->Discard();
-                if (absl::Status s = compiler_->Load(db); !s.ok()) {
-                  LOG_ERROR("cannot reload the compiler's state", {{"error", s}});
-                }
+                return compiler_->Load(db);
               },
           .before_commit =
               [this, &outbox](store::Transaction& tx) {

@@ -725,9 +725,7 @@ absl::Status DependencyResolverService::Start(app::Context& context) {
           .after_failure =
               [this, &db] {
                 std::lock_guard<std::mutex> lock(mu_);
-                if (absl::Status s = resolver_->Load(db); !s.ok()) {
-                  LOG_ERROR("cannot reload the job graph", {{"error", s}});
-                }
+                return resolver_->Load(db);
               },
           .before_commit =
               [this, &outbox](store::Transaction& tx) {

@@ -118,6 +118,7 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
                   touched_.clear();
                   pending_.clear();
                   outcomes_.clear();
+                  return absl::OkStatus();
                 },
             // Progress is applied once per batch (see ApplyProgress).
             .before_commit =

@@ -653,12 +653,7 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
           .group = "runtime-context",
           .topics = {pipeline::kProjectsTopic, pipeline::kJobSpecsTopic,
                      pipeline::kResolutionsTopic, pipeline::kSecretsTopic, pipeline::kJobRunsTopic},
-          .after_failure =
-              [this, &db] {
-                if (absl::Status s = model_->Load(db); !s.ok()) {
-                  LOG_ERROR("cannot reload the run input read model", {{"error", s}});
-                }
-              }},
+          .after_failure = [this, &db] { return model_->Load(db); }},
       [this](store::Transaction& tx, const bus::Message& m) -> absl::Status {
         if (m.topic == pipeline::kJobRunsTopic) {
           // Runs the dispatcher made join the job's run history; this service's own records

@@ -481,7 +481,11 @@ absl::Status SpecStoreService::Start(app::Context& context) {
       pipeline::ConsumerWorker::Options{
           .group = "spec-store",
           .topics = {pipeline::kSubmissionsTopic, pipeline::kDagsTopic},
-          .after_failure = [this] { batch_->Discard(); },
+          .after_failure =
+              [this] {
+                batch_->Discard();
+                return absl::OkStatus();
+              },
           .before_commit = [this](store::Transaction& tx) { return batch_->Flush(tx); },
           .on_dead_letter =
               [&context](const bus::Message& m, const absl::Status& error) {

@@ -34,6 +34,12 @@ struct ConsumerLoopOptions {
   std::string group;
   // Handler calls per record before it is dead-lettered (at least 1).
   int max_attempts = 5;
+  // Checks what the handler depends on (its database) after a failed, non-poison attempt.
+  // While it fails, the failure is an outage, not the record's: the attempt does not count
+  // towards max_attempts and the record is retried (backoff capped at max_backoff) until the
+  // outage ends or the loop stops, so a database restart never sends good records to the
+  // dead-letter topic. May be empty: every failed attempt counts.
+  std::function<absl::Status()> dependencies;
   // Backoff after the n-th failed attempt: initial_backoff * 2^(n-1), capped at max_backoff.
   // Run uses the same schedule between failed RunOnce calls.
   std::chrono::milliseconds initial_backoff{100};
@@ -109,6 +115,7 @@ class ConsumerLoop {
 
   std::deque<Message> pending_;             // Polled, not finished yet, in log order.
   int front_attempts_ = 0;                  // Handler calls made on pending_.front().
+  int outage_waits_ = 0;                    // Consecutive failed attempts met by an outage.
   std::optional<absl::Status> front_dead_;  // Set once pending_.front() is bound for the DLQ.
 
   std::atomic<uint64_t> processed_{0};

@@ -116,8 +116,10 @@ class ConsumerWorker {
     // that must follow the commit, like waking watchers. May be empty.
     std::function<void()> after_commit;
     // Called when a batch or a record failed and its transaction rolled back: for state kept
-    // in memory next to the database, which must be reloaded. May be empty.
-    std::function<void()> after_failure;
+    // in memory next to the database, which must be reloaded. An error (the database is away)
+    // leaves the state stale: the worker calls it again before the next batch, record or idle
+    // call, and runs none of them until it succeeds. May be empty.
+    std::function<absl::Status()> after_failure;
     // Runs inside each batch's (or record's) transaction after its effects, before commit.
     store::BeforeCommit before_commit;
     // Called on the worker's thread when a poll finds nothing (see ConsumerLoopOptions).
@@ -144,6 +146,7 @@ class ConsumerWorker {
   struct Series;  // its Prometheus series (optimus_pipeline_*{group})
   std::shared_ptr<Series> series_;
   std::unique_ptr<bus::ConsumerLoop> loop_;
+  bool stale_ = false;  // after_failure has not succeeded since the last rollback
   std::jthread thread_;
 };
 
