@@ -97,3 +97,10 @@ if keys: print("<Delete><Quiet>true</Quiet>" + "".join(f"<Object><Key>{k}</Key><
       -H 'Content-Type: application/xml' --data-binary "$body" >/dev/null || return 1
   done
 }
+# NAME PORT: when OPTIMUS_E2E_SCRAPE_DIR is set (observability_e2etest's distributed run), lists a
+# service's HTTP port there as a Prometheus file discovery target, labelled job=NAME.
+scrape_register() {
+  [ -n "${OPTIMUS_E2E_SCRAPE_DIR:-}" ] || return 0
+  printf '[{"targets": ["127.0.0.1:%s"], "labels": {"job": "%s"}}]\n' "$2" "$1" \
+    >"$OPTIMUS_E2E_SCRAPE_DIR/$1.json.tmp" && mv "$OPTIMUS_E2E_SCRAPE_DIR/$1.json.tmp" "$OPTIMUS_E2E_SCRAPE_DIR/$1.json"
+}

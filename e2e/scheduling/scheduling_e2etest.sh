@@ -6,7 +6,8 @@
 # from the event log (optimus.job.runs), schedule_check proves that every job ran exactly once
 # per window and none started before its upstreams' runs for its window succeeded. Then a
 # replay of one day of a mid-layer job with its downstream runs it and its readers again, in
-# dependency order. The shop example's StarThinker recipe runs its three tasks in order. Bad
+# dependency order, and runtime-context answers the job's run input over REST as for Airflow.
+# The shop example's StarThinker recipe runs its three tasks in order. Bad
 # input: a replay before the start date, of a deleted job, of the future; a recipe naming an
 # unknown plugin; a task whose SQL is wrong fails with the database's message while the other
 # runs go on.
@@ -64,6 +65,7 @@ else
       --set grpc.port="${GRPC[$name]}" "$@" >>"$TMP/$name.log" 2>&1 &
     PID[$name]=$!
     pids+=("$!")
+    scrape_register "$name" "${HTTP[$name]}"
     wait_for 30 curl -fs -o /dev/null "http://127.0.0.1:${HTTP[$name]}/readyz" && return 0
     fail "optimus-$name never became ready"; tail -5 "$TMP/$name.log"; return 1
   }
@@ -179,6 +181,19 @@ else
   fail "event log after the replay: $(grep -v '^ok' "$TMP/replay-check.log" | head -8)"
 fi
 sed 's/^/  /' "$TMP/replay-check.log"
+
+# Airflow's side of the runtime on the same deployment: a task's run input over REST, with the
+# replayed window's dates, and the task's start event.
+if [ "$MODE" = embedded ]; then rt=$http; else rt=${HTTP[runtime-context]}; fi
+read -r project ns < <(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["project"], next(j["namespace"] for j in m["jobs"] if j["name"] == sys.argv[2]))' "$TMP/project/manifest.json" "$job")
+api=http://127.0.0.1:$rt/api/v1beta1/project/$project
+if curl -fsS -XPOST "$api/job/$job/run_input" -d "{\"scheduled_at\": \"$tick\", \"instance_name\": \"bq2bq\", \"instance_type\": \"TYPE_TASK\"}" >"$TMP/run-input.json" 2>&1 &&
+   python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["envs"]; sys.exit(0 if e.get("DSTART") and e.get("DEND") else 1)' "$TMP/run-input.json" &&
+   curl -fsS -XPOST "$api/namespace/$ns/job/$job/event" -d "{\"event\": {\"type\": \"TYPE_TASK_START\", \"value\": {\"task_id\": \"bq2bq\", \"status\": \"running\", \"scheduled_at\": \"$tick\", \"event_time\": $(date +%s)}}}" >/dev/null; then
+  pass "runtime-context answers $job's run input over REST (DSTART $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["envs"]["DSTART"])' "$TMP/run-input.json")) and takes its event"
+else
+  fail "REST run input or event for $job: $(head -c 300 "$TMP/run-input.json")"
+fi
 
 # Bad replays: each a clear error.
 expect_error() {  # WHAT PATTERN COMMAND...
