@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -73,7 +74,10 @@ TEST(ConsumerWorker, NothingRunsOnStateThatCouldNotBeRestored) {
   ASSERT_TRUE(worker.Start().ok());
   EXPECT_TRUE(WaitUntil([&] {
     std::lock_guard lock(mu);
-    return applied.size() >= 3;
+    for (const char* key : {"a", "b", "c"}) {
+      if (std::find(applied.begin(), applied.end(), key) == applied.end()) return false;
+    }
+    return true;
   }));
   worker.Stop();
   std::lock_guard lock(mu);
