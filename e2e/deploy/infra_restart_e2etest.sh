@@ -1,22 +1,21 @@
 #!/usr/bin/env bash
 # The distributed deploy pipeline while its infrastructure restarts (issue 20): ingest,
-# spec-store, plugin-manager, dependency-resolver and compiler on a Kafka broker and a PostgreSQL
-# server of this test's own (started with tools/dev on free ports, so that other tests keep
-# theirs), with the dev S3 server for the DAGs. In the middle of a deploy PostgreSQL is stopped in
-# immediate mode (no checkpoint: crash recovery on start) and started again, then the Kafka
-# broker is SIGKILLed and started again on the same data. The deploy must end with every job
-# published, each DAG written once, no dead letters, and a redeploy must find everything
-# unchanged.
+# spec-store, plugin-manager, dependency-resolver and compiler on a Kafka broker, a PostgreSQL
+# server and a MinIO server of this test's own (started with tools/dev on free ports, so that
+# other tests keep theirs). In the middle of a deploy MinIO is SIGKILLed for longer than the retries of
+# its client, then PostgreSQL is stopped in immediate mode (no checkpoint: crash recovery on
+# start), then the Kafka broker is SIGKILLed; each is started again on its data. The deploy must end with every job published,
+# each DAG written once, no dead letters, and a redeploy must find everything unchanged.
 #   infra_restart_e2etest.sh BIN_DIR EXAMPLES_DIR [JOBS]
 set -uo pipefail
 BIN=${1:?usage: infra_restart_e2etest.sh BIN_DIR EXAMPLES_DIR [JOBS]}
 EXAMPLES=${2:?usage: infra_restart_e2etest.sh BIN_DIR EXAMPLES_DIR [JOBS]}
 JOBS=${3:-3000}
 . "$(dirname "$0")/../lib/common.sh"
-require_servers OPTIMUS_TEST_S3_ENDPOINT OPTIMUS_TEST_S3_ACCESS_KEY OPTIMUS_TEST_S3_SECRET_KEY OPTIMUS_TEST_S3_REGION
 DEV=$(cd "$(dirname "$0")/../../tools/dev" && pwd)
 MAIN_DEV_HOME=${OPTIMUS_DEV_HOME:-$HOME/.cache/optimus-dev}
 [ -f "$MAIN_DEV_HOME/kafka/libs/.pom.sha256" ] || { "$DEV/kafka" install || { fail "tools/dev/kafka install"; exit 1; }; }
+[ -x "$MAIN_DEV_HOME/s3/bin/minio" ] || { "$DEV/s3" install || { fail "tools/dev/s3 install"; exit 1; }; }
 
 RUN=infra$(date +%s)$RANDOM
 TMP=$(mktemp -d)
@@ -25,10 +24,13 @@ TMP=$(mktemp -d)
 export OPTIMUS_DEV_HOME=$TMP/dev
 export OPTIMUS_DEV_KAFKA_PORT=$(free_port) OPTIMUS_DEV_KAFKA_CONTROLLER_PORT=$(free_port)
 export OPTIMUS_DEV_PG_PORT=$(free_port)
+export OPTIMUS_DEV_S3_PORT=$(free_port) OPTIMUS_DEV_S3_CONSOLE_PORT=$(free_port)
 if [ "$(id -u)" = 0 ]; then export OPTIMUS_DEV_PG_DIR=/var/tmp/optimus-dev/$RUN-postgres
 else export OPTIMUS_DEV_PG_DIR=$TMP/postgres; fi
 mkdir -p "$OPTIMUS_DEV_HOME/kafka"
+mkdir -p "$OPTIMUS_DEV_HOME/s3"
 ln -s "$MAIN_DEV_HOME/kafka/libs" "$OPTIMUS_DEV_HOME/kafka/libs"
+ln -s "$MAIN_DEV_HOME/s3/bin" "$OPTIMUS_DEV_HOME/s3/bin"
 BROKERS=127.0.0.1:$OPTIMUS_DEV_KAFKA_PORT
 PG=postgresql://postgres@127.0.0.1:$OPTIMUS_DEV_PG_PORT/postgres
 pids=()
@@ -37,15 +39,17 @@ cleanup() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
   OPTIMUS_DEV_KAFKA_STOP_TIMEOUT=5 "$DEV/kafka" stop >/dev/null 2>&1
   "$DEV/postgres" stop >/dev/null 2>&1
+  "$DEV/s3" stop >/dev/null 2>&1
   if [ -n "${OPTIMUS_E2E_KEEP:-}" ]; then echo "kept: files in $TMP and $OPTIMUS_DEV_PG_DIR"; return; fi
-  s3_remove_prefix optimus-e2e "$RUN" 2>/dev/null
   rm -rf "$TMP" "${OPTIMUS_DEV_PG_DIR:?}"
 }
 trap cleanup EXIT
 
 "$DEV/kafka" start >"$TMP/kafka-start.log" 2>&1 || { fail "this test's Kafka broker did not start"; cat "$TMP/kafka-start.log"; exit 1; }
 "$DEV/postgres" start >"$TMP/pg-start.log" 2>&1 || { fail "this test's PostgreSQL did not start"; cat "$TMP/pg-start.log"; exit 1; }
-pass "own Kafka on $BROKERS and PostgreSQL on 127.0.0.1:$OPTIMUS_DEV_PG_PORT"
+"$DEV/s3" start >"$TMP/s3-start.log" 2>&1 || { fail "this test's MinIO did not start"; cat "$TMP/s3-start.log"; exit 1; }
+eval "$("$DEV/s3" env)"  # s3() and s3_check_dags talk to this MinIO
+pass "own Kafka on $BROKERS, PostgreSQL on 127.0.0.1:$OPTIMUS_DEV_PG_PORT, MinIO on $OPTIMUS_TEST_S3_ENDPOINT"
 s3 PUT optimus-e2e >/dev/null 2>&1 || true  # the bucket may exist from an earlier run
 export AWS_ACCESS_KEY_ID=$OPTIMUS_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$OPTIMUS_TEST_S3_SECRET_KEY
 COMMON=(--set "bus.uri=kafka://$BROKERS" --set "db.uri=$PG"
@@ -79,9 +83,21 @@ started=$SECONDS
 deploy -o json >"$TMP/deploy.json" 2>"$TMP/deploy.err" &
 cli=$!
 
-# PostgreSQL: stopped without a checkpoint once the compiler has written some DAGs, down for 3 s,
-# recovered on start.
+# MinIO: SIGKILLed once the compiler is writing DAGs, down for 8 s, started on its data.
 wait_for 120 bash -c "[ \$(psql '$PG' -Atc 'SELECT count(*) FROM compiler.dags' 2>/dev/null || echo 0) -ge 100 ]"
+at=$(compiled)
+if kill -0 "$cli" 2>/dev/null && [ "$at" -lt "$JOBS" ]; then
+  kill -KILL "$(cat "$OPTIMUS_DEV_HOME/s3/minio.pid")"
+  sleep 8  # longer than the object store client's and the consumer's retries together
+  "$DEV/s3" start >>"$TMP/s3-start.log" 2>&1 || { fail "MinIO did not restart"; tail -5 "$TMP/s3-start.log"; exit 1; }
+  pass "MinIO SIGKILLed with $at of $JOBS DAGs compiled, back after $((SECONDS - started)) s"
+else
+  fail "the deploy ended before MinIO could be killed ($at DAGs compiled)"
+fi
+
+# PostgreSQL: stopped without a checkpoint as soon as DAGs flow again, down for 3 s, recovered
+# on start.
+wait_for 120 bash -c "[ \$(psql '$PG' -Atc 'SELECT count(*) FROM compiler.dags' 2>/dev/null || echo 0) -gt $at ]"
 at=$(compiled)
 if kill -0 "$cli" 2>/dev/null && [ "$at" -lt "$JOBS" ]; then
   if [ "$(id -u)" = 0 ]; then AS=(runuser -u postgres --); else AS=(); fi
@@ -116,7 +132,7 @@ j = json.loads(t[t.index("{"):])
 print("published", j["published"], "failed", len(j["failed"]))
 sys.exit(0 if j["published"] == int(sys.argv[2]) and not j["failed"] and all(d["done"] for d in j["deployments"]) else 1)
 PY
-  pass "the deploy rode through both restarts: all $JOBS published, none failed, in $took s" ||
+  pass "the deploy rode through the three restarts: all $JOBS published, none failed, in $took s" ||
   { fail "the deploy through the restarts (exit $rc)"; tail -c 2000 "$TMP/deploy.json"; tail -c 1000 "$TMP/deploy.err"; }
 
 s3_check_dags optimus-e2e "$RUN" sample-project "$TMP/project/manifest.json" &&
@@ -133,6 +149,13 @@ for topic in $(kcat -b "$BROKERS" -L 2>/dev/null | sed -n 's/^ *topic "\([^"]*\.
   [ "$n" = 0 ] || { dead=$((dead + n)); echo "$topic: $n records"; }
 done
 [ "$dead" = 0 ] && pass "no dead letters" || fail "$dead dead letters after the restarts"
+
+# The compiler kept the records that met the object store's outage (instead of setting them aside).
+if grep -q 'through an outage' "$TMP/compiler.log" && grep 'through an outage' "$TMP/compiler.log" | grep -vq PostgreSQL; then
+  pass "the compiler waited out the object store's outage: $(grep 'through an outage' "$TMP/compiler.log" | grep -v PostgreSQL | head -1 | grep -o 'keeping [^(]*([^)]*' | cut -c1-140)"
+else
+  fail "the compiler's log shows no wait for the object store (was MinIO's outage during compiling?)"
+fi
 
 if deploy >"$TMP/redeploy.out" 2>&1 && grep -q "0 published, $JOBS unchanged" "$TMP/redeploy.out"; then
   pass "a redeploy finds every job unchanged"

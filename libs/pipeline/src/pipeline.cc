@@ -228,8 +228,12 @@ absl::Status ConsumerWorker::Start() {
   loop_options.batch_size = options_.batch_size;
   loop_options.max_batch = options_.max_batch;
   loop_options.max_linger = options_.max_linger;
-  // A record that fails while the database is away is kept, not dead-lettered.
-  loop_options.dependencies = [this] { return db_.Ping(); };
+  // A record that fails while the database (or what else the effect needs) is away is kept,
+  // not dead-lettered.
+  loop_options.dependencies = [this] {
+    if (absl::Status s = db_.Ping(); !s.ok()) return s;
+    return options_.dependencies ? options_.dependencies() : absl::OkStatus();
+  };
   loop_options.poll_timeout = std::chrono::milliseconds(200);
   // The state a service keeps next to its database is rebuilt after every rollback; until that
   // succeeds (the database may be the thing that failed) nothing runs on it: no record, no

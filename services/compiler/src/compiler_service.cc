@@ -564,6 +564,15 @@ absl::Status CompilerService::Start(app::Context& context) {
                 if (absl::Status s = compiler_->Flush(tx, outbox); !s.ok()) return s;
                 return compiler_->SyncWrites();
               },
+          // The server's own object store: while it is away (a restart, a network cut), the
+          // records wait for it instead of being set aside. A project's own storage that refuses
+          // still fails that project's jobs.
+          .dependencies =
+              [&blob = context.blob] {
+                auto listed = blob.List("optimus-health-probe/");
+                return listed.ok() || absl::IsNotFound(listed.status()) ? absl::OkStatus()
+                                                                        : listed.status();
+              },
           .on_dead_letter =
               [&db, &outbox](const bus::Message& m, const absl::Status& error) {
                 pipeline::ReportSetAside(db, outbox, m, error, kReporter);

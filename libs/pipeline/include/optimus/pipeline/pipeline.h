@@ -124,6 +124,11 @@ class ConsumerWorker {
     store::BeforeCommit before_commit;
     // Called on the worker's thread when a poll finds nothing (see ConsumerLoopOptions).
     std::function<void()> on_idle;
+    // What the effect depends on besides the database (e.g. the compiler's object store),
+    // checked with the database after a failed attempt: while either fails, the failure is an
+    // outage, and the record is kept and retried instead of dead-lettered (see
+    // bus::ConsumerLoopOptions::dependencies). May be empty.
+    std::function<absl::Status()> dependencies;
     // Called after a poison record went to `<topic>.dlq` (see ConsumerLoopOptions).
     std::function<void(const bus::Message&, const absl::Status&)> on_dead_letter;
   };
