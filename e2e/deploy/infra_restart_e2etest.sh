@@ -83,44 +83,31 @@ started=$SECONDS
 deploy -o json >"$TMP/deploy.json" 2>"$TMP/deploy.err" &
 cli=$!
 
-# MinIO: SIGKILLed once the compiler is writing DAGs, down for 8 s, started on its data.
-wait_for 120 bash -c "[ \$(psql '$PG' -Atc 'SELECT count(*) FROM compiler.dags' 2>/dev/null || echo 0) -ge 100 ]"
-at=$(compiled)
-if kill -0 "$cli" 2>/dev/null && [ "$at" -lt "$JOBS" ]; then
-  kill -KILL "$(cat "$OPTIMUS_DEV_HOME/s3/minio.pid")"
-  sleep 8  # longer than the object store client's and the consumer's retries together
-  "$DEV/s3" start >>"$TMP/s3-start.log" 2>&1 || { fail "MinIO did not restart"; tail -5 "$TMP/s3-start.log"; exit 1; }
-  pass "MinIO SIGKILLed with $at of $JOBS DAGs compiled, back after $((SECONDS - started)) s"
-else
-  fail "the deploy ended before MinIO could be killed ($at DAGs compiled)"
-fi
-
-# PostgreSQL: stopped without a checkpoint as soon as DAGs flow again, down for 3 s, recovered
-# on start.
-wait_for 120 bash -c "[ \$(psql '$PG' -Atc 'SELECT count(*) FROM compiler.dags' 2>/dev/null || echo 0) -gt $at ]"
-at=$(compiled)
-if kill -0 "$cli" 2>/dev/null && [ "$at" -lt "$JOBS" ]; then
-  if [ "$(id -u)" = 0 ]; then AS=(runuser -u postgres --); else AS=(); fi
-  "${AS[@]}" "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/pg_ctl" -D "$OPTIMUS_DEV_PG_DIR/data" \
-    -m immediate -w stop >/dev/null 2>&1
-  sleep 3
-  "$DEV/postgres" start >>"$TMP/pg-start.log" 2>&1 || { fail "PostgreSQL did not restart"; tail -5 "$TMP/pg-start.log"; exit 1; }
-  pass "PostgreSQL stopped in immediate mode with $at of $JOBS DAGs compiled, back after $((SECONDS - started)) s"
-else
-  fail "the deploy ended before PostgreSQL could be stopped ($at DAGs compiled)"
-fi
-
-# Kafka: SIGKILLed as soon as DAGs flow again, down for 3 s, started on its data.
-wait_for 120 bash -c "[ \$(psql '$PG' -Atc 'SELECT count(*) FROM compiler.dags' 2>/dev/null || echo 0) -gt $at ]"
-at=$(compiled)
-if kill -0 "$cli" 2>/dev/null && [ "$at" -lt "$JOBS" ]; then
-  kill -KILL "$(kafka_pid)"
-  sleep 3
-  "$DEV/kafka" start >>"$TMP/kafka-start.log" 2>&1 || { fail "Kafka did not restart"; tail -5 "$TMP/kafka-start.log"; exit 1; }
-  pass "Kafka SIGKILLed with $at of $JOBS DAGs compiled, back after $((SECONDS - started)) s"
-else
-  fail "the deploy ended before Kafka could be killed ($at DAGs compiled)"
-fi
+# Takes one server down once the compiler has written more than AFTER DAGs (the deploy is then
+# under way, with work in every stage), keeps it down for DOWN seconds and starts it again on its
+# data: outage WHAT AFTER DOWN STOP_COMMAND START_COMMAND
+outage() {
+  local what=$1 after=$2 down=$3 stop=$4 start=$5
+  wait_for 120 bash -c "[ \$(psql '$PG' -Atc 'SELECT count(*) FROM compiler.dags' 2>/dev/null || echo 0) -gt $after ]"
+  at=$(compiled)
+  if ! kill -0 "$cli" 2>/dev/null || [ "$at" -ge "$JOBS" ]; then
+    fail "the deploy ended before $what could be taken down ($at DAGs compiled)"
+    return
+  fi
+  eval "$stop"
+  sleep "$down"
+  eval "$start" >>"$TMP/restarts.log" 2>&1 || { fail "$what did not restart"; tail -5 "$TMP/restarts.log"; exit 1; }
+  pass "$what down for $down s with $at of $JOBS DAGs compiled, back after $((SECONDS - started)) s"
+}
+if [ "$(id -u)" = 0 ]; then AS="runuser -u postgres --"; else AS=""; fi
+PG_CTL="$AS $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/pg_ctl -D $OPTIMUS_DEV_PG_DIR/data"
+# MinIO first, while the compiler writes, for longer than its client's and the consumer's
+# retries together; then PostgreSQL without a checkpoint (crash recovery on start) and the Kafka
+# broker, each as soon as DAGs flow again.
+at=99
+outage "MinIO (SIGKILL)" "$at" 8 'kill -KILL "$(cat "$OPTIMUS_DEV_HOME/s3/minio.pid")"' '"$DEV/s3" start'
+outage "PostgreSQL (immediate stop)" "$at" 3 '$PG_CTL -m immediate -w stop >/dev/null 2>&1' '"$DEV/postgres" start'
+outage "Kafka (SIGKILL)" "$at" 3 'kill -KILL "$(kafka_pid)"' '"$DEV/kafka" start'
 
 wait "$cli"
 rc=$?
