@@ -155,11 +155,12 @@ class StatementCache {
 class SqliteTransaction : public Transaction {
  public:
   SqliteTransaction(sqlite3* db, StatementCache* cache,
-                    std::vector<std::string>* pending_notifications)
-      : db_(db), cache_(cache), pending_(pending_notifications) {}
+                    std::vector<std::string>* pending_notifications,
+                    std::atomic<int64_t>* scanned = nullptr)
+      : db_(db), cache_(cache), pending_(pending_notifications), scanned_(scanned) {}
 
   absl::StatusOr<Result> Execute(std::string_view sql, const std::vector<Value>& params) override {
-    return Run(db_, *cache_, sql, params);
+    return Run(db_, *cache_, sql, params, scanned_);
   }
 
   absl::Status Notify(std::string_view channel) override {
@@ -170,7 +171,8 @@ class SqliteTransaction : public Transaction {
   Dialect dialect() const override { return Dialect::kSqlite; }
 
   static absl::StatusOr<Result> Run(sqlite3* db, StatementCache& cache, std::string_view sql,
-                                    const std::vector<Value>& params) {
+                                    const std::vector<Value>& params,
+                                    std::atomic<int64_t>* scanned = nullptr) {
     bool owned = false;
     auto prepared = cache.Get(sql, &owned);
     if (!prepared.ok()) return prepared.status();
@@ -248,6 +250,9 @@ class SqliteTransaction : public Transaction {
       result.rows.emplace_back(std::move(values));
     }
     result.affected_rows = sqlite3_changes64(db);
+    if (scanned != nullptr) {
+      *scanned += sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, /*reset=*/1);
+    }
     return result;
   }
 
@@ -255,6 +260,7 @@ class SqliteTransaction : public Transaction {
   sqlite3* db_;
   StatementCache* cache_;
   std::vector<std::string>* pending_;
+  std::atomic<int64_t>* scanned_;
 };
 
 // Group commit for synchronous=FULL. Instead of SQLite syncing the write-ahead log inside every
@@ -376,7 +382,7 @@ class SqliteDatabase : public Database {
     auto begin = SqliteTransaction::Run(reader->db, reader->statements, "BEGIN", {});
     if (!begin.ok()) return begin.status();
     std::vector<std::string> notifications;  // a read notifies nobody
-    SqliteTransaction tx(reader->db, &reader->statements, &notifications);
+    SqliteTransaction tx(reader->db, &reader->statements, &notifications, &scanned_);
     absl::Status status = body(tx);
     auto end = SqliteTransaction::Run(reader->db, reader->statements,
                                       status.ok() ? "COMMIT" : "ROLLBACK", {});
@@ -395,7 +401,7 @@ class SqliteDatabase : public Database {
         begin = Simple(begin_sql);
       }
       if (!begin.ok()) return begin;
-      SqliteTransaction tx(db_, &statements_, &notifications);
+      SqliteTransaction tx(db_, &statements_, &notifications, &scanned_);
       absl::Status status = body(tx);
       if (!status.ok()) {
         Simple("ROLLBACK").IgnoreError();  // The body's error is the one worth reporting.
@@ -429,6 +435,8 @@ class SqliteDatabase : public Database {
     return Simple("SELECT 1");
   }
 
+  int64_t RowsScannedInFull() const override { return scanned_.load(); }
+
   absl::Status Simple(const char* sql) {
     auto result = SqliteTransaction::Run(db_, statements_, sql, {});
     return result.status();
@@ -443,6 +451,7 @@ class SqliteDatabase : public Database {
   Notifier& notifier_;
   std::vector<std::unique_ptr<Reader>> readers_;  // fixed once opened
   std::atomic<size_t> next_reader_{0};
+  std::atomic<int64_t> scanned_{0};
 };
 
 }  // namespace

@@ -72,10 +72,12 @@ uint64_t QueueSignal::generation() {
 
 struct Dispatcher::Metrics {
   explicit Metrics(prometheus::Registry& r)
-      : executions(prometheus::BuildGauge()
-                       .Name("optimus_dispatcher_executions")
-                       .Help("Executions by state (queue depth: state=\"queued\").")
-                       .Register(r)),
+      : executions(
+            prometheus::BuildGauge()
+                .Name("optimus_dispatcher_executions")
+                .Help("Executions not yet ended, by state: queued (the queue's depth), leased, "
+                      "running. Ended ones: optimus_dispatcher_executions_finished_total.")
+                .Register(r)),
         executors(prometheus::BuildGauge()
                       .Name("optimus_dispatcher_executors")
                       .Help("Registered executors by status: idle, running, expired, revoked.")
@@ -478,10 +480,9 @@ absl::Status Dispatcher::Reap() {
   }
   if (now - metrics_->gauges_at_ms < 2000) return absl::OkStatus();
   metrics_->gauges_at_ms = now;
-  auto counts = executions_.CountByState();
+  auto counts = executions_.CountOpen();
   if (!counts.ok()) return counts.status();
-  for (State s : {State::kQueued, State::kLeased, State::kRunning, State::kSucceeded,
-                  State::kFailed, State::kCancelled, State::kTimedOut}) {
+  for (State s : {State::kQueued, State::kLeased, State::kRunning}) {
     auto it = counts->find(std::string(StateName(s)));
     metrics_->executions.Add({{"state", std::string(StateName(s))}})
         .Set(it == counts->end() ? 0 : static_cast<double>(it->second));

@@ -448,15 +448,17 @@ absl::Status Scheduler::CollectFinished(store::Transaction& tx, int64_t now, Tic
   // replicas' clocks and transactions that committed late). With thousands of runs queued,
   // the join of all of them every pass held the store for tens of milliseconds.
   const bool all = now - last_full_collect_ms_ >= 2000;
-  auto rows =
-      all ? tx.Execute(
-                "SELECT e.id, e.state, e.message FROM sched_runs r JOIN executions e ON e.id "
-                "= r.execution_id WHERE r.state = 'running' AND e.state IN ('succeeded', "
-                "'failed', 'cancelled', 'timed_out')")
-          : tx.Execute(
-                "SELECT id, state, message FROM executions WHERE ended_ms >= $1 AND state "
-                "IN ('succeeded', 'failed', 'cancelled', 'timed_out')",
-                {last_collect_ms_ - 3000});
+  auto rows = all ? tx.Execute(absl::StrCat(
+                        "SELECT e.id, e.state, e.message FROM sched_runs r JOIN "
+                        "executions e ON e.id = r.execution_id WHERE r.state IN ",
+                        kOpenStates,
+                        // the open runs' index, not every run ever
+                        " AND r.state = 'running' AND e.state IN ('succeeded', 'failed', "
+                        "'cancelled', 'timed_out')"))
+                  : tx.Execute(
+                        "SELECT id, state, message FROM executions WHERE ended_ms >= $1 AND state "
+                        "IN ('succeeded', 'failed', 'cancelled', 'timed_out')",
+                        {last_collect_ms_ - 3000});
   if (!rows.ok()) return rows.status();
   if (all) last_full_collect_ms_ = now;
   last_collect_ms_ = now;

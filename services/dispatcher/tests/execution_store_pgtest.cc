@@ -77,7 +77,7 @@ TEST(ExecutionStorePg, EveryExecutionIsClaimedExactlyOnceUnderConcurrentClaimers
   }
   for (auto& t : reapers) t.join();
   EXPECT_EQ(requeued.load(), kExecutions);
-  auto counts = queue.CountByState();
+  auto counts = queue.CountOpen();
   ASSERT_TRUE(counts.ok());
   EXPECT_EQ(counts->at("queued"), kExecutions);
   (void)db->Execute("DROP SCHEMA " + schema + " CASCADE");

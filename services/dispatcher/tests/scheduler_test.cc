@@ -293,6 +293,23 @@ TEST_F(SchedulerTest, RunsStartOnlyAfterTheirUpstreamsSucceeded) {
   EXPECT_EQ(next.queued, 1);
 }
 
+TEST_F(SchedulerTest, PassesReadTheOpenRunsNotTheHistory) {
+  Project("p", "native");
+  Job("p", "a", "behavior:\n  catch_up: true\n");
+  EXPECT_EQ(Tick().queued, 3);
+  AddHistory(*db_, 3000);
+  EXPECT_TRUE(RunQueued(State::kSucceeded, "none of them").empty());  // all three run on
+  const int64_t before = db_->RowsScannedInFull();
+  now_ += 2'500;  // a pass that looks at every open run's execution
+  EXPECT_EQ(Tick().succeeded, 0);
+  for (const auto& e : held_) {
+    ASSERT_TRUE(executions_->Finish(e.id(), "e1", e.epoch(), State::kSucceeded, 0, "", now_).ok());
+  }
+  now_ += 250;
+  EXPECT_EQ(Tick().succeeded, 3);
+  EXPECT_LT(db_->RowsScannedInFull() - before, 100);
+}
+
 TEST_F(SchedulerTest, AnUpstreamNotKnownYetIsWaitedFor) {
   // In a deploy, a job's resolution can arrive before its upstream's (other partitions).
   Project("p", "native");

@@ -51,6 +51,31 @@ inline std::vector<std::string> Types(const std::vector<events::v1::JobRunEvent>
   return out;
 }
 
+// `n` ended executions, and the native runs they were, of a job "old/history": what a server
+// that has run for long holds, for the tests that hold hot paths to their indexes.
+inline void AddHistory(store::Database& db, int64_t n) {
+  auto executions = db.Execute(
+      "WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < "
+      "$1) "
+      "INSERT INTO executions (id, request_key, kind, project, namespace, name, scheduled_at_ms, "
+      "state, attempt, max_attempts, epoch, lease_owner, lease_expires_ms, priority, pool, "
+      "message, log_prefix, requested_by, created_ms, started_ms, ended_ms, cancel_requested, "
+      "plan, args, timeout_ms, deadline_ms) SELECT 'old-' || i, 'old-' || i, 'job', 'old', 'ns', "
+      "'history', i * 3600000, 'succeeded', 1, 1, 1, '', 0, 0, '', '', 'logs/old/', "
+      "'scheduler', i, i, i, 0, $2, '', 0, 0 FROM n",
+      {n, store::Blob{""}});
+  ASSERT_TRUE(executions.ok()) << executions.status();
+  auto runs = db.Execute(
+      "WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < "
+      "$1) "
+      "INSERT INTO sched_runs (job_key, scheduled_at, project, state, try_number, generation, "
+      "execution_id, not_before_ms, waiting_since_ms, replay_id, sla_reported, message, "
+      "updated_ms) SELECT 'old/history', i * 3600000, 'old', 'succeeded', 1, 0, 'old-' || i, 0, "
+      "0, '', 0, '', i FROM n",
+      {n});
+  ASSERT_TRUE(runs.ok()) << runs.status();
+}
+
 // A shell task execution of project p.
 inline NewExecution ShellTask(const std::string& name, const std::string& script,
                               int32_t priority = 0, const std::string& pool = "") {
