@@ -271,9 +271,22 @@ absl::Status ConsumerWorker::Start() {
   loop_options.batch_handler = [this, finish, restored](const std::vector<bus::Message>& batch) {
     if (absl::Status s = restored(); !s.ok()) return s;
     const absl::Time start = absl::Now();
-    return finish(
-        store::ApplyBatchExactlyOnce(db_, options_.group, batch, effect_, options_.before_commit),
-        batch, start);
+    if (!options_.wanted) {
+      return finish(
+          store::ApplyBatchExactlyOnce(db_, options_.group, batch, effect_, options_.before_commit),
+          batch, start);
+    }
+    std::vector<bus::Message> wanted;
+    for (const bus::Message& m : batch) {
+      if (options_.wanted(m)) wanted.push_back(m);
+    }
+    if (wanted.empty()) {
+      series_->Applied(batch, absl::ToDoubleSeconds(absl::Now() - start));
+      return absl::OkStatus();
+    }
+    absl::Status s =
+        store::ApplyBatchExactlyOnce(db_, options_.group, wanted, effect_, options_.before_commit);
+    return finish(s, s.ok() ? batch : wanted, start);
   };
   loop_options.on_dead_letter = [series = series_, report = options_.on_dead_letter](
                                     const bus::Message& m, const absl::Status& error) {
@@ -286,9 +299,13 @@ absl::Status ConsumerWorker::Start() {
   auto single = store::ExactlyOnce(db_, options_.group, effect_, options_.before_commit);
   loop_ = std::make_unique<bus::ConsumerLoop>(
       *consumer_, *dead_letters_,
-      [single, finish, restored](const bus::Message& m) {
+      [this, single, finish, restored](const bus::Message& m) {
         if (absl::Status s = restored(); !s.ok()) return s;
         const absl::Time start = absl::Now();
+        if (options_.wanted && !options_.wanted(m)) {
+          series_->Applied({m}, absl::ToDoubleSeconds(absl::Now() - start));
+          return absl::OkStatus();
+        }
         return finish(single(m), {m}, start);
       },
       loop_options);

@@ -89,5 +89,48 @@ TEST(ConsumerWorker, NothingRunsOnStateThatCouldNotBeRestored) {
   EXPECT_THAT(applied, ::testing::IsSupersetOf({"a", "b", "c"}));
 }
 
+// Records the effect does not act on cost no transaction and leave no bookkeeping; the others
+// are applied once, and a record the filter cannot judge is wanted (the effect reports it).
+TEST(ConsumerWorker, RecordsTurnedDownAreNotWrittenDown) {
+  testing::TempDir dir;
+  auto bus = bus::OpenEmbeddedBus({.path = dir.File("bus.db"), .synchronous_full = false});
+  ASSERT_TRUE(bus.ok()) << bus.status();
+  auto db = store::OpenDatabase("sqlite:" + dir.File("state.db"), "worker");
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE(store::ApplyMigrations(**db, "worker", store::CoreMigrations()).ok());
+  auto publisher = (*bus)->NewPublisher();
+  ASSERT_TRUE(publisher.ok());
+  for (int i = 0; i < 50; ++i) {
+    const std::string payload = i % 10 == 0 ? "mine" : "theirs";
+    ASSERT_TRUE(
+        (*publisher)->Publish({.topic = "t", .key = std::to_string(i), .payload = payload}).ok());
+  }
+  std::mutex mu;
+  std::vector<std::string> applied;
+  std::atomic<int> judged{0};
+  ConsumerWorker worker(**bus, **db,
+                        ConsumerWorker::Options{.group = "g",
+                                                .topics = {"t"},
+                                                .wanted =
+                                                    [&](const bus::Message& m) {
+                                                      ++judged;
+                                                      return m.payload == "mine";
+                                                    }},
+                        [&](store::Transaction&, const bus::Message& m) -> absl::Status {
+                          std::lock_guard lock(mu);
+                          applied.push_back(m.key);
+                          return absl::OkStatus();
+                        });
+  ASSERT_TRUE(worker.Start().ok());
+  EXPECT_TRUE(WaitUntil([&] { return worker.processed() >= 50; }));
+  worker.Stop();
+  std::lock_guard lock(mu);
+  EXPECT_THAT(applied, ::testing::UnorderedElementsAre("0", "10", "20", "30", "40"));
+  EXPECT_GE(judged.load(), 50);
+  auto rows = (*db)->Execute("SELECT COUNT(*) FROM processed_messages");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->rows.front().Int(0), 5);
+}
+
 }  // namespace
 }  // namespace optimus::pipeline

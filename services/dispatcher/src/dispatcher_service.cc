@@ -260,7 +260,12 @@ absl::Status DispatcherService::Start(app::Context& context) {
           .group = "dispatcher",
           .topics = {pipeline::kResolutionsTopic, pipeline::kPluginsTopic,
                      pipeline::kExecutionRequestsTopic, pipeline::kProjectsTopic,
-                     pipeline::kJobRunsTopic, pipeline::kSecretsTopic}},
+                     pipeline::kJobRunsTopic, pipeline::kSecretsTopic},
+          // Of the runs' topic, mostly this dispatcher's own records: only Airflow's are read.
+          .wanted =
+              [](const bus::Message& m) {
+                return m.topic != pipeline::kJobRunsTopic || Scheduler::WantsJobRun(m);
+              }},
       [this](store::Transaction& tx, const bus::Message& m) -> absl::Status {
         if (m.topic == pipeline::kSecretsTopic) return AirflowReplays::ApplySecret(tx, m);
         if (m.topic == pipeline::kProjectsTopic) return Scheduler::ApplyProject(tx, m);

@@ -92,15 +92,28 @@ absl::Status Scheduler::ApplyProject(store::Transaction& tx, const bus::Message&
   return PlansChanged(tx);
 }
 
+namespace {
+
+// A run Airflow reported, as opposed to the dispatcher's and this scheduler's own records
+// (known already) and to task-level events.
+bool ReportedByAirflow(const events::v1::JobRunEvent& e) {
+  return e.execution_id().empty() && e.scheduler().empty() && e.kind() != "task" &&
+         e.has_scheduled_at() && e.operator_().empty();
+}
+
+}  // namespace
+
+bool Scheduler::WantsJobRun(const bus::Message& m) {
+  if (m.tombstone) return false;
+  auto event = pipeline::ParseRecord<events::v1::JobRunEvent>(m);
+  return !event.ok() || ReportedByAirflow(*event);
+}
+
 absl::Status Scheduler::ApplyJobRun(store::Transaction& tx, const bus::Message& m) {
   if (m.tombstone) return absl::OkStatus();
   auto event = pipeline::ParseRecord<events::v1::JobRunEvent>(m);
   if (!event.ok()) return event.status();
-  // The dispatcher's and this scheduler's own records are known already.
-  if (!event->execution_id().empty() || !event->scheduler().empty() || event->kind() == "task" ||
-      !event->has_scheduled_at() || !event->operator_().empty()) {
-    return absl::OkStatus();
-  }
+  if (!ReportedByAirflow(*event)) return absl::OkStatus();
   const std::string& s = event->run_state();
   const std::string state = s == "success" ? "succeeded" : s == "failed" ? "failed" : "running";
   auto version =

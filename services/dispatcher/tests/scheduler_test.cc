@@ -423,6 +423,29 @@ TEST_F(SchedulerTest, UpstreamsOnAirflowGateByTheirReportedRuns) {
   e.mutable_scheduled_at()->set_seconds(Ms("2024-01-03T00:00:00Z") / 1000);
   Apply(pipeline::kJobRunsTopic, "up/a", e);
   EXPECT_EQ(Tick().queued, 1);
+  // The consumer reads such records only: the dispatcher's own, the native scheduler's and
+  // task events are passed over; a record it cannot read is read (and reported).
+  const auto wanted = [](const events::v1::JobRunEvent& event) {
+    bus::Message m;
+    m.topic = pipeline::kJobRunsTopic;
+    m.key = "up/a";
+    m.payload = event.SerializeAsString();
+    return Scheduler::WantsJobRun(m);
+  };
+  EXPECT_TRUE(wanted(e));
+  events::v1::JobRunEvent own = e;
+  own.set_execution_id("x1");
+  EXPECT_FALSE(wanted(own));
+  own = e;
+  own.set_scheduler("native");
+  EXPECT_FALSE(wanted(own));
+  own = e;
+  own.set_kind("task");
+  EXPECT_FALSE(wanted(own));
+  bus::Message garbled;
+  garbled.topic = pipeline::kJobRunsTopic;
+  garbled.payload = "not a record";
+  EXPECT_TRUE(Scheduler::WantsJobRun(garbled));
 }
 
 TEST_F(SchedulerTest, OneReplicaSchedulesAndAnotherTakesOverWhenItStops) {

@@ -175,21 +175,26 @@ absl::StatusOr<std::vector<events::v1::JobRunEvent>> ParseJobEvents(const nlohma
   return std::vector<events::v1::JobRunEvent>{out};
 }
 
+namespace {
+
+// The run history state an execution's record gives, or "" (queued, leased: nothing has run).
+std::string ExecutionRunState(const std::string& s) {
+  if (s == "running") return "in_progress";
+  if (s == "succeeded") return "success";
+  if (s == "failed" || s == "timed_out" || s == "cancelled") return "failed";
+  return "";
+}
+
+}  // namespace
+
+bool RecordsExecutionRun(const events::v1::JobRunEvent& event) {
+  return !event.execution_id().empty() && event.kind() == "job" && event.has_scheduled_at() &&
+         !ExecutionRunState(event.execution_state()).empty();
+}
+
 absl::Status RecordExecutionRun(store::Transaction& tx, const events::v1::JobRunEvent& event) {
-  if (event.execution_id().empty() || event.kind() != "job" || !event.has_scheduled_at()) {
-    return absl::OkStatus();
-  }
-  const std::string& s = event.execution_state();
-  std::string state;
-  if (s == "running") {
-    state = "in_progress";
-  } else if (s == "succeeded") {
-    state = "success";
-  } else if (s == "failed" || s == "timed_out" || s == "cancelled") {
-    state = "failed";
-  } else {
-    return absl::OkStatus();  // queued, leased: nothing has run yet
-  }
+  if (!RecordsExecutionRun(event)) return absl::OkStatus();
+  const std::string state = ExecutionRunState(event.execution_state());
   const int64_t at = Ms(event.scheduled_at());
   const int64_t when = Ms(event.event_time());
   const bool ended = state != "in_progress";

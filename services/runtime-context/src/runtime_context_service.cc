@@ -653,11 +653,21 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
           .group = "runtime-context",
           .topics = {pipeline::kProjectsTopic, pipeline::kJobSpecsTopic,
                      pipeline::kResolutionsTopic, pipeline::kSecretsTopic, pipeline::kJobRunsTopic},
-          .after_failure = [this, &db] { return model_->Load(db); }},
+          .after_failure = [this, &db] { return model_->Load(db); },
+          // Of the runs' topic, the records that change a job's run history: most are not.
+          .wanted =
+              [](const bus::Message& m) {
+                if (m.topic != pipeline::kJobRunsTopic) return true;
+                // This service's own records (Airflow's events) are in the history already.
+                if (m.tombstone || m.HeaderValue(bus::kCeSource) == "optimus/runtime-context") {
+                  return false;
+                }
+                auto event = pipeline::ParseRecord<events::v1::JobRunEvent>(m);
+                return !event.ok() || RecordsExecutionRun(*event);
+              }},
       [this](store::Transaction& tx, const bus::Message& m) -> absl::Status {
         if (m.topic == pipeline::kJobRunsTopic) {
-          // Runs the dispatcher made join the job's run history; this service's own records
-          // (Airflow's events) are already in it.
+          // Runs the dispatcher made join the job's run history.
           if (m.tombstone || m.HeaderValue(bus::kCeSource) == "optimus/runtime-context") {
             return absl::OkStatus();
           }

@@ -233,6 +233,31 @@ TEST_F(JobRunsTest, RunsTheDispatcherMadeJoinTheRunHistory) {
               ElementsAre("03-06 success", "03-07 failed"));
 }
 
+TEST(RecordsExecutionRun, OnlyTheRecordsThatChangeTheHistoryAreRead) {
+  // The consumer passes the others over without a transaction: most of the topic.
+  const auto event = [](const std::string& state, const std::string& kind = "job",
+                        const std::string& execution = "x1") {
+    events::v1::JobRunEvent e;
+    e.set_project("acme");
+    e.set_job("revenue");
+    e.set_kind(kind);
+    e.set_execution_id(execution);
+    e.set_execution_state(state);
+    e.mutable_scheduled_at()->set_seconds(1709690400);
+    return e;
+  };
+  for (const char* state : {"running", "succeeded", "failed", "timed_out", "cancelled"}) {
+    EXPECT_TRUE(RecordsExecutionRun(event(state))) << state;
+  }
+  EXPECT_FALSE(RecordsExecutionRun(event("queued")));
+  EXPECT_FALSE(RecordsExecutionRun(event("leased")));
+  EXPECT_FALSE(RecordsExecutionRun(event("succeeded", "task")));
+  EXPECT_FALSE(RecordsExecutionRun(event("succeeded", "job", "")));
+  events::v1::JobRunEvent unscheduled = event("succeeded");
+  unscheduled.clear_scheduled_at();
+  EXPECT_FALSE(RecordsExecutionRun(unscheduled));
+}
+
 TEST_F(JobRunsTest, EventsFromManyThreadsShareTransactionsAndEachIsRecordedOnce) {
   auto event = [](const std::string& type, int day, const std::string& task = "bq2bq") {
     auto e = ParseJobEvent(Event(

@@ -131,6 +131,11 @@ class ConsumerWorker {
     std::function<absl::Status()> dependencies;
     // Called after a poison record went to `<topic>.dlq` (see ConsumerLoopOptions).
     std::function<void(const bus::Message&, const absl::Status&)> on_dead_letter;
+    // Which records the effect acts on. Those it turns down are passed over with no
+    // transaction and no bookkeeping: with no effect there is nothing to apply once (a topic
+    // shared with other services' records costs a write per record otherwise). It must want a
+    // record it cannot read, so that the effect reports it. May be empty: all are wanted.
+    std::function<bool(const bus::Message&)> wanted;
   };
 
   ConsumerWorker(bus::Bus& bus, store::Database& db, Options options, store::Effect effect);

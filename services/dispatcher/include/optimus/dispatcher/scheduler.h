@@ -101,6 +101,8 @@ class Scheduler {
   // optimus.job.runs: runs that Airflow reported (not the dispatcher's), for native jobs whose
   // upstreams run on Airflow.
   static absl::Status ApplyJobRun(store::Transaction& tx, const bus::Message& m);
+  // Whether ApplyJobRun acts on `m` (the topic is mostly this dispatcher's own runs).
+  static bool WantsJobRun(const bus::Message& m);
   // Marks the plans changed (JobPlans::Apply calls it), so that the active instance reloads.
   static absl::Status PlansChanged(store::Transaction& tx);
 

@@ -86,6 +86,8 @@ class EventRecorder {
 // running while it runs, then success or failed (failed, timed out, cancelled). Records of
 // other producers, of catalog tasks and of the other transitions change nothing.
 absl::Status RecordExecutionRun(store::Transaction& tx, const events::v1::JobRunEvent& event);
+// Whether RecordExecutionRun changes anything for `event`.
+bool RecordsExecutionRun(const events::v1::JobRunEvent& event);
 
 struct ExpectedRun {
   absl::Time scheduled_at;
