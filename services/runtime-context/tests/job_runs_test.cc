@@ -204,18 +204,27 @@ TEST_F(JobRunsTest, RunsAreRecordedPublishedAndExpectedBySensors) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// The record the dispatcher publishes when an execution of acme/revenue moves to `state`.
+events::v1::JobRunEvent ExecutionRecord(const std::string& state,
+                                        const std::string& scheduled = "2024-03-06T02:00:00Z",
+                                        const std::string& kind = "job",
+                                        const std::string& execution = "x1") {
+  events::v1::JobRunEvent e;
+  e.set_project("acme");
+  e.set_job("revenue");
+  e.set_kind(kind);
+  e.set_execution_id(execution);
+  e.set_execution_state(state);
+  *e.mutable_scheduled_at() =
+      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(absl::ToUnixMillis(At(scheduled)));
+  *e.mutable_event_time() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1709800000);
+  return e;
+}
+
 TEST_F(JobRunsTest, RunsTheDispatcherMadeJoinTheRunHistory) {
   const auto record = [&](const std::string& state, const std::string& scheduled,
                           const std::string& kind = "job", const std::string& execution = "x1") {
-    events::v1::JobRunEvent e;
-    e.set_project("acme");
-    e.set_job("revenue");
-    e.set_kind(kind);
-    e.set_execution_id(execution);
-    e.set_execution_state(state);
-    *e.mutable_scheduled_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
-        absl::ToUnixMillis(At(scheduled)));
-    *e.mutable_event_time() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1709800000);
+    const events::v1::JobRunEvent e = ExecutionRecord(state, scheduled, kind, execution);
     return db_->InTransaction([&](store::Transaction& tx) { return RecordExecutionRun(tx, e); });
   };
   ASSERT_TRUE(record("queued", "2024-03-06T02:00:00Z").ok());
@@ -235,25 +244,15 @@ TEST_F(JobRunsTest, RunsTheDispatcherMadeJoinTheRunHistory) {
 
 TEST(RecordsExecutionRun, OnlyTheRecordsThatChangeTheHistoryAreRead) {
   // The consumer passes the others over without a transaction: most of the topic.
-  const auto event = [](const std::string& state, const std::string& kind = "job",
-                        const std::string& execution = "x1") {
-    events::v1::JobRunEvent e;
-    e.set_project("acme");
-    e.set_job("revenue");
-    e.set_kind(kind);
-    e.set_execution_id(execution);
-    e.set_execution_state(state);
-    e.mutable_scheduled_at()->set_seconds(1709690400);
-    return e;
-  };
   for (const char* state : {"running", "succeeded", "failed", "timed_out", "cancelled"}) {
-    EXPECT_TRUE(RecordsExecutionRun(event(state))) << state;
+    EXPECT_TRUE(RecordsExecutionRun(ExecutionRecord(state))) << state;
   }
-  EXPECT_FALSE(RecordsExecutionRun(event("queued")));
-  EXPECT_FALSE(RecordsExecutionRun(event("leased")));
-  EXPECT_FALSE(RecordsExecutionRun(event("succeeded", "task")));
-  EXPECT_FALSE(RecordsExecutionRun(event("succeeded", "job", "")));
-  events::v1::JobRunEvent unscheduled = event("succeeded");
+  const std::string at = "2024-03-06T02:00:00Z";
+  EXPECT_FALSE(RecordsExecutionRun(ExecutionRecord("queued")));
+  EXPECT_FALSE(RecordsExecutionRun(ExecutionRecord("leased")));
+  EXPECT_FALSE(RecordsExecutionRun(ExecutionRecord("succeeded", at, "task")));
+  EXPECT_FALSE(RecordsExecutionRun(ExecutionRecord("succeeded", at, "job", "")));
+  events::v1::JobRunEvent unscheduled = ExecutionRecord("succeeded");
   unscheduled.clear_scheduled_at();
   EXPECT_FALSE(RecordsExecutionRun(unscheduled));
 }
