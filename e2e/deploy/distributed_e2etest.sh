@@ -47,28 +47,12 @@ COMMON=(--set "auth.tokens=$TOKENS" --set "auth.internal_token=e2e-internal-toke
         --set "blob.uri=s3://optimus-e2e/$RUN?endpoint=$OPTIMUS_TEST_S3_ENDPOINT&region=$OPTIMUS_TEST_S3_REGION&path_style=true"
         --set http.host=127.0.0.1 --set grpc.host=127.0.0.1 --set log.format=json
         --set "secrets.app_key=e2e-app-key-of-at-least-32-characters-$RUN")
-declare -A HTTP GRPC PID
-start() {  # service (ingest2: a second ingest) [extra flags]
-  local name=$1; shift
-  HTTP[$name]=${HTTP[$name]:-$(free_port)}
-  GRPC[$name]=${GRPC[$name]:-$(free_port)}
-  "$BIN/optimus-${name%2}" "${COMMON[@]}" --set http.port="${HTTP[$name]}" --set grpc.port="${GRPC[$name]}" "$@" \
-    >>"$TMP/$name.log" 2>&1 &
-  PID[$name]=$!
-  pids+=("$!")
-  for _ in $(seq 1 150); do
-    curl -fsS "http://127.0.0.1:${HTTP[$name]}/readyz" >/dev/null 2>&1 && return 0
-    kill -0 "${PID[$name]}" 2>/dev/null || break
-    sleep 0.1
-  done
-  fail "optimus-$name never became ready"; tail -5 "$TMP/$name.log"; return 1
-}
-start plugin-manager --set plugins.dirs="$EXAMPLES/plugins" || exit 1
-start spec-store --set spec_store.change_events=true || exit 1
-start dependency-resolver || exit 1
-start compiler || exit 1
-start ingest --set ingest.lineage_host="127.0.0.1:${GRPC[dependency-resolver]}" || exit 1
-start runtime-context || exit 1
+start_service plugin-manager --set plugins.dirs="$EXAMPLES/plugins" || exit 1
+start_service spec-store --set spec_store.change_events=true || exit 1
+start_service dependency-resolver || exit 1
+start_service compiler || exit 1
+start_service ingest --set ingest.lineage_host="127.0.0.1:${GRPC[dependency-resolver]}" || exit 1
+start_service runtime-context || exit 1
 pass "six services ready on Kafka ($RUN.*), PostgreSQL ($RUN) and S3 (optimus-e2e/$RUN)"
 
 "$BIN/gen-project" --out "$TMP/project" --jobs "$JOBS" --seed 5 >/dev/null
@@ -137,11 +121,11 @@ fi
 # Two ingest replicas share one consumer group, so each consumes the plugin records of only some
 # partitions. A plugin published while both run must be known to both: a job naming it is
 # accepted through either replica, whichever consumed its record.
-if start ingest2 --set ingest.lineage_host="127.0.0.1:${GRPC[dependency-resolver]}"; then
+if start_service ingest2 --set ingest.lineage_host="127.0.0.1:${GRPC[dependency-resolver]}"; then
   mkdir -p "$TMP/plugins-late"
   sed 's/^name: bq2bq$/name: bq2bq-late/' "$EXAMPLES/plugins/optimus-plugin-bq2bq.yaml" >"$TMP/plugins-late/optimus-plugin-bq2bq-late.yaml"
   kill -TERM "${PID[plugin-manager]}"; wait "${PID[plugin-manager]}" 2>/dev/null
-  start plugin-manager --set plugins.dirs="$EXAMPLES/plugins,$TMP/plugins-late" || exit 1
+  start_service plugin-manager --set plugins.dirs="$EXAMPLES/plugins,$TMP/plugins-late" || exit 1
   for _ in $(seq 1 150); do
     [ "$(psql "$PG" -Atc "SELECT count(*) FROM ingest.plugins WHERE name = 'bq2bq-late'" 2>/dev/null)" = 1 ] && break
     sleep 0.2
@@ -270,8 +254,8 @@ sleep 0.3
 kill -KILL "${PID[dependency-resolver]}" "${PID[compiler]}"
 pass "SIGKILLed dependency-resolver and compiler mid-deploy"
 sleep 1
-start dependency-resolver || exit 1
-start compiler || exit 1
+start_service dependency-resolver || exit 1
+start_service compiler || exit 1
 wait "$cli"
 python3 - "$TMP/deploy2.json" <<'PY' && pass "after restart the redeploy completes: 100 published, the rest unchanged, none failed" || { fail "redeploy after SIGKILL"; tail -c 3000 "$TMP/deploy2.json"; tail -c 1000 "$TMP/deploy2.err"; }
 import json, sys
@@ -302,10 +286,10 @@ for svc in ingest spec-store dependency-resolver compiler plugin-manager; do
   wait "${PID[$svc]}" 2>/dev/null
   killed+=("$svc@$(python3 -c "import sys; print(round(float(sys.argv[1]) - float(sys.argv[2]), 1))" "$(date +%s.%N)" "$started")s")
   case $svc in
-    ingest) start ingest --set ingest.lineage_host="127.0.0.1:${GRPC[dependency-resolver]}" || exit 1 ;;
-    plugin-manager) start plugin-manager --set plugins.dirs="$EXAMPLES/plugins" || exit 1 ;;
-    spec-store) start spec-store --set spec_store.change_events=true || exit 1 ;;
-    *) start "$svc" || exit 1 ;;
+    ingest) start_service ingest --set ingest.lineage_host="127.0.0.1:${GRPC[dependency-resolver]}" || exit 1 ;;
+    plugin-manager) start_service plugin-manager --set plugins.dirs="$EXAMPLES/plugins" || exit 1 ;;
+    spec-store) start_service spec-store --set spec_store.change_events=true || exit 1 ;;
+    *) start_service "$svc" || exit 1 ;;
   esac
   sleep 1
 done

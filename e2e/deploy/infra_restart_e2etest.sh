@@ -55,23 +55,11 @@ export AWS_ACCESS_KEY_ID=$OPTIMUS_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$OPTI
 COMMON=(--set "bus.uri=kafka://$BROKERS" --set "db.uri=$PG"
         --set "blob.uri=s3://optimus-e2e/$RUN?endpoint=$OPTIMUS_TEST_S3_ENDPOINT&region=$OPTIMUS_TEST_S3_REGION&path_style=true"
         --set http.host=127.0.0.1 --set grpc.host=127.0.0.1 --set log.format=json)
-declare -A HTTP GRPC PID
-start() {  # service [extra flags]
-  local name=$1; shift
-  HTTP[$name]=$(free_port)
-  GRPC[$name]=$(free_port)
-  "$BIN/optimus-$name" "${COMMON[@]}" --set http.port="${HTTP[$name]}" --set grpc.port="${GRPC[$name]}" "$@" \
-    >>"$TMP/$name.log" 2>&1 &
-  PID[$name]=$!
-  pids+=("$!")
-  wait_for 30 curl -fs -o /dev/null "http://127.0.0.1:${HTTP[$name]}/readyz" && return 0
-  fail "optimus-$name never became ready"; tail -5 "$TMP/$name.log"; return 1
-}
-start plugin-manager --set plugins.dirs="$EXAMPLES/plugins" || exit 1
-start spec-store || exit 1
-start dependency-resolver || exit 1
-start compiler || exit 1
-start ingest --set ingest.lineage_host="127.0.0.1:${GRPC[dependency-resolver]}" || exit 1
+start_service plugin-manager --set plugins.dirs="$EXAMPLES/plugins" || exit 1
+start_service spec-store || exit 1
+start_service dependency-resolver || exit 1
+start_service compiler || exit 1
+start_service ingest --set ingest.lineage_host="127.0.0.1:${GRPC[dependency-resolver]}" || exit 1
 pass "five services ready"
 
 "$BIN/gen-project" --out "$TMP/project" --jobs "$JOBS" --seed 21 >/dev/null

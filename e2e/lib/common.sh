@@ -104,3 +104,27 @@ scrape_register() {
   printf '[{"targets": ["127.0.0.1:%s"], "labels": {"job": "%s"}}]\n' "$2" "$1" \
     >"$OPTIMUS_E2E_SCRAPE_DIR/$1.json.tmp" && mv "$OPTIMUS_E2E_SCRAPE_DIR/$1.json.tmp" "$OPTIMUS_E2E_SCRAPE_DIR/$1.json"
 }
+
+# start_service NAME [FLAGS...]: starts optimus-NAME with ${COMMON[@]} and FLAGS (a trailing 2
+# names a second replica: dispatcher2 runs optimus-dispatcher), logging to $TMP/NAME.log; adds
+# its PID to pids, registers it for scraping and waits up to 30 s for /readyz. Its ports and PID
+# are HTTP[NAME], GRPC[NAME] and PID[NAME]; a service started again keeps its ports, so that
+# what talks to it finds it where it was.
+start_service() {
+  declare -gA HTTP GRPC PID
+  local name=$1; shift
+  HTTP[$name]=${HTTP[$name]:-$(free_port)}
+  GRPC[$name]=${GRPC[$name]:-$(free_port)}
+  "$BIN/optimus-${name%2}" "${COMMON[@]}" --set http.port="${HTTP[$name]}" \
+    --set grpc.port="${GRPC[$name]}" "$@" >>"$TMP/$name.log" 2>&1 &
+  PID[$name]=$!
+  pids+=("$!")
+  scrape_register "$name" "${HTTP[$name]}"
+  local until=$((SECONDS + 30))
+  while [ $SECONDS -lt $until ]; do
+    curl -fs -o /dev/null "http://127.0.0.1:${HTTP[$name]}/readyz" && return 0
+    kill -0 "${PID[$name]}" 2>/dev/null || break  # it exited: no use waiting
+    sleep 0.1
+  done
+  fail "optimus-$name never became ready"; tail -5 "$TMP/$name.log"; return 1
+}

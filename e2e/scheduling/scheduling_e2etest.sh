@@ -56,30 +56,17 @@ else
           --set http.host=127.0.0.1 --set grpc.host=127.0.0.1 --set log.format=json
           --set "secrets.app_key=e2e-app-key-of-at-least-32-characters-$RUN")
   export AWS_ACCESS_KEY_ID=$OPTIMUS_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$OPTIMUS_TEST_S3_SECRET_KEY
-  declare -A HTTP GRPC PID
-  start() {  # SERVICE (dispatcher2: a second dispatcher) [extra flags]
-    local name=$1; shift
-    HTTP[$name]=${HTTP[$name]:-$(free_port)}
-    GRPC[$name]=${GRPC[$name]:-$(free_port)}
-    "$BIN/optimus-${name%2}" "${COMMON[@]}" --set http.port="${HTTP[$name]}" \
-      --set grpc.port="${GRPC[$name]}" "$@" >>"$TMP/$name.log" 2>&1 &
-    PID[$name]=$!
-    pids+=("$!")
-    scrape_register "$name" "${HTTP[$name]}"
-    wait_for 30 curl -fs -o /dev/null "http://127.0.0.1:${HTTP[$name]}/readyz" && return 0
-    fail "optimus-$name never became ready"; tail -5 "$TMP/$name.log"; return 1
-  }
-  start plugin-manager --set plugins.dirs="$PLUGINS" || exit 1
-  start spec-store || exit 1
-  start dependency-resolver || exit 1
-  start compiler || exit 1
-  start ingest --set ingest.lineage_host="127.0.0.1:${GRPC[dependency-resolver]}" || exit 1
-  start runtime-context || exit 1
+  start_service plugin-manager --set plugins.dirs="$PLUGINS" || exit 1
+  start_service spec-store || exit 1
+  start_service dependency-resolver || exit 1
+  start_service compiler || exit 1
+  start_service ingest --set ingest.lineage_host="127.0.0.1:${GRPC[dependency-resolver]}" || exit 1
+  start_service runtime-context || exit 1
   DISPATCHER_FLAGS=(--set "dispatcher.runtime_host=127.0.0.1:${GRPC[runtime-context]}"
                     --set scheduler.tick_interval=100ms --set scheduler.lease=3s)
-  start dispatcher "${DISPATCHER_FLAGS[@]}" || exit 1
+  start_service dispatcher "${DISPATCHER_FLAGS[@]}" || exit 1
   wait_for 10 grep -q "this replica runs the native scheduler" "$TMP/dispatcher.log"
-  start dispatcher2 "${DISPATCHER_FLAGS[@]}" || exit 1
+  start_service dispatcher2 "${DISPATCHER_FLAGS[@]}" || exit 1
   pass "seven services and a second dispatcher ready on Kafka ($RUN.*), PostgreSQL ($RUN) and S3"
   INGEST=127.0.0.1:${GRPC[ingest]}
   DISPATCH=127.0.0.1:${GRPC[dispatcher2]}  # the one that stays up
