@@ -9,18 +9,21 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "optimus/blob/blob_store.h"
 #include "optimus/bus/open_bus.h"
 #include "optimus/core/v1/runtime.grpc.pb.h"
@@ -33,6 +36,7 @@
 #include "optimus/telemetry/health.h"
 #include "optimus/telemetry/log.h"
 #include "optimus/telemetry/metrics.h"
+#include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 
@@ -216,6 +220,50 @@ struct Running {
   bool started = false;
 };
 
+// Deletes, in each service's database, the outbox rows published more than `outbox_ms` ago and
+// the exactly-once bookkeeping (the store's and the component's own) older than
+// `processed_ms`, every `every_ms` until `stop`: such tables otherwise grow with every event
+// for as long as the server runs.
+void TidyStores(std::stop_token stop, const std::vector<std::unique_ptr<Running>>& running,
+                int64_t every_ms, int64_t outbox_ms, int64_t processed_ms) {
+  auto& pruned = prometheus::BuildCounter()
+                     .Name("optimus_store_pruned_rows_total")
+                     .Help(
+                         "Rows the housekeeping deleted, by service and table (outbox, "
+                         "processed_messages, own: the service's own record of repeats).")
+                     .Register(telemetry::Metrics());
+  std::mutex mu;
+  std::condition_variable_any wake;
+  for (;;) {
+    {
+      std::unique_lock lock(mu);
+      if (wake.wait_for(lock, stop, std::chrono::milliseconds(every_ms), [] { return false; }) ||
+          stop.stop_requested()) {
+        return;
+      }
+    }
+    const int64_t now = absl::ToUnixMillis(absl::Now());
+    for (const auto& r : running) {
+      if (stop.stop_requested()) return;
+      const std::string service = r->component->name();
+      const std::pair<const char*, absl::StatusOr<int64_t>> results[] = {
+          {"outbox", store::PruneOutbox(*r->db, now - outbox_ms)},
+          {"processed_messages", store::PruneProcessed(*r->db, now - processed_ms)},
+          {"own", r->component->Forget(*r->db, now - processed_ms)}};
+      for (const auto& [table, result] : results) {
+        if (!result.ok()) {
+          LOG_WARN("housekeeping could not tidy a table; trying again later",
+                   {{"service", service}, {"table", table}, {"error", result.status()}});
+        } else if (*result > 0) {
+          pruned.Add({{"service", service}, {"table", table}}).Increment(*result);
+          LOG_DEBUG("housekeeping deleted old rows",
+                    {{"service", service}, {"table", table}, {"rows", *result}});
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 config::Schema HostSchema(const HostOptions& options) {
@@ -336,6 +384,29 @@ config::Schema HostSchema(const HostOptions& options) {
                              "still publishes the first row at once.",
               .min = 0,
               .max = 1000});
+  schema.Add({.name = "store.housekeeping_interval",
+              .type = Type::kDuration,
+              .default_value = "10m",
+              .description = "How often each service's database is tidied: published outbox rows "
+                             "and old exactly-once bookkeeping deleted (0: never).",
+              .min = 0,
+              .max = 24 * 3600000LL});
+  schema.Add({.name = "store.outbox_retention",
+              .type = Type::kDuration,
+              .default_value = "1h",
+              .description = "How long an outbox row is kept after it was published (to look "
+                             "into what a service sent).",
+              .min = 0,
+              .max = 90 * 24 * 3600000LL});
+  schema.Add({.name = "store.processed_retention",
+              .type = Type::kDuration,
+              .default_value = "168h",
+              .description = "How long a consumer remembers the records it applied, so that a "
+                             "record delivered again changes nothing. A record comes again only "
+                             "until its offset is committed, or when a group's offsets are moved "
+                             "back by hand: keep this longer than any such move.",
+              .min = 3600000,
+              .max = 3650 * 24 * 3600000LL});
   return schema;
 }
 
@@ -456,7 +527,12 @@ int RunMain(int argc, char** argv, const HostOptions& options,
   });
 
   std::vector<std::unique_ptr<Running>> running;
+  std::jthread housekeeping;
   auto stop_all = [&] {
+    if (housekeeping.joinable()) {
+      housekeeping.request_stop();
+      housekeeping.join();
+    }
     for (auto it = running.rbegin(); it != running.rend(); ++it) {
       if ((*it)->started) (*it)->component->Stop();
     }
@@ -550,6 +626,14 @@ int RunMain(int argc, char** argv, const HostOptions& options,
     (void)http.Stop(std::chrono::seconds(1));
     stop_all();
     return Die(options, s, 1);
+  }
+  if (const int64_t every = config->DurationMs("store.housekeeping_interval"); every > 0) {
+    housekeeping = std::jthread(
+        [&running, every, outbox_ms = config->DurationMs("store.outbox_retention"),
+         processed_ms = config->DurationMs("store.processed_retention")](std::stop_token stop) {
+          pthread_setname_np(pthread_self(), "housekeeping");
+          TidyStores(stop, running, every, outbox_ms, processed_ms);
+        });
   }
   std::vector<std::string> names;
   for (const auto& c : components) names.push_back(c->name());

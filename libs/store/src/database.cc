@@ -39,6 +39,18 @@ const std::string& Row::Text(size_t i) const {
   TypeMismatch(i, "text");
 }
 
+absl::StatusOr<int64_t> DeleteInBatches(Database& db, std::string_view statement,
+                                        std::vector<Value> params, int64_t batch) {
+  params.emplace_back(batch);
+  int64_t deleted = 0;
+  for (;;) {
+    auto gone = db.Execute(statement, params);
+    if (!gone.ok()) return gone.status();
+    deleted += gone->affected_rows;
+    if (gone->affected_rows < batch) return deleted;
+  }
+}
+
 absl::StatusOr<Result> Database::Execute(std::string_view sql, const std::vector<Value>& params) {
   Result out;
   absl::Status status = InTransaction([&](Transaction& tx) -> absl::Status {

@@ -95,6 +95,8 @@ const std::vector<Migration>& CoreMigrations() {
        " consumer TEXT NOT NULL, message_id TEXT NOT NULL, processed_at_ms BIGINT NOT NULL,"
        " PRIMARY KEY (consumer, message_id))"},
       {3, "outbox tombstones", "ALTER TABLE outbox ADD COLUMN tombstone BIGINT NOT NULL DEFAULT 0"},
+      {4, "processed messages by age",
+       "CREATE INDEX processed_messages_age ON processed_messages (processed_at_ms)"},
   };
   return *migrations;
 }

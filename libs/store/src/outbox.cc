@@ -150,12 +150,49 @@ absl::Status OutboxRelay::Drain() {
   }
 }
 
+namespace {
+
+constexpr int64_t kPruneBatch = 5000;
+
+}  // namespace
+
 absl::StatusOr<int64_t> PruneOutbox(Database& db, int64_t older_than_ms) {
-  auto result =
-      db.Execute("DELETE FROM outbox WHERE published_at_ms IS NOT NULL AND published_at_ms < $1",
-                 {older_than_ms});
-  if (!result.ok()) return result.status();
-  return result->affected_rows;
+  int64_t pruned = 0;
+  for (;;) {
+    int64_t deleted = 0;
+    absl::Status s = db.InTransaction([&](Transaction& tx) -> absl::Status {
+      auto first = tx.Execute("SELECT MIN(id) FROM outbox");
+      if (!first.ok()) return first.status();
+      if (first->rows.empty() || first->rows[0].IsNull(0)) return absl::OkStatus();
+      // Published rows in id order (as the relay publishes) up to the first one that is not
+      // to go, within a batch: the scan stops there.
+      const int64_t limit = first->rows[0].Int(0) + kPruneBatch;
+      auto stop = tx.Execute(
+          "SELECT id FROM outbox WHERE id < $1 AND (published_at_ms IS NULL OR published_at_ms >= "
+          "$2) ORDER BY id LIMIT 1",
+          {limit, older_than_ms});
+      if (!stop.ok()) return stop.status();
+      const int64_t below = stop->rows.empty() ? limit : stop->rows[0].Int(0);
+      auto gone = tx.Execute(
+          "DELETE FROM outbox WHERE id < $1 AND published_at_ms IS NOT NULL AND published_at_ms "
+          "< $2",
+          {below, older_than_ms});
+      if (!gone.ok()) return gone.status();
+      deleted = gone->affected_rows;
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    pruned += deleted;
+    if (deleted < kPruneBatch) return pruned;
+  }
+}
+
+absl::StatusOr<int64_t> PruneProcessed(Database& db, int64_t older_than_ms) {
+  return DeleteInBatches(db,
+                         "DELETE FROM processed_messages WHERE (consumer, message_id) IN (SELECT "
+                         "consumer, message_id FROM processed_messages WHERE processed_at_ms < $1 "
+                         "LIMIT $2)",
+                         {older_than_ms}, kPruneBatch);
 }
 
 }  // namespace optimus::store

@@ -385,6 +385,45 @@ TEST_P(StoreContractTest, OutboxKeepsRowsWhenThePublisherFails) {
   EXPECT_EQ(*pruned, 1);
 }
 
+TEST_P(StoreContractTest, PruningTakesOnlyOldPublishedRowsInBatches) {
+  Migrate(*db_);
+  Outbox outbox("optimus/test");
+  // 12,000 rows (more than two batches) published long ago, then one not yet published and
+  // one published just now; the outbox's ids are in that order.
+  std::vector<bus::OutgoingMessage> many(12000, Event("k", "old"));
+  ASSERT_TRUE(
+      db_->InTransaction([&](Transaction& tx) { return outbox.EnqueueAll(tx, many); }).ok());
+  ASSERT_TRUE(db_->Execute("UPDATE outbox SET published_at_ms = 1000").ok());
+  ASSERT_TRUE(
+      db_->InTransaction([&](Transaction& tx) { return outbox.Enqueue(tx, Event("k", "pending")); })
+          .ok());
+  ASSERT_TRUE(
+      db_->InTransaction([&](Transaction& tx) { return outbox.Enqueue(tx, Event("k", "recent")); })
+          .ok());
+  ASSERT_TRUE(db_->Execute("UPDATE outbox SET published_at_ms = 900000 WHERE payload = $1",
+                           {Blob{"recent"}})
+                  .ok());
+  auto pruned = PruneOutbox(*db_, 500'000);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 12000);
+  auto left = db_->Execute("SELECT payload FROM outbox ORDER BY id");
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->rows.size(), 2u);
+  EXPECT_EQ(left->rows[0].Text(0), "pending");
+  EXPECT_EQ(left->rows[1].Text(0), "recent");
+  EXPECT_EQ(PruneOutbox(*db_, 500'000).value_or(-1), 0);
+
+  // The exactly-once bookkeeping, by age.
+  ASSERT_TRUE(db_->Execute("WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + "
+                           "1 FROM n WHERE i < 7000) INSERT INTO processed_messages (consumer, "
+                           "message_id, processed_at_ms) SELECT 'c', 'm' || i, i FROM n")
+                  .ok());
+  auto forgotten = PruneProcessed(*db_, 6001);
+  ASSERT_TRUE(forgotten.ok()) << forgotten.status();
+  EXPECT_EQ(*forgotten, 6000);
+  EXPECT_EQ(db_->Execute("SELECT COUNT(*) FROM processed_messages")->rows[0].Int(0), 1000);
+}
+
 TEST_P(StoreContractTest, OutboxRefusesEventsWithoutType) {
   Migrate(*db_);
   Outbox outbox("optimus/test");

@@ -187,6 +187,13 @@ std::string ExecutionRunState(const std::string& s) {
 
 }  // namespace
 
+absl::StatusOr<int64_t> ForgetSeenEvents(store::Database& db, int64_t older_than_ms) {
+  return store::DeleteInBatches(db,
+                                "DELETE FROM seen_events WHERE fingerprint IN (SELECT fingerprint "
+                                "FROM seen_events WHERE seen_ms < $1 LIMIT $2)",
+                                {older_than_ms}, 5000);
+}
+
 bool RecordsExecutionRun(const events::v1::JobRunEvent& event) {
   return !event.execution_id().empty() && event.kind() == "job" && event.has_scheduled_at() &&
          !ExecutionRunState(event.execution_state()).empty();

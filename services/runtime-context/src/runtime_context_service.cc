@@ -592,7 +592,12 @@ std::vector<store::Migration> RuntimeContextService::Migrations() const {
            "CREATE TABLE projects (name TEXT PRIMARY KEY, record ${BLOB} NOT NULL)"},
           {2, "sealed secrets",
            "CREATE TABLE secrets (secret_key TEXT PRIMARY KEY, record ${BLOB} NOT NULL)"},
-          JobRunsMigration()};
+          JobRunsMigration(),
+          {4, "seen events by age", "CREATE INDEX seen_events_age ON seen_events (seen_ms)"}};
+}
+
+absl::StatusOr<int64_t> RuntimeContextService::Forget(store::Database& db, int64_t older_than_ms) {
+  return ForgetSeenEvents(db, older_than_ms);
 }
 
 absl::Status RuntimeContextService::Start(app::Context& context) {

@@ -126,6 +126,18 @@ TEST_F(JobRunsTest, SlaMissesAreRecordedOncePerRunAndChangeNoState) {
               ::testing::HasSubstr("each entry of slas needs dag_id and scheduled_at"));
 }
 
+TEST_F(JobRunsTest, FingerprintsOfOldEventsAreForgotten) {
+  ASSERT_TRUE(Post(Event("TYPE_TASK_START", "2024-03-06T02:00:00Z")).ok());
+  ASSERT_TRUE(Post(Event("TYPE_TASK_START", "2024-03-07T02:00:00Z")).ok());
+  ASSERT_TRUE(db_->Execute("UPDATE seen_events SET seen_ms = 1000 WHERE fingerprint IN (SELECT "
+                           "fingerprint FROM seen_events LIMIT 1)")
+                  .ok());
+  auto forgotten = RuntimeContextService().Forget(*db_, 5000);
+  ASSERT_TRUE(forgotten.ok()) << forgotten.status();
+  EXPECT_EQ(*forgotten, 1);
+  EXPECT_EQ(db_->Execute("SELECT COUNT(*) FROM seen_events")->rows[0].Int(0), 1);
+}
+
 TEST_F(JobRunsTest, EventsMustHaveOptimusShape) {
   EXPECT_EQ(ParseJobEvent(Event("TYPE_TASK_BEGIN", "2024-03-07T02:00:00Z")).status().message(),
             "unknown event type \"TYPE_TASK_BEGIN\"");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "optimus/config/config.h"
 #include "optimus/rpc/auth.h"
 #include "optimus/store/migrations.h"
@@ -85,6 +86,12 @@ class Component {
 
   // Stops background work and waits for it; in-flight requests have drained already.
   virtual void Stop() {}
+
+  // Deletes what the component keeps only to recognise a repeat (like the store's record of
+  // applied records) from before `older_than_ms`; returns how many rows went. Called by the
+  // host's housekeeping (store.housekeeping_interval, store.processed_retention) while the
+  // component runs.
+  virtual absl::StatusOr<int64_t> Forget(store::Database&, int64_t /*older_than_ms*/) { return 0; }
 };
 
 }  // namespace optimus::app

@@ -115,6 +115,14 @@ absl::StatusOr<Result> ExecuteIn(Transaction& tx, std::string_view statement,
                                  const std::vector<Value>& keys, std::string_view tail = "",
                                  const std::vector<Value>& leading = {});
 
+// Runs `statement`, a DELETE of at most $N rows where $N comes after `params`, each time in a
+// transaction of its own, until it deletes fewer than `batch`; returns how many rows went. For
+// housekeeping that must not hold the writer long, e.g.
+//   DeleteInBatches(db, "DELETE FROM t WHERE k IN (SELECT k FROM t WHERE at < $1 LIMIT $2)",
+//                   {cutoff}, 5000)
+absl::StatusOr<int64_t> DeleteInBatches(Database& db, std::string_view statement,
+                                        std::vector<Value> params, int64_t batch);
+
 // Replaces the portable tokens of migration SQL with the dialect's spelling:
 //   ${AUTO_ID}  an auto-incrementing 64-bit primary key column type
 //   ${BLOB}     a byte-string column type

@@ -87,7 +87,16 @@ class OutboxRelay {
   std::atomic<int64_t> failures_{0};
 };
 
-// Deletes published outbox rows older than `older_than_ms` (epoch ms); returns how many.
+// Deletes published outbox rows older than `older_than_ms` (epoch ms); returns how many. Works
+// from the lowest id up, a few thousand rows per transaction, and stops at the first row that
+// is unpublished or newer: it reads what it deletes, not the whole outbox, and never holds the
+// writer for long. (A published row above such a row goes at a later call.)
 absl::StatusOr<int64_t> PruneOutbox(Database& db, int64_t older_than_ms);
+
+// Deletes the exactly-once bookkeeping of records processed before `older_than_ms`, in batches
+// (index processed_messages_age); returns how many. A record is delivered again only until its
+// offset is committed, seconds after it was applied, or when a group's offsets are moved back
+// by hand: the retention must outlast that.
+absl::StatusOr<int64_t> PruneProcessed(Database& db, int64_t older_than_ms);
 
 }  // namespace optimus::store

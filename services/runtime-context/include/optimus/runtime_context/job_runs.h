@@ -86,6 +86,10 @@ class EventRecorder {
 // running while it runs, then success or failed (failed, timed out, cancelled). Records of
 // other producers, of catalog tasks and of the other transitions change nothing.
 absl::Status RecordExecutionRun(store::Transaction& tx, const events::v1::JobRunEvent& event);
+// Deletes the fingerprints of events posted before `older_than_ms` (in batches); returns how
+// many. A callback posts an event again within minutes, not days.
+absl::StatusOr<int64_t> ForgetSeenEvents(store::Database& db, int64_t older_than_ms);
+
 // Whether RecordExecutionRun changes anything for `event`.
 bool RecordsExecutionRun(const events::v1::JobRunEvent& event);
 

@@ -157,6 +157,8 @@ class RuntimeContextService : public app::Component {
   std::vector<store::Migration> Migrations() const override;
   absl::Status Start(app::Context& context) override;
   void Stop() override;
+  // The fingerprints of posted events (seen_events), which catch a callback that posts again.
+  absl::StatusOr<int64_t> Forget(store::Database& db, int64_t older_than_ms) override;
 
  private:
   class Api;
