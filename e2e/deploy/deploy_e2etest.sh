@@ -20,7 +20,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 http=$(free_port)
 grpc=$(free_port)
 "$BIN/optimus" serve --data-dir "$TMP/data" --set plugins.dirs="$EXAMPLES/plugins" \
-  --set http.port="$http" --set grpc.port="$grpc" --set log.format=json >"$TMP/serve.log" 2>&1 &
+  --set http.port="$http" --set grpc.port="$grpc" --set log.format=json \
+  --set store.housekeeping_interval=1s --set store.outbox_retention=0s >"$TMP/serve.log" 2>&1 &
 SERVE=$!
 trap 'kill -TERM $SERVE 2>/dev/null; wait $SERVE 2>/dev/null; rm -rf "$TMP"' EXIT
 for _ in $(seq 1 100); do
@@ -56,6 +57,32 @@ print(len(manifest["jobs"]), "jobs checked,", bad, "wrong")
 sys.exit(1 if bad else 0)
 PY
 [ -f "$DAGS/__lib.py" ] && pass "__lib.py published" || fail "__lib.py missing"
+
+# Housekeeping (here every second, published rows kept 0 s; it ran all through the deploy): once
+# the deploy is over, every service's outbox is empty and the deletions were counted.
+outbox_rows() {
+  python3 - "$TMP/data" <<'PY'
+import glob, sqlite3, sys
+total = 0
+for path in glob.glob(sys.argv[1] + "/*.db"):
+    if path.endswith("/bus.db"):
+        continue
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    total += db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+print(total)
+PY
+}
+pruned_rows() {
+  curl -fsS "http://127.0.0.1:$http/metrics" |
+    awk '/^optimus_store_pruned_rows_total\{/ && /table="outbox"/ {n += $2} END {print n + 0}'
+}
+outbox_empty() { [ "$(outbox_rows)" = 0 ]; }
+for _ in $(seq 1 100); do outbox_empty && break; sleep 0.2; done
+if outbox_empty && [ "$(pruned_rows)" -ge "$JOBS" ]; then
+  pass "housekeeping emptied every outbox after publishing ($(pruned_rows) rows deleted)"
+else
+  fail "outboxes not tidied: $(outbox_rows) rows left, $(pruned_rows) deleted"
+fi
 
 # The lineage the server resolved, as `optimus job inspect` shows it.
 read -r ijob iups < <(python3 -c 'import json,sys; j=[j for j in json.load(open(sys.argv[1]))["jobs"] if j["upstream_jobs"]][0]; print(j["name"], ",".join(sorted(set(j["upstream_jobs"]))))' "$TMP/project/manifest.json")
