@@ -23,6 +23,7 @@
 #include "optimus/events/v1/jobs.pb.h"
 #include "optimus/ingest/deployments.h"
 #include "optimus/ingest/projects.h"
+#include "optimus/ingest/resolver_client.h"
 #include "optimus/ingest/rest.h"
 #include "optimus/ingest/secrets.h"
 #include "optimus/pipeline/pipeline.h"
@@ -61,10 +62,6 @@ const char* OutcomeOf(const events::v1::DeploymentProgress& p) {
 }
 
 // The token ingest speaks to dependency-resolver with (the caller was checked already).
-void AddInternalToken(grpc::ClientContext& context, const std::string& token) {
-  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
-}
-
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
@@ -80,11 +77,19 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
                              .Name("optimus_deploy_jobs_total")
                              .Help("Jobs of deployments that reached their end, by outcome: "
                                    "published, unchanged, deleted, failed.")
-                             .Register(context.metrics)) {
+                             .Register(context.metrics)),
+        resolver_(
+            [&context] {
+              const std::string host = context.config.String("ingest.lineage_host");
+              return host.empty() ? "127.0.0.1:" + std::to_string(context.grpc.port()) : host;
+            },
+            context.internal_token) {
     for (const char* outcome : {"published", "unchanged", "deleted", "failed"}) {
       outcomes_family_.Add({{"outcome", outcome}});  // every series exists from the start
     }
   }
+
+  ResolverClient& resolver() { return resolver_; }
 
   absl::Status Start() {
     auto names = ctx_.db.Execute("SELECT name FROM plugins");
@@ -406,7 +411,7 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
       check.set_replace_all(mode == events::v1::DEPLOY_MODE_REPLACE_ALL);
       for (const std::string& name : names) check.add_keep_jobs(name);
       for (const auto& name : req->delete_jobs()) check.add_delete_jobs(name);
-      auto answer = CheckDeletion(check);
+      auto answer = resolver_.CheckDeletion(check);
       if (!answer.ok()) return ToGrpc(answer.status());
       for (const auto& b : answer->blocked()) {
         std::string readers;
@@ -460,99 +465,6 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
     return grpc::Status::OK;
   }
 
-  // Asks dependency-resolver which of the jobs a replace-all or delete would remove are still
-  // read by jobs that stay; those are kept unless the request forces it.
-  // dependency-resolver's LineageService (in `optimus serve`, this process's own server).
-  core::v1::LineageService::Stub& Lineage(std::string* host_out) {
-    std::string host = ctx_.config.String("ingest.lineage_host");
-    if (host.empty()) host = "127.0.0.1:" + std::to_string(ctx_.grpc.port());
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!lineage_ || lineage_host_ != host) {
-      lineage_host_ = host;
-      lineage_ = core::v1::LineageService::NewStub(
-          grpc::CreateChannel(host, grpc::InsecureChannelCredentials()));
-    }
-    *host_out = host;
-    return *lineage_;
-  }
-
-  // One call to the resolver's LineageService, `call(stub, context, response)`: NotFound
-  // passes through, any other failure says which resolver could not tell `what`.
-  template <typename Response, typename Call>
-  absl::StatusOr<Response> AskResolver(const std::string& what, Call call) {
-    std::string host;
-    auto& lineage = Lineage(&host);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    context.set_wait_for_ready(true);
-    AddInternalToken(context, ctx_.internal_token);
-    Response response;
-    grpc::Status s = call(lineage, &context, &response);
-    if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
-      return absl::NotFoundError(s.error_message());
-    }
-    if (!s.ok()) {
-      return absl::UnavailableError("cannot ask dependency-resolver (" + host + ") for " + what +
-                                    ": " + s.error_message());
-    }
-    return response;
-  }
-
-  // Every page of the resolver's answer, together.
-  absl::StatusOr<core::v1::ListJobSpecsResponse> ListJobSpecs(
-      const core::v1::ListJobSpecsRequest& request) {
-    core::v1::ListJobSpecsResponse all;
-    core::v1::ListJobSpecsRequest page = request;
-    for (;;) {
-      auto answer = AskResolver<core::v1::ListJobSpecsResponse>(
-          "the job specs", [&](auto& stub, grpc::ClientContext* context, auto* response) {
-            return stub.ListJobSpecs(context, page, response);
-          });
-      if (!answer.ok()) return answer.status();
-      for (auto& job : *answer->mutable_jobs()) *all.add_jobs() = std::move(job);
-      if (answer->next_page_token().empty()) return all;
-      page.set_page_token(answer->next_page_token());
-    }
-  }
-
-  absl::StatusOr<core::v1::GetLineageResponse> GetLineage(
-      const core::v1::GetLineageRequest& request) {
-    return AskResolver<core::v1::GetLineageResponse>(
-        "the job's lineage", [&](auto& stub, grpc::ClientContext* context, auto* response) {
-          return stub.GetLineage(context, request, response);
-        });
-  }
-
-  absl::StatusOr<core::v1::CheckDeletionResponse> CheckDeletion(
-      const core::v1::CheckDeletionRequest& request) {
-    std::string host;
-    auto& lineage = Lineage(&host);
-    // A resolver restarting (a rollout, a crash) is waited for, up to the deadline: a call
-    // waits for it to be reachable, and one cut by a crash is asked again (it only reads).
-    const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(20);
-    core::v1::CheckDeletionResponse response;
-    grpc::Status s;
-    for (int attempt = 0;; ++attempt) {
-      grpc::ClientContext context;
-      context.set_deadline(deadline);
-      context.set_wait_for_ready(true);
-      AddInternalToken(context, ctx_.internal_token);
-      response.Clear();
-      s = lineage.CheckDeletion(&context, request, &response);
-      if (s.error_code() != grpc::StatusCode::UNAVAILABLE ||
-          std::chrono::system_clock::now() >= deadline) {
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100 << std::min(attempt, 4)));
-    }
-    if (!s.ok()) {
-      return absl::UnavailableError("cannot ask dependency-resolver (" + host +
-                                    ") which jobs read the ones to delete: " + s.error_message() +
-                                    "; deploy with --force to delete anyway");
-    }
-    return response;
-  }
-
   grpc::Status Validate(grpc::ServerContext* context, const core::v1::ValidateRequest* req,
                         core::v1::ValidateResponse* resp) override {
     if (grpc::Status allowed =
@@ -601,7 +513,7 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
       core::v1::ListJobSpecsRequest list;
       list.set_project(req->project());
       list.set_namespace_(req->namespace_());
-      auto stored = ListJobSpecs(list);
+      auto stored = resolver_.ListJobSpecs(list);
       if (!stored.ok()) return ToGrpc(stored.status());
       std::map<std::string, std::string> yaml_of;
       for (const auto& j : stored->jobs()) yaml_of[j.name()] = j.spec_yaml();
@@ -658,7 +570,7 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
       core::v1::GetLineageRequest asked;
       asked.set_project(req->project());
       asked.set_job(item.name);
-      auto lineage = GetLineage(asked);
+      auto lineage = resolver_.GetLineage(asked);
       std::vector<std::string> upstream, cyclic;
       if (!lineage.ok()) {
         upstream.push_back(std::string(lineage.status().message()));
@@ -680,7 +592,7 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
       check.set_project(req->project());
       check.set_namespace_(req->namespace_());
       for (const Item& item : items) check.add_delete_jobs(item.name);
-      auto answer = CheckDeletion(check);
+      auto answer = resolver_.CheckDeletion(check);
       std::map<std::string, std::string> blocked;
       if (!answer.ok()) {
         for (const Item& item : items) blocked[item.name] = std::string(answer.status().message());
@@ -865,62 +777,7 @@ class IngestService::Impl final : public core::v1::DeploymentService::Service {
   std::map<std::string, uint64_t> versions_;
   static constexpr size_t kMaxVersions = 10000;
   std::atomic<bool> stopping_{false};
-  std::string lineage_host_;
-  std::unique_ptr<core::v1::LineageService::Stub> lineage_;
-};
-
-// In distributed mode the CLI talks to ingest only: lineage questions (job inspect) are passed
-// on to dependency-resolver. (In `optimus serve` the resolver answers on the same server.)
-class LineageProxy final : public core::v1::LineageService::Service {
- public:
-  LineageProxy(const std::string& host, const rpc::Authenticator* authenticator,
-               std::string internal_token)
-      : stub_(core::v1::LineageService::NewStub(
-            grpc::CreateChannel(host, grpc::InsecureChannelCredentials()))),
-        authenticator_(authenticator),
-        internal_token_(std::move(internal_token)) {}
-
-  grpc::Status GetLineage(grpc::ServerContext* in, const core::v1::GetLineageRequest* req,
-                          core::v1::GetLineageResponse* resp) override {
-    return Forward(in, "GetLineage", req->project(),
-                   [&](grpc::ClientContext* out) { return stub_->GetLineage(out, *req, resp); });
-  }
-  grpc::Status Impact(grpc::ServerContext* in, const core::v1::ImpactRequest* req,
-                      core::v1::ImpactResponse* resp) override {
-    return Forward(in, "Impact", req->project(),
-                   [&](grpc::ClientContext* out) { return stub_->Impact(out, *req, resp); });
-  }
-  grpc::Status CheckDeletion(grpc::ServerContext* in, const core::v1::CheckDeletionRequest* req,
-                             core::v1::CheckDeletionResponse* resp) override {
-    return Forward(in, "CheckDeletion", req->project(),
-                   [&](grpc::ClientContext* out) { return stub_->CheckDeletion(out, *req, resp); });
-  }
-  grpc::Status ListJobSpecs(grpc::ServerContext* in, const core::v1::ListJobSpecsRequest* req,
-                            core::v1::ListJobSpecsResponse* resp) override {
-    return Forward(in, "ListJobSpecs", req->project(),
-                   [&](grpc::ClientContext* out) { return stub_->ListJobSpecs(out, *req, resp); });
-  }
-
- private:
-  // Checks the caller here, at the front door, then asks the resolver as ingest.
-  template <typename Call>
-  grpc::Status Forward(grpc::ServerContext* in, std::string_view method, const std::string& project,
-                       Call call) {
-    if (grpc::Status allowed = rpc::Authorize(
-            in, authenticator_, "optimus.core.v1.LineageService/" + std::string(method), project);
-        !allowed.ok()) {
-      return allowed;
-    }
-    grpc::ClientContext out;
-    out.set_deadline(
-        std::min(in->deadline(), std::chrono::system_clock::now() + std::chrono::seconds(30)));
-    AddInternalToken(out, internal_token_);
-    return call(&out);
-  }
-
-  std::unique_ptr<core::v1::LineageService::Stub> stub_;
-  const rpc::Authenticator* authenticator_;
-  std::string internal_token_;
+  ResolverClient resolver_;
 };
 
 IngestService::IngestService() = default;
@@ -971,12 +828,11 @@ absl::Status IngestService::Start(app::Context& context) {
   AddSecretRoutes(context.http, *secrets_);
   AddRestRoutes(
       context.http, *impl_, context.db,
-      [this](const core::v1::ListJobSpecsRequest& r) { return impl_->ListJobSpecs(r); },
-      [this](const core::v1::GetLineageRequest& r) { return impl_->GetLineage(r); },
+      [this](const core::v1::ListJobSpecsRequest& r) { return impl_->resolver().ListJobSpecs(r); },
+      [this](const core::v1::GetLineageRequest& r) { return impl_->resolver().GetLineage(r); },
       context.authenticator);
   if (const std::string host = context.config.String("ingest.lineage_host"); !host.empty()) {
-    lineage_proxy_ =
-        std::make_unique<LineageProxy>(host, context.authenticator, context.internal_token);
+    lineage_proxy_ = MakeLineageProxy(host, context.authenticator, context.internal_token);
     context.grpc.AddService(lineage_proxy_.get(), "optimus.core.v1.LineageService");
   }
   return impl_->Start();
