@@ -26,19 +26,33 @@ bool WaitUntil(const std::function<bool()>& done) {
   return false;
 }
 
+// An embedded bus and a SQLite database with the store's tables, in a folder of the test's.
+struct WorkerPlace {
+  void Open() {
+    auto opened_bus = bus::OpenEmbeddedBus({.path = dir.File("bus.db"), .synchronous_full = false});
+    ASSERT_TRUE(opened_bus.ok()) << opened_bus.status();
+    bus = *std::move(opened_bus);
+    auto opened_db = store::OpenDatabase("sqlite:" + dir.File("state.db"), "worker");
+    ASSERT_TRUE(opened_db.ok()) << opened_db.status();
+    db = *std::move(opened_db);
+    ASSERT_TRUE(store::ApplyMigrations(*db, "worker", store::CoreMigrations()).ok());
+    auto opened_publisher = bus->NewPublisher();
+    ASSERT_TRUE(opened_publisher.ok());
+    publisher = *std::move(opened_publisher);
+  }
+  testing::TempDir dir;
+  std::unique_ptr<bus::Bus> bus;
+  std::unique_ptr<store::Database> db;
+  std::unique_ptr<bus::Publisher> publisher;
+};
+
 // A record fails; restoring the state then fails twice (the database is away) and succeeds on the
 // third call. No record, batch or idle call may run in between, and nothing is dead-lettered.
 TEST(ConsumerWorker, NothingRunsOnStateThatCouldNotBeRestored) {
-  testing::TempDir dir;
-  auto bus = bus::OpenEmbeddedBus({.path = dir.File("bus.db"), .synchronous_full = false});
-  ASSERT_TRUE(bus.ok()) << bus.status();
-  auto db = store::OpenDatabase("sqlite:" + dir.File("state.db"), "worker");
-  ASSERT_TRUE(db.ok()) << db.status();
-  ASSERT_TRUE(store::ApplyMigrations(**db, "worker", store::CoreMigrations()).ok());
-  auto publisher = (*bus)->NewPublisher();
-  ASSERT_TRUE(publisher.ok());
+  WorkerPlace t;
+  ASSERT_NO_FATAL_FAILURE(t.Open());
   for (const char* key : {"a", "b", "c"}) {
-    ASSERT_TRUE((*publisher)->Publish({.topic = "t", .key = key, .payload = key}).ok());
+    ASSERT_TRUE(t.publisher->Publish({.topic = "t", .key = key, .payload = key}).ok());
   }
 
   std::mutex mu;
@@ -46,7 +60,7 @@ TEST(ConsumerWorker, NothingRunsOnStateThatCouldNotBeRestored) {
   int restores = 0, ran_on_stale = 0, idle_on_stale = 0, failed_once = 0;
   std::vector<std::string> applied;
   ConsumerWorker worker(
-      **bus, **db,
+      *t.bus, *t.db,
       ConsumerWorker::Options{.group = "g",
                               .topics = {"t"},
                               .after_failure = [&]() -> absl::Status {
@@ -90,25 +104,19 @@ TEST(ConsumerWorker, NothingRunsOnStateThatCouldNotBeRestored) {
 }
 
 // Records the effect does not act on cost no transaction and leave no bookkeeping; the others
-// are applied once, and a record the filter cannot judge is wanted (the effect reports it).
+// are applied once.
 TEST(ConsumerWorker, RecordsTurnedDownAreNotWrittenDown) {
-  testing::TempDir dir;
-  auto bus = bus::OpenEmbeddedBus({.path = dir.File("bus.db"), .synchronous_full = false});
-  ASSERT_TRUE(bus.ok()) << bus.status();
-  auto db = store::OpenDatabase("sqlite:" + dir.File("state.db"), "worker");
-  ASSERT_TRUE(db.ok()) << db.status();
-  ASSERT_TRUE(store::ApplyMigrations(**db, "worker", store::CoreMigrations()).ok());
-  auto publisher = (*bus)->NewPublisher();
-  ASSERT_TRUE(publisher.ok());
+  WorkerPlace t;
+  ASSERT_NO_FATAL_FAILURE(t.Open());
   for (int i = 0; i < 50; ++i) {
     const std::string payload = i % 10 == 0 ? "mine" : "theirs";
     ASSERT_TRUE(
-        (*publisher)->Publish({.topic = "t", .key = std::to_string(i), .payload = payload}).ok());
+        t.publisher->Publish({.topic = "t", .key = std::to_string(i), .payload = payload}).ok());
   }
   std::mutex mu;
   std::vector<std::string> applied;
   std::atomic<int> judged{0};
-  ConsumerWorker worker(**bus, **db,
+  ConsumerWorker worker(*t.bus, *t.db,
                         ConsumerWorker::Options{.group = "g",
                                                 .topics = {"t"},
                                                 .wanted =
@@ -127,7 +135,7 @@ TEST(ConsumerWorker, RecordsTurnedDownAreNotWrittenDown) {
   std::lock_guard lock(mu);
   EXPECT_THAT(applied, ::testing::UnorderedElementsAre("0", "10", "20", "30", "40"));
   EXPECT_GE(judged.load(), 50);
-  auto rows = (*db)->Execute("SELECT COUNT(*) FROM processed_messages");
+  auto rows = t.db->Execute("SELECT COUNT(*) FROM processed_messages");
   ASSERT_TRUE(rows.ok()) << rows.status();
   EXPECT_EQ(rows->rows.front().Int(0), 5);
 }

@@ -1,6 +1,6 @@
 // What the native scheduler keeps in memory of each job and each replay going on, shared by
-// its passes (scheduler.cc), its gate (scheduler_gate.cc) and the replays they run
-// (scheduler_replays.cc); and the helpers they share.
+// its passes (scheduler.cc), what it loads (scheduler_load.cc), its gate (scheduler_gate.cc) and
+// the replays they run (scheduler_replays.cc); and the helpers they share.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +12,9 @@
 #include "optimus/dispatcher/scheduler.h"
 
 namespace optimus::dispatcher {
+
+// The states of a run not yet ended, as SQL (index sched_runs_open).
+inline constexpr char kOpenStates[] = "('waiting', 'running', 'retry_wait')";
 
 // A UTC instant in milliseconds as RFC 3339.
 std::string Rfc3339(int64_t ms);

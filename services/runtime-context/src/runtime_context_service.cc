@@ -672,10 +672,7 @@ absl::Status RuntimeContextService::Start(app::Context& context) {
               }},
       [this](store::Transaction& tx, const bus::Message& m) -> absl::Status {
         if (m.topic == pipeline::kJobRunsTopic) {
-          // Runs the dispatcher made join the job's run history.
-          if (m.tombstone || m.HeaderValue(bus::kCeSource) == "optimus/runtime-context") {
-            return absl::OkStatus();
-          }
+          // Runs the dispatcher made join the job's run history (`wanted` passed over the rest).
           auto event = pipeline::ParseRecord<events::v1::JobRunEvent>(m);
           if (!event.ok()) return event.status();
           return RecordExecutionRun(tx, *event);
